@@ -1,0 +1,101 @@
+# socksify - run unmodified programs through a SOCKS5 proxy.
+# `make check` and `make demo` install what is missing (Debian packages),
+# build, and run.  See README.md.
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARNFLAGS = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual
+HARDEN = -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fno-strict-overflow
+ALL_CPPFLAGS = -D_GNU_SOURCE -Ipreload $(CPPFLAGS)
+ALL_CFLAGS = $(WARNFLAGS) $(HARDEN) $(CFLAGS)
+LDHARDEN = -Wl,-z,defs,-z,now,-z,relro
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib/socksify
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+
+LIB = preload/libsocksify.so
+# The pure core: no syscalls, no globals, no logging.
+CORE_SRC = preload/socks5.c preload/config.c preload/handshake.c
+# The fd table (the only user of uthash) is unit-tested on its own too.
+TABLE_SRC = preload/fdtable.c
+# The rest of the shared object.
+SHIM_SRC = preload/real.c preload/log.c preload/proxy.c preload/hook_tcp.c \
+	preload/hook_fd.c
+LIB_SRC = $(CORE_SRC) $(TABLE_SRC) $(SHIM_SRC)
+LIB_OBJ = $(LIB_SRC:.c=.pic.o)
+UNIT_OBJ = $(CORE_SRC:.c=.o) $(TABLE_SRC:.c=.o)
+
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
+
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=build/unit/%)
+PROG_SRC = $(wildcard tests/prog/*.c)
+PROG_BIN = $(PROG_SRC:tests/prog/%.c=build/prog/%)
+
+.PHONY: all deps check unit test-exports test-fake test-lab demo bench \
+	format format-check fuzz install clean
+
+all: $(LIB) $(PROG_BIN)
+
+deps:
+	@scripts/install-deps.sh
+
+preload/%.pic.o: preload/%.c preload/*.h
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+
+preload/%.o: preload/%.c preload/*.h
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ) preload/socksify.map
+	$(CC) -shared -o $@ $(LIB_OBJ) -Wl,--version-script=preload/socksify.map \
+		$(LDHARDEN) $(LDFLAGS) -ldl -lpthread
+
+build/unit/%: tests/unit/%.c $(UNIT_OBJ) preload/*.h
+	@mkdir -p build/unit
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(UNIT_OBJ) \
+		$(CHECK_LIBS) -lpthread
+
+# Test programs driven by the lab and fake-server tests (same flags).
+build/prog/%: tests/prog/%.c
+	@mkdir -p build/prog
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< -lpthread
+
+# Everything `make check` runs; each runner prints its own closing line.
+check: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@scripts/run-checks.sh
+
+unit: $(UNIT_BIN)
+	@scripts/run-checks.sh unit
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@tests/lab/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/run.sh
+
+fuzz:
+	@tests/fuzz/run.sh
+
+format:
+	clang-format -i preload/*.[ch] tests/*/*.c
+
+format-check:
+	clang-format --dry-run --Werror preload/*.[ch] tests/*/*.c
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/libsocksify.so
+	sed 's|^SOCKSIFY_LIB_DEFAULT=.*|SOCKSIFY_LIB_DEFAULT=$(LIBDIR)/libsocksify.so|' \
+		socksify > $(DESTDIR)$(BINDIR)/socksify
+	chmod 0755 $(DESTDIR)$(BINDIR)/socksify
+	install -m 0644 man/socksify.1 $(DESTDIR)$(MANDIR)/man1/socksify.1
+
+clean:
+	rm -rf build preload/*.o

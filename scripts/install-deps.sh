@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs, idempotently, the Debian packages socksify builds and tests with.
+# Does nothing when everything is present; needs root otherwise.
+set -eu
+
+PKGS="build-essential pkg-config uthash-dev check dante-server curl wget
+python3 netcat-openbsd iproute2 tcpdump libcap2-bin proxychains4 torsocks
+dante-client clang-format"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "install-deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# The package's own danted service is not what the tests use: they start
+# their own instances in network namespaces.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q danted 2>/dev/null; then
+	systemctl stop danted || true
+fi
