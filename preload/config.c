@@ -1,0 +1,1098 @@
+/*
+ * config.c - pure configuration core: config file text, proxy URLs, rules.
+ *
+ * Nothing here touches the outside world: no syscalls, no mutable globals,
+ * no logging, no getenv.  The only allocation is the rules array.  That
+ * keeps every function usable (and testable) before the shim is set up,
+ * and safe to call from inside a hooked connect().
+ *
+ * Secrets: no error message ever quotes a password, a URL's user info or a
+ * word from a "password" line.  Other words are quoted truncated to
+ * ECHO_MAX bytes so a message always fits a modest buffer.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LINE_MAX_BYTES 4095 /* longest accepted line, terminator excluded */
+#define MAX_WORDS 4         /* route ACTION DEST PORTS: the most a key takes */
+#define REASON_MAX 320      /* a reason before the "FILE:LINE: " prefix */
+#define ECHO_MAX "64"       /* precision for quoting user text in errors */
+#define TIMEOUT_MAX_MS 3600000
+
+/*
+ * Writes a formatted message into err (if there is one).  vsnprintf never
+ * writes more than errlen bytes and always terminates, so a long message
+ * is cut short rather than overflowing.
+ */
+static void __attribute__((format(printf, 3, 4)))
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Character classes by hand: <ctype.h> answers per the caller's locale,
+ * and the file format must not change with LANG. */
+static int is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' ||
+	       ch == '\f';
+}
+
+static int is_digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+static int is_alpha(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+static char to_lower(char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+}
+
+/* Returns the value of a hex digit, or -1. */
+static int hex_value(char ch)
+{
+	if (is_digit(ch))
+		return ch - '0';
+	ch = to_lower(ch);
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+/* Nonzero if the n bytes at a equal the NUL-terminated lower-case word,
+ * ignoring ASCII case. */
+static int word_eq(const char *a, size_t n, const char *word)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (word[i] == '\0' || to_lower(a[i]) != word[i])
+			return 0;
+	return word[n] == '\0';
+}
+
+/* word_eq for a NUL-terminated a. */
+static int str_eq(const char *a, const char *word)
+{
+	return word_eq(a, strlen(a), word);
+}
+
+/*
+ * Parses a decimal number in lo..hi from the n bytes at s: digits only (no
+ * sign, no blanks, no trailing junk).  Accumulation stops growing past hi,
+ * so no input can overflow.  Returns 0, 1 (not a number) or 2 (a number
+ * out of range).
+ */
+static int parse_ulong(const char *s, size_t n, unsigned long lo,
+		       unsigned long hi, unsigned long *out)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	if (n == 0)
+		return 1;
+	for (i = 0; i < n; i++) {
+		if (!is_digit(s[i]))
+			return 1;
+		if (v <= hi)
+			v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v < lo || v > hi)
+		return 2;
+	*out = v;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Defaults and the rules array                                        */
+
+/* Contract: see config.h.  Zeroing first keeps every field defined. */
+void cfg_init(struct cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->timeout_ms = CFG_DEFAULT_TIMEOUT_MS;
+	c->log_level = CFG_LOG_ERROR;
+	c->proxy.port = CFG_DEFAULT_PORT;
+	c->proxy.dns = CFG_DNS_LOCAL;
+}
+
+/* Contract: see config.h.  Leaves c with no rules, safe to free again. */
+void cfg_free(struct cfg *c)
+{
+	free(c->rules);
+	c->rules = NULL;
+	c->nrules = 0;
+	c->rules_cap = 0;
+}
+
+/* Contract: see config.h.  On failure c is unchanged. */
+int cfg_add_rule(struct cfg *c, const struct cfg_rule *r)
+{
+	if (c->nrules == c->rules_cap) {
+		size_t cap = c->rules_cap ? c->rules_cap * 2 : 8;
+		struct cfg_rule *n;
+
+		/* A doubling that wraps or a byte count that wraps would
+		 * allocate too little; treat both as out of memory. */
+		if (cap < c->rules_cap || cap > SIZE_MAX / sizeof(*n))
+			return -ENOMEM;
+		n = realloc(c->rules, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		c->rules = n;
+		c->rules_cap = cap;
+	}
+	c->rules[c->nrules++] = *r;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Proxy URL                                                           */
+
+/*
+ * Percent-decodes the n bytes at s into out (room for CFG_MAX_CRED bytes
+ * plus a terminator).  what names the field in messages; the text itself
+ * is never quoted since it may be a password.  Returns 0 or -1.
+ */
+static int decode_cred(const char *s, size_t n, const char *what, char *out,
+		       size_t *outlen, char *err, size_t errlen)
+{
+	size_t i, o = 0;
+
+	if (n == 0) {
+		seterr(err, errlen,
+		       "%s is empty (RFC 1929 needs 1..%d bytes)", what,
+		       CFG_MAX_CRED);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '%') {
+			int hi, lo;
+
+			if (n - i < 3 || (hi = hex_value(s[i + 1])) < 0 ||
+			    (lo = hex_value(s[i + 2])) < 0) {
+				seterr(err, errlen,
+				       "bad percent-escape in %s (use %%XX with two hex digits)",
+				       what);
+				return -1;
+			}
+			ch = (unsigned char)(hi * 16 + lo);
+			i += 2;
+		} else if (ch <= ' ' || ch == 0x7f) {
+			seterr(err, errlen,
+			       "space or control character in %s (percent-encode it)",
+			       what);
+			return -1;
+		}
+		if (o == CFG_MAX_CRED) {
+			seterr(err, errlen, "%s is longer than %d bytes", what,
+			       CFG_MAX_CRED);
+			return -1;
+		}
+		out[o++] = (char)ch;
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return 0;
+}
+
+/* Checks that the n bytes at s are a valid proxy host name: 1..255 of
+ * letters, digits, '-', '.', '_'.  Returns 0 or -1. */
+static int check_host_name(const char *s, size_t n, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (n == 0) {
+		seterr(err, errlen, "missing host");
+		return -1;
+	}
+	if (n > CFG_MAX_HOST) {
+		seterr(err, errlen, "host name is longer than %d bytes",
+		       CFG_MAX_HOST);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (is_alpha(ch) || is_digit(ch) || ch == '-' || ch == '.' ||
+		    ch == '_')
+			continue;
+		if (ch > ' ' && ch < 0x7f)
+			seterr(err, errlen,
+			       "invalid character '%c' in host name (letters, digits, '-', '.', '_')",
+			       ch);
+		else
+			seterr(err, errlen,
+			       "invalid byte 0x%02x in host name (letters, digits, '-', '.', '_')",
+			       (unsigned char)ch);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Contract: see config.h.  p is written only on success, so a bad URL
+ * never leaves a half-parsed proxy behind.  The URL may hold a password,
+ * so no message quotes it; only a short scheme is echoed.
+ */
+int cfg_parse_url(struct cfg_proxy *p, const char *url, char *err,
+		  size_t errlen)
+{
+	struct cfg_proxy t;
+	const char *sep, *auth, *end, *at, *hp, *hend, *colon = NULL;
+	size_t slen, i;
+
+	if (!url || !*url) {
+		seterr(err, errlen, "empty proxy URL");
+		return -1;
+	}
+	memset(&t, 0, sizeof(t));
+
+	sep = strstr(url, "://");
+	if (!sep) {
+		seterr(err, errlen,
+		       "missing scheme (expected socks5:// or socks5h://)");
+		return -1;
+	}
+	slen = (size_t)(sep - url);
+	if (word_eq(url, slen, "socks5")) {
+		t.dns = CFG_DNS_LOCAL;
+	} else if (word_eq(url, slen, "socks5h")) {
+		t.dns = CFG_DNS_REMOTE;
+	} else {
+		/* Echo the scheme only if it looks like one: anything else
+		 * before "://" could be part of a mangled secret. */
+		int plain = slen > 0 && slen <= 16 && is_alpha(url[0]);
+
+		for (i = 0; plain && i < slen; i++)
+			plain = is_alpha(url[i]) || is_digit(url[i]) ||
+				url[i] == '+' || url[i] == '-' || url[i] == '.';
+		if (plain)
+			seterr(err, errlen,
+			       "unsupported scheme '%.*s' (supported: socks5://, socks5h://)",
+			       (int)slen, url);
+		else
+			seterr(err, errlen,
+			       "unsupported scheme (supported: socks5://, socks5h://)");
+		return -1;
+	}
+
+	/* The authority runs to the first '/'; only a bare trailing '/'
+	 * may follow.  RFC 3986 wants '/' in user info percent-encoded. */
+	auth = sep + 3;
+	end = auth + strcspn(auth, "/");
+	if (*end == '/' && end[1] != '\0') {
+		seterr(err, errlen,
+		       "unexpected text after the host (only a trailing '/' is allowed; percent-encode '/' in user or password)");
+		return -1;
+	}
+
+	at = memchr(auth, '@', (size_t)(end - auth));
+	if (at) {
+		const char *uc;
+
+		/* A second '@' makes the split ambiguous; RFC 3986 wants
+		 * it encoded, and guessing wrong would leak the password
+		 * into the host name. */
+		if (memchr(at + 1, '@', (size_t)(end - at - 1))) {
+			seterr(err, errlen,
+			       "more than one '@' (write '@' in user or password as %%40)");
+			return -1;
+		}
+		uc = memchr(auth, ':', (size_t)(at - auth));
+		if (!uc) {
+			seterr(err, errlen,
+			       "user name without password (RFC 1929 needs both; write user:password@)");
+			return -1;
+		}
+		if (decode_cred(auth, (size_t)(uc - auth), "user name", t.user,
+				&t.user_len, err, errlen) < 0)
+			return -1;
+		/* The password is everything after the first ':', so a raw
+		 * ':' in it is fine. */
+		if (decode_cred(uc + 1, (size_t)(at - uc - 1), "password",
+				t.pass, &t.pass_len, err, errlen) < 0)
+			return -1;
+		hp = at + 1;
+	} else {
+		hp = auth;
+	}
+
+	if (hp < end && *hp == '[') {
+		const char *rb = memchr(hp, ']', (size_t)(end - hp));
+		char buf[INET6_ADDRSTRLEN];
+		struct in6_addr a6;
+		size_t n;
+
+		if (!rb) {
+			seterr(err, errlen, "missing ']' after IPv6 address");
+			return -1;
+		}
+		n = (size_t)(rb - hp - 1);
+		if (n < sizeof(buf)) {
+			memcpy(buf, hp + 1, n);
+			buf[n] = '\0';
+		}
+		if (n >= sizeof(buf) || inet_pton(AF_INET6, buf, &a6) != 1) {
+			seterr(err, errlen,
+			       "'[%.*s]' is not an IPv6 address (brackets are only for IPv6)",
+			       (int)(n < 46 ? n : 46), hp + 1);
+			return -1;
+		}
+		memcpy(t.host, buf, n + 1);
+		if (rb + 1 < end) {
+			if (rb[1] != ':') {
+				seterr(err, errlen,
+				       "unexpected text after ']' (expected :PORT)");
+				return -1;
+			}
+			colon = rb + 1;
+		}
+	} else {
+		colon = memchr(hp, ':', (size_t)(end - hp));
+		if (colon && memchr(colon + 1, ':', (size_t)(end - colon - 1))) {
+			seterr(err, errlen,
+			       "IPv6 addresses must be in brackets, e.g. socks5://[2001:db8::1]:1080");
+			return -1;
+		}
+		hend = colon ? colon : end;
+		if (check_host_name(hp, (size_t)(hend - hp), err, errlen) < 0)
+			return -1;
+		memcpy(t.host, hp, (size_t)(hend - hp));
+		t.host[hend - hp] = '\0';
+	}
+
+	if (colon) {
+		unsigned long port;
+		int rc = parse_ulong(colon + 1, (size_t)(end - colon - 1), 1,
+				     65535, &port);
+
+		if (rc) {
+			seterr(err, errlen,
+			       colon + 1 == end ? "missing port after ':'"
+						: "bad port (expected 1..65535)");
+			return -1;
+		}
+		t.port = (uint16_t)port;
+	} else {
+		t.port = CFG_DEFAULT_PORT;
+	}
+	t.set = 1;
+	*p = t;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Rules                                                               */
+
+/* The mask for byte i of an address under a prefix of bits bits. */
+static uint8_t prefix_mask(unsigned bits, unsigned i)
+{
+	if (bits >= (i + 1) * 8)
+		return 0xff;
+	if (bits <= i * 8)
+		return 0;
+	return (uint8_t)(0xff00u >> (bits - i * 8));
+}
+
+/* Parses "all", "ADDR" or "ADDR/PREFIX" into r's family, addr, prefix. */
+static int parse_dest(struct cfg_rule *r, const char *s, char *err,
+		      size_t errlen)
+{
+	char buf[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned long prefix;
+	unsigned bits, i, nbytes;
+
+	if (str_eq(s, "all")) {
+		r->family = AF_UNSPEC;
+		memset(r->addr, 0, sizeof(r->addr));
+		r->prefix = 0;
+		return 0;
+	}
+	if (alen >= sizeof(buf))
+		goto bad_addr;
+	memcpy(buf, s, alen);
+	buf[alen] = '\0';
+	memset(r->addr, 0, sizeof(r->addr));
+	if (inet_pton(AF_INET, buf, r->addr) == 1) {
+		r->family = AF_INET;
+		bits = 32;
+	} else if (inet_pton(AF_INET6, buf, r->addr) == 1) {
+		r->family = AF_INET6;
+		bits = 128;
+	} else {
+		goto bad_addr;
+	}
+	nbytes = bits / 8;
+
+	if (slash) {
+		int rc = parse_ulong(slash + 1, strlen(slash + 1), 0, bits,
+				     &prefix);
+
+		if (rc) {
+			seterr(err, errlen,
+			       "bad prefix length in '%." ECHO_MAX
+			       "s' (expected 0..%u)",
+			       s, bits);
+			return -1;
+		}
+	} else {
+		prefix = bits;
+	}
+	r->prefix = (uint8_t)prefix;
+
+	/* Host bits beyond the prefix are almost always a typo ("10.1.0.0/8"
+	 * meant /16?), so refuse rather than silently widen the rule. */
+	for (i = 0; i < nbytes; i++) {
+		if (r->addr[i] & (uint8_t)~prefix_mask(r->prefix, i)) {
+			char net[INET6_ADDRSTRLEN];
+			uint8_t a[16];
+			unsigned j;
+
+			for (j = 0; j < nbytes; j++)
+				a[j] = r->addr[j] & prefix_mask(r->prefix, j);
+			if (!inet_ntop(r->family, a, net, sizeof(net)))
+				net[0] = '\0';
+			seterr(err, errlen,
+			       "host bits set in '%." ECHO_MAX
+			       "s' beyond the /%lu prefix (the network is %s/%lu)",
+			       s, prefix, net, prefix);
+			return -1;
+		}
+	}
+	return 0;
+
+bad_addr:
+	seterr(err, errlen,
+	       "bad destination '%." ECHO_MAX
+	       "s' (expected an IPv4 or IPv6 address or CIDR, or 'all')",
+	       s);
+	return -1;
+}
+
+/* Parses "N" or "N-M" (1..65535, N <= M) into r's port range. */
+static int parse_ports(struct cfg_rule *r, const char *s, char *err,
+		       size_t errlen)
+{
+	const char *dash = strchr(s, '-');
+	size_t n1 = dash ? (size_t)(dash - s) : strlen(s);
+	unsigned long lo = 0, hi = 0;
+	int rc;
+
+	rc = parse_ulong(s, n1, 1, 65535, &lo);
+	if (!rc) {
+		hi = lo;
+		if (dash)
+			rc = parse_ulong(dash + 1, strlen(dash + 1), 1, 65535,
+					 &hi);
+	}
+	if (rc == 2) {
+		seterr(err, errlen,
+		       "port out of range in '%." ECHO_MAX
+		       "s' (expected 1..65535)",
+		       s);
+		return -1;
+	}
+	if (rc) {
+		seterr(err, errlen,
+		       "bad ports '%." ECHO_MAX "s' (expected N or N-M)", s);
+		return -1;
+	}
+	if (lo > hi) {
+		seterr(err, errlen,
+		       "port range '%." ECHO_MAX "s' is reversed (N must be <= M)",
+		       s);
+		return -1;
+	}
+	r->port_lo = (uint16_t)lo;
+	r->port_hi = (uint16_t)hi;
+	return 0;
+}
+
+/* Builds a rule from its words; ports may be NULL (every port). */
+static int rule_from_words(struct cfg_rule *out, enum cfg_action action,
+			   const char *dest, const char *ports, char *err,
+			   size_t errlen)
+{
+	struct cfg_rule r;
+
+	memset(&r, 0, sizeof(r));
+	if (action != CFG_PROXY && action != CFG_DIRECT &&
+	    action != CFG_REFUSE) {
+		seterr(err, errlen, "bad rule action %d", (int)action);
+		return -1;
+	}
+	r.action = action;
+	if (parse_dest(&r, dest, err, errlen) < 0)
+		return -1;
+	r.port_lo = 0;
+	r.port_hi = 65535;
+	if (ports && parse_ports(&r, ports, err, errlen) < 0)
+		return -1;
+	*out = r;
+	return 0;
+}
+
+/*
+ * Splits line (NUL-terminated, rewritten in place) into blank-separated
+ * words.  A word that starts with '"' runs to the closing '"', with \" and
+ * \\ as its only escapes, so values can hold blanks; a '"' elsewhere is an
+ * ordinary character.  Stores up to MAX_WORDS words in w and the total
+ * count in *nw (so callers can name the extra words).  Returns 0 or -1.
+ * Messages never quote the text: it may be a password.
+ */
+static int split_words(char *line, char **w, size_t *nw, char *err,
+		       size_t errlen)
+{
+	char *p = line;
+	size_t n = 0;
+
+	for (;;) {
+		char *word, *o;
+
+		while (is_blank(*p))
+			p++;
+		if (!*p)
+			break;
+		word = o = p;
+		if (*p == '"') {
+			word = o = ++p;
+			for (;;) {
+				if (!*p) {
+					seterr(err, errlen,
+					       "unterminated quoted value");
+					return -1;
+				}
+				if (*p == '"')
+					break;
+				if (*p == '\\') {
+					if (p[1] != '"' && p[1] != '\\') {
+						seterr(err, errlen,
+						       "bad escape in quoted value (only \\\" and \\\\)");
+						return -1;
+					}
+					p++;
+				}
+				*o++ = *p++;
+			}
+			p++; /* the closing quote */
+			if (*p && !is_blank(*p)) {
+				seterr(err, errlen,
+				       "text after a closing quote");
+				return -1;
+			}
+		} else {
+			while (*p && !is_blank(*p))
+				p++;
+			o = p;
+		}
+		if (*p)
+			p++;
+		*o = '\0';
+		if (n < MAX_WORDS)
+			w[n] = word;
+		n++;
+	}
+	*nw = n;
+	return 0;
+}
+
+/* Contract: see config.h.  args is "DEST [PORTS]". */
+int cfg_parse_rule(struct cfg_rule *r, enum cfg_action action,
+		   const char *args, char *err, size_t errlen)
+{
+	char buf[LINE_MAX_BYTES + 1];
+	char *w[MAX_WORDS];
+	size_t len = args ? strlen(args) : 0, nw;
+
+	if (len >= sizeof(buf)) {
+		seterr(err, errlen, "rule is longer than %d bytes",
+		       LINE_MAX_BYTES);
+		return -1;
+	}
+	memcpy(buf, args ? args : "", len + 1);
+	if (split_words(buf, w, &nw, err, errlen) < 0)
+		return -1;
+	if (nw == 0) {
+		seterr(err, errlen, "missing destination");
+		return -1;
+	}
+	if (nw > 2) {
+		seterr(err, errlen,
+		       "extra word '%." ECHO_MAX "s' (expected DEST [PORTS])",
+		       w[2]);
+		return -1;
+	}
+	return rule_from_words(r, action, w[0], nw > 1 ? w[1] : NULL, err,
+			       errlen);
+}
+
+/* Nonzero if the first bits bits of a and net agree. */
+static int prefix_match(const uint8_t *net, const uint8_t *a, unsigned bits)
+{
+	unsigned full = bits / 8, rest = bits % 8;
+
+	if (memcmp(net, a, full) != 0)
+		return 0;
+	if (rest) {
+		uint8_t mask = (uint8_t)(0xff00u >> rest);
+
+		return (a[full] & mask) == net[full];
+	}
+	return 1;
+}
+
+/*
+ * Contract: see config.h.  Runs on every connect(): no allocation, no
+ * string work.  The sockaddr is copied out with memcpy because callers may
+ * hand in any byte buffer, aligned or not.
+ */
+enum cfg_action cfg_match(const struct cfg *c, const struct sockaddr *sa,
+			  socklen_t salen)
+{
+	static const uint8_t loop6[16] = { [15] = 1 };
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	uint8_t a4[4], a6[16];
+	int has4 = 0, has6 = 0;
+	sa_family_t fam;
+	uint16_t port;
+	size_t i;
+
+	if (!sa || salen < (socklen_t)(offsetof(struct sockaddr, sa_family) +
+				       sizeof(fam)))
+		return CFG_DIRECT;
+	memcpy(&fam, (const char *)sa + offsetof(struct sockaddr, sa_family),
+	       sizeof(fam));
+	if (fam == AF_INET) {
+		struct sockaddr_in in;
+
+		if (salen < (socklen_t)sizeof(in))
+			return CFG_DIRECT;
+		memcpy(&in, sa, sizeof(in));
+		memcpy(a4, &in.sin_addr, 4);
+		port = ntohs(in.sin_port);
+		has4 = 1;
+	} else if (fam == AF_INET6) {
+		struct sockaddr_in6 in6;
+
+		/* The kernel takes the RFC 2133 size (no scope id), so
+		 * must we; anything shorter it rejects. */
+		if (salen < (socklen_t)offsetof(struct sockaddr_in6,
+						 sin6_scope_id))
+			return CFG_DIRECT;
+		memset(&in6, 0, sizeof(in6));
+		memcpy(&in6, sa,
+		       salen < (socklen_t)sizeof(in6) ? (size_t)salen
+						       : sizeof(in6));
+		memcpy(a6, &in6.sin6_addr, 16);
+		port = ntohs(in6.sin6_port);
+		has6 = 1;
+		if (memcmp(a6, mapped, sizeof(mapped)) == 0) {
+			memcpy(a4, a6 + 12, 4);
+			has4 = 1;
+		}
+	} else {
+		return CFG_DIRECT;
+	}
+
+	for (i = 0; i < c->nrules; i++) {
+		const struct cfg_rule *r = &c->rules[i];
+
+		if (port < r->port_lo || port > r->port_hi)
+			continue;
+		if (r->family == AF_UNSPEC)
+			return r->action;
+		if (r->family == AF_INET && has4 &&
+		    prefix_match(r->addr, a4, r->prefix))
+			return r->action;
+		if (r->family == AF_INET6 && has6 &&
+		    prefix_match(r->addr, a6, r->prefix))
+			return r->action;
+	}
+	if ((has4 && a4[0] == 127) || (has6 && memcmp(a6, loop6, 16) == 0))
+		return CFG_DIRECT;
+	return CFG_PROXY;
+}
+
+/* Contract: see config.h.  Case-insensitive. */
+int cfg_parse_log_level(const char *s, enum cfg_log_level *out)
+{
+	static const struct {
+		const char *name;
+		enum cfg_log_level level;
+	} levels[] = {
+		{ "error", CFG_LOG_ERROR },
+		{ "warn", CFG_LOG_WARN },
+		{ "info", CFG_LOG_INFO },
+		{ "debug", CFG_LOG_DEBUG },
+	};
+	size_t i;
+
+	if (!s)
+		return -1;
+	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		if (str_eq(s, levels[i].name)) {
+			*out = levels[i].level;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Config file                                                         */
+
+/*
+ * username, password and dns override the URL whatever the line order,
+ * so they are collected here and applied once the whole text is read.
+ */
+struct parse_state {
+	struct cfg *c;
+	char user[CFG_MAX_CRED + 1], pass[CFG_MAX_CRED + 1];
+	size_t user_len, pass_len;
+	size_t user_line, pass_line; /* 0: not given */
+	int dns_set;
+	enum cfg_dns dns;
+};
+
+/* Parses a timeout in seconds ("2", "2.5", "0.001") into milliseconds. */
+static int parse_timeout(const char *s, int *ms, char *err, size_t errlen)
+{
+	unsigned long whole = 0, frac = 0;
+	unsigned digits = 0;
+	const char *p = s;
+
+	if (!is_digit(*p))
+		goto bad;
+	for (; is_digit(*p); p++)
+		if (whole <= TIMEOUT_MAX_MS / 1000) /* stops before overflow */
+			whole = whole * 10 + (unsigned long)(*p - '0');
+	if (*p == '.') {
+		if (!is_digit(*++p))
+			goto bad;
+		for (; is_digit(*p); p++, digits++) {
+			if (digits < 3)
+				frac = frac * 10 + (unsigned long)(*p - '0');
+			else if (*p != '0')
+				goto precision;
+		}
+	}
+	if (*p)
+		goto bad;
+	for (; digits < 3; digits++)
+		frac *= 10;
+	if (whole > TIMEOUT_MAX_MS / 1000 ||
+	    whole * 1000 + frac > TIMEOUT_MAX_MS || whole * 1000 + frac < 1) {
+		seterr(err, errlen,
+		       "timeout '%." ECHO_MAX
+		       "s' out of range (0.001..3600 seconds)",
+		       s);
+		return -1;
+	}
+	*ms = (int)(whole * 1000 + frac);
+	return 0;
+bad:
+	seterr(err, errlen,
+	       "bad timeout '%." ECHO_MAX "s' (expected seconds, e.g. 2.5)",
+	       s);
+	return -1;
+precision:
+	seterr(err, errlen,
+	       "timeout '%." ECHO_MAX
+	       "s' is finer than a millisecond (at most 3 decimals)",
+	       s);
+	return -1;
+}
+
+/* Copies a credential from the file (a word, so no NUL inside). */
+static int file_cred(const char *v, const char *what, char *out,
+		     size_t *outlen, char *err, size_t errlen)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > CFG_MAX_CRED) {
+		seterr(err, errlen, "%s must be 1..%d bytes (RFC 1929)", what,
+		       CFG_MAX_CRED);
+		return -1;
+	}
+	memcpy(out, v, n + 1);
+	*outlen = n;
+	return 0;
+}
+
+enum key_id {
+	KEY_PROXY,
+	KEY_USERNAME,
+	KEY_PASSWORD,
+	KEY_DNS,
+	KEY_TIMEOUT,
+	KEY_LOG_LEVEL,
+	KEY_LOG_FILE,
+	KEY_ROUTE,
+};
+
+static const struct key_desc {
+	const char *name;
+	enum key_id id;
+	unsigned min_args, max_args;
+	const char *usage; /* for a wrong number of values */
+} keys[] = {
+	{ "proxy", KEY_PROXY, 1, 1, "proxy URL" },
+	{ "username", KEY_USERNAME, 1, 1,
+	  "username NAME (quote a name with blanks)" },
+	{ "password", KEY_PASSWORD, 1, 1,
+	  "password SECRET (quote a secret with blanks)" },
+	{ "dns", KEY_DNS, 1, 1, "dns remote|local" },
+	{ "timeout", KEY_TIMEOUT, 1, 1, "timeout SECONDS" },
+	{ "log_level", KEY_LOG_LEVEL, 1, 1,
+	  "log_level error|warn|info|debug" },
+	{ "log_file", KEY_LOG_FILE, 1, 1,
+	  "log_file PATH (quote a path with blanks)" },
+	{ "route", KEY_ROUTE, 2, 3, "route direct|proxy|refuse DEST [PORTS]" },
+};
+
+/* Applies one directive (already split into words).  Returns 0 or -1
+ * with a reason (no FILE:LINE prefix). */
+static int apply_line(struct parse_state *st, char **w, size_t nw,
+		      size_t line, char *err, size_t errlen)
+{
+	struct cfg *c = st->c;
+	const struct key_desc *k = NULL;
+	const char *v = nw > 1 ? w[1] : NULL;
+	struct cfg_rule r;
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (str_eq(w[0], keys[i].name))
+			k = &keys[i];
+	if (!k) {
+		seterr(err, errlen, "unknown key '%." ECHO_MAX "s'", w[0]);
+		return -1;
+	}
+	if (nw - 1 < k->min_args) {
+		seterr(err, errlen, "missing value (expected: %s)", k->usage);
+		return -1;
+	}
+	if (nw - 1 > k->max_args) {
+		/* Don't name the extra word: on a password line it is
+		 * likely half of an unquoted secret. */
+		seterr(err, errlen, "too many values (expected: %s)", k->usage);
+		return -1;
+	}
+
+	switch (k->id) {
+	case KEY_PROXY: {
+		char why[REASON_MAX - 32];
+
+		if (cfg_parse_url(&c->proxy, v, why, sizeof(why)) < 0) {
+			seterr(err, errlen, "bad proxy URL: %s", why);
+			return -1;
+		}
+		return 0;
+	}
+	case KEY_USERNAME:
+		st->user_line = line;
+		return file_cred(v, "username", st->user, &st->user_len, err,
+				 errlen);
+	case KEY_PASSWORD:
+		st->pass_line = line;
+		return file_cred(v, "password", st->pass, &st->pass_len, err,
+				 errlen);
+	case KEY_DNS:
+		if (str_eq(v, "remote"))
+			st->dns = CFG_DNS_REMOTE;
+		else if (str_eq(v, "local"))
+			st->dns = CFG_DNS_LOCAL;
+		else {
+			seterr(err, errlen,
+			       "bad dns '%." ECHO_MAX
+			       "s' (expected remote or local)",
+			       v);
+			return -1;
+		}
+		st->dns_set = 1;
+		return 0;
+	case KEY_TIMEOUT:
+		return parse_timeout(v, &c->timeout_ms, err, errlen);
+	case KEY_LOG_LEVEL:
+		if (cfg_parse_log_level(v, &c->log_level) < 0) {
+			seterr(err, errlen,
+			       "bad log_level '%." ECHO_MAX
+			       "s' (expected error, warn, info or debug)",
+			       v);
+			return -1;
+		}
+		c->log_level_set = 1;
+		return 0;
+	case KEY_LOG_FILE:
+		if (v[0] != '/') {
+			seterr(err, errlen,
+			       "log_file must be an absolute path");
+			return -1;
+		}
+		if (strlen(v) >= sizeof(c->log_file)) {
+			seterr(err, errlen, "log_file path is too long");
+			return -1;
+		}
+		strcpy(c->log_file, v);
+		return 0;
+	case KEY_ROUTE: {
+		enum cfg_action a;
+
+		if (str_eq(v, "direct"))
+			a = CFG_DIRECT;
+		else if (str_eq(v, "proxy"))
+			a = CFG_PROXY;
+		else if (str_eq(v, "refuse"))
+			a = CFG_REFUSE;
+		else {
+			seterr(err, errlen,
+			       "unknown route action '%." ECHO_MAX
+			       "s' (expected direct, proxy or refuse)",
+			       v);
+			return -1;
+		}
+		if (rule_from_words(&r, a, w[2], nw > 3 ? w[3] : NULL, err,
+				    errlen) < 0)
+			return -1;
+		if (cfg_add_rule(c, &r) < 0) {
+			seterr(err, errlen, "out of memory");
+			return -1;
+		}
+		return 0;
+	}
+	}
+	seterr(err, errlen, "internal error: unhandled key");
+	return -1;
+}
+
+/* Folds the collected overrides into the proxy and checks that user and
+ * password come as a pair.  Returns 0 or -1 with *line set. */
+static int finish(struct parse_state *st, size_t *line, char *err,
+		  size_t errlen)
+{
+	struct cfg_proxy *p = &st->c->proxy;
+
+	if (st->user_line) {
+		memset(p->user, 0, sizeof(p->user));
+		memcpy(p->user, st->user, st->user_len);
+		p->user_len = st->user_len;
+	}
+	if (st->pass_line) {
+		memset(p->pass, 0, sizeof(p->pass));
+		memcpy(p->pass, st->pass, st->pass_len);
+		p->pass_len = st->pass_len;
+	}
+	if (st->dns_set)
+		p->dns = st->dns;
+	if (p->user_len && !p->pass_len) {
+		*line = st->user_line;
+		seterr(err, errlen,
+		       "username without a password (RFC 1929 needs both)");
+		return -1;
+	}
+	if (p->pass_len && !p->user_len) {
+		*line = st->pass_line;
+		seterr(err, errlen,
+		       "password without a username (RFC 1929 needs both)");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Contract: see config.h.  All or nothing: on failure c is as it was
+ * before the call (the rules array may have moved, but holds the old
+ * rules only).  Copies of secrets on the stack are wiped before return.
+ */
+int cfg_parse_text(struct cfg *c, const char *text, size_t len,
+		   const char *fname, char *err, size_t errlen)
+{
+	struct parse_state st;
+	struct cfg saved = *c;
+	char buf[LINE_MAX_BYTES + 1];
+	char why[REASON_MAX];
+	size_t pos = 0, line = 0;
+	int rc = 0;
+
+	memset(&st, 0, sizeof(st));
+	st.c = c;
+	if (!fname)
+		fname = "(config)";
+	if (!text)
+		len = 0;
+
+	while (pos < len) {
+		const char *s = text + pos, *nl;
+		size_t n, adv;
+		char *w[MAX_WORDS], *p;
+		size_t nw;
+
+		line++;
+		nl = memchr(s, '\n', len - pos);
+		n = nl ? (size_t)(nl - s) : len - pos;
+		adv = nl ? n + 1 : n;
+		if (memchr(s, '\0', n)) {
+			seterr(why, sizeof(why), "NUL byte in the text");
+			rc = -1;
+			break;
+		}
+		if (n > 0 && s[n - 1] == '\r') /* CRLF */
+			n--;
+		if (n > LINE_MAX_BYTES) {
+			seterr(why, sizeof(why),
+			       "line is longer than %d bytes", LINE_MAX_BYTES);
+			rc = -1;
+			break;
+		}
+		pos += adv;
+		memcpy(buf, s, n);
+		buf[n] = '\0';
+		for (p = buf; is_blank(*p); p++)
+			;
+		if (*p == '\0' || *p == '#')
+			continue;
+		if (split_words(p, w, &nw, why, sizeof(why)) < 0 ||
+		    apply_line(&st, w, nw, line, why, sizeof(why)) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && finish(&st, &line, why, sizeof(why)) < 0)
+		rc = -1;
+
+	if (rc < 0) {
+		seterr(err, errlen, "%s:%zu: %s", fname, line, why);
+		/* Keep the (possibly moved) array, drop the new rules. */
+		saved.rules = c->rules;
+		saved.rules_cap = c->rules_cap;
+		*c = saved;
+	}
+	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(&st, sizeof(st));
+	explicit_bzero(&saved, sizeof(saved));
+	return rc;
+}

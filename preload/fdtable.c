@@ -1,0 +1,210 @@
+/*
+ * fdtable.c - the per-fd table.  The only file that includes uthash.
+ */
+#include "fdtable.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* uthash's default out-of-memory handler exits the process: never in a
+ * shim.  With HASH_NONFATAL_OOM a failed add leaves the table unchanged
+ * and sets this flag. */
+#define HASH_NONFATAL_OOM 1
+static int fdt_oom;
+#define uthash_nonfatal_oom(elt) (fdt_oom = 1)
+#include <uthash.h>
+
+struct fd_entry {
+	int fd;
+	struct sfy_fdinfo info;
+	UT_hash_handle hh;
+};
+
+_Atomic unsigned long fdt_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
+atomic_uint fdt_big_count;
+
+/* Lock order: this is the only lock of the table. */
+static pthread_mutex_t fdt_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fd_entry *fdt_head;
+static pthread_once_t fdt_atfork_once = PTHREAD_ONCE_INIT;
+
+static void fdt_prepare(void)
+{
+	pthread_mutex_lock(&fdt_lock);
+}
+
+static void fdt_release(void)
+{
+	pthread_mutex_unlock(&fdt_lock);
+}
+
+/* A child of fork() gets the table as it was: its copies of the fds refer
+ * to the same sockets, so the records stay true. */
+static void fdt_register_atfork(void)
+{
+	pthread_atfork(fdt_prepare, fdt_release, fdt_release);
+}
+
+static void mark(int fd, int on)
+{
+	unsigned int u = (unsigned int)fd;
+	unsigned long bit;
+
+	if (u >= FDT_BITMAP_FDS) {
+		if (on)
+			atomic_fetch_add(&fdt_big_count, 1);
+		else
+			atomic_fetch_sub(&fdt_big_count, 1);
+		return;
+	}
+	bit = 1ul << (u % FDT_WORD_BITS);
+	if (on)
+		atomic_fetch_or(&fdt_bits[u / FDT_WORD_BITS], bit);
+	else
+		atomic_fetch_and(&fdt_bits[u / FDT_WORD_BITS], ~bit);
+}
+
+/* Removes e (locked). */
+static void drop_locked(struct fd_entry *e)
+{
+	HASH_DEL(fdt_head, e);
+	mark(e->fd, 0);
+	free(e);
+}
+
+static struct fd_entry *find_locked(int fd)
+{
+	struct fd_entry *e = NULL;
+
+	HASH_FIND_INT(fdt_head, &fd, e);
+	return e;
+}
+
+/* Adds or replaces (locked). Returns 0 or -ENOMEM. */
+static int set_locked(int fd, const struct sfy_fdinfo *in)
+{
+	struct fd_entry *e = find_locked(fd);
+
+	if (e) {
+		e->info = *in;
+		return 0;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->fd = fd;
+	e->info = *in;
+	fdt_oom = 0;
+	HASH_ADD_INT(fdt_head, fd, e);
+	if (fdt_oom) {
+		free(e);
+		return -ENOMEM;
+	}
+	mark(fd, 1);
+	return 0;
+}
+
+int fdt_get(int fd, struct sfy_fdinfo *out)
+{
+	struct fd_entry *e;
+	int rc = -1;
+
+	if (!fdt_maybe_ours(fd))
+		return -1;
+	pthread_mutex_lock(&fdt_lock);
+	e = find_locked(fd);
+	if (e) {
+		*out = e->info;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&fdt_lock);
+	return rc;
+}
+
+int fdt_set(int fd, const struct sfy_fdinfo *in)
+{
+	int rc;
+
+	if (fd < 0)
+		return -EBADF;
+	pthread_once(&fdt_atfork_once, fdt_register_atfork);
+	pthread_mutex_lock(&fdt_lock);
+	rc = set_locked(fd, in);
+	pthread_mutex_unlock(&fdt_lock);
+	return rc;
+}
+
+void fdt_del(int fd)
+{
+	struct fd_entry *e;
+
+	if (!fdt_maybe_ours(fd))
+		return;
+	pthread_mutex_lock(&fdt_lock);
+	e = find_locked(fd);
+	if (e)
+		drop_locked(e);
+	pthread_mutex_unlock(&fdt_lock);
+}
+
+void fdt_dup(int oldfd, int newfd)
+{
+	struct fd_entry *old, *dst;
+
+	if (oldfd == newfd || newfd < 0)
+		return;
+	if (!fdt_maybe_ours(oldfd) && !fdt_maybe_ours(newfd))
+		return;
+	pthread_mutex_lock(&fdt_lock);
+	old = find_locked(oldfd);
+	dst = find_locked(newfd);
+	if (old) {
+		/* On ENOMEM newfd stays untracked: the connection works, only
+		 * getpeername shows the proxy. */
+		(void)set_locked(newfd, &old->info);
+	} else if (dst) {
+		drop_locked(dst);
+	}
+	pthread_mutex_unlock(&fdt_lock);
+}
+
+void fdt_del_range(unsigned int lo, unsigned int hi)
+{
+	struct fd_entry *e, *tmp;
+
+	if (lo > hi)
+		return;
+	if (hi < FDT_BITMAP_FDS &&
+	    atomic_load_explicit(&fdt_big_count, memory_order_acquire) == 0) {
+		/* Cheap exit for the common case of a program closing a
+		 * range that holds nothing of ours: scan the bitmap words. */
+		unsigned int w, first = lo / FDT_WORD_BITS,
+				last = hi / FDT_WORD_BITS;
+		int any = 0;
+
+		for (w = first; w <= last && !any; w++)
+			any = atomic_load_explicit(&fdt_bits[w],
+						   memory_order_acquire) != 0;
+		if (!any)
+			return;
+	}
+	pthread_mutex_lock(&fdt_lock);
+	HASH_ITER(hh, fdt_head, e, tmp)
+	{
+		if ((unsigned int)e->fd >= lo && (unsigned int)e->fd <= hi)
+			drop_locked(e);
+	}
+	pthread_mutex_unlock(&fdt_lock);
+}
+
+unsigned int fdt_count(void)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&fdt_lock);
+	n = HASH_COUNT(fdt_head);
+	pthread_mutex_unlock(&fdt_lock);
+	return n;
+}

@@ -1,0 +1,64 @@
+/*
+ * fdtable.h - what the shim knows about the program's fds.
+ *
+ * A uthash table keyed by fd, under one mutex, plus a bitmap of the fds that
+ * have an entry.  The bitmap makes "is this fd ours?" a single relaxed load
+ * with no lock, no syscall and no allocation, so every call on an fd the
+ * shim does not manage (the overwhelming majority) passes straight through.
+ * The table is kept true across close, dup*, fcntl(F_DUPFD*), close_range,
+ * closefrom and fork (pthread_atfork handlers take the mutex).
+ */
+#ifndef SOCKSIFY_FDTABLE_H
+#define SOCKSIFY_FDTABLE_H
+
+#include <limits.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+enum sfy_fd_kind {
+	SFY_FD_TCP_PROXIED = 1, /* a TCP socket connected through the proxy */
+};
+
+struct sfy_fdinfo {
+	enum sfy_fd_kind kind;
+	struct sockaddr_storage peer; /* what the program asked to reach */
+	socklen_t peerlen;
+};
+
+/* fds below this are tracked by the bitmap (the kernel's default nr_open). */
+#define FDT_BITMAP_FDS (1u << 20)
+#define FDT_WORD_BITS (sizeof(unsigned long) * CHAR_BIT)
+
+extern _Atomic unsigned long fdt_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
+extern atomic_uint fdt_big_count; /* entries with fd >= FDT_BITMAP_FDS */
+
+/* Lock-free: zero means "certainly not ours"; nonzero means "look it up". */
+static inline int fdt_maybe_ours(int fd)
+{
+	unsigned int u = (unsigned int)fd;
+
+	if (fd < 0)
+		return 0;
+	if (u < FDT_BITMAP_FDS)
+		return (atomic_load_explicit(&fdt_bits[u / FDT_WORD_BITS],
+					     memory_order_acquire) >>
+			(u % FDT_WORD_BITS)) &
+		       1u;
+	return atomic_load_explicit(&fdt_big_count, memory_order_acquire) != 0;
+}
+
+/* Copies fd's record into *out.  Returns 0, or -1 when fd has none. */
+int fdt_get(int fd, struct sfy_fdinfo *out);
+/* Sets (adds or replaces) fd's record.  Returns 0 or -ENOMEM. */
+int fdt_set(int fd, const struct sfy_fdinfo *in);
+/* Drops fd's record, if any. */
+void fdt_del(int fd);
+/* newfd now refers to what oldfd does: it gets a copy of oldfd's record,
+ * or loses its own when oldfd has none. */
+void fdt_dup(int oldfd, int newfd);
+/* Drops every record with lo <= fd <= hi. */
+void fdt_del_range(unsigned int lo, unsigned int hi);
+/* Number of records (tests and debugging). */
+unsigned int fdt_count(void);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * handshake.h - the SOCKS5 client handshake as a pure state machine.
+ *
+ * No syscalls: the driver asks hs_next() what to do, performs the I/O on
+ * whatever socket and with whatever waiting it likes (blocking, poll, an
+ * event loop), and reports back with hs_wrote() / hs_got() / hs_eof().
+ * Reads are never asked for more bytes than the current message still
+ * needs, so no byte after the final reply (application data the proxy
+ * already relayed) is ever consumed.
+ */
+#ifndef SOCKSIFY_HANDSHAKE_H
+#define SOCKSIFY_HANDSHAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "socks5.h"
+
+enum hs_state {
+	HS_GREETING,      /* sending the method list */
+	HS_METHOD,        /* reading the chosen method */
+	HS_AUTH,          /* sending RFC 1929 credentials */
+	HS_AUTH_REPLY,    /* reading the RFC 1929 status */
+	HS_REQUEST,       /* sending the request */
+	HS_REPLY,         /* reading the (first) reply */
+	HS_DONE,
+	HS_FAILED,
+};
+
+enum hs_io {
+	HS_IO_WRITE, /* write *buf, *len bytes (partial writes are fine) */
+	HS_IO_READ,  /* read at most *len bytes into *buf */
+	HS_IO_DONE,  /* success: h->rep == 0, h->bnd holds BND.ADDR/PORT */
+	HS_IO_FAIL,  /* failure: h->err is the errno, h->why the reason */
+};
+
+struct hs {
+	enum hs_state state;
+	uint8_t cmd;
+	struct s5_addr dst;
+	const char *user, *pass; /* borrowed; NULL user: no authentication */
+	size_t ulen, plen;
+	uint8_t out[S5_MAX_USERPASS];
+	size_t outlen, outoff;
+	uint8_t in[S5_MAX_REPLY];
+	size_t inlen;
+	uint8_t rep;         /* REP of the reply, once read */
+	struct s5_addr bnd;  /* BND.ADDR/BND.PORT of the reply */
+	int err;             /* errno on failure */
+	const char *why;     /* static reason on failure, for the log */
+};
+
+/* Starts a handshake for cmd (S5_CMD_*) to dst.  With user non-NULL both
+ * no-auth and username/password are offered (1..255 bytes each). */
+void hs_init(struct hs *h, uint8_t cmd, const struct s5_addr *dst,
+	     const char *user, size_t ulen, const char *pass, size_t plen);
+
+/* What to do next.  For WRITE and READ, buf and len say where and how
+ * much. */
+enum hs_io hs_next(struct hs *h, uint8_t **buf, size_t *len);
+
+/* n bytes of the last WRITE were written. */
+void hs_wrote(struct hs *h, size_t n);
+/* n (> 0) bytes were read into the buffer of the last READ. */
+void hs_got(struct hs *h, size_t n);
+/* The proxy closed the connection. */
+void hs_eof(struct hs *h);
+/* Wipes credentials from the state (call when done either way). */
+void hs_wipe(struct hs *h);
+
+#endif

@@ -1,0 +1,143 @@
+/*
+ * hook_fd.c - fd lifecycle: keeps the fd table true across close, dup*,
+ * fcntl(F_DUPFD*), close_range and closefrom.  fork needs no hook: the
+ * child inherits the table with the fds (fdtable.c takes its lock around
+ * fork with pthread_atfork).
+ *
+ * The pass-through path of each hook is one lock-free bitmap load.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+#include "real.h"
+
+static int shim_close(int fd)
+{
+	if (fdt_maybe_ours(fd))
+		fdt_del(fd);
+	return REAL_CALL(close, fd);
+}
+
+static int shim_dup(int fd)
+{
+	int nfd = REAL_CALL(dup, fd);
+
+	if (nfd >= 0 && fdt_maybe_ours(fd))
+		fdt_dup(fd, nfd);
+	return nfd;
+}
+
+/* After dup2/dup3 newfd refers to oldfd's file: copy or drop its record. */
+static int after_dup2(int rc, int oldfd, int newfd)
+{
+	if (rc >= 0 && oldfd != newfd &&
+	    (fdt_maybe_ours(oldfd) || fdt_maybe_ours(newfd)))
+		fdt_dup(oldfd, newfd);
+	return rc;
+}
+
+static int shim_dup2(int oldfd, int newfd)
+{
+	return after_dup2(REAL_CALL(dup2, oldfd, newfd), oldfd, newfd);
+}
+
+static int shim_dup3(int oldfd, int newfd, int flags)
+{
+	return after_dup2(REAL_CALL(dup3, oldfd, newfd, flags), oldfd, newfd);
+}
+
+typedef int (*fcntl_fn)(int, int, ...);
+
+/* The argument is passed on as the pointer-sized value it was given: every
+ * fcntl command takes an int, a long or a pointer, all of which travel the
+ * same way through varargs on the ABIs glibc supports. */
+static int shim_fcntl(fcntl_fn real_fn, const char *name, int fd, int cmd,
+		      void *arg)
+{
+	int rc;
+
+	if (!real_fn) {
+		sfy_real_missing(name);
+		return -1;
+	}
+	rc = real_fn(fd, cmd, arg);
+	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && rc >= 0 &&
+	    fdt_maybe_ours(fd))
+		fdt_dup(fd, rc);
+	return rc;
+}
+
+static int shim_close_range(unsigned int lo, unsigned int hi, int flags)
+{
+	/* CLOSE_RANGE_CLOEXEC only marks the fds: nothing is closed. */
+	if (!(flags & CLOSE_RANGE_CLOEXEC))
+		fdt_del_range(lo, hi);
+	return REAL_CALL(close_range, lo, hi, flags);
+}
+
+static void shim_closefrom(int lo)
+{
+	fdt_del_range(lo < 0 ? 0 : (unsigned int)lo, UINT_MAX);
+	if (sfy_real()->closefrom)
+		sfy_real()->closefrom(lo);
+	else
+		sfy_real_missing("closefrom");
+}
+
+/* --- exported hooks ------------------------------------------------------ */
+
+SFY_EXPORT int close(int fd)
+{
+	return shim_close(fd);
+}
+
+SFY_EXPORT int dup(int fd)
+{
+	return shim_dup(fd);
+}
+
+SFY_EXPORT int dup2(int oldfd, int newfd)
+{
+	return shim_dup2(oldfd, newfd);
+}
+
+SFY_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	return shim_dup3(oldfd, newfd, flags);
+}
+
+SFY_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return shim_fcntl(sfy_real()->fcntl, "fcntl", fd, cmd, arg);
+}
+
+SFY_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return shim_fcntl(sfy_real()->fcntl64, "fcntl64", fd, cmd, arg);
+}
+
+SFY_EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
+{
+	return shim_close_range(lo, hi, flags);
+}
+
+SFY_EXPORT void closefrom(int lo)
+{
+	shim_closefrom(lo);
+}

@@ -1,0 +1,225 @@
+/*
+ * hook_tcp.c - outbound TCP: connect(), getpeername(), and the implicit
+ * connect of TCP Fast Open (sendto/sendmsg with MSG_FASTOPEN).
+ *
+ * Each exported X is a thin wrapper at the bottom over shim_X above it;
+ * internal code calls the real symbols through real.h only.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "fdtable.h"
+#include "log.h"
+#include "proxy.h"
+#include "real.h"
+
+/* What to do with a connect-like call. */
+enum route {
+	ROUTE_PASS,   /* not ours to judge: the real call, untouched */
+	ROUTE_DIRECT, /* a rule (or loopback) sends it direct */
+	ROUTE_PROXY,  /* through the SOCKS5 server */
+	ROUTE_FAIL,   /* refused: errno set, logged */
+};
+
+/*
+ * Decides the route for fd connecting to sa.  Only TCP sockets of family
+ * AF_INET/AF_INET6 connecting to an address of their own family are ours;
+ * everything else (Unix sockets, UDP until it is carried, malformed
+ * arguments that the kernel should reject with its own errno) passes.
+ */
+static enum route classify(int fd, const struct sockaddr *sa, socklen_t len,
+			   int *family)
+{
+	const struct cfg *c;
+	const char *why = NULL;
+	char dbuf[SFY_ADDRSTRLEN];
+	int dom, proto;
+	socklen_t olen;
+
+	if (sfy_busy || !sa || len < sizeof(sa_family_t))
+		return ROUTE_PASS;
+	if (sa->sa_family == AF_INET) {
+		if (len < sizeof(struct sockaddr_in))
+			return ROUTE_PASS;
+	} else if (sa->sa_family == AF_INET6) {
+		if (len < sizeof(struct sockaddr_in6))
+			return ROUTE_PASS;
+	} else {
+		return ROUTE_PASS;
+	}
+	olen = sizeof(dom);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &olen) < 0 ||
+	    dom != sa->sa_family)
+		return ROUTE_PASS;
+	olen = sizeof(proto);
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &olen) < 0 ||
+	    (proto != IPPROTO_TCP && proto != IPPROTO_MPTCP))
+		return ROUTE_PASS;
+	*family = dom;
+
+	c = sfy_config(&why);
+	if (!c) {
+		sfy_fmt_addr(sa, len, dbuf, sizeof(dbuf));
+		sfy_log(SFY_LOG_ERROR,
+			"connect to %s refused: configuration error: %s "
+			"(EACCES)",
+			dbuf, why);
+		errno = EACCES;
+		return ROUTE_FAIL;
+	}
+	switch (cfg_match(c, sa, len)) {
+	case CFG_DIRECT:
+		return ROUTE_DIRECT;
+	case CFG_REFUSE:
+		sfy_fmt_addr(sa, len, dbuf, sizeof(dbuf));
+		sfy_log(SFY_LOG_ERROR,
+			"connect to %s refused by a 'route refuse' rule (EACCES)",
+			dbuf);
+		errno = EACCES;
+		return ROUTE_FAIL;
+	case CFG_PROXY:
+	default:
+		return ROUTE_PROXY;
+	}
+}
+
+/* Connects through the proxy and records the peer.  Returns 0 or -1. */
+static int proxy_connect(int fd, int family, const struct sockaddr *sa,
+			 socklen_t len)
+{
+	struct sfy_fdinfo info;
+	int rc = sfy_tcp_connect(fd, family, sa, len);
+
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	memset(&info, 0, sizeof(info));
+	info.kind = SFY_FD_TCP_PROXIED;
+	memcpy(&info.peer, sa, len);
+	info.peerlen = len;
+	/* Without a record only getpeername() is affected (it shows the
+	 * proxy): not worth failing a working connection for. */
+	if (fdt_set(fd, &info) < 0)
+		sfy_log(SFY_LOG_WARN, "out of memory recording fd %d", fd);
+	return 0;
+}
+
+static int shim_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int family = 0;
+
+	switch (classify(fd, sa, len, &family)) {
+	case ROUTE_FAIL:
+		return -1;
+	case ROUTE_PROXY:
+		if (fdt_maybe_ours(fd) && fdt_get(fd, &(struct sfy_fdinfo){0}) == 0) {
+			errno = EISCONN;
+			return -1;
+		}
+		return proxy_connect(fd, family, sa, len);
+	case ROUTE_PASS:
+	case ROUTE_DIRECT:
+	default:
+		return REAL_CALL(connect, fd, sa, len);
+	}
+}
+
+static int shim_getpeername(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	struct sfy_fdinfo info;
+
+	if (!fdt_maybe_ours(fd) || fdt_get(fd, &info) < 0)
+		return REAL_CALL(getpeername, fd, sa, len);
+	if (!sa || !len) {
+		errno = EFAULT;
+		return -1;
+	}
+	/* getpeername(2): the result is truncated to *len, and *len is set
+	 * to the real size. */
+	memcpy(sa, &info.peer, *len < info.peerlen ? *len : info.peerlen);
+	*len = info.peerlen;
+	return 0;
+}
+
+/*
+ * MSG_FASTOPEN on an unconnected TCP socket connects implicitly (tcp(7)).
+ * For a proxied destination we connect through the proxy first and then
+ * send normally: the data goes after the handshake instead of in the SYN,
+ * but nothing goes out directly.
+ */
+static int fastopen_connect(int fd, const struct sockaddr *sa, socklen_t len,
+			    int *proxied)
+{
+	int family = 0;
+
+	*proxied = 0;
+	switch (classify(fd, sa, len, &family)) {
+	case ROUTE_FAIL:
+		return -1;
+	case ROUTE_PROXY:
+		*proxied = 1;
+		return proxy_connect(fd, family, sa, len);
+	default:
+		return 0;
+	}
+}
+
+static ssize_t shim_sendto(int fd, const void *buf, size_t n, int flags,
+			   const struct sockaddr *sa, socklen_t len)
+{
+	int proxied;
+
+	if ((flags & MSG_FASTOPEN) && sa) {
+		if (fastopen_connect(fd, sa, len, &proxied) < 0)
+			return -1;
+		if (proxied)
+			return REAL_CALL(send, fd, buf, n, flags & ~MSG_FASTOPEN);
+	}
+	return REAL_CALL(sendto, fd, buf, n, flags, sa, len);
+}
+
+static ssize_t shim_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	struct msghdr m;
+	int proxied;
+
+	if ((flags & MSG_FASTOPEN) && msg && msg->msg_name) {
+		if (fastopen_connect(fd, msg->msg_name, msg->msg_namelen,
+				     &proxied) < 0)
+			return -1;
+		if (proxied) {
+			m = *msg;
+			m.msg_name = NULL;
+			m.msg_namelen = 0;
+			return REAL_CALL(sendmsg, fd, &m, flags & ~MSG_FASTOPEN);
+		}
+	}
+	return REAL_CALL(sendmsg, fd, msg, flags);
+}
+
+/* --- exported hooks ------------------------------------------------------ */
+
+SFY_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return shim_connect(fd, sa, len);
+}
+
+SFY_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	return shim_getpeername(fd, sa, len);
+}
+
+SFY_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+			  const struct sockaddr *sa, socklen_t len)
+{
+	return shim_sendto(fd, buf, n, flags, sa, len);
+}
+
+SFY_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	return shim_sendmsg(fd, msg, flags);
+}

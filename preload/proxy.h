@@ -1,0 +1,38 @@
+/*
+ * proxy.h - the shim's process-wide state and the TCP handshake driver.
+ *
+ * The configuration is loaded once, lazily, from whichever hook first needs
+ * it; the proxy's host name is resolved once, on first use, with the
+ * re-entrancy guard set so that the resolver's own socket calls pass through
+ * our hooks untouched.
+ */
+#ifndef SOCKSIFY_PROXY_H
+#define SOCKSIFY_PROXY_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "config.h"
+
+/* Nonzero while this thread is inside the shim's own resolver call: hooks
+ * then pass everything through. */
+extern __thread int sfy_busy __attribute__((tls_model("initial-exec")));
+
+/* The configuration, loaded on first call.  NULL when it is broken; then
+ * *why (if why is non-NULL) says "FILE:LINE: problem" or what is missing. */
+const struct cfg *sfy_config(const char **why);
+
+/* Connects fd (a TCP socket of family sock_family) through the proxy to
+ * dst, honouring the configured timeout, and leaves the socket's file
+ * status flags as they were.  Logs one line on failure.  Returns 0 or
+ * -errno; on failure the socket is left unconnected. */
+int sfy_tcp_connect(int fd, int sock_family, const struct sockaddr *dst,
+		    socklen_t dstlen);
+
+/* Formats "1.2.3.4:80" or "[2001:db8::1]:80" into buf (always terminated). */
+void sfy_fmt_addr(const struct sockaddr *sa, socklen_t len, char *buf,
+		  size_t cap);
+
+#define SFY_ADDRSTRLEN 64
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * real.c - binds the real libc symbols.  The only file that calls dlsym.
+ */
+#include "real.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static struct sfy_real table;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+/*
+ * Returns the next definition of name after us, or NULL when there is none
+ * or when it is our own hook (a broken link order or a second copy of the
+ * shim): calling it would recurse forever, so we refuse it instead of
+ * aborting the host program.
+ */
+static void *bind_next(const char *name, void *ours)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+
+	if (p == ours)
+		return NULL;
+	return p;
+}
+
+/* Our own exported hooks, for the self-detection above. */
+extern int connect(int, const struct sockaddr *, socklen_t);
+extern int close_range(unsigned int, unsigned int, int);
+extern void closefrom(int);
+extern int fcntl64(int, int, ...);
+
+static void bind_all(void)
+{
+	int saved = errno;
+
+#define BIND(name, ours) *(void **)&table.name = bind_next(#name, (void *)(ours))
+	BIND(connect, connect);
+	BIND(close, close);
+	BIND(dup, dup);
+	BIND(dup2, dup2);
+	BIND(dup3, dup3);
+	BIND(fcntl, fcntl);
+	BIND(fcntl64, fcntl64);
+	BIND(close_range, close_range);
+	BIND(closefrom, closefrom);
+	BIND(getpeername, getpeername);
+	BIND(sendto, sendto);
+	BIND(sendmsg, sendmsg);
+	/* Not hooked (yet): bound for internal use so later hooks don't
+	 * change what internal code calls. */
+	BIND(send, NULL);
+	BIND(recv, NULL);
+	BIND(poll, NULL);
+	BIND(getaddrinfo, NULL);
+	BIND(freeaddrinfo, NULL);
+#undef BIND
+	errno = saved;
+}
+
+const struct sfy_real *sfy_real(void)
+{
+	pthread_once(&table_once, bind_all);
+	return &table;
+}
+
+void sfy_real_missing(const char *name)
+{
+	static atomic_int told;
+
+	if (atomic_exchange(&told, 1) == 0)
+		sfy_log(SFY_LOG_ERROR,
+			"real %s() not found after the shim; failing the call "
+			"with ENOSYS",
+			name);
+	errno = ENOSYS;
+}

@@ -1,0 +1,55 @@
+/*
+ * real.h - the one table of the real libc symbols our hooks shadow.
+ *
+ * Bound once, lazily, with dlsym(RTLD_NEXT) under pthread_once, so any hook
+ * may use it before any constructor ran.  Internal code never calls an
+ * exported (hooked) name: it calls through this table.  A slot is NULL when
+ * the symbol is missing or resolves back to our own hook; callers then fail
+ * with ENOSYS instead of recursing.
+ */
+#ifndef SOCKSIFY_REAL_H
+#define SOCKSIFY_REAL_H
+
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+struct sfy_real {
+	int (*connect)(int, const struct sockaddr *, socklen_t);
+	int (*close)(int);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*fcntl)(int, int, ...);
+	int (*fcntl64)(int, int, ...);
+	int (*close_range)(unsigned int, unsigned int, int);
+	void (*closefrom)(int);
+	int (*getpeername)(int, struct sockaddr *, socklen_t *);
+	ssize_t (*sendto)(int, const void *, size_t, int,
+			  const struct sockaddr *, socklen_t);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*recv)(int, void *, size_t, int);
+	int (*poll)(struct pollfd *, nfds_t, int);
+	int (*getaddrinfo)(const char *, const char *, const struct addrinfo *,
+			   struct addrinfo **);
+	void (*freeaddrinfo)(struct addrinfo *);
+};
+
+/* Marks the hooks this shared object exports (everything else is hidden;
+ * preload/socksify.map is the list, tests/exports.sh checks it). */
+#define SFY_EXPORT __attribute__((visibility("default")))
+
+/* The table, bound on first use from any thread. Never NULL. */
+const struct sfy_real *sfy_real(void);
+
+/* Calls through the table; a missing slot yields -1/ENOSYS. */
+#define REAL_CALL(name, ...)                                                  \
+	(sfy_real()->name ? sfy_real()->name(__VA_ARGS__)                     \
+			  : (sfy_real_missing(#name), -1))
+
+/* Logs (once per symbol) that a real symbol is missing; sets ENOSYS. */
+void sfy_real_missing(const char *name);
+
+#endif
