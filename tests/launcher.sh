@@ -1,0 +1,97 @@
+#!/bin/bash
+# The launcher: options, LD_PRELOAD handling, config checking, and refusing
+# commands the loader would run unproxied.  No network needed.
+. "$(dirname "$0")/lib.sh"
+
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+URL=socks5://127.0.0.1:1080
+
+# Prints the LD_PRELOAD the command would see.
+show_preload() { "$SOCKSIFY" "$@" /bin/sh -c 'printf %s "$LD_PRELOAD"'; }
+
+out=$(SOCKSIFY_PROXY=$URL LD_PRELOAD= show_preload)
+expect "LD_PRELOAD is the absolute library path" [ "$out" = "$LIBSOCKSIFY" ]
+
+out=$(SOCKSIFY_PROXY=$URL LD_PRELOAD=/lib/x86_64-linux-gnu/libc.so.6 show_preload)
+expect "an existing LD_PRELOAD is kept after ours" \
+	[ "$out" = "$LIBSOCKSIFY /lib/x86_64-linux-gnu/libc.so.6" ]
+
+out=$(SOCKSIFY_PROXY=$URL LD_PRELOAD=$LIBSOCKSIFY show_preload)
+expect "the library is not added twice" [ "$out" = "$LIBSOCKSIFY" ]
+
+out=$(cd / && LD_PRELOAD= "$SOCKSIFY" -x $URL /bin/sh -c 'printf %s "$SOCKSIFY_PROXY"')
+expect "-x exports SOCKSIFY_PROXY" [ "$out" = "$URL" ]
+
+printf 'proxy %s\n' "$URL" >"$T/ok.conf"
+out=$(cd "$T" && "$SOCKSIFY" -f ok.conf /bin/sh -c 'printf %s "$SOCKSIFY_CONF"')
+expect "-f exports an absolute SOCKSIFY_CONF" [ "$out" = "$T/ok.conf" ]
+
+out=$("$SOCKSIFY" -x $URL -vv /bin/sh -c 'printf %s "$SOCKSIFY_LOG_LEVEL"')
+expect "-vv sets the debug level" [ "$out" = debug ]
+
+printf 'proxy %s\ntimeout banana\n' "$URL" >"$T/bad.conf"
+"$SOCKSIFY" -f "$T/bad.conf" /bin/echo SHOULD-NOT-RUN >"$T/out" 2>"$T/err"
+rc=$?
+expect "a broken config: exit 125" [ $rc = 125 ]
+expect "a broken config: the command does not run" [ ! -s "$T/out" ]
+expect "a broken config: FILE:LINE named" grep -q "$T/bad.conf:2:" "$T/err"
+
+env -u SOCKSIFY_PROXY -u ALL_PROXY -u all_proxy SOCKSIFY_CONF=/nonexistent/x.conf \
+	"$SOCKSIFY" /bin/true 2>"$T/err"
+rc=$?
+expect "a missing SOCKSIFY_CONF file: exit 125" [ $rc = 125 ]
+expect "a missing SOCKSIFY_CONF file: said" grep -q "/nonexistent/x.conf" "$T/err"
+
+"$SOCKSIFY" -x http://127.0.0.1:3128 /bin/true 2>"$T/err"
+rc=$?
+expect "an http:// proxy URL is refused (exit 125)" [ $rc = 125 ]
+expect "an http:// proxy URL: the error names the scheme" grep -qi "scheme\|socks5" "$T/err"
+
+"$SOCKSIFY" -x $URL no-such-command-xyz 2>"$T/err"
+expect "an unknown command: exit 127" [ $? = 127 ]
+
+# A statically linked program: refused, unless --force.
+if printf 'int main(void){return 0;}\n' | cc -static -x c -o "$T/static" - 2>/dev/null; then
+	"$SOCKSIFY" -x $URL "$T/static" 2>"$T/err"
+	rc=$?
+	expect "a static binary is refused (exit 126)" [ $rc = 126 ]
+	expect "a static binary: the reason is given" grep -q "statically linked" "$T/err"
+	"$SOCKSIFY" -x $URL --force "$T/static" 2>"$T/err"
+	rc=$?
+	expect "a static binary with --force runs" [ $rc = 0 ]
+	expect "a static binary with --force is warned about" grep -q "UNPROXIED" "$T/err"
+else
+	skip "static binary detection" "cannot link statically here"
+fi
+
+# A dynamically linked program and a script run normally.
+expect "a dynamic binary runs" "$SOCKSIFY" -x $URL /bin/true
+printf '#!/bin/sh\nexit 0\n' >"$T/script"; chmod +x "$T/script"
+expect "a #! script runs" "$SOCKSIFY" -x $URL "$T/script"
+
+# A setuid program owned by someone else: the loader would drop LD_PRELOAD.
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	cp /bin/true "$T/suid"; chown nobody "$T/suid"; chmod 4755 "$T/suid"
+	"$SOCKSIFY" -x $URL "$T/suid" 2>"$T/err"
+	rc=$?
+	expect "a setuid binary is refused (exit 126)" [ $rc = 126 ]
+	expect "a setuid binary: the reason is given" grep -q "setuid" "$T/err"
+else
+	skip "setuid detection" "needs root and a 'nobody' user"
+fi
+
+# --env prints export lines that a shell can evaluate.
+envout=$(LD_PRELOAD= "$SOCKSIFY" -x "socks5://a'b:c@127.0.0.1:1080" --env)
+got=$(LD_PRELOAD=/lib/x86_64-linux-gnu/libc.so.6 sh -c "$envout"'
+printf "%s|%s" "$LD_PRELOAD" "$SOCKSIFY_PROXY"')
+expect "--env output evaluates to our LD_PRELOAD before the old one" \
+	[ "${got%%|*}" = "$LIBSOCKSIFY /lib/x86_64-linux-gnu/libc.so.6" ]
+expect "--env quotes the proxy URL" [ "${got#*|}" = "socks5://a'b:c@127.0.0.1:1080" ]
+
+expect "--help says how to use it" sh -c "'$SOCKSIFY' --help | grep -q 'Usage: socksify'"
+expect "--version prints a version" sh -c "'$SOCKSIFY' --version | grep -Eq '^socksify [0-9]'"
+"$SOCKSIFY" --bogus >/dev/null 2>&1
+expect "an unknown option: exit 125" [ $? = 125 ]
+
+summary launcher
