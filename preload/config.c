@@ -238,7 +238,7 @@ static int check_host_name(const char *s, size_t n, char *err, size_t errlen)
 		if (is_alpha(ch) || is_digit(ch) || ch == '-' || ch == '.' ||
 		    ch == '_')
 			continue;
-		if (ch > ' ' && ch < 0x7f)
+		if (ch >= ' ' && ch < 0x7f)
 			seterr(err, errlen,
 			       "invalid character '%c' in host name (letters, digits, '-', '.', '_')",
 			       ch);

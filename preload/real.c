@@ -12,7 +12,8 @@
 
 #include "log.h"
 
-static struct sfy_real table;
+struct sfy_real sfy_real_table;
+atomic_int sfy_real_ready;
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
 /*
@@ -40,7 +41,7 @@ static void bind_all(void)
 {
 	int saved = errno;
 
-#define BIND(name, ours) *(void **)&table.name = bind_next(#name, (void *)(ours))
+#define BIND(name, ours) *(void **)&sfy_real_table.name = bind_next(#name, (void *)(ours))
 	BIND(connect, connect);
 	BIND(close, close);
 	BIND(dup, dup);
@@ -61,13 +62,14 @@ static void bind_all(void)
 	BIND(getaddrinfo, NULL);
 	BIND(freeaddrinfo, NULL);
 #undef BIND
+	atomic_store_explicit(&sfy_real_ready, 1, memory_order_release);
 	errno = saved;
 }
 
-const struct sfy_real *sfy_real(void)
+const struct sfy_real *sfy_real_bind(void)
 {
 	pthread_once(&table_once, bind_all);
-	return &table;
+	return &sfy_real_table;
 }
 
 void sfy_real_missing(const char *name)

@@ -12,6 +12,7 @@
 
 #include <netdb.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -41,8 +42,22 @@ struct sfy_real {
  * preload/socksify.map is the list, tests/exports.sh checks it). */
 #define SFY_EXPORT __attribute__((visibility("default")))
 
-/* The table, bound on first use from any thread. Never NULL. */
-const struct sfy_real *sfy_real(void);
+extern struct sfy_real sfy_real_table;
+extern atomic_int sfy_real_ready;
+
+/* Binds the table (once, from any thread) and returns it. */
+const struct sfy_real *sfy_real_bind(void);
+
+/* The table, bound on first use from any thread.  Never NULL.  After the
+ * first call this is one acquire load: no call, no lock. */
+static inline const struct sfy_real *sfy_real(void)
+{
+	if (__builtin_expect(atomic_load_explicit(&sfy_real_ready,
+						  memory_order_acquire),
+			     1))
+		return &sfy_real_table;
+	return sfy_real_bind();
+}
 
 /* Calls through the table; a missing slot yields -1/ENOSYS. */
 #define REAL_CALL(name, ...)                                                  \
