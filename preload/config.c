@@ -22,9 +22,9 @@
 #include <string.h>
 
 #define LINE_MAX_BYTES 4095 /* longest accepted line, terminator excluded */
-#define MAX_WORDS 4         /* route ACTION DEST PORTS: the most a key takes */
-#define REASON_MAX 320      /* a reason before the "FILE:LINE: " prefix */
-#define ECHO_MAX "64"       /* precision for quoting user text in errors */
+#define MAX_WORDS      4    /* route ACTION DEST PORTS: the most a key takes */
+#define REASON_MAX     320  /* a reason before the "FILE:LINE: " prefix */
+#define ECHO_MAX       "64" /* precision for quoting user text in errors */
 #define TIMEOUT_MAX_MS 3600000
 
 /*
@@ -179,9 +179,8 @@ static int decode_cred(const char *s, size_t n, const char *what, char *out,
 	size_t i, o = 0;
 
 	if (n == 0) {
-		seterr(err, errlen,
-		       "%s is empty (RFC 1929 needs 1..%d bytes)", what,
-		       CFG_MAX_CRED);
+		seterr(err, errlen, "%s is empty (RFC 1929 needs 1..%d bytes)",
+		       what, CFG_MAX_CRED);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
@@ -193,7 +192,8 @@ static int decode_cred(const char *s, size_t n, const char *what, char *out,
 			if (n - i < 3 || (hi = hex_value(s[i + 1])) < 0 ||
 			    (lo = hex_value(s[i + 2])) < 0) {
 				seterr(err, errlen,
-				       "bad percent-escape in %s (use %%XX with two hex digits)",
+				       "bad percent-escape in %s (use %%XX "
+				       "with two hex digits)",
 				       what);
 				return -1;
 			}
@@ -201,7 +201,8 @@ static int decode_cred(const char *s, size_t n, const char *what, char *out,
 			i += 2;
 		} else if (ch <= ' ' || ch == 0x7f) {
 			seterr(err, errlen,
-			       "space or control character in %s (percent-encode it)",
+			       "space or control character in %s "
+			       "(percent-encode it)",
 			       what);
 			return -1;
 		}
@@ -240,11 +241,13 @@ static int check_host_name(const char *s, size_t n, char *err, size_t errlen)
 			continue;
 		if (ch >= ' ' && ch < 0x7f)
 			seterr(err, errlen,
-			       "invalid character '%c' in host name (letters, digits, '-', '.', '_')",
+			       "invalid character '%c' in host name (letters, "
+			       "digits, '-', '.', '_')",
 			       ch);
 		else
 			seterr(err, errlen,
-			       "invalid byte 0x%02x in host name (letters, digits, '-', '.', '_')",
+			       "invalid byte 0x%02x in host name (letters, "
+			       "digits, '-', '.', '_')",
 			       (unsigned char)ch);
 		return -1;
 	}
@@ -290,11 +293,13 @@ int cfg_parse_url(struct cfg_proxy *p, const char *url, char *err,
 				url[i] == '+' || url[i] == '-' || url[i] == '.';
 		if (plain)
 			seterr(err, errlen,
-			       "unsupported scheme '%.*s' (supported: socks5://, socks5h://)",
+			       "unsupported scheme '%.*s' (supported: "
+			       "socks5://, socks5h://)",
 			       (int)slen, url);
 		else
 			seterr(err, errlen,
-			       "unsupported scheme (supported: socks5://, socks5h://)");
+			       "unsupported scheme (supported: socks5://, "
+			       "socks5h://)");
 		return -1;
 	}
 
@@ -304,7 +309,8 @@ int cfg_parse_url(struct cfg_proxy *p, const char *url, char *err,
 	end = auth + strcspn(auth, "/");
 	if (*end == '/' && end[1] != '\0') {
 		seterr(err, errlen,
-		       "unexpected text after the host (only a trailing '/' is allowed; percent-encode '/' in user or password)");
+		       "unexpected text after the host (only a trailing '/' is "
+		       "allowed; percent-encode '/' in user or password)");
 		return -1;
 	}
 
@@ -317,13 +323,15 @@ int cfg_parse_url(struct cfg_proxy *p, const char *url, char *err,
 		 * into the host name. */
 		if (memchr(at + 1, '@', (size_t)(end - at - 1))) {
 			seterr(err, errlen,
-			       "more than one '@' (write '@' in user or password as %%40)");
+			       "more than one '@' (write '@' in user or "
+			       "password as %%40)");
 			return -1;
 		}
 		uc = memchr(auth, ':', (size_t)(at - auth));
 		if (!uc) {
 			seterr(err, errlen,
-			       "user name without password (RFC 1929 needs both; write user:password@)");
+			       "user name without password (RFC 1929 needs "
+			       "both; write user:password@)");
 			return -1;
 		}
 		if (decode_cred(auth, (size_t)(uc - auth), "user name", t.user,
@@ -356,24 +364,29 @@ int cfg_parse_url(struct cfg_proxy *p, const char *url, char *err,
 		}
 		if (n >= sizeof(buf) || inet_pton(AF_INET6, buf, &a6) != 1) {
 			seterr(err, errlen,
-			       "'[%.*s]' is not an IPv6 address (brackets are only for IPv6)",
-			       (int)(n < 46 ? n : 46), hp + 1);
+			       "'[%.*s]' is not an IPv6 address (brackets are "
+			       "only for IPv6)",
+			       (int)(n < sizeof(buf) ? n : sizeof(buf)),
+			       hp + 1);
 			return -1;
 		}
 		memcpy(t.host, buf, n + 1);
 		if (rb + 1 < end) {
 			if (rb[1] != ':') {
 				seterr(err, errlen,
-				       "unexpected text after ']' (expected :PORT)");
+				       "unexpected text after ']' (expected "
+				       ":PORT)");
 				return -1;
 			}
 			colon = rb + 1;
 		}
 	} else {
 		colon = memchr(hp, ':', (size_t)(end - hp));
-		if (colon && memchr(colon + 1, ':', (size_t)(end - colon - 1))) {
+		if (colon &&
+		    memchr(colon + 1, ':', (size_t)(end - colon - 1))) {
 			seterr(err, errlen,
-			       "IPv6 addresses must be in brackets, e.g. socks5://[2001:db8::1]:1080");
+			       "IPv6 addresses must be in brackets, e.g. "
+			       "socks5://[2001:db8::1]:1080");
 			return -1;
 		}
 		hend = colon ? colon : end;
@@ -390,8 +403,9 @@ int cfg_parse_url(struct cfg_proxy *p, const char *url, char *err,
 
 		if (rc) {
 			seterr(err, errlen,
-			       colon + 1 == end ? "missing port after ':'"
-						: "bad port (expected 1..65535)");
+			       colon + 1 == end
+				   ? "missing port after ':'"
+				   : "bad port (expected 1..65535)");
 			return -1;
 		}
 		t.port = (uint16_t)port;
@@ -449,8 +463,8 @@ static int parse_dest(struct cfg_rule *r, const char *s, char *err,
 	nbytes = bits / 8;
 
 	if (slash) {
-		int rc = parse_ulong(slash + 1, strlen(slash + 1), 0, bits,
-				     &prefix);
+		int rc =
+		    parse_ulong(slash + 1, strlen(slash + 1), 0, bits, &prefix);
 
 		if (rc) {
 			seterr(err, errlen,
@@ -476,10 +490,11 @@ static int parse_dest(struct cfg_rule *r, const char *s, char *err,
 				a[j] = r->addr[j] & prefix_mask(r->prefix, j);
 			if (!inet_ntop(r->family, a, net, sizeof(net)))
 				net[0] = '\0';
-			seterr(err, errlen,
-			       "host bits set in '%." ECHO_MAX
-			       "s' beyond the /%lu prefix (the network is %s/%lu)",
-			       s, prefix, net, prefix);
+			seterr(
+			    err, errlen,
+			    "host bits set in '%." ECHO_MAX
+			    "s' beyond the /%lu prefix (the network is %s/%lu)",
+			    s, prefix, net, prefix);
 			return -1;
 		}
 	}
@@ -523,7 +538,8 @@ static int parse_ports(struct cfg_rule *r, const char *s, char *err,
 	}
 	if (lo > hi) {
 		seterr(err, errlen,
-		       "port range '%." ECHO_MAX "s' is reversed (N must be <= M)",
+		       "port range '%." ECHO_MAX
+		       "s' is reversed (N must be <= M)",
 		       s);
 		return -1;
 	}
@@ -591,7 +607,9 @@ static int split_words(char *line, char **w, size_t *nw, char *err,
 				if (*p == '\\') {
 					if (p[1] != '"' && p[1] != '\\') {
 						seterr(err, errlen,
-						       "bad escape in quoted value (only \\\" and \\\\)");
+						       "bad escape in quoted "
+						       "value (only \\\" and "
+						       "\\\\)");
 						return -1;
 					}
 					p++;
@@ -621,8 +639,8 @@ static int split_words(char *line, char **w, size_t *nw, char *err,
 }
 
 /* Contract: see config.h.  args is "DEST [PORTS]". */
-int cfg_parse_rule(struct cfg_rule *r, enum cfg_action action,
-		   const char *args, char *err, size_t errlen)
+int cfg_parse_rule(struct cfg_rule *r, enum cfg_action action, const char *args,
+		   char *err, size_t errlen)
 {
 	char buf[LINE_MAX_BYTES + 1];
 	char *w[MAX_WORDS];
@@ -673,8 +691,9 @@ static int prefix_match(const uint8_t *net, const uint8_t *a, unsigned bits)
 enum cfg_action cfg_match(const struct cfg *c, const struct sockaddr *sa,
 			  socklen_t salen)
 {
-	static const uint8_t loop6[16] = { [15] = 1 };
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t loop6[16] = {[15] = 1};
+	static const uint8_t any6[16] = {0};
+	static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
 	uint8_t a4[4], a6[16];
 	int has4 = 0, has6 = 0;
 	sa_family_t fam;
@@ -700,13 +719,13 @@ enum cfg_action cfg_match(const struct cfg *c, const struct sockaddr *sa,
 
 		/* The kernel takes the RFC 2133 size (no scope id), so
 		 * must we; anything shorter it rejects. */
-		if (salen < (socklen_t)offsetof(struct sockaddr_in6,
-						 sin6_scope_id))
+		if (salen <
+		    (socklen_t)offsetof(struct sockaddr_in6, sin6_scope_id))
 			return CFG_DIRECT;
 		memset(&in6, 0, sizeof(in6));
 		memcpy(&in6, sa,
 		       salen < (socklen_t)sizeof(in6) ? (size_t)salen
-						       : sizeof(in6));
+						      : sizeof(in6));
 		memcpy(a6, &in6.sin6_addr, 16);
 		port = ntohs(in6.sin6_port);
 		has6 = 1;
@@ -732,7 +751,10 @@ enum cfg_action cfg_match(const struct cfg *c, const struct sockaddr *sa,
 		    prefix_match(r->addr, a6, r->prefix))
 			return r->action;
 	}
-	if ((has4 && a4[0] == 127) || (has6 && memcmp(a6, loop6, 16) == 0))
+	/* Loopback, and the unspecified address, which Linux connects to
+	 * the local host (0.0.0.0, ::), never leave the machine. */
+	if ((has4 && (a4[0] == 127 || memcmp(a4, any6, 4) == 0)) ||
+	    (has6 && (memcmp(a6, loop6, 16) == 0 || memcmp(a6, any6, 16) == 0)))
 		return CFG_DIRECT;
 	return CFG_PROXY;
 }
@@ -744,10 +766,10 @@ int cfg_parse_log_level(const char *s, enum cfg_log_level *out)
 		const char *name;
 		enum cfg_log_level level;
 	} levels[] = {
-		{ "error", CFG_LOG_ERROR },
-		{ "warn", CFG_LOG_WARN },
-		{ "info", CFG_LOG_INFO },
-		{ "debug", CFG_LOG_DEBUG },
+	    {"error", CFG_LOG_ERROR},
+	    {"warn", CFG_LOG_WARN},
+	    {"info", CFG_LOG_INFO},
+	    {"debug", CFG_LOG_DEBUG},
 	};
 	size_t i;
 
@@ -816,8 +838,7 @@ static int parse_timeout(const char *s, int *ms, char *err, size_t errlen)
 	return 0;
 bad:
 	seterr(err, errlen,
-	       "bad timeout '%." ECHO_MAX "s' (expected seconds, e.g. 2.5)",
-	       s);
+	       "bad timeout '%." ECHO_MAX "s' (expected seconds, e.g. 2.5)", s);
 	return -1;
 precision:
 	seterr(err, errlen,
@@ -828,8 +849,8 @@ precision:
 }
 
 /* Copies a credential from the file (a word, so no NUL inside). */
-static int file_cred(const char *v, const char *what, char *out,
-		     size_t *outlen, char *err, size_t errlen)
+static int file_cred(const char *v, const char *what, char *out, size_t *outlen,
+		     char *err, size_t errlen)
 {
 	size_t n = strlen(v);
 
@@ -860,24 +881,23 @@ static const struct key_desc {
 	unsigned min_args, max_args;
 	const char *usage; /* for a wrong number of values */
 } keys[] = {
-	{ "proxy", KEY_PROXY, 1, 1, "proxy URL" },
-	{ "username", KEY_USERNAME, 1, 1,
-	  "username NAME (quote a name with blanks)" },
-	{ "password", KEY_PASSWORD, 1, 1,
-	  "password SECRET (quote a secret with blanks)" },
-	{ "dns", KEY_DNS, 1, 1, "dns remote|local" },
-	{ "timeout", KEY_TIMEOUT, 1, 1, "timeout SECONDS" },
-	{ "log_level", KEY_LOG_LEVEL, 1, 1,
-	  "log_level error|warn|info|debug" },
-	{ "log_file", KEY_LOG_FILE, 1, 1,
-	  "log_file PATH (quote a path with blanks)" },
-	{ "route", KEY_ROUTE, 2, 3, "route direct|proxy|refuse DEST [PORTS]" },
+    {"proxy", KEY_PROXY, 1, 1, "proxy URL"},
+    {"username", KEY_USERNAME, 1, 1,
+     "username NAME (quote a name with blanks)"},
+    {"password", KEY_PASSWORD, 1, 1,
+     "password SECRET (quote a secret with blanks)"},
+    {"dns", KEY_DNS, 1, 1, "dns remote|local"},
+    {"timeout", KEY_TIMEOUT, 1, 1, "timeout SECONDS"},
+    {"log_level", KEY_LOG_LEVEL, 1, 1, "log_level error|warn|info|debug"},
+    {"log_file", KEY_LOG_FILE, 1, 1,
+     "log_file PATH (quote a path with blanks)"},
+    {"route", KEY_ROUTE, 2, 3, "route direct|proxy|refuse DEST [PORTS]"},
 };
 
 /* Applies one directive (already split into words).  Returns 0 or -1
  * with a reason (no FILE:LINE prefix). */
-static int apply_line(struct parse_state *st, char **w, size_t nw,
-		      size_t line, char *err, size_t errlen)
+static int apply_line(struct parse_state *st, char **w, size_t nw, size_t line,
+		      char *err, size_t errlen)
 {
 	struct cfg *c = st->c;
 	const struct key_desc *k = NULL;
@@ -1063,8 +1083,8 @@ int cfg_parse_text(struct cfg *c, const char *text, size_t len,
 		if (n > 0 && s[n - 1] == '\r') /* CRLF */
 			n--;
 		if (n > LINE_MAX_BYTES) {
-			seterr(why, sizeof(why),
-			       "line is longer than %d bytes", LINE_MAX_BYTES);
+			seterr(why, sizeof(why), "line is longer than %d bytes",
+			       LINE_MAX_BYTES);
 			rc = -1;
 			break;
 		}

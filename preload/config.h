@@ -41,7 +41,7 @@ enum cfg_dns {
 struct cfg_proxy {
 	char host[CFG_MAX_HOST + 1]; /* literal (no brackets) or host name */
 	uint16_t port;               /* host byte order */
-	char user[CFG_MAX_CRED + 1]; /* empty: no authentication */
+	char user[CFG_MAX_CRED + 1]; /* user_len 0: no authentication */
 	char pass[CFG_MAX_CRED + 1];
 	size_t user_len, pass_len; /* decoded lengths (may contain NUL) */
 	enum cfg_dns dns;
@@ -50,7 +50,7 @@ struct cfg_proxy {
 
 struct cfg_rule {
 	enum cfg_action action;
-	int family;        /* AF_INET or AF_INET6 */
+	int family;        /* AF_INET, AF_INET6, or AF_UNSPEC for 'all' */
 	uint8_t addr[16];  /* network address, 4 or 16 bytes used */
 	uint8_t prefix;    /* prefix length */
 	uint16_t port_lo;  /* inclusive, host byte order; 0..65535 = any */
@@ -75,7 +75,8 @@ void cfg_free(struct cfg *c);
 
 /* Parses config file text (need not be NUL-terminated) into c, which must
  * have been cfg_init'ed.  fname is used in error messages only.
- * Returns 0, or -1 with "fname:line: problem" in err. */
+ * Returns 0, or -1 with "fname:line: problem" in err; on failure c is left
+ * exactly as it was before the call. */
 int cfg_parse_text(struct cfg *c, const char *text, size_t len,
 		   const char *fname, char *err, size_t errlen);
 
@@ -94,7 +95,8 @@ int cfg_parse_rule(struct cfg_rule *r, enum cfg_action action,
 int cfg_add_rule(struct cfg *c, const struct cfg_rule *r);
 
 /* The action for a destination: the first matching rule, then the built-in
- * rule that loopback (127.0.0.0/8, ::1, and v4-mapped loopback) goes direct,
+ * rule that loopback (127.0.0.0/8, ::1, v4-mapped loopback) and the
+ * unspecified address (0.0.0.0, ::: Linux connects it locally) go direct,
  * then CFG_PROXY.  v4-mapped IPv6 addresses match IPv4 rules.  Address
  * families other than AF_INET/AF_INET6 give CFG_DIRECT. */
 enum cfg_action cfg_match(const struct cfg *c, const struct sockaddr *sa,

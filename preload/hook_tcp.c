@@ -6,6 +6,7 @@
  * internal code calls the real symbols through real.h only.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -45,7 +46,9 @@ static enum route classify(int fd, const struct sockaddr *sa, socklen_t len,
 		if (len < sizeof(struct sockaddr_in))
 			return ROUTE_PASS;
 	} else if (sa->sa_family == AF_INET6) {
-		if (len < sizeof(struct sockaddr_in6))
+		/* The kernel accepts the RFC 2133 size without sin6_scope_id:
+		 * so must we, or such a connect would go out directly. */
+		if (len < offsetof(struct sockaddr_in6, sin6_scope_id))
 			return ROUTE_PASS;
 	} else {
 		return ROUTE_PASS;

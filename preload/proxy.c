@@ -131,15 +131,28 @@ static int find_and_load(void)
 	return rc < 0 ? -1 : 1;
 }
 
-/* Parses a URL from the environment variable name into the proxy. */
+/* Parses a URL from the environment variable name into the proxy.  The
+ * URL replaces the file's server and DNS choice; credentials from the file
+ * are kept unless the URL brings its own. */
 static int proxy_from_env(const char *name, const char *url)
 {
+	struct cfg_proxy p;
 	char why[256];
 
-	if (cfg_parse_url(&g_cfg.proxy, url, why, sizeof(why)) == 0)
-		return 0;
-	snprintf(g_err, sizeof(g_err), "%s: %s", name, why);
-	return -1;
+	memset(&p, 0, sizeof(p));
+	if (cfg_parse_url(&p, url, why, sizeof(why)) < 0) {
+		snprintf(g_err, sizeof(g_err), "%s: %s", name, why);
+		return -1;
+	}
+	if (p.user_len == 0 && g_cfg.proxy.user_len > 0) {
+		memcpy(p.user, g_cfg.proxy.user, sizeof(p.user));
+		memcpy(p.pass, g_cfg.proxy.pass, sizeof(p.pass));
+		p.user_len = g_cfg.proxy.user_len;
+		p.pass_len = g_cfg.proxy.pass_len;
+	}
+	g_cfg.proxy = p;
+	explicit_bzero(&p, sizeof(p));
+	return 0;
 }
 
 /* True for the schemes we honour in ALL_PROXY (curl's convention). */
