@@ -385,9 +385,10 @@ static int wait_for(int fd, short ev, long long deadline)
 	}
 }
 
-/* Connects fd to one of the proxy's addresses.  Returns 0 or -errno. */
+/* Connects fd to one of the proxy's addresses.  Returns 0 or -errno
+ * (*why is set when there is more to say than the errno). */
 static int reach_proxy(int fd, int fam, long long deadline, char *pbuf,
-		       size_t pcap)
+		       size_t pcap, const char **why)
 {
 	const struct sfy_real *r = sfy_real();
 	struct sockaddr_storage pa;
@@ -415,9 +416,12 @@ static int reach_proxy(int fd, int fam, long long deadline, char *pbuf,
 			return 0;
 		rc = -soerr;
 	}
-	if (!tried)
-		snprintf(pbuf, pcap, "(none usable from an %s socket)",
-			 fam == AF_INET ? "IPv4" : "IPv6");
+	if (!tried && g_npaddr > 0) {
+		sfy_fmt_addr((struct sockaddr *)&g_paddr[0], g_plen[0], pbuf,
+			     pcap);
+		*why = "the proxy has only IPv6 addresses and this is an IPv4 "
+		       "socket";
+	}
 	return rc;
 }
 
@@ -523,11 +527,11 @@ int sfy_tcp_connect(int fd, int sock_family, const struct sockaddr *dst,
 		return -errno;
 
 	deadline = now_ms() + c->timeout_ms;
-	rc = reach_proxy(fd, sock_family, deadline, pbuf, sizeof(pbuf));
-	if (rc < 0) {
+	rc = reach_proxy(fd, sock_family, deadline, pbuf, sizeof(pbuf), &why);
+	if (rc < 0 && !why) {
 		why = rc == -ETIMEDOUT ? "timed out connecting to the proxy"
 				       : "cannot connect to the proxy";
-	} else {
+	} else if (rc == 0) {
 		rc = run_handshake(fd, c, &sdst, deadline, &why);
 	}
 	if (rc < 0)
@@ -543,6 +547,6 @@ int sfy_tcp_connect(int fd, int sock_family, const struct sockaddr *dst,
 			dbuf, pbuf, why ? why : strerror(-rc),
 			strerrorname_np(-rc));
 	else
-		sfy_log(SFY_LOG_DEBUG, "connect to %s via %s: ok", dbuf, pbuf);
+		sfy_log(SFY_LOG_INFO, "connect to %s via %s: ok", dbuf, pbuf);
 	return rc;
 }
