@@ -350,6 +350,23 @@ else
 fi
 lab_kill "$LOCAL_PID"
 
+# ---------------------------------------------------------------- fd lifecycle
+# The fd table across dup/dup2/dup3/F_DUPFD/close/close_range/closefrom/fork,
+# and TCP Fast Open's implicit connect, through the real proxy.
+FDLIFE=$TOP/build/prog/fdlife
+if [ "$VIA" = socksify ] && [ -x "$FDLIFE" ]; then
+	for t in "$T4" "$T6"; do
+		run fdlife via "$U4" "$FDLIFE" "$t" 7
+		if [ "$RC" -eq 0 ] && grep -q 'all facts hold' "$OUT/fdlife.out"; then
+			pass "fd lifecycle and MSG_FASTOPEN to $t:7 ($(grep -c '^ok:' "$OUT/fdlife.out") facts)"
+		else
+			fail "fd lifecycle and MSG_FASTOPEN to $t:7"; show fdlife
+		fi
+	done
+elif [ "$VIA" = socksify ]; then
+	fail "fd lifecycle: $FDLIFE is built (make all)"
+fi
+
 # ---------------------------------------------------------------- 10. identity
 if [ -x "$IDENTITY" ]; then
 	for t in "$T4" "$T6"; do
