@@ -22,8 +22,8 @@
 #define S5_SHORT_REPLY_LEN 2
 /* RFC 1928 section 5: ATYP(1) + ADDR + PORT(2). */
 #define S5_PORT_LEN 2
-#define S5_V4_WIRE (1 + 4 + S5_PORT_LEN)
-#define S5_V6_WIRE (1 + 16 + S5_PORT_LEN)
+#define S5_V4_WIRE  (1 + 4 + S5_PORT_LEN)
+#define S5_V6_WIRE  (1 + 16 + S5_PORT_LEN)
 /*
  * The shortest address on the wire: ATYP, a one-byte domain and the port.
  * Until ATYP is known this is all a parser may promise the caller, since
@@ -291,7 +291,8 @@ ssize_t s5_encode_udp_header(uint8_t *buf, size_t cap, uint8_t frag,
 	buf[0] = 0x00; /* RSV, RFC 1928 section 7 */
 	buf[1] = 0x00;
 	buf[2] = frag;
-	return (ssize_t)(S5_UDP_HDR_LEN + addr_write(buf + S5_UDP_HDR_LEN, dst));
+	return (ssize_t)(S5_UDP_HDR_LEN +
+			 addr_write(buf + S5_UDP_HDR_LEN, dst));
 }
 
 /*
@@ -348,15 +349,15 @@ int s5_reply_errno(uint8_t rep)
 const char *s5_reply_str(uint8_t rep)
 {
 	static const char *const text[] = {
-		[S5_REP_SUCCEEDED] = "succeeded",
-		[S5_REP_GENERAL_FAILURE] = "general SOCKS server failure",
-		[S5_REP_NOT_ALLOWED] = "connection not allowed by ruleset",
-		[S5_REP_NET_UNREACHABLE] = "Network unreachable",
-		[S5_REP_HOST_UNREACHABLE] = "Host unreachable",
-		[S5_REP_CONN_REFUSED] = "Connection refused",
-		[S5_REP_TTL_EXPIRED] = "TTL expired",
-		[S5_REP_CMD_UNSUPPORTED] = "Command not supported",
-		[S5_REP_ATYP_UNSUPPORTED] = "Address type not supported",
+	    [S5_REP_SUCCEEDED] = "succeeded",
+	    [S5_REP_GENERAL_FAILURE] = "general SOCKS server failure",
+	    [S5_REP_NOT_ALLOWED] = "connection not allowed by ruleset",
+	    [S5_REP_NET_UNREACHABLE] = "Network unreachable",
+	    [S5_REP_HOST_UNREACHABLE] = "Host unreachable",
+	    [S5_REP_CONN_REFUSED] = "Connection refused",
+	    [S5_REP_TTL_EXPIRED] = "TTL expired",
+	    [S5_REP_CMD_UNSUPPORTED] = "Command not supported",
+	    [S5_REP_ATYP_UNSUPPORTED] = "Address type not supported",
 	};
 
 	if (rep >= sizeof(text) / sizeof(text[0]))
@@ -393,9 +394,13 @@ int s5_addr_from_sockaddr(struct s5_addr *out, const struct sockaddr *sa,
 		out->port = ntohs(sin.sin_port);
 		return 0;
 	case AF_INET6:
-		if (salen < sizeof(sin6))
+		/* The kernel takes the RFC 2133 size, without sin6_scope_id
+		 * (which SOCKS has no field for anyway). */
+		if (salen < offsetof(struct sockaddr_in6, sin6_scope_id))
 			return -EINVAL;
-		memcpy(&sin6, sa, sizeof(sin6));
+		memset(&sin6, 0, sizeof(sin6));
+		memcpy(&sin6, sa,
+		       salen < sizeof(sin6) ? salen : sizeof(sin6));
 		if (IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr)) {
 			out->atyp = S5_ATYP_IPV4;
 			for (i = 0; i < sizeof(out->u.v4); i++)
