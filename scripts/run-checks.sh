@@ -1,9 +1,9 @@
 #!/bin/bash
 # Runs every test suite `make check` owns and prints each runner's closing
 # line.  Exits nonzero if any suite failed.  With an argument, runs only the
-# named suites (unit exports launcher fake lab).
+# named suites (unit exports launcher fuzz fake lab).
 cd "$(dirname "$0")/.." || exit 1
-suites=${*:-unit exports launcher fake lab}
+suites=${*:-unit exports launcher fuzz fake lab}
 rc=0
 for s in $suites; do
 	case $s in
@@ -16,6 +16,18 @@ for s in $suites; do
 		;;
 	exports) echo "== exports"; tests/exports.sh || rc=1 ;;
 	launcher) echo "== launcher"; tests/launcher.sh || rc=1 ;;
+	fuzz)
+		# A short smoke run of every parser fuzzer; `make fuzz` runs longer.
+		echo "== fuzz (${FUZZ_SECONDS:-10}s per target; log in build/fuzz.log)"
+		if FUZZ_SECONDS=${FUZZ_SECONDS:-10} tests/fuzz/run.sh >build/fuzz.log 2>&1; then
+			grep -E '^== fuzz|Done [0-9]+ runs' build/fuzz.log
+			echo "fuzz: 1 passed, 0 failed"
+		else
+			tail -30 build/fuzz.log
+			echo "fuzz: 0 passed, 1 failed"
+			rc=1
+		fi
+		;;
 	fake) echo "== fake SOCKS5 server"; tests/fake/run.sh || rc=1 ;;
 	lab) echo "== lab"; tests/lab/run.sh || rc=1 ;;
 	*) echo "run-checks: unknown suite $s" >&2; rc=1 ;;
