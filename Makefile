@@ -36,6 +36,8 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 PROG_SRC = $(wildcard tests/prog/*.c)
 PROG_BIN = $(PROG_SRC:tests/prog/%.c=build/prog/%)
 
+.SECONDARY: $(UNIT_OBJ)
+
 .PHONY: all deps check unit test-exports test-fake test-lab demo bench \
 	format format-check fuzz install clean
 

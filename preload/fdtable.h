@@ -49,7 +49,8 @@ static inline int fdt_maybe_ours(int fd)
 
 /* Copies fd's record into *out.  Returns 0, or -1 when fd has none. */
 int fdt_get(int fd, struct sfy_fdinfo *out);
-/* Sets (adds or replaces) fd's record.  Returns 0 or -ENOMEM. */
+/* Sets (adds or replaces) fd's record.  Returns 0, -EBADF (fd < 0) or
+ * -ENOMEM. */
 int fdt_set(int fd, const struct sfy_fdinfo *in);
 /* Drops fd's record, if any. */
 void fdt_del(int fd);

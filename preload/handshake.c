@@ -43,7 +43,7 @@ static void prepare_out(struct hs *h)
 	}
 	if (n < 0) {
 		fail(h, n == -EINVAL ? EINVAL : ENOBUFS,
-		     h->state == HS_AUTH ? "username or password too long"
+		     h->state == HS_AUTH ? "username or password not 1..255 bytes"
 					 : "request cannot be encoded");
 		return;
 	}

@@ -171,36 +171,49 @@ static int fastopen_connect(int fd, const struct sockaddr *sa, socklen_t len,
 	}
 }
 
-static ssize_t shim_sendto(int fd, const void *buf, size_t n, int flags,
-			   const struct sockaddr *sa, socklen_t len)
+/* The MSG_FASTOPEN path of sendto, kept out of line so that the common
+ * path of the hook is a flag test and a tail call. */
+static __attribute__((noinline, cold)) ssize_t
+fastopen_sendto(int fd, const void *buf, size_t n, int flags,
+		const struct sockaddr *sa, socklen_t len)
 {
 	int proxied;
 
-	if ((flags & MSG_FASTOPEN) && sa) {
-		if (fastopen_connect(fd, sa, len, &proxied) < 0)
-			return -1;
-		if (proxied)
-			return REAL_CALL(send, fd, buf, n, flags & ~MSG_FASTOPEN);
-	}
+	if (fastopen_connect(fd, sa, len, &proxied) < 0)
+		return -1;
+	if (proxied)
+		return REAL_CALL(send, fd, buf, n, flags & ~MSG_FASTOPEN);
 	return REAL_CALL(sendto, fd, buf, n, flags, sa, len);
 }
 
-static ssize_t shim_sendmsg(int fd, const struct msghdr *msg, int flags)
+static ssize_t shim_sendto(int fd, const void *buf, size_t n, int flags,
+			   const struct sockaddr *sa, socklen_t len)
+{
+	if (__builtin_expect((flags & MSG_FASTOPEN) && sa, 0))
+		return fastopen_sendto(fd, buf, n, flags, sa, len);
+	return REAL_CALL(sendto, fd, buf, n, flags, sa, len);
+}
+
+static __attribute__((noinline, cold)) ssize_t
+fastopen_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct msghdr m;
 	int proxied;
 
-	if ((flags & MSG_FASTOPEN) && msg && msg->msg_name) {
-		if (fastopen_connect(fd, msg->msg_name, msg->msg_namelen,
-				     &proxied) < 0)
-			return -1;
-		if (proxied) {
-			m = *msg;
-			m.msg_name = NULL;
-			m.msg_namelen = 0;
-			return REAL_CALL(sendmsg, fd, &m, flags & ~MSG_FASTOPEN);
-		}
-	}
+	if (fastopen_connect(fd, msg->msg_name, msg->msg_namelen, &proxied) < 0)
+		return -1;
+	if (!proxied)
+		return REAL_CALL(sendmsg, fd, msg, flags);
+	m = *msg;
+	m.msg_name = NULL;
+	m.msg_namelen = 0;
+	return REAL_CALL(sendmsg, fd, &m, flags & ~MSG_FASTOPEN);
+}
+
+static ssize_t shim_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	if (__builtin_expect((flags & MSG_FASTOPEN) && msg && msg->msg_name, 0))
+		return fastopen_sendmsg(fd, msg, flags);
 	return REAL_CALL(sendmsg, fd, msg, flags);
 }
 

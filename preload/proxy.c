@@ -436,6 +436,9 @@ static int run_handshake(int fd, const struct cfg *c, const struct s5_addr *dst,
 	size_t len;
 	ssize_t n;
 	int rc = 0;
+	/* After a write the answer cannot be there yet: wait before reading
+	 * instead of paying for a read that says EAGAIN. */
+	int expect_wait = 0;
 
 	hs_init(&h, S5_CMD_CONNECT, dst, c->proxy.user_len ? c->proxy.user : NULL,
 		c->proxy.user_len, c->proxy.pass, c->proxy.pass_len);
@@ -445,6 +448,7 @@ static int run_handshake(int fd, const struct cfg *c, const struct s5_addr *dst,
 			n = r->send(fd, buf, len, MSG_NOSIGNAL);
 			if (n > 0) {
 				hs_wrote(&h, (size_t)n);
+				expect_wait = 1;
 			} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				rc = wait_for(fd, POLLOUT, deadline);
 			} else if (errno != EINTR) {
@@ -453,6 +457,12 @@ static int run_handshake(int fd, const struct cfg *c, const struct s5_addr *dst,
 			}
 			break;
 		case HS_IO_READ:
+			if (expect_wait) {
+				expect_wait = 0;
+				rc = wait_for(fd, POLLIN, deadline);
+				if (rc < 0)
+					break;
+			}
 			n = r->recv(fd, buf, len, 0);
 			if (n > 0) {
 				hs_got(&h, (size_t)n);

@@ -59,10 +59,14 @@ static inline const struct sfy_real *sfy_real(void)
 	return sfy_real_bind();
 }
 
-/* Calls through the table; a missing slot yields -1/ENOSYS. */
+/* Calls through the table (one lookup); a missing slot yields -1/ENOSYS. */
 #define REAL_CALL(name, ...)                                                  \
-	(sfy_real()->name ? sfy_real()->name(__VA_ARGS__)                     \
-			  : (sfy_real_missing(#name), -1))
+	__extension__({                                                       \
+		const struct sfy_real *real_ = sfy_real();                    \
+		__builtin_expect(real_->name != NULL, 1)                      \
+		    ? real_->name(__VA_ARGS__)                                \
+		    : (sfy_real_missing(#name), -1);                          \
+	})
 
 /* Logs (once per symbol) that a real symbol is missing; sets ENOSYS. */
 void sfy_real_missing(const char *name);
