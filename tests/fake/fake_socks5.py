@@ -1,0 +1,528 @@
+#!/usr/bin/python3
+"""fake_socks5.py - a scripted, deliberately misbehaving SOCKS5 server.
+
+    fake_socks5.py --port N --scenario NAME [--log FILE] [--ready FILE]
+                   [--host ADDR] [--conns K] [--idle SECONDS]
+    fake_socks5.py --list
+
+One scenario per run.  The server listens on --host (127.0.0.1) --port,
+serves --conns connections (1) with the scenario, one thread each, and exits
+once they are all done; it also exits by itself after --idle seconds (5)
+without any connection, and in any case after MAX_LIFE seconds.
+
+--ready FILE is created once the socket listens (so a test can wait for it).
+--log FILE records, one line per event, what the client sent, as hex:
+
+    accept                 a connection was accepted
+    greeting HEX           VER NMETHODS METHODS
+    auth HEX               the RFC 1929 request (VER ULEN UNAME PLEN PASSWD)
+    request HEX            VER CMD RSV ATYP DST.ADDR DST.PORT
+    app HEX                application bytes received after the reply
+    eof                    the client closed (or reset) the connection
+    short PHASE HEX        the client closed in the middle of a message
+    timeout PHASE          the client sent nothing for a while
+    raw HEX                bytes received after the scenario stopped parsing
+    sent HEX               what the server wrote (for debugging)
+    closed                 the server closed the connection
+    error TEXT             the scenario broke (bug in this script)
+
+Python 3 standard library only.
+"""
+
+import argparse
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+
+MAX_LIFE = 30.0      # hard cap on the life of the process, seconds
+READ_TIMEOUT = 8.0   # longest wait for one client message
+BANNER = b"SERVER-FIRST-BYTES"   # first application bytes after a success
+
+BND_V4 = bytes([0x01, 10, 9, 8, 7]) + (4321).to_bytes(2, "big")
+BND_V6 = bytes([0x04]) + bytes.fromhex("20010db8ffff00000000000000000042") + \
+    (4321).to_bytes(2, "big")
+_dom = b"bnd.proxy.example"
+BND_DOMAIN = bytes([0x03, len(_dom)]) + _dom + (4321).to_bytes(2, "big")
+_long = (b"x" * 63 + b".") * 3 + b"y" * 63   # 255 bytes, the most there is
+BND_DOMAIN_255 = bytes([0x03, 255]) + _long + (4321).to_bytes(2, "big")
+BND_ZERO = bytes([0x01, 0, 0, 0, 0, 0, 0])
+
+
+class Short(Exception):
+    """The client closed the connection before a message was complete."""
+
+
+class Conn:
+    def __init__(self, sock, log):
+        self.s = sock
+        self.log = log
+        self.s.settimeout(READ_TIMEOUT)
+        try:
+            self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+    def recv_exact(self, n, phase):
+        buf = b""
+        while len(buf) < n:
+            try:
+                chunk = self.s.recv(n - len(buf))
+            except socket.timeout:
+                self.log.write("timeout %s" % phase)
+                raise Short()
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.log.write("short %s %s" % (phase, buf.hex()))
+                raise Short()
+            buf += chunk
+        return buf
+
+    def send(self, data, split=False, delay=0.03):
+        """Writes data; split: one byte per write, delay between writes."""
+        if not data:
+            return
+        self.log.write("sent %s" % data.hex())
+        if not split:
+            self.s.sendall(data)
+            return
+        for i in range(len(data)):
+            self.s.sendall(data[i:i + 1])
+            time.sleep(delay)
+
+    def send_split_tail(self, data, tail, delay=0.03):
+        """Writes data one byte at a time, the last byte together with tail."""
+        self.log.write("sent %s" % (data + tail).hex())
+        for i in range(len(data) - 1):
+            self.s.sendall(data[i:i + 1])
+            time.sleep(delay)
+        self.s.sendall(data[-1:] + tail)
+
+    # --- client messages ---------------------------------------------------
+    def read_greeting(self):
+        head = self.recv_exact(2, "greeting")
+        methods = self.recv_exact(head[1], "greeting") if head[1] else b""
+        self.log.write("greeting %s" % (head + methods).hex())
+        return head[0], methods
+
+    def read_auth(self):
+        head = self.recv_exact(2, "auth")
+        user = self.recv_exact(head[1], "auth") if head[1] else b""
+        plen = self.recv_exact(1, "auth")
+        pw = self.recv_exact(plen[0], "auth") if plen[0] else b""
+        self.log.write("auth %s" % (head + user + plen + pw).hex())
+        return user, pw
+
+    def read_request(self):
+        head = self.recv_exact(4, "request")
+        atyp = head[3]
+        if atyp == 0x01:
+            rest = self.recv_exact(4 + 2, "request")
+        elif atyp == 0x04:
+            rest = self.recv_exact(16 + 2, "request")
+        elif atyp == 0x03:
+            ln = self.recv_exact(1, "request")
+            rest = ln + self.recv_exact(ln[0] + 2, "request")
+        else:
+            self.log.write("request %s" % head.hex())
+            self.log.write("bad request ATYP %d" % atyp)
+            raise Short()
+        self.log.write("request %s" % (head + rest).hex())
+        return head + rest
+
+    def drain(self, tag="app", limit=READ_TIMEOUT):
+        """Reads until EOF (or limit seconds of silence), logging the bytes."""
+        data = b""
+        self.s.settimeout(limit)
+        try:
+            while True:
+                chunk = self.s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except socket.timeout:
+            if data:
+                self.log.write("%s %s" % (tag, data.hex()))
+            self.log.write("timeout %s" % tag)
+            return data
+        except OSError:
+            pass
+        if data:
+            self.log.write("%s %s" % (tag, data.hex()))
+        self.log.write("eof")
+        return data
+
+    def close(self):
+        try:
+            self.s.close()
+        finally:
+            self.log.write("closed")
+
+    def reset(self):
+        """Aborts the connection: SO_LINGER 0, so close() sends an RST."""
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                          struct.pack("ii", 1, 0))
+        self.s.close()
+        self.log.write("reset")
+
+    def close_clean(self):
+        """Closes after reading what the client already sent, so that the
+        close is a FIN rather than an RST (the harder case for the client:
+        a plain end of file in the middle of a message)."""
+        self.s.setblocking(False)
+        try:
+            while True:
+                chunk = self.s.recv(4096)
+                if not chunk:
+                    break
+                self.log.write("raw %s" % chunk.hex())
+        except OSError:
+            pass
+        self.close()
+
+
+def method_for(methods):
+    """The method this server picks: user/password if offered, else none."""
+    if 0x02 in methods:
+        return 0x02
+    if 0x00 in methods:
+        return 0x00
+    return 0xFF
+
+
+def reply(rep, bnd=BND_V4, ver=0x05, rsv=0x00):
+    return bytes([ver, rep, rsv]) + bnd
+
+
+# --- scenario building blocks -----------------------------------------------
+def negotiate(c, split=False, methods=None):
+    """Greeting (unless already read: methods), method reply and (if chosen)
+    RFC 1929 with success."""
+    if methods is None:
+        _, methods = c.read_greeting()
+    m = method_for(methods)
+    c.send(bytes([0x05, m]), split=split)
+    if m == 0x02:
+        c.read_auth()
+        c.send(b"\x01\x00", split=split)
+    elif m == 0xFF:
+        raise Short()
+
+
+def success(bnd, split=False, pick=None):
+    def run(c):
+        if pick is None:
+            negotiate(c, split)
+        else:
+            c.read_greeting()
+            c.send(bytes([0x05, pick]), split=split)
+        c.read_request()
+        if split:
+            c.send_split_tail(reply(0x00, bnd), BANNER)
+        else:
+            c.send(reply(0x00, bnd) + BANNER)
+        c.drain()
+        c.close()
+    return run
+
+
+def rep_code(code):
+    def run(c):
+        negotiate(c)
+        c.read_request()
+        c.send(reply(code, BND_ZERO))
+        c.drain("raw")
+        c.close()
+    return run
+
+
+def method_reply(data):
+    """Answers the greeting with data, then waits for the client to go."""
+    def run(c):
+        c.read_greeting()
+        c.send(data)
+        c.drain("raw")
+        c.close()
+    return run
+
+
+def bad_reply(data):
+    """A normal negotiation, then data as the CONNECT reply."""
+    def run(c):
+        negotiate(c)
+        c.read_request()
+        c.send(data)
+        c.drain("raw")
+        c.close()
+    return run
+
+
+def auth_reply(data):
+    def run(c):
+        _, methods = c.read_greeting()
+        if 0x02 not in methods:
+            c.log.write("error client did not offer method 02")
+            c.close()
+            return
+        c.send(b"\x05\x02")
+        c.read_auth()
+        c.send(data)
+        c.drain("raw")
+        c.close()
+    return run
+
+
+def close_at(phase, n=0, bnd=BND_V4):
+    """Closes the connection in the middle of the handshake.
+
+    phase: accept     right after accept, before reading anything
+           greeting   after reading the greeting, nothing written
+           method     after the greeting, having written n bytes of 05 00
+           auth       after the RFC 1929 request, having written n bytes of 01 00
+           reply      after the request, having written n bytes of the reply
+    """
+    def run(c):
+        if phase == "accept":
+            c.close()
+            return
+        _, methods = c.read_greeting()
+        if phase == "greeting":
+            c.close_clean()
+            return
+        if phase == "method":
+            c.send(b"\x05\x00"[:n])
+            c.close_clean()
+            return
+        if phase == "auth":
+            if 0x02 not in methods:
+                c.log.write("error client did not offer method 02")
+            c.send(b"\x05\x02")
+            c.read_auth()
+            c.send(b"\x01\x00"[:n])
+            c.close_clean()
+            return
+        negotiate(c, methods=methods)
+        c.read_request()
+        r = reply(0x00, bnd)
+        assert n < len(r)
+        c.send(r[:n], split=True, delay=0.01)
+        c.close_clean()
+    return run
+
+
+def reset_at(phase, n=0):
+    """Like close_at, but aborts with an RST instead of a FIN."""
+    def run(c):
+        if phase == "accept":
+            c.reset()
+            return
+        _, methods = c.read_greeting()
+        if phase == "method":
+            c.send(b"\x05\x00"[:n])
+        elif phase == "reply":
+            negotiate(c, methods=methods)
+            c.read_request()
+            c.send(reply(0x00)[:n])
+        time.sleep(0.05)
+        c.reset()
+    return run
+
+
+def trickle(bnd=BND_DOMAIN, delay=0.4):
+    """Answers, but one byte every delay seconds: a per-read timeout never
+    fires, only a bound on the whole handshake does."""
+    def run(c):
+        negotiate(c)
+        c.read_request()
+        try:
+            c.send(reply(0x00, bnd) + BANNER, split=True, delay=delay)
+        except OSError:
+            c.log.write("eof")
+        c.close()
+    return run
+
+
+def silent_at(phase, n=0):
+    """Stops answering in the middle of the handshake (keeps the connection
+    open until the client gives up)."""
+    def run(c):
+        if phase == "accept":
+            c.drain("raw")
+            c.close()
+            return
+        _, methods = c.read_greeting()
+        if phase == "method":
+            c.send(b"\x05\x00"[:n])
+        elif phase == "auth":
+            c.send(b"\x05\x02")
+            c.read_auth()
+            c.send(b"\x01\x00"[:n])
+        elif phase == "reply":
+            negotiate(c, methods=methods)
+            c.read_request()
+            c.send(reply(0x00)[:n])
+        c.drain("raw")
+        c.close()
+    return run
+
+
+SCENARIOS = {
+    # success: BND as IPv4 / IPv6 / domain, whole or one byte per write,
+    # the first application bytes in the same write as the reply's tail
+    "ok_v4": success(BND_V4),
+    "ok_v6": success(BND_V6),
+    "ok_domain": success(BND_DOMAIN),
+    "ok_split_v4": success(BND_V4, split=True),
+    "ok_split_v6": success(BND_V6, split=True),
+    "ok_split_domain": success(BND_DOMAIN, split=True),
+    "ok_domain_255": success(BND_DOMAIN_255),
+    # credentials offered, the server still picks "no authentication"
+    "ok_pick_noauth": success(BND_V4, pick=0x00),
+    # error replies
+    **{"rep_%02x" % code: rep_code(code)
+       for code in (0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09,
+                    0x0a, 0x80, 0xff)},
+    # method negotiation
+    "method_none": method_reply(b"\x05\xff"),
+    "method_bad_ver": method_reply(b"\x04\x00"),
+    "method_unoffered": method_reply(b"\x05\x01"),   # GSSAPI, never offered
+    "garbage": method_reply(b"HTTP/1.0 400 Bad Request\r\n\r\n"),
+    # RFC 1929
+    "auth_reject": auth_reply(b"\x01\x01"),
+    "auth_reject_ff": auth_reply(b"\x01\xff"),
+    "auth_bad_ver": auth_reply(b"\x07\x00"),
+    # malformed CONNECT replies
+    "reply_bad_ver": bad_reply(reply(0x00, BND_V4, ver=0x04) + BANNER),
+    "reply_bad_ver0": bad_reply(reply(0x00, BND_V4, ver=0x00) + BANNER),
+    "reply_bad_rsv": bad_reply(reply(0x00, BND_V4, rsv=0x01) + BANNER),
+    "reply_bad_atyp": bad_reply(reply(0x00, b"\x05\x0a\x09\x08\x07\x10\xe1")
+                                + BANNER),
+    "reply_bad_atyp0": bad_reply(reply(0x00, b"\x00\x0a\x09\x08\x07\x10\xe1")
+                                 + BANNER),
+    "reply_garbage": bad_reply(b"HTTP/1.0 200 OK\r\n\r\n"),
+    # close in the middle of the handshake
+    "close_accept": close_at("accept"),
+    "close_greeting": close_at("greeting"),
+    "close_method_1": close_at("method", 1),
+    "close_method_2": close_at("method", 2),   # then the request gets an RST
+    "close_auth_0": close_at("auth", 0),
+    "close_auth_1": close_at("auth", 1),
+    "close_auth_2": close_at("auth", 2),
+    **{"close_reply_%d" % n: close_at("reply", n) for n in range(10)},
+    "close_reply_v6_10": close_at("reply", 10, BND_V6),
+    "close_reply_v6_21": close_at("reply", 21, BND_V6),
+    "close_reply_domain_4": close_at("reply", 4, BND_DOMAIN),
+    "close_reply_domain_5": close_at("reply", 5, BND_DOMAIN),
+    "close_reply_domain_12": close_at("reply", 12, BND_DOMAIN),
+    "close_reply_domain_23": close_at("reply", 23, BND_DOMAIN),
+    # abort (RST) in the middle of the handshake
+    "reset_accept": reset_at("accept"),
+    "reset_greeting": reset_at("greeting"),
+    "reset_method_1": reset_at("method", 1),
+    "reset_method_2": reset_at("method", 2),
+    "reset_reply_0": reset_at("reply", 0),
+    "reset_reply_5": reset_at("reply", 5),
+    # answer too slowly
+    "trickle_reply": trickle(),
+    # never answer
+    "silent_greeting": silent_at("greeting"),
+    "silent_method_1": silent_at("method", 1),
+    "silent_auth": silent_at("auth", 0),
+    "silent_request": silent_at("reply", 0),
+    "silent_reply_5": silent_at("reply", 5),
+}
+
+
+class Log:
+    def __init__(self, path):
+        self.f = open(path, "a", buffering=1) if path else None
+        self.lock = threading.Lock()
+
+    def write(self, line):
+        with self.lock:
+            if self.f:
+                self.f.write(line + "\n")
+                self.f.flush()
+            if os.environ.get("FAKE_SOCKS5_DEBUG"):
+                sys.stderr.write("fake_socks5: %s\n" % line)
+
+
+def serve(conn, scenario, log):
+    c = Conn(conn, log)
+    log.write("accept")
+    try:
+        SCENARIOS[scenario](c)
+    except Short:
+        c.close()
+    except (BrokenPipeError, ConnectionResetError) as e:
+        log.write("eof (%s)" % e.__class__.__name__)
+        c.close()
+    except Exception as e:   # a bug here, not in the client
+        log.write("error %r" % e)
+        c.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--port", type=int)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--scenario")
+    ap.add_argument("--log")
+    ap.add_argument("--ready")
+    ap.add_argument("--conns", type=int, default=1)
+    ap.add_argument("--idle", type=float, default=5.0)
+    ap.add_argument("--list", action="store_true")
+    a = ap.parse_args()
+    if a.list:
+        print("\n".join(sorted(SCENARIOS)))
+        return 0
+    if a.port is None or a.scenario not in SCENARIOS:
+        ap.error("need --port and a known --scenario (see --list)")
+    log = Log(a.log)
+    fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
+    ls = socket.socket(fam, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((a.host, a.port))
+    ls.listen(16)
+    if a.ready:
+        with open(a.ready, "w") as f:
+            f.write("%d\n" % os.getpid())
+    start = time.monotonic()
+    last = start
+    threads = []
+    served = 0
+    while True:
+        now = time.monotonic()
+        if now - start > MAX_LIFE:
+            log.write("error max life reached")
+            break
+        alive = [t for t in threads if t.is_alive()]
+        if served >= a.conns and not alive:
+            break
+        if alive:
+            last = now
+        elif now - last > a.idle:
+            break
+        if served >= a.conns:
+            time.sleep(0.02)
+            continue
+        ls.settimeout(0.05)
+        try:
+            conn, _ = ls.accept()
+        except socket.timeout:
+            continue
+        conn.settimeout(None)
+        served += 1
+        t = threading.Thread(target=serve, args=(conn, a.scenario, log),
+                             daemon=True)
+        t.start()
+        threads.append(t)
+    ls.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
