@@ -1,7 +1,8 @@
 #!/bin/bash
 # tests/lab/demo.sh - a short, readable tour of socksify (`make demo`).
 # Builds the lab (needs root and ip netns), shows curl failing without
-# socksify and working under it, shows the proxy's log line, tears down.
+# socksify and curl, wget, python3 and nc working under it, shows the
+# proxy's log lines, tears down.
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../lib.sh
@@ -43,17 +44,32 @@ printf '%s\n' "$body" | sed 's/^/  /'
 ok=0
 [ "$body" = "$LAB_TOKEN" ] && ok=1
 
-say "3. The proxy's log shows the connection it carried:"
+say "3. Other unmodified programs too: wget, python3 and nc (to an echo server):"
+show "socksify -x $PROXY -- wget -qO- $URL"
+wbody=$(lab_c "$SOCKSIFY" -x "$PROXY" -- wget -qO- -T 10 -t 1 "$URL" 2>&1)
+printf '%s\n' "$wbody" | sed 's/^/  /'
+[ "$wbody" = "$LAB_TOKEN" ] || ok=0
+PYCODE="import socket; s = socket.create_connection(('$LAB_TARGET4', 7)); s.sendall(b'hello from python'); print(s.recv(100).decode())"
+show "socksify -x $PROXY -- python3 -c \"...socket.create_connection(('$LAB_TARGET4', 7))...\""
+pbody=$(lab_c "$SOCKSIFY" -x "$PROXY" -- "$PY" -c "$PYCODE" 2>&1)
+printf '%s\n' "$pbody" | sed 's/^/  /'
+[ "$pbody" = "hello from python" ] || ok=0
+show "echo hello from nc | socksify -x $PROXY -- nc -N $LAB_TARGET4 7"
+nbody=$(echo "hello from nc" | lab_c "$SOCKSIFY" -x "$PROXY" -- nc -N -w 10 "$LAB_TARGET4" 7 2>&1)
+printf '%s\n' "$nbody" | sed 's/^/  /'
+[ "$nbody" = "hello from nc" ] || ok=0
+
+say "4. The proxy's log shows the connections it carried:"
 sleep 0.3
-grep -m1 "tcp/connect \[" "$LAB_DANTED_LOG" | sed 's/^.*: pass/  pass/'
-echo "  (client $LAB_CLIENT4 -> proxy $LAB_PROXY4:$LAB_PORT -> web server $LAB_TARGET4:80)"
+grep "tcp/connect \[" "$LAB_DANTED_LOG" | sed 's/^.*: pass/  pass/' | head -4
+echo "  (client $LAB_CLIENT4 -> proxy $LAB_PROXY4:$LAB_PORT -> servers at $LAB_TARGET4)"
 
 echo
 echo "Tearing down the lab."
 lab_down
 if [ "$ok" = 1 ]; then
-	echo "Demo done: the unmodified curl reached the server only through the proxy."
+	echo "Demo done: unmodified curl, wget, python3 and nc reached the servers only through the proxy."
 else
-	echo "demo: socksified curl did not get the expected page" >&2
+	echo "demo: a socksified program did not get the expected answer" >&2
 	exit 1
 fi
