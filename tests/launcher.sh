@@ -43,6 +43,39 @@ rc=$?
 expect "a missing SOCKSIFY_CONF file: exit 125" [ $rc = 125 ]
 expect "a missing SOCKSIFY_CONF file: said" grep -q "/nonexistent/x.conf" "$T/err"
 
+# Where the config comes from: $XDG_CONFIG_HOME, then ~/.config, then
+# /etc; ALL_PROXY only when there is neither SOCKSIFY_PROXY nor a file.
+# The check run reports the first broken place it reads, which shows which
+# one it chose.
+clean_env() {
+	env -u SOCKSIFY_PROXY -u SOCKSIFY_CONF -u ALL_PROXY -u all_proxy \
+		-u XDG_CONFIG_HOME HOME="$T/home" "$@"
+}
+mkdir -p "$T/xdg/socksify" "$T/home/.config/socksify"
+printf 'bogus-key 1\n' >"$T/xdg/socksify/socks.conf"
+printf 'timeout x\n' >"$T/home/.config/socksify/socks.conf"
+clean_env XDG_CONFIG_HOME="$T/xdg" "$SOCKSIFY" /bin/true 2>"$T/err"
+expect "the config in \$XDG_CONFIG_HOME/socksify is read first" grep -q "$T/xdg/socksify/socks.conf:1:" "$T/err"
+clean_env "$SOCKSIFY" /bin/true 2>"$T/err"
+expect "without XDG_CONFIG_HOME, ~/.config/socksify/socks.conf is read" \
+	grep -q "$T/home/.config/socksify/socks.conf:1:" "$T/err"
+rm "$T/home/.config/socksify/socks.conf"
+if [ ! -e /etc/socksify/socks.conf ]; then
+	clean_env ALL_PROXY="socks5://u%zz:p@127.0.0.1" "$SOCKSIFY" /bin/true 2>"$T/err"
+	expect "with no file, a socks5:// ALL_PROXY is used" grep -q "ALL_PROXY" "$T/err"
+	clean_env all_proxy="socks5h://u%zz:p@127.0.0.1" "$SOCKSIFY" /bin/true 2>"$T/err"
+	expect "with no file, a socks5h:// all_proxy is used" grep -q "ALL_PROXY" "$T/err"
+	clean_env ALL_PROXY="http://127.0.0.1:3128" "$SOCKSIFY" /bin/true 2>"$T/err"
+	expect "an http:// ALL_PROXY is ignored (no proxy configured)" grep -q "no proxy configured" "$T/err"
+	expect "SOCKSIFY_PROXY wins over ALL_PROXY" \
+		clean_env SOCKSIFY_PROXY=socks5://127.0.0.1 ALL_PROXY="socks5://u%zz:p@127.0.0.1" "$SOCKSIFY" /bin/true
+	printf 'proxy socks5://127.0.0.1:1080\n' >"$T/home/.config/socksify/socks.conf"
+	expect "a config file wins over a broken ALL_PROXY" \
+		clean_env ALL_PROXY="socks5://u%zz:p@127.0.0.1" "$SOCKSIFY" /bin/true
+else
+	skip "ALL_PROXY fallback" "/etc/socksify/socks.conf exists on this machine"
+fi
+
 "$SOCKSIFY" -x http://127.0.0.1:3128 /bin/true 2>"$T/err"
 rc=$?
 expect "an http:// proxy URL is refused (exit 125)" [ $rc = 125 ]

@@ -452,6 +452,19 @@ EOF
 	check_eq "extra -f config: route refuse 2001:db8:2::/64 7 -> connect() EACCES" confref6 EACCES \
 		lab_c timeout 60 "$SOCKSIFY" -f "$CONF" -- "$PY" -c "$PYERRNO" "$T6" 7
 
+	# A broken config reached without the launcher (LD_PRELOAD from a shell
+	# profile): the program runs, proxied connects fail closed with EACCES
+	# and exactly one log line naming FILE:LINE, nothing goes out directly.
+	BAD=$LAB_DIR/broken.conf
+	printf 'proxy %s\ntimeout soon\n' "$U4" >"$BAD"
+	run broken lab_c env LD_PRELOAD="$LIBSOCKSIFY" SOCKSIFY_CONF="$BAD" timeout 60 "$PY" -c "$PYERRNO" "$T4" 7
+	if got broken EACCES && [ "$(grep -c '^socksify: ' "$OUT/broken.err")" = 1 ] &&
+		grep -q "^socksify: .*$BAD:2: " "$OUT/broken.err"; then
+		pass "extra broken config via LD_PRELOAD: EACCES and one line: $(grep -m1 '^socksify: ' "$OUT/broken.err")"
+	else
+		fail "extra broken config via LD_PRELOAD: EACCES and one line naming $BAD:2"; show broken
+	fi
+
 	# SOCKSIFY_LOG_FILE: the proxy-down line goes to the file, not stderr.
 	LOGF=$LAB_DIR/socksify.log
 	run logfile lab_c env SOCKSIFY_LOG_FILE="$LOGF" timeout 60 "$SOCKSIFY" -x "$UD" -- "$PY" -c "$PYERRNO" "$T4" 7
