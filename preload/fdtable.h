@@ -23,6 +23,11 @@ struct sfy_fdinfo {
 	enum sfy_fd_kind kind;
 	struct sockaddr_storage peer; /* what the program asked to reach */
 	socklen_t peerlen;
+	/* The socket's local address once connected: tells this connection
+	 * from a later socket on the same fd number whose close we did not
+	 * see (glibc's internal close in fclose, a raw syscall). */
+	struct sockaddr_storage local;
+	socklen_t locallen;
 };
 
 /* fds below this are tracked by the bitmap (the kernel's default nr_open). */

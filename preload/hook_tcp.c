@@ -104,6 +104,9 @@ static int proxy_connect(int fd, int family, const struct sockaddr *sa,
 	info.kind = SFY_FD_TCP_PROXIED;
 	memcpy(&info.peer, sa, len);
 	info.peerlen = len;
+	info.locallen = sizeof(info.local);
+	if (getsockname(fd, (struct sockaddr *)&info.local, &info.locallen) < 0)
+		info.locallen = 0;
 	/* Without a record only getpeername() is affected (it shows the
 	 * proxy): not worth failing a working connection for. */
 	if (fdt_set(fd, &info) < 0)
@@ -119,10 +122,8 @@ static int shim_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	case ROUTE_FAIL:
 		return -1;
 	case ROUTE_PROXY:
-		if (fdt_maybe_ours(fd) && fdt_get(fd, &(struct sfy_fdinfo){0}) == 0) {
-			errno = EISCONN;
-			return -1;
-		}
+		/* An already connected socket gets EISCONN from the kernel
+		 * when the driver connects it to the proxy. */
 		return proxy_connect(fd, family, sa, len);
 	case ROUTE_PASS:
 	case ROUTE_DIRECT:
@@ -131,12 +132,28 @@ static int shim_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	}
 }
 
+/* 1 when fd still holds the connection info was recorded for. */
+static int same_connection(int fd, const struct sfy_fdinfo *info)
+{
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+
+	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0)
+		return 0;
+	return info->locallen != 0 && llen == info->locallen &&
+	       memcmp(&local, &info->local, llen) == 0;
+}
+
 static int shim_getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 {
 	struct sfy_fdinfo info;
 
 	if (!fdt_maybe_ours(fd) || fdt_get(fd, &info) < 0)
 		return REAL_CALL(getpeername, fd, sa, len);
+	if (!same_connection(fd, &info)) {
+		fdt_del(fd); /* stale: the fd was closed behind our back */
+		return REAL_CALL(getpeername, fd, sa, len);
+	}
 	if (!sa || !len) {
 		errno = EFAULT;
 		return -1;

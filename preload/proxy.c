@@ -211,25 +211,6 @@ const struct cfg *sfy_config(const char **why)
 	return NULL;
 }
 
-/*
- * At load time: the log level comes from the environment so that early
- * failures are reported as asked; and the launcher's check run
- * (SOCKSIFY_CHECK_CONFIG=1) gets the configuration error, if any, on
- * stderr.  Nothing else happens here: everything else is lazy.
- */
-__attribute__((constructor)) static void at_load(void)
-{
-	const char *lvl = secure_getenv("SOCKSIFY_LOG_LEVEL");
-	const char *check = secure_getenv("SOCKSIFY_CHECK_CONFIG");
-	const char *why = NULL;
-	enum cfg_log_level level;
-
-	if (lvl && cfg_parse_log_level(lvl, &level) == 0)
-		sfy_log_level = (int)level;
-	if (check && strcmp(check, "1") == 0 && !sfy_config(&why))
-		sfy_log_write(SFY_LOG_ERROR, "%s", why);
-}
-
 void sfy_fmt_addr(const struct sockaddr *sa, socklen_t len, char *buf,
 		  size_t cap)
 {
@@ -253,6 +234,8 @@ void sfy_fmt_addr(const struct sockaddr *sa, socklen_t len, char *buf,
 
 /* --- the proxy's addresses, resolved once ------------------------------ */
 
+/* Held while resolving the proxy's name (possibly seconds), so fork() does
+ * not wait for it: the child re-initialises it instead (see at_load). */
 static pthread_mutex_t g_resolve_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sockaddr_storage g_paddr[MAX_PROXY_ADDRS];
 static socklen_t g_plen[MAX_PROXY_ADDRS];
@@ -354,6 +337,33 @@ static int proxy_addr_for(int i, int fam, struct sockaddr_storage *out,
 	return -1;
 }
 
+/* In a child of fork() only the forking thread exists: a resolver lock
+ * held by another thread would never be released. */
+static void resolve_lock_child(void)
+{
+	pthread_mutex_init(&g_resolve_lock, NULL);
+}
+
+/*
+ * At load time: the log level comes from the environment so that early
+ * failures are reported as asked; and the launcher's check run
+ * (SOCKSIFY_CHECK_CONFIG=1) gets the configuration error, if any, on
+ * stderr; and the fork handler is registered.  Everything else is lazy.
+ */
+__attribute__((constructor)) static void at_load(void)
+{
+	const char *lvl = secure_getenv("SOCKSIFY_LOG_LEVEL");
+	const char *check = secure_getenv("SOCKSIFY_CHECK_CONFIG");
+	const char *why = NULL;
+	enum cfg_log_level level;
+
+	if (lvl && cfg_parse_log_level(lvl, &level) == 0)
+		sfy_log_level = (int)level;
+	pthread_atfork(NULL, NULL, resolve_lock_child);
+	if (check && strcmp(check, "1") == 0 && !sfy_config(&why))
+		sfy_log_write(SFY_LOG_ERROR, "%s", why);
+}
+
 /* --- the synchronous driver --------------------------------------------- */
 
 static long long now_ms(void)
@@ -392,8 +402,8 @@ static int reach_proxy(int fd, int fam, long long deadline, char *pbuf,
 {
 	const struct sfy_real *r = sfy_real();
 	struct sockaddr_storage pa;
-	socklen_t plen, elen;
-	int i, rc = -ENETUNREACH, soerr, tried = 0;
+	socklen_t plen;
+	int i, rc = -ENETUNREACH, tried = 0;
 
 	for (i = 0; i < g_npaddr; i++) {
 		if (proxy_addr_for(i, fam, &pa, &plen) < 0)
@@ -402,6 +412,10 @@ static int reach_proxy(int fd, int fam, long long deadline, char *pbuf,
 		sfy_fmt_addr((struct sockaddr *)&pa, plen, pbuf, pcap);
 		if (r->connect(fd, (struct sockaddr *)&pa, plen) == 0)
 			return 0;
+		/* The program's socket is already connected or connecting:
+		 * its own mistake, answered as the kernel answers it. */
+		if (errno == EISCONN || errno == EALREADY)
+			return -errno;
 		if (errno != EINPROGRESS) {
 			rc = -errno;
 			continue;
@@ -409,12 +423,14 @@ static int reach_proxy(int fd, int fam, long long deadline, char *pbuf,
 		rc = wait_for(fd, POLLOUT, deadline);
 		if (rc < 0)
 			return rc; /* out of time: no point trying others */
-		elen = sizeof(soerr);
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) < 0)
-			return -errno;
-		if (soerr == 0)
+		/* Asking connect() again (rather than SO_ERROR) both reports
+		 * the outcome and moves the socket to the connected state, so
+		 * that a later connect() by the program gets EISCONN from the
+		 * kernel instead of a silent 0 (connect(2), EINPROGRESS). */
+		if (r->connect(fd, (struct sockaddr *)&pa, plen) == 0 ||
+		    errno == EISCONN)
 			return 0;
-		rc = -soerr;
+		rc = -errno;
 	}
 	if (!tried && g_npaddr > 0) {
 		sfy_fmt_addr((struct sockaddr *)&g_paddr[0], g_plen[0], pbuf,
@@ -538,6 +554,12 @@ int sfy_tcp_connect(int fd, int sock_family, const struct sockaddr *dst,
 
 	deadline = now_ms() + c->timeout_ms;
 	rc = reach_proxy(fd, sock_family, deadline, pbuf, sizeof(pbuf), &why);
+	if (rc == -EISCONN || rc == -EALREADY) {
+		/* Leave the program's existing connection alone. */
+		if (!(flags & O_NONBLOCK))
+			r->fcntl(fd, F_SETFL, flags);
+		return rc;
+	}
 	if (rc < 0 && !why) {
 		why = rc == -ETIMEDOUT ? "timed out connecting to the proxy"
 				       : "cannot connect to the proxy";

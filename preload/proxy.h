@@ -5,6 +5,14 @@
  * it; the proxy's host name is resolved once, on first use, with the
  * re-entrancy guard set so that the resolver's own socket calls pass through
  * our hooks untouched.
+ *
+ * Every lock of the shim, in one place (they are never held together):
+ *   g_resolve_lock (proxy.c)  held while resolving the proxy's name; a
+ *                             child of fork() re-initialises it
+ *   fdt_lock (fdtable.c)      held briefly around table operations; taken
+ *                             around fork() by pthread_atfork handlers
+ * The configuration is loaded under pthread_once (glibc re-runs an
+ * interrupted once in a child of fork()).
  */
 #ifndef SOCKSIFY_PROXY_H
 #define SOCKSIFY_PROXY_H

@@ -159,6 +159,7 @@ static void check_copies(void)
 	     "getpeername with a short buffer: truncates and reports the full length");
 	fact(connect(d, (struct sockaddr *)&target, target_len) < 0 && errno == EISCONN,
 	     "connect again on the proxied socket: EISCONN");
+	fact(echo_ok(d, "still-connected"), "after EISCONN the connection still carries data");
 
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -174,6 +175,24 @@ static void check_copies(void)
 	     "fork: the child sees the record, and connects through the proxy itself");
 	fact(peer_is_target(d) && echo_ok(d, "parent-after-fork"), "fork: the parent keeps working");
 	close(d);
+}
+
+/* A proxied socket closed behind the shim's back (a raw syscall, as glibc's
+ * own fclose does): the next socket on that number must be its own. */
+static void check_stale(void)
+{
+	int fd = connected_socket(), fresh;
+
+	fact(peer_is_target(fd), "stale: the proxied socket names the target");
+	syscall(SYS_close, fd);
+	fresh = new_socket();
+	fact(fresh == fd, "stale: a new socket took the same number (%d)", fresh);
+	fact(peer_unconnected(fresh), "stale: the new unconnected socket is not spoofed (ENOTCONN)");
+	fact(connect(fresh, (struct sockaddr *)&target, target_len) == 0,
+	     "stale: the new socket connects through the proxy (no false EISCONN)");
+	fact(peer_is_target(fresh) && echo_ok(fresh, "fresh-socket"),
+	     "stale: and carries data");
+	close(fresh);
 }
 
 static void check_fastopen(void)
@@ -227,6 +246,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	check_copies();
+	check_stale();
 	check_fastopen();
 	if (failures == 0)
 		printf("all facts hold\n");
