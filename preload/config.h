@@ -14,9 +14,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define CFG_MAX_HOST 255
-#define CFG_MAX_CRED 255
-#define CFG_DEFAULT_PORT 1080
+#define CFG_MAX_HOST	       255
+#define CFG_MAX_CRED	       255
+#define CFG_DEFAULT_PORT       1080
 #define CFG_DEFAULT_TIMEOUT_MS 10000
 
 enum cfg_action {
@@ -40,7 +40,7 @@ enum cfg_dns {
 
 struct cfg_proxy {
 	char host[CFG_MAX_HOST + 1]; /* literal (no brackets) or host name */
-	uint16_t port;               /* host byte order */
+	uint16_t port;		     /* host byte order */
 	char user[CFG_MAX_CRED + 1]; /* user_len 0: no authentication */
 	char pass[CFG_MAX_CRED + 1];
 	size_t user_len, pass_len; /* decoded lengths (may contain NUL) */
@@ -50,20 +50,20 @@ struct cfg_proxy {
 
 struct cfg_rule {
 	enum cfg_action action;
-	int family;        /* AF_INET, AF_INET6, or AF_UNSPEC for 'all' */
-	uint8_t addr[16];  /* network address, 4 or 16 bytes used */
-	uint8_t prefix;    /* prefix length */
-	uint16_t port_lo;  /* inclusive, host byte order; 0..65535 = any */
+	int family;	  /* AF_INET, AF_INET6, or AF_UNSPEC for 'all' */
+	uint8_t addr[16]; /* network address, 4 or 16 bytes used */
+	uint8_t prefix;	  /* prefix length */
+	uint16_t port_lo; /* inclusive, host byte order; 0..65535 = any */
 	uint16_t port_hi;
 };
 
 struct cfg {
 	struct cfg_proxy proxy;
-	int timeout_ms;                /* handshake bound */
+	int timeout_ms; /* handshake bound */
 	enum cfg_log_level log_level;
-	int log_level_set;             /* given in the file */
-	char log_file[4096];           /* empty: stderr */
-	struct cfg_rule *rules;        /* malloc'd, first match wins */
+	int log_level_set;	/* given in the file */
+	char log_file[4096];	/* empty: stderr */
+	struct cfg_rule *rules; /* malloc'd, first match wins */
 	size_t nrules, rules_cap;
 };
 
@@ -88,8 +88,8 @@ int cfg_parse_url(struct cfg_proxy *p, const char *url, char *err,
 
 /* Parses "CIDR [PORT[-PORT]]"-style rule arguments (see the example file)
  * into r.  Returns 0 or -1 with a reason in err. */
-int cfg_parse_rule(struct cfg_rule *r, enum cfg_action action,
-		   const char *args, char *err, size_t errlen);
+int cfg_parse_rule(struct cfg_rule *r, enum cfg_action action, const char *args,
+		   char *err, size_t errlen);
 
 /* Appends a rule (grows the array).  Returns 0 or -ENOMEM. */
 int cfg_add_rule(struct cfg *c, const struct cfg_rule *r);

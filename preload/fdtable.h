@@ -32,7 +32,7 @@ struct sfy_fdinfo {
 
 /* fds below this are tracked by the bitmap (the kernel's default nr_open). */
 #define FDT_BITMAP_FDS (1u << 20)
-#define FDT_WORD_BITS (sizeof(unsigned long) * CHAR_BIT)
+#define FDT_WORD_BITS  (sizeof(unsigned long) * CHAR_BIT)
 
 extern _Atomic unsigned long fdt_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
 extern atomic_uint fdt_big_count; /* entries with fd >= FDT_BITMAP_FDS */

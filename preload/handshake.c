@@ -26,9 +26,9 @@ static void prepare_out(struct hs *h)
 		static const uint8_t noauth[] = {S5_METHOD_NOAUTH};
 		static const uint8_t both[] = {S5_METHOD_NOAUTH,
 					       S5_METHOD_USERPASS};
-		n = h->user ? s5_encode_greeting(h->out, sizeof(h->out), both, 2)
-			    : s5_encode_greeting(h->out, sizeof(h->out), noauth,
-						 1);
+		n = h->user
+			? s5_encode_greeting(h->out, sizeof(h->out), both, 2)
+			: s5_encode_greeting(h->out, sizeof(h->out), noauth, 1);
 		break;
 	}
 	case HS_AUTH:
@@ -43,8 +43,9 @@ static void prepare_out(struct hs *h)
 	}
 	if (n < 0) {
 		fail(h, n == -EINVAL ? EINVAL : ENOBUFS,
-		     h->state == HS_AUTH ? "username or password not 1..255 bytes"
-					 : "request cannot be encoded");
+		     h->state == HS_AUTH
+			 ? "username or password not 1..255 bytes"
+			 : "request cannot be encoded");
 		return;
 	}
 	h->outlen = (size_t)n;
@@ -98,12 +99,14 @@ static size_t parse_in(struct hs *h)
 			     "and none is configured");
 		} else if (v == S5_METHOD_NONE) {
 			fail(h, EACCES,
-			     h->user ? "proxy accepts none of our authentication "
-				       "methods (no-auth, username/password)"
-				     : "proxy requires authentication and none is "
-				       "configured");
+			     h->user
+				 ? "proxy accepts none of our authentication "
+				   "methods (no-auth, username/password)"
+				 : "proxy requires authentication and none is "
+				   "configured");
 		} else {
-			fail(h, EPROTO, "proxy chose a method we did not offer");
+			fail(h, EPROTO,
+			     "proxy chose a method we did not offer");
 		}
 		return 0;
 	case HS_AUTH_REPLY:
@@ -200,8 +203,9 @@ void hs_got(struct hs *h, size_t n)
 void hs_eof(struct hs *h)
 {
 	if (h->state != HS_DONE && h->state != HS_FAILED)
-		fail(h, ECONNRESET, "proxy closed the connection during the "
-				    "SOCKS5 handshake");
+		fail(h, ECONNRESET,
+		     "proxy closed the connection during the "
+		     "SOCKS5 handshake");
 }
 
 void hs_wipe(struct hs *h)

@@ -17,12 +17,12 @@
 #include "socks5.h"
 
 enum hs_state {
-	HS_GREETING,      /* sending the method list */
-	HS_METHOD,        /* reading the chosen method */
-	HS_AUTH,          /* sending RFC 1929 credentials */
-	HS_AUTH_REPLY,    /* reading the RFC 1929 status */
-	HS_REQUEST,       /* sending the request */
-	HS_REPLY,         /* reading the (first) reply */
+	HS_GREETING,   /* sending the method list */
+	HS_METHOD,     /* reading the chosen method */
+	HS_AUTH,       /* sending RFC 1929 credentials */
+	HS_AUTH_REPLY, /* reading the RFC 1929 status */
+	HS_REQUEST,    /* sending the request */
+	HS_REPLY,      /* reading the (first) reply */
 	HS_DONE,
 	HS_FAILED,
 };
@@ -44,10 +44,10 @@ struct hs {
 	size_t outlen, outoff;
 	uint8_t in[S5_MAX_REPLY];
 	size_t inlen;
-	uint8_t rep;         /* REP of the reply, once read */
-	struct s5_addr bnd;  /* BND.ADDR/BND.PORT of the reply */
-	int err;             /* errno on failure */
-	const char *why;     /* static reason on failure, for the log */
+	uint8_t rep;	    /* REP of the reply, once read */
+	struct s5_addr bnd; /* BND.ADDR/BND.PORT of the reply */
+	int err;	    /* errno on failure */
+	const char *why;    /* static reason on failure, for the log */
 };
 
 /* Starts a handshake for cmd (S5_CMD_*) to dst.  With user non-NULL both

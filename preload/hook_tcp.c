@@ -78,9 +78,10 @@ static enum route classify(int fd, const struct sockaddr *sa, socklen_t len,
 		return ROUTE_DIRECT;
 	case CFG_REFUSE:
 		sfy_fmt_addr(sa, len, dbuf, sizeof(dbuf));
-		sfy_log(SFY_LOG_ERROR,
-			"connect to %s refused by a 'route refuse' rule (EACCES)",
-			dbuf);
+		sfy_log(
+		    SFY_LOG_ERROR,
+		    "connect to %s refused by a 'route refuse' rule (EACCES)",
+		    dbuf);
 		errno = EACCES;
 		return ROUTE_FAIL;
 	case CFG_PROXY:

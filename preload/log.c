@@ -30,10 +30,10 @@ void sfy_log_configure(int level, const char *path)
 }
 
 static const char *const prefixes[] = {
-	[SFY_LOG_ERROR] = "socksify: ",
-	[SFY_LOG_WARN] = "socksify: warning: ",
-	[SFY_LOG_INFO] = "socksify: info: ",
-	[SFY_LOG_DEBUG] = "socksify: debug: ",
+    [SFY_LOG_ERROR] = "socksify: ",
+    [SFY_LOG_WARN] = "socksify: warning: ",
+    [SFY_LOG_INFO] = "socksify: info: ",
+    [SFY_LOG_DEBUG] = "socksify: debug: ",
 };
 
 void sfy_log_write(int level, const char *fmt, ...)

@@ -23,12 +23,12 @@ extern int sfy_log_level;
 void sfy_log_configure(int level, const char *path);
 
 void sfy_log_write(int level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
-#define sfy_log(level, ...)                                                   \
-	do {                                                                  \
-		if ((level) <= sfy_log_level)                                 \
-			sfy_log_write((level), __VA_ARGS__);                  \
+#define sfy_log(level, ...)                                                    \
+	do {                                                                   \
+		if ((level) <= sfy_log_level)                                  \
+			sfy_log_write((level), __VA_ARGS__);                   \
 	} while (0)
 
 #endif

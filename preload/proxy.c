@@ -24,7 +24,7 @@
 
 __thread int sfy_busy __attribute__((tls_model("initial-exec")));
 
-#define MAX_CONF_BYTES (1u << 20)
+#define MAX_CONF_BYTES	(1u << 20)
 #define MAX_PROXY_ADDRS 8
 
 static struct cfg g_cfg;
@@ -107,9 +107,10 @@ static int find_and_load(void)
 	if (explicit_path && *explicit_path) {
 		rc = load_file(explicit_path);
 		if (rc == -ENOENT) {
-			snprintf(g_err, sizeof(g_err),
-				 "config file %s (SOCKSIFY_CONF) does not exist",
-				 explicit_path);
+			snprintf(
+			    g_err, sizeof(g_err),
+			    "config file %s (SOCKSIFY_CONF) does not exist",
+			    explicit_path);
 			return -1;
 		}
 		return rc < 0 ? -1 : 1;
@@ -293,7 +294,8 @@ static int resolve_proxy(const struct cfg *c, const char **why)
 			goto out;
 		}
 		for (ai = res; ai; ai = ai->ai_next)
-			if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
+			if (ai->ai_family == AF_INET ||
+			    ai->ai_family == AF_INET6)
 				add_paddr(ai->ai_addr, ai->ai_addrlen,
 					  c->proxy.port);
 		sfy_real()->freeaddrinfo(res);
@@ -385,9 +387,11 @@ static int wait_for(int fd, short ev, long long deadline)
 		left = deadline - now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
-		r = sfy_real()->poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
+		r = sfy_real()->poll(&p, 1,
+				     left > 1000000 ? 1000000 : (int)left);
 		if (r > 0)
-			return 0; /* readiness or an error: the next call says */
+			return 0; /* readiness or an error: the next call says
+				   */
 		if (r == 0)
 			continue; /* re-check the clock */
 		if (errno != EINTR)
@@ -456,8 +460,9 @@ static int run_handshake(int fd, const struct cfg *c, const struct s5_addr *dst,
 	 * instead of paying for a read that says EAGAIN. */
 	int expect_wait = 0;
 
-	hs_init(&h, S5_CMD_CONNECT, dst, c->proxy.user_len ? c->proxy.user : NULL,
-		c->proxy.user_len, c->proxy.pass, c->proxy.pass_len);
+	hs_init(&h, S5_CMD_CONNECT, dst,
+		c->proxy.user_len ? c->proxy.user : NULL, c->proxy.user_len,
+		c->proxy.pass, c->proxy.pass_len);
 	for (;;) {
 		switch (hs_next(&h, &buf, &len)) {
 		case HS_IO_WRITE:
@@ -535,8 +540,9 @@ int sfy_tcp_connect(int fd, int sock_family, const struct sockaddr *dst,
 	if (!c)
 		return -EACCES; /* callers check the config first */
 	if (s5_addr_from_sockaddr(&sdst, dst, dstlen) < 0) {
-		sfy_log(SFY_LOG_ERROR, "connect to %s: cannot encode the "
-				       "address for SOCKS5 (EAFNOSUPPORT)",
+		sfy_log(SFY_LOG_ERROR,
+			"connect to %s: cannot encode the "
+			"address for SOCKS5 (EAFNOSUPPORT)",
 			dbuf);
 		return -EAFNOSUPPORT;
 	}
@@ -549,7 +555,8 @@ int sfy_tcp_connect(int fd, int sock_family, const struct sockaddr *dst,
 	flags = r->fcntl(fd, F_GETFL);
 	if (flags < 0)
 		return -errno;
-	if (!(flags & O_NONBLOCK) && r->fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+	if (!(flags & O_NONBLOCK) &&
+	    r->fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
 		return -errno;
 
 	deadline = now_ms() + c->timeout_ms;

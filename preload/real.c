@@ -41,7 +41,8 @@ static void bind_all(void)
 {
 	int saved = errno;
 
-#define BIND(name, ours) *(void **)&sfy_real_table.name = bind_next(#name, (void *)(ours))
+#define BIND(name, ours)                                                       \
+	*(void **)&sfy_real_table.name = bind_next(#name, (void *)(ours))
 	BIND(connect, connect);
 	BIND(close, close);
 	BIND(dup, dup);

@@ -52,20 +52,19 @@ const struct sfy_real *sfy_real_bind(void);
  * first call this is one acquire load: no call, no lock. */
 static inline const struct sfy_real *sfy_real(void)
 {
-	if (__builtin_expect(atomic_load_explicit(&sfy_real_ready,
-						  memory_order_acquire),
-			     1))
+	if (__builtin_expect(
+		atomic_load_explicit(&sfy_real_ready, memory_order_acquire), 1))
 		return &sfy_real_table;
 	return sfy_real_bind();
 }
 
 /* Calls through the table (one lookup); a missing slot yields -1/ENOSYS. */
-#define REAL_CALL(name, ...)                                                  \
-	__extension__({                                                       \
-		const struct sfy_real *real_ = sfy_real();                    \
-		__builtin_expect(real_->name != NULL, 1)                      \
-		    ? real_->name(__VA_ARGS__)                                \
-		    : (sfy_real_missing(#name), -1);                          \
+#define REAL_CALL(name, ...)                                                   \
+	__extension__({                                                        \
+		const struct sfy_real *real_ = sfy_real();                     \
+		__builtin_expect(real_->name != NULL, 1)                       \
+		    ? real_->name(__VA_ARGS__)                                 \
+		    : (sfy_real_missing(#name), -1);                           \
 	})
 
 /* Logs (once per symbol) that a real symbol is missing; sets ENOSYS. */

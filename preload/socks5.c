@@ -399,8 +399,7 @@ int s5_addr_from_sockaddr(struct s5_addr *out, const struct sockaddr *sa,
 		if (salen < offsetof(struct sockaddr_in6, sin6_scope_id))
 			return -EINVAL;
 		memset(&sin6, 0, sizeof(sin6));
-		memcpy(&sin6, sa,
-		       salen < sizeof(sin6) ? salen : sizeof(sin6));
+		memcpy(&sin6, sa, salen < sizeof(sin6) ? salen : sizeof(sin6));
 		if (IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr)) {
 			out->atyp = S5_ATYP_IPV4;
 			for (i = 0; i < sizeof(out->u.v4); i++)

@@ -17,40 +17,40 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define S5_VERSION 0x05        /* RFC 1928 section 3 */
-#define S5_AUTH_VERSION 0x01   /* RFC 1929 section 2 */
+#define S5_VERSION	0x05 /* RFC 1928 section 3 */
+#define S5_AUTH_VERSION 0x01 /* RFC 1929 section 2 */
 
 /* RFC 1928 section 3: METHOD values */
-#define S5_METHOD_NOAUTH 0x00
+#define S5_METHOD_NOAUTH   0x00
 #define S5_METHOD_USERPASS 0x02
-#define S5_METHOD_NONE 0xFF
+#define S5_METHOD_NONE	   0xFF
 
 /* RFC 1928 section 4: CMD values */
-#define S5_CMD_CONNECT 0x01
-#define S5_CMD_BIND 0x02
+#define S5_CMD_CONNECT	     0x01
+#define S5_CMD_BIND	     0x02
 #define S5_CMD_UDP_ASSOCIATE 0x03
 
 /* RFC 1928 section 5: ATYP values */
-#define S5_ATYP_IPV4 0x01
+#define S5_ATYP_IPV4   0x01
 #define S5_ATYP_DOMAIN 0x03
-#define S5_ATYP_IPV6 0x04
+#define S5_ATYP_IPV6   0x04
 
 /* RFC 1928 section 6: REP values */
-#define S5_REP_SUCCEEDED 0x00
-#define S5_REP_GENERAL_FAILURE 0x01
-#define S5_REP_NOT_ALLOWED 0x02
-#define S5_REP_NET_UNREACHABLE 0x03
+#define S5_REP_SUCCEEDED	0x00
+#define S5_REP_GENERAL_FAILURE	0x01
+#define S5_REP_NOT_ALLOWED	0x02
+#define S5_REP_NET_UNREACHABLE	0x03
 #define S5_REP_HOST_UNREACHABLE 0x04
-#define S5_REP_CONN_REFUSED 0x05
-#define S5_REP_TTL_EXPIRED 0x06
-#define S5_REP_CMD_UNSUPPORTED 0x07
+#define S5_REP_CONN_REFUSED	0x05
+#define S5_REP_TTL_EXPIRED	0x06
+#define S5_REP_CMD_UNSUPPORTED	0x07
 #define S5_REP_ATYP_UNSUPPORTED 0x08
 
 /* Largest encodings, for sizing buffers. */
-#define S5_MAX_GREETING (2 + 255)
-#define S5_MAX_USERPASS (3 + 255 + 255)
-#define S5_MAX_REQUEST (4 + 1 + 255 + 2) /* domain ATYP is the longest */
-#define S5_MAX_REPLY S5_MAX_REQUEST
+#define S5_MAX_GREETING	  (2 + 255)
+#define S5_MAX_USERPASS	  (3 + 255 + 255)
+#define S5_MAX_REQUEST	  (4 + 1 + 255 + 2) /* domain ATYP is the longest */
+#define S5_MAX_REPLY	  S5_MAX_REQUEST
 #define S5_MAX_UDP_HEADER (4 + 1 + 255 + 2)
 
 /* A SOCKS address: ATYP plus address plus port (host byte order). */
@@ -61,8 +61,9 @@ struct s5_addr {
 		uint8_t v4[4];
 		uint8_t v6[16];
 		struct {
-			uint8_t len;    /* 1..255 */
-			char name[256]; /* len bytes, NUL-terminated for convenience */
+			uint8_t len;	/* 1..255 */
+			char name[256]; /* len bytes, NUL-terminated for
+					   convenience */
 		} domain;
 	} u;
 };

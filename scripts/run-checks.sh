@@ -1,9 +1,9 @@
 #!/bin/bash
 # Runs every test suite `make check` owns and prints each runner's closing
 # line.  Exits nonzero if any suite failed.  With an argument, runs only the
-# named suites (unit exports launcher fuzz fake lab).
+# named suites (format unit exports launcher fuzz fake lab).
 cd "$(dirname "$0")/.." || exit 1
-suites=${*:-unit exports launcher fuzz fake lab}
+suites=${*:-format unit exports launcher fuzz fake lab}
 rc=0
 for s in $suites; do
 	case $s in
@@ -13,6 +13,16 @@ for s in $suites; do
 			echo "== unit: $t"
 			CK_FORK=yes "$t" || rc=1
 		done
+		;;
+	format)
+		echo "== format (clang-format, .clang-format)"
+		if make -s format-check >build/format.log 2>&1; then
+			echo "format: 1 passed, 0 failed"
+		else
+			head -20 build/format.log
+			echo "format: 0 passed, 1 failed"
+			rc=1
+		fi
 		;;
 	exports) echo "== exports"; tests/exports.sh || rc=1 ;;
 	launcher) echo "== launcher"; tests/launcher.sh || rc=1 ;;

@@ -31,7 +31,7 @@ static struct sockaddr_storage target;
 static socklen_t target_len;
 
 static void fact(int ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void fact(int ok, const char *fmt, ...)
 {
@@ -113,7 +113,8 @@ static void check_copies(void)
 	int fd = connected_socket(), plain = new_socket();
 	int d, d2, d3, dc;
 
-	fact(peer_is_target(fd), "getpeername on the proxied socket names the target");
+	fact(peer_is_target(fd),
+	     "getpeername on the proxied socket names the target");
 	d = dup(fd);
 	fact(peer_is_target(d), "dup: the copy names the target");
 	d2 = dup2(fd, 200);
@@ -121,18 +122,23 @@ static void check_copies(void)
 	d3 = dup3(fd, 201, O_CLOEXEC);
 	fact(d3 == 201 && peer_is_target(201), "dup3 to 201: names the target");
 	dc = fcntl(fd, F_DUPFD_CLOEXEC, 300);
-	fact(dc >= 300 && peer_is_target(dc), "fcntl(F_DUPFD_CLOEXEC): names the target");
+	fact(dc >= 300 && peer_is_target(dc),
+	     "fcntl(F_DUPFD_CLOEXEC): names the target");
 
 	close(fd);
-	fact(peer_is_target(d), "after close of the original, the dup still names the target");
-	fact(echo_ok(d, "through-the-dup"), "after close of the original, the dup carries data");
+	fact(peer_is_target(d),
+	     "after close of the original, the dup still names the target");
+	fact(echo_ok(d, "through-the-dup"),
+	     "after close of the original, the dup carries data");
 
 	dup2(plain, 200);
-	fact(peer_unconnected(200), "dup2 of an unconnected socket over a tracked fd: ENOTCONN");
+	fact(peer_unconnected(200),
+	     "dup2 of an unconnected socket over a tracked fd: ENOTCONN");
 
 	close(201);
 	raw_dup_at(plain, 201);
-	fact(peer_unconnected(201), "close dropped the record (a new socket at 201 is not spoofed)");
+	fact(peer_unconnected(201),
+	     "close dropped the record (a new socket at 201 is not spoofed)");
 
 	close_range((unsigned)dc, (unsigned)dc, 0);
 	raw_dup_at(plain, dc);
@@ -140,11 +146,13 @@ static void check_copies(void)
 
 	fact(dup2(d, 400) == 400 && dup2(d, 401) == 401, "dup2 to 400 and 401");
 	close_range(400, 401, CLOSE_RANGE_CLOEXEC);
-	fact(peer_is_target(400), "close_range(CLOSE_RANGE_CLOEXEC) keeps the record");
+	fact(peer_is_target(400),
+	     "close_range(CLOSE_RANGE_CLOEXEC) keeps the record");
 	closefrom(400);
 	raw_dup_at(plain, 400);
 	raw_dup_at(plain, 401);
-	fact(peer_unconnected(400) && peer_unconnected(401), "closefrom dropped the records");
+	fact(peer_unconnected(400) && peer_unconnected(401),
+	     "closefrom dropped the records");
 	close(400);
 	close(401);
 	close(200);
@@ -155,11 +163,14 @@ static void check_copies(void)
 	struct sockaddr_storage ss;
 	socklen_t short_len = 4;
 	fact(getpeername(d, (struct sockaddr *)&ss, &short_len) == 0 &&
-		     short_len == target_len,
-	     "getpeername with a short buffer: truncates and reports the full length");
-	fact(connect(d, (struct sockaddr *)&target, target_len) < 0 && errno == EISCONN,
+		 short_len == target_len,
+	     "getpeername with a short buffer: truncates and reports the full "
+	     "length");
+	fact(connect(d, (struct sockaddr *)&target, target_len) < 0 &&
+		 errno == EISCONN,
 	     "connect again on the proxied socket: EISCONN");
-	fact(echo_ok(d, "still-connected"), "after EISCONN the connection still carries data");
+	fact(echo_ok(d, "still-connected"),
+	     "after EISCONN the connection still carries data");
 
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -172,8 +183,10 @@ static void check_copies(void)
 	int st = 0;
 	waitpid(pid, &st, 0);
 	fact(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	     "fork: the child sees the record, and connects through the proxy itself");
-	fact(peer_is_target(d) && echo_ok(d, "parent-after-fork"), "fork: the parent keeps working");
+	     "fork: the child sees the record, and connects through the proxy "
+	     "itself");
+	fact(peer_is_target(d) && echo_ok(d, "parent-after-fork"),
+	     "fork: the parent keeps working");
 	close(d);
 }
 
@@ -186,10 +199,13 @@ static void check_stale(void)
 	fact(peer_is_target(fd), "stale: the proxied socket names the target");
 	syscall(SYS_close, fd);
 	fresh = new_socket();
-	fact(fresh == fd, "stale: a new socket took the same number (%d)", fresh);
-	fact(peer_unconnected(fresh), "stale: the new unconnected socket is not spoofed (ENOTCONN)");
+	fact(fresh == fd, "stale: a new socket took the same number (%d)",
+	     fresh);
+	fact(peer_unconnected(fresh),
+	     "stale: the new unconnected socket is not spoofed (ENOTCONN)");
 	fact(connect(fresh, (struct sockaddr *)&target, target_len) == 0,
-	     "stale: the new socket connects through the proxy (no false EISCONN)");
+	     "stale: the new socket connects through the proxy (no false "
+	     "EISCONN)");
 	fact(peer_is_target(fresh) && echo_ok(fresh, "fresh-socket"),
 	     "stale: and carries data");
 	close(fresh);
@@ -202,21 +218,27 @@ static void check_fastopen(void)
 	ssize_t n;
 	int fd = new_socket();
 
-	n = sendto(fd, msg, strlen(msg), MSG_FASTOPEN, (struct sockaddr *)&target,
-		   target_len);
-	fact(n == (ssize_t)strlen(msg), "sendto(MSG_FASTOPEN) returns the byte count (%zd)", n);
-	fact(peer_is_target(fd), "sendto(MSG_FASTOPEN): getpeername names the target");
+	n = sendto(fd, msg, strlen(msg), MSG_FASTOPEN,
+		   (struct sockaddr *)&target, target_len);
+	fact(n == (ssize_t)strlen(msg),
+	     "sendto(MSG_FASTOPEN) returns the byte count (%zd)", n);
+	fact(peer_is_target(fd),
+	     "sendto(MSG_FASTOPEN): getpeername names the target");
 	n = recv(fd, buf, sizeof(buf), 0);
 	fact(n == (ssize_t)strlen(msg) && memcmp(buf, msg, (size_t)n) == 0,
 	     "sendto(MSG_FASTOPEN): the data went through and echoed back");
 	close(fd);
 
-	struct iovec iov = {.iov_base = (void *)(uintptr_t)msg, .iov_len = strlen(msg)};
-	struct msghdr mh = {.msg_name = &target, .msg_namelen = target_len, .msg_iov = &iov,
+	struct iovec iov = {.iov_base = (void *)(uintptr_t)msg,
+			    .iov_len = strlen(msg)};
+	struct msghdr mh = {.msg_name = &target,
+			    .msg_namelen = target_len,
+			    .msg_iov = &iov,
 			    .msg_iovlen = 1};
 	fd = new_socket();
 	n = sendmsg(fd, &mh, MSG_FASTOPEN);
-	fact(n == (ssize_t)strlen(msg), "sendmsg(MSG_FASTOPEN) returns the byte count (%zd)", n);
+	fact(n == (ssize_t)strlen(msg),
+	     "sendmsg(MSG_FASTOPEN) returns the byte count (%zd)", n);
 	n = recv(fd, buf, sizeof(buf), 0);
 	fact(n == (ssize_t)strlen(msg) && memcmp(buf, msg, (size_t)n) == 0,
 	     "sendmsg(MSG_FASTOPEN): the data went through and echoed back");

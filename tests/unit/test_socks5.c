@@ -917,11 +917,10 @@ START_TEST(test_from_sockaddr_short)
 	ck_assert_int_eq(
 	    s5_addr_from_sockaddr(&a, (struct sockaddr *)&sin, sizeof(sin) - 1),
 	    -EINVAL);
-	ck_assert_int_eq(
-	    s5_addr_from_sockaddr(
-		&a, (struct sockaddr *)&sin6,
-		offsetof(struct sockaddr_in6, sin6_scope_id) - 1),
-	    -EINVAL);
+	ck_assert_int_eq(s5_addr_from_sockaddr(
+			     &a, (struct sockaddr *)&sin6,
+			     offsetof(struct sockaddr_in6, sin6_scope_id) - 1),
+			 -EINVAL);
 	ck_assert_int_eq(s5_addr_from_sockaddr(&a, (struct sockaddr *)&sin, 0),
 			 -EINVAL);
 }
