@@ -56,13 +56,13 @@ $(LIB): $(LIB_OBJ) preload/socksify.map
 	$(CC) -shared -o $@ $(LIB_OBJ) -Wl,--version-script=preload/socksify.map \
 		$(LDHARDEN) $(LDFLAGS) -ldl -lpthread
 
-build/unit/%: tests/unit/%.c $(UNIT_OBJ) preload/*.h
+build/unit/%: tests/unit/%.c $(UNIT_OBJ) preload/*.h tests/unit/*.h
 	@mkdir -p build/unit
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(UNIT_OBJ) \
 		$(CHECK_LIBS) -lpthread
 
 # Test programs driven by the lab and fake-server tests (same flags).
-build/prog/%: tests/prog/%.c
+build/prog/%: tests/prog/%.c tests/prog/*.h
 	@mkdir -p build/prog
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< -lpthread
 
@@ -86,10 +86,10 @@ fuzz:
 	@tests/fuzz/run.sh
 
 format:
-	clang-format -i preload/*.[ch] tests/*/*.c
+	clang-format -i preload/*.[ch] tests/*/*.[ch]
 
 format-check:
-	clang-format --dry-run --Werror preload/*.[ch] tests/*/*.c
+	clang-format --dry-run --Werror preload/*.[ch] tests/*/*.[ch]
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1

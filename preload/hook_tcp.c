@@ -115,7 +115,15 @@ static int proxy_connect(int fd, int family, const struct sockaddr *sa,
 	return 0;
 }
 
-static int shim_connect(int fd, const struct sockaddr *sa, socklen_t len)
+/*
+ * The connect-like step shared by connect() and the MSG_FASTOPEN sends.
+ * Returns 0 once connected through the proxy, -1 with errno set when
+ * refused or failed, or 1 when the call is not ours (pass-through, or a
+ * rule sends it direct) and the real call should run unchanged.  An
+ * already connected socket gets EISCONN from the kernel when the driver
+ * connects it to the proxy.
+ */
+static int route_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	int family = 0;
 
@@ -123,14 +131,19 @@ static int shim_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	case ROUTE_FAIL:
 		return -1;
 	case ROUTE_PROXY:
-		/* An already connected socket gets EISCONN from the kernel
-		 * when the driver connects it to the proxy. */
 		return proxy_connect(fd, family, sa, len);
 	case ROUTE_PASS:
 	case ROUTE_DIRECT:
 	default:
-		return REAL_CALL(connect, fd, sa, len);
+		return 1;
 	}
+}
+
+static int shim_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int rc = route_connect(fd, sa, len);
+
+	return rc == 1 ? REAL_CALL(connect, fd, sa, len) : rc;
 }
 
 /* 1 when fd still holds the connection info was recorded for. */
@@ -172,22 +185,6 @@ static int shim_getpeername(int fd, struct sockaddr *sa, socklen_t *len)
  * send normally: the data goes after the handshake instead of in the SYN,
  * but nothing goes out directly.
  */
-static int fastopen_connect(int fd, const struct sockaddr *sa, socklen_t len,
-			    int *proxied)
-{
-	int family = 0;
-
-	*proxied = 0;
-	switch (classify(fd, sa, len, &family)) {
-	case ROUTE_FAIL:
-		return -1;
-	case ROUTE_PROXY:
-		*proxied = 1;
-		return proxy_connect(fd, family, sa, len);
-	default:
-		return 0;
-	}
-}
 
 /* The MSG_FASTOPEN path of sendto, kept out of line so that the common
  * path of the hook is a flag test and a tail call. */
@@ -195,11 +192,11 @@ static __attribute__((noinline, cold)) ssize_t
 fastopen_sendto(int fd, const void *buf, size_t n, int flags,
 		const struct sockaddr *sa, socklen_t len)
 {
-	int proxied;
+	int rc = route_connect(fd, sa, len);
 
-	if (fastopen_connect(fd, sa, len, &proxied) < 0)
+	if (rc < 0)
 		return -1;
-	if (proxied)
+	if (rc == 0)
 		return REAL_CALL(send, fd, buf, n, flags & ~MSG_FASTOPEN);
 	return REAL_CALL(sendto, fd, buf, n, flags, sa, len);
 }
@@ -216,11 +213,11 @@ static __attribute__((noinline, cold)) ssize_t
 fastopen_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct msghdr m;
-	int proxied;
+	int rc = route_connect(fd, msg->msg_name, msg->msg_namelen);
 
-	if (fastopen_connect(fd, msg->msg_name, msg->msg_namelen, &proxied) < 0)
+	if (rc < 0)
 		return -1;
-	if (!proxied)
+	if (rc == 1)
 		return REAL_CALL(sendmsg, fd, msg, flags);
 	m = *msg;
 	m.msg_name = NULL;

@@ -28,6 +28,33 @@ expect() {
 	local desc=$1; shift
 	if "$@"; then pass "$desc"; else fail "$desc"; fi
 }
+# danted_conf FILE LOGFILE METHOD RULELOG "INTERNAL ADDRS" PORT "EXTERNAL ADDRS"
+# writes a danted(8) config that passes every client and CONNECT, with
+# socksmethod METHOD (none or username) and socks-rule logging RULELOG.
+danted_conf() {
+	local a
+	{
+		echo "logoutput: $2"
+		for a in $5; do echo "internal: $a port = $6"; done
+		for a in $7; do echo "external: $a"; done
+		cat <<EOF
+socksmethod: $3
+clientmethod: none
+user.privileged: root
+user.unprivileged: nobody
+client pass {
+	from: 0/0 to: 0/0
+	log: error
+}
+socks pass {
+	from: 0/0 to: 0/0
+	command: connect
+	log: $4
+}
+EOF
+	} >"$1"
+}
+
 summary() {
 	printf '%s: %d passed, %d failed, %d skipped\n' "$1" "$T_PASS" "$T_FAIL" "$T_SKIP"
 	[ "$T_FAIL" -eq 0 ]

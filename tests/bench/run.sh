@@ -37,7 +37,8 @@
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TOP=$(cd "$HERE/../.." && pwd)
+# shellcheck source=../lib.sh
+. "$HERE/../lib.sh" # TOP, danted_conf
 LIB=$TOP/preload/libsocksify.so
 LAUNCHER=$TOP/socksify
 BIN=$TOP/build/bench
@@ -154,24 +155,8 @@ setup_net() {
 	ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="1024 65000" >/dev/null
 	ip netns exec "$NS" sysctl -qw net.ipv4.tcp_tw_reuse=1 >/dev/null
 
-	cat >"$TMP/danted.conf" <<EOF
-logoutput: $TMP/danted.log
-internal: 127.0.0.1 port = $PROXY_PORT
-external: $PROXY_EXT
-socksmethod: none
-clientmethod: none
-user.privileged: root
-user.unprivileged: nobody
-client pass {
-	from: 0/0 to: 0/0
-	log: error
-}
-socks pass {
-	from: 0/0 to: 0/0
-	command: connect
-	log: error
-}
-EOF
+	danted_conf "$TMP/danted.conf" "$TMP/danted.log" none error \
+		127.0.0.1 "$PROXY_PORT" "$PROXY_EXT"
 	ip netns exec "$NS" danted -f "$TMP/danted.conf" -p "$TMP/danted.pid" \
 		>>"$TMP/danted.out" 2>&1 &
 	DANTED_PID=$!

@@ -132,26 +132,8 @@ lab_user() {
 }
 
 lab_danted_conf() { # FILE LOG PORT METHOD
-	cat >"$1" <<EOF
-logoutput: $2
-internal: $LAB_PROXY4 port = $3
-internal: $LAB_PROXY6 port = $3
-external: $LAB_BORDER_T4
-external: $LAB_BORDER_T6
-socksmethod: $4
-clientmethod: none
-user.privileged: root
-user.unprivileged: nobody
-client pass {
-	from: 0/0 to: 0/0
-	log: error
-}
-socks pass {
-	from: 0/0 to: 0/0
-	command: connect
-	log: connect disconnect error
-}
-EOF
+	danted_conf "$1" "$2" "$4" "connect disconnect error" \
+		"$LAB_PROXY4 $LAB_PROXY6" "$3" "$LAB_BORDER_T4 $LAB_BORDER_T6"
 }
 
 lab_veth() { # NS_A IF_A NS_B IF_B

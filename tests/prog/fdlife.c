@@ -26,26 +26,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures;
+#include "fact.h"
+
 static struct sockaddr_storage target;
 static socklen_t target_len;
-
-static void fact(int ok, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void fact(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s: ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	if (!ok)
-		failures++;
-}
 
 /* 1 when getpeername(fd) is the target. */
 static int peer_is_target(int fd)
@@ -270,7 +254,7 @@ int main(int argc, char **argv)
 	check_copies();
 	check_stale();
 	check_fastopen();
-	if (failures == 0)
+	if (fact_failures == 0)
 		printf("all facts hold\n");
-	return failures ? 1 : 0;
+	return fact_failures ? 1 : 0;
 }

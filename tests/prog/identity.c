@@ -25,27 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fact.h"
+
 #define PAYLOAD_LEN 100000
 #define TIMEOUT_MS  10000
-
-static int failures;
-
-static void fact(int ok, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void fact(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s: ", ok ? "ok" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	if (!ok)
-		failures++;
-}
 
 static long now_ms(void)
 {
@@ -368,8 +351,8 @@ int main(int argc, char **argv)
 		fact(val == 0, "SO_ERROR after connect is %d (%s)", val,
 		     strerror(val));
 	}
-	if (failures) {
-		printf("identity: %d failed\n", failures);
+	if (fact_failures) {
+		printf("identity: %d failed\n", fact_failures);
 		return 1;
 	}
 
@@ -432,6 +415,6 @@ int main(int argc, char **argv)
 	free(out);
 	free(in);
 	printf("identity: %s (%d failed)\n",
-	       failures ? "FAILED" : "all facts hold", failures);
-	return failures ? 1 : 0;
+	       fact_failures ? "FAILED" : "all facts hold", fact_failures);
+	return fact_failures ? 1 : 0;
 }

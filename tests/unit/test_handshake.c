@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "handshake.h"
+#include "s5_assert.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -166,26 +167,6 @@ static void expect_fail(struct hs *h, int err)
 	ck_assert_int_eq(hs_next(h, &buf, &len), HS_IO_FAIL);
 	ck_assert_int_eq(h->err, err);
 	ck_assert_ptr_nonnull(h->why);
-}
-
-static void assert_addr_eq(const struct s5_addr *got,
-			   const struct s5_addr *want)
-{
-	ck_assert_uint_eq(got->atyp, want->atyp);
-	ck_assert_uint_eq(got->port, want->port);
-	switch (want->atyp) {
-	case S5_ATYP_IPV4:
-		ck_assert_mem_eq(got->u.v4, want->u.v4, 4);
-		break;
-	case S5_ATYP_IPV6:
-		ck_assert_mem_eq(got->u.v6, want->u.v6, 16);
-		break;
-	default:
-		ck_assert_uint_eq(got->u.domain.len, want->u.domain.len);
-		ck_assert_mem_eq(got->u.domain.name, want->u.domain.name,
-				 want->u.domain.len);
-		break;
-	}
 }
 
 /* ---- fixtures ---- */

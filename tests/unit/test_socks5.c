@@ -14,6 +14,7 @@
 #include <sys/un.h>
 
 #include "socks5.h"
+#include "s5_assert.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define CANARY	      0xA5
@@ -38,27 +39,6 @@ static int all_bytes(const void *p, int c, size_t n)
 		if (b[i] != (uint8_t)c)
 			return 0;
 	return 1;
-}
-
-static void assert_addr_eq(const struct s5_addr *got,
-			   const struct s5_addr *want)
-{
-	ck_assert_uint_eq(got->atyp, want->atyp);
-	ck_assert_uint_eq(got->port, want->port);
-	switch (want->atyp) {
-	case S5_ATYP_IPV4:
-		ck_assert_mem_eq(got->u.v4, want->u.v4, 4);
-		break;
-	case S5_ATYP_IPV6:
-		ck_assert_mem_eq(got->u.v6, want->u.v6, 16);
-		break;
-	default:
-		ck_assert_uint_eq(got->u.domain.len, want->u.domain.len);
-		ck_assert_mem_eq(got->u.domain.name, want->u.domain.name,
-				 want->u.domain.len);
-		ck_assert_int_eq(got->u.domain.name[got->u.domain.len], '\0');
-		break;
-	}
 }
 
 /* ---- fixtures: one address of each ATYP and its wire form ---- */
