@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* uthash's default out-of-memory handler exits the process: never in a
  * shim.  With HASH_NONFATAL_OOM a failed add leaves the table unchanged
@@ -24,6 +25,8 @@ struct fd_entry {
 
 _Atomic unsigned long fdt_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
 atomic_uint fdt_big_count;
+/* All records: lets range operations on a table with none exit at once. */
+static atomic_uint fdt_total;
 
 /* Lock order: this is the only lock of the table. */
 static pthread_mutex_t fdt_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -40,11 +43,32 @@ static void fdt_release(void)
 	pthread_mutex_unlock(&fdt_lock);
 }
 
+/*
+ * The process whose memory holds this table.  A vfork() child (CPython's
+ * subprocess, posix_spawn-like helpers) shares the parent's memory but has
+ * its own fds: when it closes or dup2s fds before exec, the parent's
+ * records must not change (nor may it malloc or free).  fork() children
+ * have their own memory and take over their copy (see fdt_child).
+ */
+static pid_t fdt_owner;
+
+static int in_vfork_child(void)
+{
+	return getpid() != fdt_owner;
+}
+
 /* A child of fork() gets the table as it was: its copies of the fds refer
  * to the same sockets, so the records stay true. */
+static void fdt_child(void)
+{
+	fdt_owner = getpid();
+	pthread_mutex_unlock(&fdt_lock);
+}
+
 static void fdt_register_atfork(void)
 {
-	pthread_atfork(fdt_prepare, fdt_release, fdt_release);
+	fdt_owner = getpid();
+	pthread_atfork(fdt_prepare, fdt_release, fdt_child);
 }
 
 static void mark(int fd, int on)
@@ -52,6 +76,10 @@ static void mark(int fd, int on)
 	unsigned int u = (unsigned int)fd;
 	unsigned long bit;
 
+	if (on)
+		atomic_fetch_add(&fdt_total, 1);
+	else
+		atomic_fetch_sub(&fdt_total, 1);
 	if (u >= FDT_BITMAP_FDS) {
 		if (on)
 			atomic_fetch_add(&fdt_big_count, 1);
@@ -130,6 +158,8 @@ int fdt_set(int fd, const struct sfy_fdinfo *in)
 	if (fd < 0)
 		return -EBADF;
 	pthread_once(&fdt_atfork_once, fdt_register_atfork);
+	if (in_vfork_child())
+		return 0;
 	pthread_mutex_lock(&fdt_lock);
 	rc = set_locked(fd, in);
 	pthread_mutex_unlock(&fdt_lock);
@@ -140,7 +170,7 @@ void fdt_del(int fd)
 {
 	struct fd_entry *e;
 
-	if (!fdt_maybe_ours(fd))
+	if (!fdt_maybe_ours(fd) || in_vfork_child())
 		return;
 	pthread_mutex_lock(&fdt_lock);
 	e = find_locked(fd);
@@ -156,6 +186,8 @@ void fdt_dup(int oldfd, int newfd)
 	if (oldfd == newfd || newfd < 0)
 		return;
 	if (!fdt_maybe_ours(oldfd) && !fdt_maybe_ours(newfd))
+		return;
+	if (in_vfork_child())
 		return;
 	pthread_mutex_lock(&fdt_lock);
 	old = find_locked(oldfd);
@@ -174,7 +206,8 @@ void fdt_del_range(unsigned int lo, unsigned int hi)
 {
 	struct fd_entry *e, *tmp;
 
-	if (lo > hi)
+	if (lo > hi ||
+	    atomic_load_explicit(&fdt_total, memory_order_acquire) == 0)
 		return;
 	if (hi < FDT_BITMAP_FDS &&
 	    atomic_load_explicit(&fdt_big_count, memory_order_acquire) == 0) {
@@ -190,6 +223,8 @@ void fdt_del_range(unsigned int lo, unsigned int hi)
 		if (!any)
 			return;
 	}
+	if (in_vfork_child())
+		return;
 	pthread_mutex_lock(&fdt_lock);
 	HASH_ITER(hh, fdt_head, e, tmp)
 	{

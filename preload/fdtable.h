@@ -6,7 +6,8 @@
  * with no lock, no syscall and no allocation, so every call on an fd the
  * shim does not manage (the overwhelming majority) passes straight through.
  * The table is kept true across close, dup*, fcntl(F_DUPFD*), close_range,
- * closefrom and fork (pthread_atfork handlers take the mutex).
+ * closefrom and fork (pthread_atfork handlers take the mutex); a vfork()
+ * child, which shares the parent's memory, changes nothing.
  */
 #ifndef SOCKSIFY_FDTABLE_H
 #define SOCKSIFY_FDTABLE_H

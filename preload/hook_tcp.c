@@ -26,13 +26,46 @@ enum route {
 };
 
 /*
+ * Copies a destination into a clean sockaddr_in / sockaddr_in6 of the
+ * kernel's own size, dropping whatever the caller left in sin_zero or
+ * sin6_flowinfo: what getpeername() will report, and what rules and the
+ * SOCKS request see.  len has been checked to hold the address.
+ */
+static socklen_t normalize(const struct sockaddr *sa, socklen_t len,
+			   struct sockaddr_storage *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in in, *o = (struct sockaddr_in *)out;
+
+		memcpy(&in, sa, sizeof(in));
+		o->sin_family = AF_INET;
+		o->sin_port = in.sin_port;
+		o->sin_addr = in.sin_addr;
+		return sizeof(*o);
+	} else {
+		struct sockaddr_in6 in6, *o = (struct sockaddr_in6 *)out;
+
+		memset(&in6, 0, sizeof(in6));
+		memcpy(&in6, sa, len < sizeof(in6) ? len : sizeof(in6));
+		o->sin6_family = AF_INET6;
+		o->sin6_port = in6.sin6_port;
+		o->sin6_addr = in6.sin6_addr;
+		o->sin6_scope_id = in6.sin6_scope_id;
+		return sizeof(*o);
+	}
+}
+
+/*
  * Decides the route for fd connecting to sa.  Only TCP sockets of family
  * AF_INET/AF_INET6 connecting to an address of their own family are ours;
  * everything else (Unix sockets, UDP until it is carried, malformed
- * arguments that the kernel should reject with its own errno) passes.
+ * arguments that the kernel rejects with its own errno) passes.  For ours,
+ * dst and dstlen get the normalised destination.
  */
 static enum route classify(int fd, const struct sockaddr *sa, socklen_t len,
-			   int *family)
+			   int *family, struct sockaddr_storage *dst,
+			   socklen_t *dstlen)
 {
 	const struct cfg *c;
 	const char *why = NULL;
@@ -40,7 +73,9 @@ static enum route classify(int fd, const struct sockaddr *sa, socklen_t len,
 	int dom, proto;
 	socklen_t olen;
 
-	if (sfy_busy || !sa || len < sizeof(sa_family_t))
+	/* Lengths the kernel rejects (EINVAL) are left for it to reject. */
+	if (sfy_busy || !sa || len < sizeof(sa_family_t) ||
+	    len > sizeof(struct sockaddr_storage))
 		return ROUTE_PASS;
 	if (sa->sa_family == AF_INET) {
 		if (len < sizeof(struct sockaddr_in))
@@ -54,18 +89,24 @@ static enum route classify(int fd, const struct sockaddr *sa, socklen_t len,
 		return ROUTE_PASS;
 	}
 	olen = sizeof(dom);
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &olen) < 0 ||
-	    dom != sa->sa_family)
-		return ROUTE_PASS;
-	olen = sizeof(proto);
-	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &olen) < 0 ||
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &olen) == 0) {
+		olen = sizeof(proto);
+		if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &olen) < 0)
+			goto uninspectable;
+	} else if (errno == EBADF || errno == ENOTSOCK) {
+		return ROUTE_PASS; /* the real call gives the same errno */
+	} else {
+		goto uninspectable;
+	}
+	if (dom != sa->sa_family ||
 	    (proto != IPPROTO_TCP && proto != IPPROTO_MPTCP))
 		return ROUTE_PASS;
 	*family = dom;
+	*dstlen = normalize(sa, len, dst);
+	sfy_fmt_addr((struct sockaddr *)dst, *dstlen, dbuf, sizeof(dbuf));
 
 	c = sfy_config(&why);
 	if (!c) {
-		sfy_fmt_addr(sa, len, dbuf, sizeof(dbuf));
 		sfy_log(SFY_LOG_ERROR,
 			"connect to %s refused: configuration error: %s "
 			"(EACCES)",
@@ -73,11 +114,10 @@ static enum route classify(int fd, const struct sockaddr *sa, socklen_t len,
 		errno = EACCES;
 		return ROUTE_FAIL;
 	}
-	switch (cfg_match(c, sa, len)) {
+	switch (cfg_match(c, (struct sockaddr *)dst, *dstlen)) {
 	case CFG_DIRECT:
 		return ROUTE_DIRECT;
 	case CFG_REFUSE:
-		sfy_fmt_addr(sa, len, dbuf, sizeof(dbuf));
 		sfy_log(
 		    SFY_LOG_ERROR,
 		    "connect to %s refused by a 'route refuse' rule (EACCES)",
@@ -88,14 +128,24 @@ static enum route classify(int fd, const struct sockaddr *sa, socklen_t len,
 	default:
 		return ROUTE_PROXY;
 	}
+
+uninspectable:
+	/* A socket we may not even inspect (seccomp, an LSM) could be TCP
+	 * to a proxied destination: fail closed rather than guess. */
+	sfy_log(SFY_LOG_ERROR,
+		"connect on fd %d refused: cannot inspect the socket (%s) "
+		"(EACCES)",
+		fd, strerrorname_np(errno));
+	errno = EACCES;
+	return ROUTE_FAIL;
 }
 
 /* Connects through the proxy and records the peer.  Returns 0 or -1. */
-static int proxy_connect(int fd, int family, const struct sockaddr *sa,
+static int proxy_connect(int fd, int family, const struct sockaddr *dst,
 			 socklen_t len)
 {
 	struct sfy_fdinfo info;
-	int rc = sfy_tcp_connect(fd, family, sa, len);
+	int rc = sfy_tcp_connect(fd, family, dst, len);
 
 	if (rc < 0) {
 		errno = -rc;
@@ -103,7 +153,7 @@ static int proxy_connect(int fd, int family, const struct sockaddr *sa,
 	}
 	memset(&info, 0, sizeof(info));
 	info.kind = SFY_FD_TCP_PROXIED;
-	memcpy(&info.peer, sa, len);
+	memcpy(&info.peer, dst, len);
 	info.peerlen = len;
 	info.locallen = sizeof(info.local);
 	if (getsockname(fd, (struct sockaddr *)&info.local, &info.locallen) < 0)
@@ -125,18 +175,27 @@ static int proxy_connect(int fd, int family, const struct sockaddr *sa,
  */
 static int route_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	int family = 0;
+	struct sockaddr_storage dst;
+	socklen_t dstlen = 0;
+	int family = 0, saved = errno, rc;
 
-	switch (classify(fd, sa, len, &family)) {
+	switch (classify(fd, sa, len, &family, &dst, &dstlen)) {
 	case ROUTE_FAIL:
 		return -1;
 	case ROUTE_PROXY:
-		return proxy_connect(fd, family, sa, len);
+		rc = proxy_connect(fd, family, (struct sockaddr *)&dst, dstlen);
+		break;
 	case ROUTE_PASS:
 	case ROUTE_DIRECT:
 	default:
-		return 1;
+		rc = 1;
+		break;
 	}
+	/* Success leaves errno as the program had it (our probes and the
+	 * first config load set it on the way). */
+	if (rc >= 0)
+		errno = saved;
+	return rc;
 }
 
 static int shim_connect(int fd, const struct sockaddr *sa, socklen_t len)
@@ -232,6 +291,31 @@ static ssize_t shim_sendmsg(int fd, const struct msghdr *msg, int flags)
 	return REAL_CALL(sendmsg, fd, msg, flags);
 }
 
+/* sendmmsg applies MSG_FASTOPEN to its messages like sendmsg: the first
+ * message's name is where the implicit connect goes. */
+static __attribute__((noinline, cold)) int
+fastopen_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
+{
+	int rc =
+	    route_connect(fd, v[0].msg_hdr.msg_name, v[0].msg_hdr.msg_namelen);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		return REAL_CALL(sendmmsg, fd, v, n, flags);
+	/* Connected through the proxy: TCP ignores msg_name without
+	 * MSG_FASTOPEN. */
+	return REAL_CALL(sendmmsg, fd, v, n, flags & ~MSG_FASTOPEN);
+}
+
+static int shim_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
+{
+	if (__builtin_expect(
+		(flags & MSG_FASTOPEN) && v && n && v[0].msg_hdr.msg_name, 0))
+		return fastopen_sendmmsg(fd, v, n, flags);
+	return REAL_CALL(sendmmsg, fd, v, n, flags);
+}
+
 /* --- exported hooks ------------------------------------------------------ */
 
 SFY_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
@@ -253,4 +337,9 @@ SFY_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 SFY_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	return shim_sendmsg(fd, msg, flags);
+}
+
+SFY_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
+{
+	return shim_sendmmsg(fd, v, n, flags);
 }

@@ -13,6 +13,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "real.h"
@@ -35,6 +37,23 @@ static const char *const prefixes[] = {
     [SFY_LOG_INFO] = "socksify: info: ",
     [SFY_LOG_DEBUG] = "socksify: debug: ",
 };
+
+/*
+ * A daemon that closed its stderr may have reused fd 2 for a network
+ * connection: our lines must not be injected into its protocol stream.
+ * (A Unix socket, such as the journal's, is a fine place for them.)
+ */
+static int stderr_is_network(void)
+{
+	struct stat st;
+	int dom;
+	socklen_t len = sizeof(dom);
+
+	if (fstat(2, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return 0;
+	return getsockopt(2, SOL_SOCKET, SO_DOMAIN, &dom, &len) == 0 &&
+	       (dom == AF_INET || dom == AF_INET6);
+}
 
 void sfy_log_write(int level, const char *fmt, ...)
 {
@@ -60,11 +79,17 @@ void sfy_log_write(int level, const char *fmt, ...)
 	line[n++] = '\n';
 
 	if (log_path[0]) {
+		/* O_NONBLOCK: a FIFO nobody reads must not hang the program. */
 		fd = open(log_path,
-			  O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
+			  O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY |
+			      O_NONBLOCK,
 			  0600);
 		if (fd < 0)
 			fd = 2;
+	}
+	if (fd == 2 && stderr_is_network()) {
+		errno = saved;
+		return;
 	}
 	while (write(fd, line, n) < 0 && errno == EINTR)
 		;

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,12 +43,20 @@ static int slurp(const char *path, char **text, size_t *len)
 	char *buf;
 	int fd, err;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO in the config's place must not hang the
+	 * program in open(); it is then refused as not a regular file. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size > (off_t)MAX_CONF_BYTES) {
-		err = S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
+	if (fstat(fd, &st) < 0)
+		err = -errno;
+	else if (!S_ISREG(st.st_mode))
+		err = -EINVAL;
+	else if (st.st_size > (off_t)MAX_CONF_BYTES)
+		err = -EFBIG;
+	else
+		err = 0;
+	if (err < 0) {
 		sfy_real()->close(fd);
 		return err;
 	}
@@ -83,7 +92,8 @@ static int load_file(const char *path)
 		return rc;
 	if (rc < 0) {
 		snprintf(g_err, sizeof(g_err), "cannot read config file %s: %s",
-			 path, strerror(-rc));
+			 path,
+			 rc == -EINVAL ? "not a regular file" : strerror(-rc));
 		return -1;
 	}
 	rc = cfg_parse_text(&g_cfg, text, len, path, g_err, sizeof(g_err));
@@ -223,11 +233,12 @@ void sfy_fmt_addr(const struct sockaddr *sa, socklen_t len, char *buf,
 		inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
 		snprintf(buf, cap, "%s:%u", ip, ntohs(s->sin_port));
 	} else if (sa->sa_family == AF_INET6 &&
-		   len >= sizeof(struct sockaddr_in6)) {
-		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)sa;
+		   len >= offsetof(struct sockaddr_in6, sin6_scope_id)) {
+		struct sockaddr_in6 s;
 
-		inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, cap, "[%s]:%u", ip, ntohs(s->sin6_port));
+		memcpy(&s, sa, offsetof(struct sockaddr_in6, sin6_scope_id));
+		inet_ntop(AF_INET6, &s.sin6_addr, ip, sizeof(ip));
+		snprintf(buf, cap, "[%s]:%u", ip, ntohs(s.sin6_port));
 	} else {
 		snprintf(buf, cap, "(address family %d)", sa->sa_family);
 	}
@@ -362,8 +373,12 @@ __attribute__((constructor)) static void at_load(void)
 	if (lvl && cfg_parse_log_level(lvl, &level) == 0)
 		sfy_log_level = (int)level;
 	pthread_atfork(NULL, NULL, resolve_lock_child);
-	if (check && strcmp(check, "1") == 0 && !sfy_config(&why))
+	if (check && strcmp(check, "1") == 0 && !sfy_config(&why)) {
+		/* The launcher reads this from stderr, wherever the config
+		 * sends the log. */
+		sfy_log_configure(SFY_LOG_ERROR, NULL);
 		sfy_log_write(SFY_LOG_ERROR, "%s", why);
+	}
 }
 
 /* --- the synchronous driver --------------------------------------------- */
@@ -394,8 +409,10 @@ static int wait_for(int fd, short ev, long long deadline)
 				   */
 		if (r == 0)
 			continue; /* re-check the clock */
-		if (errno != EINTR)
-			return -errno;
+		/* A signal: connect(2) promises EINTR, and a program that
+		 * bounds connect() with alarm() must not wait for our
+		 * whole timeout. */
+		return -errno;
 	}
 }
 
@@ -581,7 +598,11 @@ int sfy_tcp_connect(int fd, int sock_family, const struct sockaddr *dst,
 		r->fcntl(fd, F_SETFL, flags);
 		errno = saved;
 	}
-	if (rc < 0)
+	if (rc == -EINTR)
+		sfy_log(SFY_LOG_INFO,
+			"connect to %s via %s interrupted by a signal (EINTR)",
+			dbuf, pbuf);
+	else if (rc < 0)
 		sfy_log(SFY_LOG_ERROR, "connect to %s via %s failed: %s (%s)",
 			dbuf, pbuf, why ? why : strerror(-rc),
 			strerrorname_np(-rc));

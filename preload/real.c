@@ -55,6 +55,7 @@ static void bind_all(void)
 	BIND(getpeername, getpeername);
 	BIND(sendto, sendto);
 	BIND(sendmsg, sendmsg);
+	BIND(sendmmsg, sendmmsg);
 	/* Not hooked (yet): bound for internal use so later hooks don't
 	 * change what internal code calls. */
 	BIND(send, NULL);

@@ -94,14 +94,36 @@ if printf 'int main(void){return 0;}\n' | cc -static -x c -o "$T/static" - 2>/de
 	rc=$?
 	expect "a static binary with --force runs" [ $rc = 0 ]
 	expect "a static binary with --force is warned about" grep -q "UNPROXIED" "$T/err"
+	printf '#!/usr/bin/env -S %s -x\n' "$T/static" >"$T/envs"; chmod +x "$T/envs"
+	"$SOCKSIFY" -x $URL "$T/envs" 2>"$T/err"
+	expect "a #!/usr/bin/env -S script with a static interpreter is refused" [ $? = 126 ]
+	printf '#!%s\n' "$T/static" >"$T/direct"; chmod +x "$T/direct"
+	"$SOCKSIFY" -x $URL "$T/direct" 2>"$T/err"
+	expect "a #! script with a static interpreter is refused" [ $? = 126 ]
 else
 	skip "static binary detection" "cannot link statically here"
 fi
+
+# A FIFO in the config's place is refused at once, not waited on.
+mkfifo "$T/fifo.conf"
+timeout 10 "$SOCKSIFY" -f "$T/fifo.conf" /bin/true 2>"$T/err"
+rc=$?
+expect "a FIFO as the config: refused (exit 125), no hang" [ $rc = 125 ]
+expect "a FIFO as the config: 'not a regular file'" grep -q "not a regular file" "$T/err"
+
+# A broken config that sends the log to a file still stops the launcher.
+printf 'log_file %s\n' "$T/sfy.log" >"$T/logonly.conf"
+env -u SOCKSIFY_PROXY -u ALL_PROXY -u all_proxy "$SOCKSIFY" -f "$T/logonly.conf" /bin/echo RAN >"$T/out" 2>"$T/err"
+rc=$?
+expect "a broken config with log_file: still refused (exit 125)" [ $rc = 125 ]
+expect "a broken config with log_file: the problem is on stderr" grep -q "no proxy configured" "$T/err"
 
 # A dynamically linked program and a script run normally.
 expect "a dynamic binary runs" "$SOCKSIFY" -x $URL /bin/true
 printf '#!/bin/sh\nexit 0\n' >"$T/script"; chmod +x "$T/script"
 expect "a #! script runs" "$SOCKSIFY" -x $URL "$T/script"
+out=$("$SOCKSIFY" -x $URL echo builtin-named)
+expect "a command that is also a shell builtin (echo) runs its program" [ "$out" = builtin-named ]
 
 # A setuid program owned by someone else: the loader would drop LD_PRELOAD.
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
@@ -110,6 +132,9 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	rc=$?
 	expect "a setuid binary is refused (exit 126)" [ $rc = 126 ]
 	expect "a setuid binary: the reason is given" grep -q "setuid" "$T/err"
+	cp /bin/true "$T/sgid"; chgrp "$(id -gn nobody)" "$T/sgid"; chmod 2755 "$T/sgid"
+	"$SOCKSIFY" -x $URL "$T/sgid" 2>"$T/err"
+	expect "a setgid binary of another group is refused (exit 126)" [ $? = 126 ]
 else
 	skip "setuid detection" "needs root and a 'nobody' user"
 fi

@@ -290,6 +290,9 @@ tcase silent_auth silent_auth ETIMEDOUT proxy="$PROXY_AUTH" elapsed=800-4000 -- 
 tcase trickle_reply trickle_reply ETIMEDOUT elapsed=800-4000 -- "${D4[@]}"
 tcase trickle_reply_nonblock trickle_reply ETIMEDOUT elapsed=800-4000 -- "${D4[@]}" --nonblock
 tcase silent_timeout_0.5 silent_greeting ETIMEDOUT timeout=0.5 elapsed=300-1500 -- "${D4[@]}"
+# a signal (alarm() without SA_RESTART) interrupts the wait: EINTR at once,
+# as connect(2) promises, not the whole timeout (logged at info, not error)
+tcase eintr_silent silent_greeting EINTR timeout=5 errlines=0 elapsed=300-2000 -- "${D4[@]}" --alarm 500
 
 # --- the proxy on IPv6 loopback ---------------------------------------------
 tcase proxy_v6_dst_v6 ok_v4 0 proxy="socks5://[::1]:1080" has="request $REQ_V6" "${OKLOG[@]}" \

@@ -195,6 +195,65 @@ static void check_stale(void)
 	close(fresh);
 }
 
+/* What the program handed to connect() is not what getpeername() echoes:
+ * the kernel's own size and a clean address; and the kernel's EINVAL for a
+ * length it rejects. */
+static void check_lengths(void)
+{
+	struct sockaddr_storage big, ss;
+	socklen_t len = sizeof(ss);
+	int fd = new_socket();
+
+	memset(&big, 0xa5, sizeof(big));
+	memcpy(&big, &target, target_len);
+	fact(connect(fd, (struct sockaddr *)&big, sizeof(big)) == 0,
+	     "connect with len = sizeof(sockaddr_storage) goes through");
+	fact(
+	    getpeername(fd, (struct sockaddr *)&ss, &len) == 0 &&
+		len == target_len,
+	    "getpeername then reports the kernel's size (%u), not the caller's",
+	    (unsigned)len);
+	close(fd);
+	fd = new_socket();
+	errno = 0;
+	fact(connect(fd, (struct sockaddr *)&big, sizeof(big) + 72) < 0 &&
+		 errno == EINVAL,
+	     "connect with an oversized length: EINVAL, as the kernel says");
+	close(fd);
+}
+
+/* errno is the program's own after a successful proxied connect. */
+static void check_errno_kept(void)
+{
+	int fd = new_socket(), rc;
+
+	errno = 4242;
+	rc = connect(fd, (struct sockaddr *)&target, target_len);
+	fact(rc == 0 && errno == 4242,
+	     "a successful proxied connect leaves errno alone (%d)", errno);
+	close(fd);
+}
+
+/* A vfork() child (CPython's subprocess) shares our memory but not our
+ * fds: what it closes must not change the parent's records. */
+static void check_vfork(void)
+{
+	int fd = connected_socket();
+	pid_t pid;
+	int st = 0;
+
+	pid = vfork();
+	if (pid == 0) {
+		close_range(3, ~0U, 0);
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	fact(peer_is_target(fd),
+	     "after a vfork child's close_range, the parent's record stands");
+	fact(echo_ok(fd, "after-vfork"), "and its connection still works");
+	close(fd);
+}
+
 static void check_fastopen(void)
 {
 	const char *msg = "fast-open-through-the-proxy";
@@ -227,6 +286,16 @@ static void check_fastopen(void)
 	fact(n == (ssize_t)strlen(msg) && memcmp(buf, msg, (size_t)n) == 0,
 	     "sendmsg(MSG_FASTOPEN): the data went through and echoed back");
 	close(fd);
+
+	struct mmsghdr mm = {.msg_hdr = mh};
+	fd = new_socket();
+	fact(sendmmsg(fd, &mm, 1, MSG_FASTOPEN) == 1,
+	     "sendmmsg(MSG_FASTOPEN) sends the message");
+	fact(peer_is_target(fd), "sendmmsg(MSG_FASTOPEN): through the proxy");
+	n = recv(fd, buf, sizeof(buf), 0);
+	fact(n == (ssize_t)strlen(msg) && memcmp(buf, msg, (size_t)n) == 0,
+	     "sendmmsg(MSG_FASTOPEN): the data went through and echoed back");
+	close(fd);
 }
 
 int main(int argc, char **argv)
@@ -253,6 +322,9 @@ int main(int argc, char **argv)
 	}
 	check_copies();
 	check_stale();
+	check_lengths();
+	check_errno_kept();
+	check_vfork();
 	check_fastopen();
 	if (fact_failures == 0)
 		printf("all facts hold\n");

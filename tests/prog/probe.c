@@ -2,6 +2,7 @@
  * probe.c - a minimal TCP client for the fake SOCKS5 server tests.
  *
  *   probe HOST PORT [--send DATA] [--expect DATA] [--v6] [--nonblock]
+ *         [--alarm MS]
  *
  * Counts the entries of /proc/self/fd, creates a TCP socket (AF_INET6 when
  * HOST is an IPv6 literal or with --v6, an IPv4 HOST then being v4-mapped),
@@ -17,7 +18,9 @@
  * connect, --send writes DATA, --expect reads until DATA's length arrived (or
  * EOF / 3 s) and prints "expect=ok" or "expect=mismatch got=HEX".  Then the
  * socket is closed, the fds recounted and "fds_leaked=N" printed.
- * "elapsed_ms=N" is the time the connect took.
+ * "elapsed_ms=N" is the time the connect took.  --alarm MS interrupts the
+ * connect with SIGALRM after MS ms (a handler without SA_RESTART, as a
+ * program bounding connect() with alarm() installs).
  *
  * Exit status: 0 when the probe itself ran (whatever connect returned), 1 if
  * --send failed or --expect did not match, 2 on a usage or setup error.  The
@@ -26,6 +29,8 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -112,7 +117,7 @@ static long long now_ms(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: probe HOST PORT [--send DATA] [--expect DATA] "
-			"[--v6] [--nonblock]\n");
+			"[--v6] [--nonblock] [--alarm MS]\n");
 	exit(2);
 }
 
@@ -181,10 +186,31 @@ static size_t recv_upto(int fd, char *buf, size_t len)
 	return got;
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* Arms a one-shot SIGALRM after ms milliseconds, without SA_RESTART. */
+static void arm_alarm(long ms)
+{
+	struct sigaction sa;
+	struct itimerval it;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_sec = ms / 1000;
+	it.it_value.tv_usec = (ms % 1000) * 1000;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	const char *host, *sendbuf = NULL, *expectbuf = NULL;
 	int want_v6 = 0, nonblock = 0, rc = 0;
+	long alarm_ms = 0;
 	char tmp[32];
 
 	if (argc < 3)
@@ -203,6 +229,8 @@ int main(int argc, char **argv)
 			want_v6 = 1;
 		else if (!strcmp(argv[i], "--nonblock"))
 			nonblock = 1;
+		else if (!strcmp(argv[i], "--alarm") && i + 1 < argc)
+			alarm_ms = atol(argv[++i]);
 		else
 			usage();
 	}
@@ -248,6 +276,8 @@ int main(int argc, char **argv)
 
 	int fl0 = fcntl(fd, F_GETFL);
 	long long t0 = now_ms();
+	if (alarm_ms > 0)
+		arm_alarm(alarm_ms);
 	int r = connect(fd, (struct sockaddr *)&ss, sl);
 	int err = r < 0 ? errno : 0;
 	if (r < 0 && nonblock && err == EINPROGRESS) {
