@@ -32,10 +32,25 @@ enum cfg_log_level {
 	CFG_LOG_DEBUG,
 };
 
-/* Where names are resolved: socks5:// means local, socks5h:// remote. */
+/* Where names are resolved: socks5:// means local, socks5h:// remote;
+ * tunnel only by the config's `dns tunnel`. */
 enum cfg_dns {
-	CFG_DNS_LOCAL = 0,
-	CFG_DNS_REMOTE,
+	CFG_DNS_LOCAL = 0, /* libc, as without socksify */
+	CFG_DNS_REMOTE,    /* placeholders; the proxy resolves the name */
+	CFG_DNS_TUNNEL,    /* DNS over TCP through the proxy to dns_server */
+};
+
+/* Defaults for the placeholder ranges (see README "Names"). */
+#define CFG_DEFAULT_DNS_V4 "127.192.0.0/10"
+#define CFG_DEFAULT_DNS_V6 "100::/64"
+#define CFG_DEFAULT_DNS_NAMES 65536
+
+/* Host-name rules: what DEST looked like. */
+enum cfg_host_kind {
+	CFG_HOST_NONE = 0,   /* an address rule (CIDR or 'all') */
+	CFG_HOST_EXACT,      /* "host.example": that name only */
+	CFG_HOST_SUBDOMAINS, /* "*.corp.example": names below it, not itself */
+	CFG_HOST_DOMAIN,     /* ".lan": the name itself and all below it */
 };
 
 struct cfg_proxy {
@@ -55,6 +70,8 @@ struct cfg_rule {
 	uint8_t prefix;	  /* prefix length */
 	uint16_t port_lo; /* inclusive, host byte order; 0..65535 = any */
 	uint16_t port_hi;
+	enum cfg_host_kind host_kind; /* CFG_HOST_NONE for address rules */
+	char host[256]; /* lowercase, no trailing dot, without "*." / "." */
 };
 
 struct cfg {
@@ -65,6 +82,15 @@ struct cfg {
 	char log_file[4096];	/* empty: stderr */
 	struct cfg_rule *rules; /* malloc'd, first match wins */
 	size_t nrules, rules_cap;
+	enum cfg_dns dns;  /* the file's `dns` key, when dns_set */
+	int dns_set;
+	uint8_t dns_v4[4]; /* placeholder IPv4 range (dns_v4_range) */
+	uint8_t dns_v4_prefix;
+	uint8_t dns_v6[16]; /* placeholder IPv6 range (dns_v6_range) */
+	uint8_t dns_v6_prefix;
+	uint32_t dns_names; /* placeholder table capacity (dns_names) */
+	struct sockaddr_storage dns_server; /* tunnel resolver (dns_server) */
+	socklen_t dns_server_len;	    /* 0: none given */
 };
 
 /* Sets defaults (no proxy, timeout CFG_DEFAULT_TIMEOUT_MS, level error,
@@ -101,6 +127,21 @@ int cfg_add_rule(struct cfg *c, const struct cfg_rule *r);
  * families other than AF_INET/AF_INET6 give CFG_DIRECT. */
 enum cfg_action cfg_match(const struct cfg *c, const struct sockaddr *sa,
 			  socklen_t salen);
+
+/* The resolution mode in force: the file's `dns` key if given, else what
+ * the proxy URL's scheme says. */
+enum cfg_dns cfg_dns_mode(const struct cfg *c);
+
+/* The action for a destination given by name (a placeholder's name): the
+ * first rule that matches it — host rules by name, 'all' rules, both with
+ * their ports — else CFG_PROXY.  Address (CIDR) rules never match a name,
+ * and the loopback default does not apply. */
+enum cfg_action cfg_match_name(const struct cfg *c, const char *name,
+			       uint16_t port);
+
+/* 1 when name is to be resolved locally even in remote/tunnel mode: the
+ * first host rule matching it (ports ignored) says direct.  Else 0. */
+int cfg_name_is_direct(const struct cfg *c, const char *name);
 
 /* Parses "error", "warn", "info", "debug".  Returns 0 or -1. */
 int cfg_parse_log_level(const char *s, enum cfg_log_level *out);

@@ -6,6 +6,8 @@
  * internal code calls the real symbols through real.h only.
  */
 #include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -16,13 +18,25 @@
 #include "log.h"
 #include "proxy.h"
 #include "real.h"
+#include "resolve.h"
+#include "socks5.h"
 
 /* What to do with a connect-like call. */
 enum route {
-	ROUTE_PASS,   /* not ours to judge: the real call, untouched */
-	ROUTE_DIRECT, /* a rule (or loopback) sends it direct */
-	ROUTE_PROXY,  /* through the SOCKS5 server */
-	ROUTE_FAIL,   /* refused: errno set, logged */
+	ROUTE_PASS,	   /* not ours to judge: the real call, untouched */
+	ROUTE_DIRECT,	   /* a rule (or loopback) sends it direct */
+	ROUTE_DIRECT_NAME, /* a placeholder whose name a rule sends direct */
+	ROUTE_PROXY,	   /* through the SOCKS5 server */
+	ROUTE_FAIL,	   /* refused: errno set, logged */
+};
+
+/* Where a connect goes, as classify() worked it out. */
+struct dest {
+	int family;		    /* the socket's */
+	struct sockaddr_storage sa; /* normalised, as the program gave it */
+	socklen_t salen;
+	struct s5_addr s5; /* what the proxy is asked for: address or name */
+	char desc[SFY_ADDRSTRLEN + DNS_MAX_NAME + 16]; /* for log lines */
 };
 
 /*
@@ -57,20 +71,52 @@ static socklen_t normalize(const struct sockaddr *sa, socklen_t len,
 }
 
 /*
+ * The route for a destination given by a placeholder's name: rules by
+ * name; the proxy gets the name itself (ATYP domain).
+ */
+static enum route classify_name(const struct cfg *c, struct dest *d,
+				const char *name)
+{
+	uint16_t port = ntohs(((struct sockaddr_in *)&d->sa)->sin_port);
+
+	/* sin_port and sin6_port share their offset. */
+	snprintf(d->desc, sizeof(d->desc), "%s:%u", name, port);
+	if (s5_addr_domain(&d->s5, name, port) < 0) {
+		sfy_log(SFY_LOG_ERROR, "connect to %s: bad name (EHOSTUNREACH)",
+			d->desc);
+		errno = EHOSTUNREACH;
+		return ROUTE_FAIL;
+	}
+	switch (cfg_match_name(c, name, port)) {
+	case CFG_DIRECT:
+		return ROUTE_DIRECT_NAME;
+	case CFG_REFUSE:
+		sfy_log(
+		    SFY_LOG_ERROR,
+		    "connect to %s refused by a 'route refuse' rule (EACCES)",
+		    d->desc);
+		errno = EACCES;
+		return ROUTE_FAIL;
+	case CFG_PROXY:
+	default:
+		return ROUTE_PROXY;
+	}
+}
+
+/*
  * Decides the route for fd connecting to sa.  Only TCP sockets of family
  * AF_INET/AF_INET6 connecting to an address of their own family are ours;
  * everything else (Unix sockets, UDP until it is carried, malformed
  * arguments that the kernel rejects with its own errno) passes.  For ours,
- * dst and dstlen get the normalised destination.
+ * d gets the normalised destination and what to ask the proxy for.
  */
 static enum route classify(int fd, const struct sockaddr *sa, socklen_t len,
-			   int *family, struct sockaddr_storage *dst,
-			   socklen_t *dstlen)
+			   struct dest *d)
 {
 	const struct cfg *c;
 	const char *why = NULL;
-	char dbuf[SFY_ADDRSTRLEN];
-	int dom, proto;
+	char name[DNS_MAX_NAME + 1];
+	int dom, proto, nr;
 	socklen_t olen;
 
 	/* Lengths the kernel rejects (EINVAL) are left for it to reject. */
@@ -101,27 +147,44 @@ static enum route classify(int fd, const struct sockaddr *sa, socklen_t len,
 	if (dom != sa->sa_family ||
 	    (proto != IPPROTO_TCP && proto != IPPROTO_MPTCP))
 		return ROUTE_PASS;
-	*family = dom;
-	*dstlen = normalize(sa, len, dst);
-	sfy_fmt_addr((struct sockaddr *)dst, *dstlen, dbuf, sizeof(dbuf));
+	d->family = dom;
+	d->salen = normalize(sa, len, &d->sa);
+	sfy_fmt_addr((struct sockaddr *)&d->sa, d->salen, d->desc,
+		     sizeof(d->desc));
 
 	c = sfy_config(&why);
 	if (!c) {
 		sfy_log(SFY_LOG_ERROR,
 			"connect to %s refused: configuration error: %s "
 			"(EACCES)",
-			dbuf, why);
+			d->desc, why);
 		errno = EACCES;
 		return ROUTE_FAIL;
 	}
-	switch (cfg_match(c, (struct sockaddr *)dst, *dstlen)) {
+	nr = sfy_placeholder_name(c, (struct sockaddr *)&d->sa, d->salen, name,
+				  sizeof(name));
+	if (nr > 0)
+		return classify_name(c, d, name);
+	if (nr != -EAFNOSUPPORT) {
+		/* Fail closed: guessing would send the program elsewhere. */
+		sfy_log(SFY_LOG_ERROR,
+			"connect to %s: a placeholder address that stands for "
+			"no name (expired, or from another process) "
+			"(EHOSTUNREACH)",
+			d->desc);
+		errno = EHOSTUNREACH;
+		return ROUTE_FAIL;
+	}
+	(void)s5_addr_from_sockaddr(&d->s5, (struct sockaddr *)&d->sa,
+				    d->salen);
+	switch (cfg_match(c, (struct sockaddr *)&d->sa, d->salen)) {
 	case CFG_DIRECT:
 		return ROUTE_DIRECT;
 	case CFG_REFUSE:
 		sfy_log(
 		    SFY_LOG_ERROR,
 		    "connect to %s refused by a 'route refuse' rule (EACCES)",
-		    dbuf);
+		    d->desc);
 		errno = EACCES;
 		return ROUTE_FAIL;
 	case CFG_PROXY:
@@ -140,12 +203,43 @@ uninspectable:
 	return ROUTE_FAIL;
 }
 
+/*
+ * A placeholder whose name a rule sends direct: resolve the name here, with
+ * libc, and connect to the first address of the socket's family.
+ */
+static int direct_by_name(int fd, const struct dest *d)
+{
+	const struct sfy_real *r = sfy_real();
+	struct addrinfo hints, *res = NULL;
+	char port[8];
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = d->family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV | (d->family == AF_INET6 ? AI_V4MAPPED : 0);
+	snprintf(port, sizeof(port), "%u", d->s5.port);
+	sfy_busy++;
+	rc = r->getaddrinfo(d->s5.u.domain.name, port, &hints, &res);
+	sfy_busy--;
+	if (rc != 0) {
+		sfy_log(SFY_LOG_ERROR,
+			"connect to %s (a 'route direct' name): cannot resolve "
+			"it locally: %s (EHOSTUNREACH)",
+			d->desc, gai_strerror(rc));
+		errno = EHOSTUNREACH;
+		return -1;
+	}
+	rc = REAL_CALL(connect, fd, res->ai_addr, res->ai_addrlen);
+	r->freeaddrinfo(res);
+	return rc;
+}
+
 /* Connects through the proxy and records the peer.  Returns 0 or -1. */
-static int proxy_connect(int fd, int family, const struct sockaddr *dst,
-			 socklen_t len)
+static int proxy_connect(int fd, const struct dest *d)
 {
 	struct sfy_fdinfo info;
-	int rc = sfy_tcp_connect(fd, family, dst, len);
+	int rc = sfy_tcp_connect(fd, d->family, &d->s5, d->desc);
 
 	if (rc < 0) {
 		errno = -rc;
@@ -153,8 +247,8 @@ static int proxy_connect(int fd, int family, const struct sockaddr *dst,
 	}
 	memset(&info, 0, sizeof(info));
 	info.kind = SFY_FD_TCP_PROXIED;
-	memcpy(&info.peer, dst, len);
-	info.peerlen = len;
+	memcpy(&info.peer, &d->sa, d->salen);
+	info.peerlen = d->salen;
 	info.locallen = sizeof(info.local);
 	if (getsockname(fd, (struct sockaddr *)&info.local, &info.locallen) < 0)
 		info.locallen = 0;
@@ -175,15 +269,19 @@ static int proxy_connect(int fd, int family, const struct sockaddr *dst,
  */
 static int route_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	struct sockaddr_storage dst;
-	socklen_t dstlen = 0;
-	int family = 0, saved = errno, rc;
+	struct dest d;
+	int saved = errno, rc;
 
-	switch (classify(fd, sa, len, &family, &dst, &dstlen)) {
+	switch (classify(fd, sa, len, &d)) {
 	case ROUTE_FAIL:
 		return -1;
 	case ROUTE_PROXY:
-		rc = proxy_connect(fd, family, (struct sockaddr *)&dst, dstlen);
+		rc = proxy_connect(fd, &d);
+		break;
+	case ROUTE_DIRECT_NAME:
+		rc = direct_by_name(fd, &d);
+		if (rc < 0)
+			return -1;
 		break;
 	case ROUTE_PASS:
 	case ROUTE_DIRECT:

@@ -542,27 +542,39 @@ static void disconnect(int fd)
 	(void)sfy_real()->connect(fd, &sa, sizeof(sa));
 }
 
-int sfy_tcp_connect(int fd, int sock_family, const struct sockaddr *dst,
-		    socklen_t dstlen)
+int sfy_proxy_families(int *has4, int *has6)
+{
+	const struct cfg *c = sfy_config(NULL);
+	const char *why = NULL;
+	int i, rc;
+
+	*has4 = *has6 = 0;
+	if (!c)
+		return -EACCES;
+	rc = resolve_proxy(c, &why);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < g_npaddr; i++) {
+		if (g_paddr[i].ss_family == AF_INET)
+			*has4 = 1;
+		else
+			*has6 = 1;
+	}
+	return 0;
+}
+
+int sfy_tcp_connect(int fd, int sock_family, const struct s5_addr *dst,
+		    const char *dbuf)
 {
 	const struct sfy_real *r = sfy_real();
 	const struct cfg *c = sfy_config(NULL);
-	char dbuf[SFY_ADDRSTRLEN], pbuf[SFY_ADDRSTRLEN] = "(proxy)";
+	char pbuf[SFY_ADDRSTRLEN] = "(proxy)";
 	const char *why = NULL;
-	struct s5_addr sdst;
 	long long deadline;
 	int flags, rc;
 
-	sfy_fmt_addr(dst, dstlen, dbuf, sizeof(dbuf));
 	if (!c)
 		return -EACCES; /* callers check the config first */
-	if (s5_addr_from_sockaddr(&sdst, dst, dstlen) < 0) {
-		sfy_log(SFY_LOG_ERROR,
-			"connect to %s: cannot encode the "
-			"address for SOCKS5 (EAFNOSUPPORT)",
-			dbuf);
-		return -EAFNOSUPPORT;
-	}
 	rc = resolve_proxy(c, &why);
 	if (rc < 0) {
 		sfy_log(SFY_LOG_ERROR, "connect to %s via %s: %s (%s)", dbuf,
@@ -588,7 +600,7 @@ int sfy_tcp_connect(int fd, int sock_family, const struct sockaddr *dst,
 		why = rc == -ETIMEDOUT ? "timed out connecting to the proxy"
 				       : "cannot connect to the proxy";
 	} else if (rc == 0) {
-		rc = run_handshake(fd, c, &sdst, deadline, &why);
+		rc = run_handshake(fd, c, dst, deadline, &why);
 	}
 	if (rc < 0)
 		disconnect(fd);

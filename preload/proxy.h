@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "socks5.h"
 
 /* Nonzero while this thread is inside the shim's own resolver call: hooks
  * then pass everything through. */
@@ -31,11 +32,16 @@ extern __thread int sfy_busy __attribute__((tls_model("initial-exec")));
 const struct cfg *sfy_config(const char **why);
 
 /* Connects fd (a TCP socket of family sock_family) through the proxy to
- * dst, honouring the configured timeout, and leaves the socket's file
- * status flags as they were.  Logs one line on failure.  Returns 0 or
+ * dst (an address or a name), honouring the configured timeout, and leaves
+ * the socket's file status flags as they were.  desc names the
+ * destination in the one log line written on failure.  Returns 0 or
  * -errno; on failure the socket is left unconnected. */
-int sfy_tcp_connect(int fd, int sock_family, const struct sockaddr *dst,
-		    socklen_t dstlen);
+int sfy_tcp_connect(int fd, int sock_family, const struct s5_addr *dst,
+		    const char *desc);
+
+/* Which families the proxy has addresses in (resolving it if need be).
+ * Returns 0, or -errno when the proxy cannot be resolved. */
+int sfy_proxy_families(int *has4, int *has6);
 
 /* Formats "1.2.3.4:80" or "[2001:db8::1]:80" into buf (always terminated). */
 void sfy_fmt_addr(const struct sockaddr *sa, socklen_t len, char *buf,

@@ -5,6 +5,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -61,8 +62,13 @@ static void bind_all(void)
 	BIND(send, NULL);
 	BIND(recv, NULL);
 	BIND(poll, NULL);
-	BIND(getaddrinfo, NULL);
+	BIND(getaddrinfo, getaddrinfo);
 	BIND(freeaddrinfo, NULL);
+	BIND(gethostbyname2, gethostbyname2);
+	BIND(gethostbyname2_r, gethostbyname2_r);
+	BIND(gethostbyaddr, gethostbyaddr);
+	BIND(gethostbyaddr_r, gethostbyaddr_r);
+	BIND(getnameinfo, getnameinfo);
 #undef BIND
 	atomic_store_explicit(&sfy_real_ready, 1, memory_order_release);
 	errno = saved;

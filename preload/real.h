@@ -37,6 +37,14 @@ struct sfy_real {
 	int (*getaddrinfo)(const char *, const char *, const struct addrinfo *,
 			   struct addrinfo **);
 	void (*freeaddrinfo)(struct addrinfo *);
+	struct hostent *(*gethostbyname2)(const char *, int);
+	int (*gethostbyname2_r)(const char *, int, struct hostent *, char *,
+				size_t, struct hostent **, int *);
+	struct hostent *(*gethostbyaddr)(const void *, socklen_t, int);
+	int (*gethostbyaddr_r)(const void *, socklen_t, int, struct hostent *,
+			       char *, size_t, struct hostent **, int *);
+	int (*getnameinfo)(const struct sockaddr *, socklen_t, char *,
+			   socklen_t, char *, socklen_t, int);
 };
 
 /* Marks the hooks this shared object exports (everything else is hidden;

@@ -1,0 +1,536 @@
+/*
+ * hook_dns.c - the resolver API: getaddrinfo, gethostbyname*,
+ * gethostbyaddr*, getnameinfo.
+ *
+ * In remote mode a name that must go through the proxy gets placeholder
+ * addresses; in tunnel mode, real addresses from DNS over TCP through the
+ * proxy.  Either way the address lists are built by libc's own
+ * getaddrinfo from numeric hosts (AI_NUMERICHOST), so service names,
+ * socket types, flags, EAI_* codes and freeaddrinfo behave exactly as
+ * glibc's do, and libc's freeaddrinfo frees every list we return.
+ * Reverse lookups of real addresses in those modes answer from /etc/hosts
+ * or numerically: a PTR query would tell the local network what the
+ * program talks to.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "proxy.h"
+#include "real.h"
+#include "resolve.h"
+
+#define MAX_ADDRS (2 * DNS_MAX_ADDRS)
+
+/* Addresses for one name, in the order the program should try them. */
+struct addrs {
+	size_t n;
+	int family[MAX_ADDRS];
+	uint8_t addr[MAX_ADDRS][16];
+	char canon[DNS_MAX_NAME + 1];
+};
+
+static void add_addr(struct addrs *a, int family, const void *addr)
+{
+	if (a->n >= MAX_ADDRS)
+		return;
+	a->family[a->n] = family;
+	memcpy(a->addr[a->n], addr, family == AF_INET ? 4 : 16);
+	a->n++;
+}
+
+static void add_answer(struct addrs *a, const struct dns_answer *ans)
+{
+	size_t i;
+
+	for (i = 0; i < ans->naddr; i++)
+		add_addr(a, ans->family[i], ans->addr[i]);
+}
+
+/* Copies name without a trailing dot into canon. */
+static void set_canon(struct addrs *a, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n && name[n - 1] == '.')
+		n--;
+	if (n > DNS_MAX_NAME)
+		n = DNS_MAX_NAME;
+	memcpy(a->canon, name, n);
+	a->canon[n] = '\0';
+}
+
+/*
+ * Resolves name for family (AF_INET, AF_INET6 or AF_UNSPEC) by the mode's
+ * back end into *a.  Returns 0 or an EAI_* code.
+ */
+static int lookup(const struct cfg *c, enum sfy_res how, const char *name,
+		  int family, struct addrs *a)
+{
+	struct in_addr p4;
+	struct in6_addr p6;
+	int has4 = 1, has6 = 0, rc;
+
+	memset(a, 0, sizeof(*a));
+	set_canon(a, name);
+	if (how == SFY_RES_PLACEHOLDER) {
+		struct names *t = sfy_names(c);
+
+		if (!t)
+			return EAI_FAIL;
+		if (names_get(t, name, strlen(name), &p4, &p6) < 0)
+			return EAI_NONAME;
+		/* Both families stand for the same name; put first the one
+		 * whose sockets can reach the proxy without help. */
+		if (family == AF_UNSPEC)
+			(void)sfy_proxy_families(&has4, &has6);
+		if (family == AF_INET || (family == AF_UNSPEC && has4))
+			add_addr(a, AF_INET, &p4);
+		if (family != AF_INET)
+			add_addr(a, AF_INET6, &p6);
+		if (family == AF_UNSPEC && !has4)
+			add_addr(a, AF_INET, &p4);
+		return 0;
+	}
+	/* SFY_RES_TUNNEL */
+	{
+		struct dns_answer r4, r6;
+
+		memset(&r4, 0, sizeof(r4));
+		memset(&r6, 0, sizeof(r6));
+		rc = sfy_tunnel_resolve(c, name, family, &r4, &r6);
+		if (rc != 0)
+			return rc;
+		if (r4.rcode == 3 || r6.rcode == 3)
+			return EAI_NONAME;
+		if ((r4.rcode != 0 && family != AF_INET6) ||
+		    (r6.rcode != 0 && family != AF_INET))
+			return r4.rcode == 2 || r6.rcode == 2 ? EAI_AGAIN
+							      : EAI_FAIL;
+		add_answer(a, &r4);
+		add_answer(a, &r6);
+		if (r4.canon[0])
+			set_canon(a, r4.canon);
+		else if (r6.canon[0])
+			set_canon(a, r6.canon);
+		return a->n ? 0 : EAI_NODATA;
+	}
+}
+
+/* --- getaddrinfo ----------------------------------------------------------- */
+
+/* Appends libc's list for one numeric address to *tail.  Returns 0 or the
+ * EAI_* code libc gave. */
+static int numeric_list(int family, const uint8_t *addr, const char *service,
+			const struct addrinfo *hints,
+			struct addrinfo ***tail)
+{
+	char lit[INET6_ADDRSTRLEN];
+	struct addrinfo h, *part = NULL;
+	int rc;
+
+	inet_ntop(family, addr, lit, sizeof(lit));
+	if (hints) {
+		h = *hints;
+	} else {
+		/* glibc's defaults for NULL hints (getaddrinfo(3)). */
+		memset(&h, 0, sizeof(h));
+		h.ai_flags = AI_V4MAPPED | AI_ADDRCONFIG;
+	}
+	h.ai_family = family;
+	h.ai_flags = (h.ai_flags | AI_NUMERICHOST) & ~AI_CANONNAME;
+	h.ai_canonname = NULL;
+	h.ai_addr = NULL;
+	h.ai_next = NULL;
+	rc = sfy_real()->getaddrinfo(lit, service, &h, &part);
+	if (rc != 0)
+		return rc;
+	**tail = part;
+	while (part->ai_next)
+		part = part->ai_next;
+	*tail = &part->ai_next;
+	return 0;
+}
+
+static int shim_getaddrinfo(const char *node, const char *service,
+			    const struct addrinfo *hints,
+			    struct addrinfo **res)
+{
+	const struct sfy_real *r = sfy_real();
+	const struct cfg *c = NULL;
+	struct addrinfo *head = NULL, **tail = &head;
+	struct addrs a;
+	enum sfy_res how;
+	int family = hints ? hints->ai_family : AF_UNSPEC;
+	int rc, first_err = 0, saved = errno;
+	size_t i;
+
+	if (!r->getaddrinfo) {
+		sfy_real_missing("getaddrinfo");
+		return EAI_SYSTEM;
+	}
+	how = sfy_res_decide(node, &c);
+	if (how == SFY_RES_REAL ||
+	    (hints && (hints->ai_flags & AI_NUMERICHOST)) ||
+	    (family != AF_UNSPEC && family != AF_INET && family != AF_INET6)) {
+		errno = saved;
+		return r->getaddrinfo(node, service, hints, res);
+	}
+	if (how == SFY_RES_FAIL)
+		return EAI_FAIL;
+	rc = lookup(c, how, node, family, &a);
+	if (rc != 0) {
+		errno = saved;
+		return rc;
+	}
+	for (i = 0; i < a.n; i++) {
+		rc = numeric_list(a.family[i], a.addr[i], service, hints,
+				  &tail);
+		if (rc != 0 && !first_err)
+			first_err = rc;
+	}
+	if (!head) {
+		errno = saved;
+		return first_err ? first_err : EAI_NONAME;
+	}
+	if (hints && (hints->ai_flags & AI_CANONNAME)) {
+		free(head->ai_canonname);
+		head->ai_canonname = strdup(a.canon);
+		if (!head->ai_canonname) {
+			r->freeaddrinfo(head);
+			return EAI_MEMORY;
+		}
+	}
+	sfy_log(SFY_LOG_DEBUG, "%s resolved %s (%zu addresses)", node,
+		how == SFY_RES_PLACEHOLDER ? "to placeholders" : "over the proxy",
+		a.n);
+	*res = head;
+	errno = saved;
+	return 0;
+}
+
+/* --- hostent --------------------------------------------------------------- */
+
+/*
+ * Lays out a hostent for name with the addresses of family af from *a into
+ * buf (pointers first, aligned): returns 0, or ERANGE when buf is too
+ * small.
+ */
+static int fill_hostent(struct hostent *he, char *buf, size_t buflen,
+			const char *name, int af, const struct addrs *a)
+{
+	size_t alen = af == AF_INET ? 4 : 16, n = 0, i, need, nlen;
+	uintptr_t p = (uintptr_t)buf, end = (uintptr_t)buf + buflen;
+	char **list, **aliases, *data;
+
+	for (i = 0; i < a->n; i++)
+		n += a->family[i] == af;
+	nlen = strlen(name) + 1;
+	p = (p + sizeof(char *) - 1) & ~(uintptr_t)(sizeof(char *) - 1);
+	need = (n + 2) * sizeof(char *) + n * alen + nlen;
+	if (p > end || end - p < need)
+		return ERANGE;
+	list = (char **)p;
+	aliases = list + n + 1;
+	data = (char *)(aliases + 1);
+	for (i = 0, n = 0; i < a->n; i++) {
+		if (a->family[i] != af)
+			continue;
+		memcpy(data, a->addr[i], alen);
+		list[n++] = data;
+		data += alen;
+	}
+	list[n] = NULL;
+	aliases[0] = NULL;
+	memcpy(data, name, nlen);
+	he->h_name = data;
+	he->h_aliases = aliases;
+	he->h_addrtype = af;
+	he->h_length = (int)alen;
+	he->h_addr_list = list;
+	return 0;
+}
+
+/* EAI_* to h_errno. */
+static int eai_herrno(int eai)
+{
+	switch (eai) {
+	case EAI_AGAIN:
+		return TRY_AGAIN;
+	case EAI_NODATA:
+		return NO_DATA;
+	case EAI_NONAME:
+		return HOST_NOT_FOUND;
+	default:
+		return NO_RECOVERY;
+	}
+}
+
+/* Thread-local storage for the non-reentrant calls (glibc's are static per
+ * process; per thread is strictly safer). */
+static __thread struct {
+	struct hostent he;
+	char buf[2048];
+} tls_he __attribute__((tls_model("initial-exec")));
+
+/*
+ * The _r form of a forward lookup for our back ends.  Returns 0 with
+ * *result set, 0 with *result NULL and *herr set when there is no such
+ * name, or ERANGE / EAGAIN as glibc does.
+ */
+static int byname_ours(const struct cfg *c, enum sfy_res how, const char *name,
+		       int af, struct hostent *ret, char *buf, size_t buflen,
+		       struct hostent **result, int *herr)
+{
+	struct addrs a;
+	int rc;
+
+	*result = NULL;
+	if (how == SFY_RES_FAIL) {
+		*herr = NO_RECOVERY;
+		return 0;
+	}
+	rc = lookup(c, how, name, af, &a);
+	if (rc != 0) {
+		*herr = eai_herrno(rc);
+		return rc == EAI_AGAIN ? EAGAIN : 0;
+	}
+	rc = fill_hostent(ret, buf, buflen, a.canon, af, &a);
+	if (rc != 0) {
+		*herr = NETDB_INTERNAL;
+		return rc;
+	}
+	*herr = NETDB_SUCCESS;
+	*result = ret;
+	return 0;
+}
+
+static int shim_gethostbyname2_r(const char *name, int af, struct hostent *ret,
+				 char *buf, size_t buflen,
+				 struct hostent **result, int *herr)
+{
+	const struct cfg *c = NULL;
+	enum sfy_res how = sfy_res_decide(name, &c);
+
+	if (how == SFY_RES_REAL || (af != AF_INET && af != AF_INET6))
+		return REAL_CALL(gethostbyname2_r, name, af, ret, buf, buflen,
+				 result, herr);
+	return byname_ours(c, how, name, af, ret, buf, buflen, result, herr);
+}
+
+static struct hostent *shim_gethostbyname2(const char *name, int af)
+{
+	const struct cfg *c = NULL;
+	enum sfy_res how = sfy_res_decide(name, &c);
+	struct hostent *result = NULL;
+	int herr = 0;
+
+	if (how == SFY_RES_REAL || (af != AF_INET && af != AF_INET6)) {
+		if (!sfy_real()->gethostbyname2) {
+			sfy_real_missing("gethostbyname2");
+			h_errno = NO_RECOVERY;
+			return NULL;
+		}
+		return sfy_real()->gethostbyname2(name, af);
+	}
+	if (byname_ours(c, how, name, af, &tls_he.he, tls_he.buf,
+			sizeof(tls_he.buf), &result, &herr) != 0 ||
+	    !result)
+		result = NULL;
+	h_errno = herr;
+	return result;
+}
+
+/* --- reverse lookups ------------------------------------------------------- */
+
+/*
+ * The name for a bare address in remote or tunnel mode: a placeholder's
+ * name, else an /etc/hosts name.  Returns its length, -ENOENT, -ERANGE, or
+ * -EAFNOSUPPORT when libc should answer (local mode, no config).
+ */
+static int name_for_addr(int af, const void *addr, char *buf, size_t cap)
+{
+	const char *why = NULL;
+	const struct cfg *c = sfy_busy ? NULL : sfy_config(&why);
+	int rc;
+
+	if (!c || cfg_dns_mode(c) == CFG_DNS_LOCAL)
+		return -EAFNOSUPPORT;
+	rc = sfy_placeholder_name_raw(c, af, addr, buf, cap);
+	if (rc != -EAFNOSUPPORT)
+		return rc;
+	return sfy_hosts_name_for(af, addr, buf, cap);
+}
+
+static int shim_getnameinfo(const struct sockaddr *sa, socklen_t salen,
+			    char *host, socklen_t hostlen, char *serv,
+			    socklen_t servlen, int flags)
+{
+	const struct sfy_real *r = sfy_real();
+	struct sockaddr_in s4;
+	struct sockaddr_in6 s6;
+	char name[DNS_MAX_NAME + 1];
+	const void *addr;
+	int rc, saved = errno;
+
+	if (!r->getnameinfo) {
+		sfy_real_missing("getnameinfo");
+		return EAI_SYSTEM;
+	}
+	if (!sa || !host || hostlen == 0 || (flags & NI_NUMERICHOST))
+		return r->getnameinfo(sa, salen, host, hostlen, serv, servlen,
+				      flags);
+	if (sa->sa_family == AF_INET && salen >= sizeof(s4)) {
+		memcpy(&s4, sa, sizeof(s4));
+		addr = &s4.sin_addr;
+	} else if (sa->sa_family == AF_INET6 && salen >= sizeof(s6)) {
+		memcpy(&s6, sa, sizeof(s6));
+		addr = &s6.sin6_addr;
+	} else {
+		return r->getnameinfo(sa, salen, host, hostlen, serv, servlen,
+				      flags);
+	}
+	rc = name_for_addr(sa->sa_family, addr, name, sizeof(name));
+	errno = saved;
+	if (rc == -EAFNOSUPPORT)
+		return r->getnameinfo(sa, salen, host, hostlen, serv, servlen,
+				      flags);
+	if (rc < 0) {
+		/* No name we may give without asking the network. */
+		if (flags & NI_NAMEREQD)
+			return EAI_NONAME;
+		return r->getnameinfo(sa, salen, host, hostlen, serv, servlen,
+				      flags | NI_NUMERICHOST);
+	}
+	if ((size_t)rc + 1 > hostlen)
+		return EAI_OVERFLOW;
+	if (serv && servlen) {
+		int src = r->getnameinfo(sa, salen, NULL, 0, serv, servlen,
+					 flags);
+		if (src != 0)
+			return src;
+	}
+	memcpy(host, name, (size_t)rc + 1);
+	errno = saved;
+	return 0;
+}
+
+static int shim_gethostbyaddr_r(const void *addr, socklen_t len, int type,
+				struct hostent *ret, char *buf, size_t buflen,
+				struct hostent **result, int *herr)
+{
+	char name[DNS_MAX_NAME + 1];
+	struct addrs a;
+	int rc;
+
+	if (!addr || (type == AF_INET && len != 4) ||
+	    (type == AF_INET6 && len != 16) ||
+	    (type != AF_INET && type != AF_INET6))
+		return REAL_CALL(gethostbyaddr_r, addr, len, type, ret, buf,
+				 buflen, result, herr);
+	rc = name_for_addr(type, addr, name, sizeof(name));
+	if (rc == -EAFNOSUPPORT)
+		return REAL_CALL(gethostbyaddr_r, addr, len, type, ret, buf,
+				 buflen, result, herr);
+	*result = NULL;
+	if (rc < 0) {
+		*herr = HOST_NOT_FOUND;
+		return 0;
+	}
+	memset(&a, 0, sizeof(a));
+	add_addr(&a, type, addr);
+	rc = fill_hostent(ret, buf, buflen, name, type, &a);
+	if (rc != 0) {
+		*herr = NETDB_INTERNAL;
+		return rc;
+	}
+	*herr = NETDB_SUCCESS;
+	*result = ret;
+	return 0;
+}
+
+static struct hostent *shim_gethostbyaddr(const void *addr, socklen_t len,
+					  int type)
+{
+	char name[DNS_MAX_NAME + 1];
+	struct hostent *result = NULL;
+	int rc, herr = 0;
+
+	if (addr && ((type == AF_INET && len == 4) ||
+		     (type == AF_INET6 && len == 16))) {
+		rc = name_for_addr(type, addr, name, sizeof(name));
+		if (rc != -EAFNOSUPPORT) {
+			shim_gethostbyaddr_r(addr, len, type, &tls_he.he,
+					     tls_he.buf, sizeof(tls_he.buf),
+					     &result, &herr);
+			h_errno = herr;
+			return result;
+		}
+	}
+	if (!sfy_real()->gethostbyaddr) {
+		sfy_real_missing("gethostbyaddr");
+		h_errno = NO_RECOVERY;
+		return NULL;
+	}
+	return sfy_real()->gethostbyaddr(addr, len, type);
+}
+
+/* --- exported hooks -------------------------------------------------------- */
+
+SFY_EXPORT int getaddrinfo(const char *node, const char *service,
+			   const struct addrinfo *hints, struct addrinfo **res)
+{
+	return shim_getaddrinfo(node, service, hints, res);
+}
+
+SFY_EXPORT struct hostent *gethostbyname(const char *name)
+{
+	return shim_gethostbyname2(name, AF_INET);
+}
+
+SFY_EXPORT struct hostent *gethostbyname2(const char *name, int af)
+{
+	return shim_gethostbyname2(name, af);
+}
+
+SFY_EXPORT int gethostbyname_r(const char *name, struct hostent *ret,
+			       char *buf, size_t buflen,
+			       struct hostent **result, int *herr)
+{
+	return shim_gethostbyname2_r(name, AF_INET, ret, buf, buflen, result,
+				     herr);
+}
+
+SFY_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret,
+				char *buf, size_t buflen,
+				struct hostent **result, int *herr)
+{
+	return shim_gethostbyname2_r(name, af, ret, buf, buflen, result, herr);
+}
+
+SFY_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen,
+			   char *host, socklen_t hostlen, char *serv,
+			   socklen_t servlen, int flags)
+{
+	return shim_getnameinfo(sa, salen, host, hostlen, serv, servlen,
+				flags);
+}
+
+SFY_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len,
+					 int type)
+{
+	return shim_gethostbyaddr(addr, len, type);
+}
+
+SFY_EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type,
+			       struct hostent *ret, char *buf, size_t buflen,
+			       struct hostent **result, int *herr)
+{
+	return shim_gethostbyaddr_r(addr, len, type, ret, buf, buflen, result,
+				    herr);
+}

@@ -1,0 +1,69 @@
+/*
+ * resolve.h - where a name is resolved, and the two back ends that keep
+ * names away from the local network: placeholders (remote mode) and DNS
+ * over TCP through the proxy (tunnel mode).  Used by the resolver hooks and
+ * by connect().
+ */
+#ifndef SOCKSIFY_RESOLVE_H
+#define SOCKSIFY_RESOLVE_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "dnsmsg.h"
+#include "names.h"
+
+enum sfy_res {
+	SFY_RES_REAL,	     /* libc, unchanged */
+	SFY_RES_PLACEHOLDER, /* remote mode: a placeholder for the name */
+	SFY_RES_TUNNEL,	     /* tunnel mode: DNS over TCP via the proxy */
+	SFY_RES_FAIL,	     /* broken configuration: fail the lookup */
+};
+
+/*
+ * Decides how to resolve name: libc for NULL, numeric hosts, "localhost"
+ * (and *.localhost), names in /etc/hosts, names a `route direct` host rule
+ * matches, and in local mode; else the mode's back end.  *cfgp gets the
+ * configuration (NULL for SFY_RES_FAIL, which is logged).
+ */
+enum sfy_res sfy_res_decide(const char *name, const struct cfg **cfgp);
+
+/* The placeholder table of this process tree, created on first use from
+ * the configuration.  NULL (logged once) when it cannot be created. */
+struct names *sfy_names(const struct cfg *c);
+
+/*
+ * For connect() and getnameinfo(): when c is in remote mode and sa is a
+ * placeholder address (IPv4, IPv6, or v4-mapped IPv4), copies the name it
+ * stands for into buf and returns its length; -ENOENT when it is a
+ * placeholder that stands for no name (never handed out, or reused since);
+ * -EAFNOSUPPORT when it is not a placeholder at all.
+ */
+int sfy_placeholder_name(const struct cfg *c, const struct sockaddr *sa,
+			 socklen_t len, char *buf, size_t cap);
+
+/* Same, for a bare address (family AF_INET with 4 bytes, AF_INET6 with
+ * 16), as gethostbyaddr() gets it. */
+int sfy_placeholder_name_raw(const struct cfg *c, int family,
+			     const void *addr, char *buf, size_t cap);
+
+/*
+ * Tunnel mode: resolves name over TCP through the proxy to the configured
+ * DNS server.  family AF_INET asks for A, AF_INET6 for AAAA, AF_UNSPEC for
+ * both (into *a4 and *a6; either may be NULL when not asked).  Returns 0
+ * (rcode and addresses in the answers), or an EAI_* code (EAI_AGAIN when
+ * the server cannot be reached or does not answer in time; logged).
+ */
+int sfy_tunnel_resolve(const struct cfg *c, const char *name, int family,
+		       struct dns_answer *a4, struct dns_answer *a6);
+
+/* 1 when name (case-insensitive) is a name or alias in /etc/hosts. */
+int sfy_hosts_has_name(const char *name);
+
+/* The first /etc/hosts name for an address (family AF_INET/AF_INET6),
+ * copied into buf: its length, or -ENOENT (or -ERANGE). */
+int sfy_hosts_name_for(int family, const void *addr, char *buf, size_t cap);
+
+#endif
