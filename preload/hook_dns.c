@@ -15,6 +15,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <resolv.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +159,32 @@ static int numeric_list(int family, const uint8_t *addr, const char *service,
 	return 0;
 }
 
+/* Remembers the addresses of a `route direct` name's lookup. */
+static void learn_list(const struct addrinfo *ai)
+{
+	for (; ai; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET && ai->ai_addr)
+			sfy_direct_learn(
+			    AF_INET,
+			    &((const struct sockaddr_in *)ai->ai_addr)->sin_addr);
+		else if (ai->ai_family == AF_INET6 && ai->ai_addr)
+			sfy_direct_learn(AF_INET6,
+					 &((const struct sockaddr_in6 *)
+					       ai->ai_addr)
+					      ->sin6_addr);
+	}
+}
+
+static void learn_hostent(const struct hostent *he)
+{
+	char **p;
+
+	if (!he)
+		return;
+	for (p = he->h_addr_list; p && *p; p++)
+		sfy_direct_learn(he->h_addrtype, *p);
+}
+
 static int shim_getaddrinfo(const char *node, const char *service,
 			    const struct addrinfo *hints,
 			    struct addrinfo **res)
@@ -175,6 +203,13 @@ static int shim_getaddrinfo(const char *node, const char *service,
 		return EAI_SYSTEM;
 	}
 	how = sfy_res_decide(node, &c);
+	if (how == SFY_RES_DIRECT) {
+		errno = saved;
+		rc = r->getaddrinfo(node, service, hints, res);
+		if (rc == 0)
+			learn_list(*res);
+		return rc;
+	}
 	if (how == SFY_RES_REAL ||
 	    (hints && (hints->ai_flags & AI_NUMERICHOST)) ||
 	    (family != AF_UNSPEC && family != AF_INET && family != AF_INET6)) {
@@ -317,9 +352,16 @@ static int shim_gethostbyname2_r(const char *name, int af, struct hostent *ret,
 	const struct cfg *c = NULL;
 	enum sfy_res how = sfy_res_decide(name, &c);
 
-	if (how == SFY_RES_REAL || (af != AF_INET && af != AF_INET6))
-		return REAL_CALL(gethostbyname2_r, name, af, ret, buf, buflen,
-				 result, herr);
+	int rc;
+
+	if (how == SFY_RES_REAL || how == SFY_RES_DIRECT ||
+	    (af != AF_INET && af != AF_INET6)) {
+		rc = REAL_CALL(gethostbyname2_r, name, af, ret, buf, buflen,
+			       result, herr);
+		if (how == SFY_RES_DIRECT && rc == 0 && result)
+			learn_hostent(*result);
+		return rc;
+	}
 	return byname_ours(c, how, name, af, ret, buf, buflen, result, herr);
 }
 
@@ -330,13 +372,17 @@ static struct hostent *shim_gethostbyname2(const char *name, int af)
 	struct hostent *result = NULL;
 	int herr = 0;
 
-	if (how == SFY_RES_REAL || (af != AF_INET && af != AF_INET6)) {
+	if (how == SFY_RES_REAL || how == SFY_RES_DIRECT ||
+	    (af != AF_INET && af != AF_INET6)) {
 		if (!sfy_real()->gethostbyname2) {
 			sfy_real_missing("gethostbyname2");
 			h_errno = NO_RECOVERY;
 			return NULL;
 		}
-		return sfy_real()->gethostbyname2(name, af);
+		result = sfy_real()->gethostbyname2(name, af);
+		if (how == SFY_RES_DIRECT)
+			learn_hostent(result);
+		return result;
 	}
 	if (byname_ours(c, how, name, af, &tls_he.he, tls_he.buf,
 			sizeof(tls_he.buf), &result, &herr) != 0 ||
@@ -478,6 +524,247 @@ static struct hostent *shim_gethostbyaddr(const void *addr, socklen_t len,
 		return NULL;
 	}
 	return sfy_real()->gethostbyaddr(addr, len, type);
+}
+
+/* --- raw DNS: res_query and friends --------------------------------------- */
+
+/*
+ * The libresolv-style calls build and send DNS messages themselves, to the
+ * servers in resolv.conf: in remote mode that would be a query on the local
+ * network, so they fail closed (h_errno NO_RECOVERY, one log line); in
+ * tunnel mode the message goes over TCP through the proxy to dns_server.
+ * Returns the answer length, -1 with h_errno set, or -2: libc's own call
+ * should run (local mode, local names).
+ */
+static int res_ours(const char *fn, const char *name, const uint8_t *msg,
+		    int msglen, unsigned char *answer, int anslen)
+{
+	const struct cfg *c = NULL;
+	enum sfy_res how;
+	int n;
+
+	if (name) {
+		how = sfy_res_decide(name, &c);
+	} else {
+		/* res_send: a prebuilt message; decide by mode alone. */
+		const char *why = NULL;
+
+		c = sfy_busy ? NULL : sfy_config(&why);
+		how = !c			      ? SFY_RES_REAL
+		      : cfg_dns_mode(c) == CFG_DNS_LOCAL  ? SFY_RES_REAL
+		      : cfg_dns_mode(c) == CFG_DNS_TUNNEL ? SFY_RES_TUNNEL
+							  : SFY_RES_PLACEHOLDER;
+		name = "(a prebuilt query)";
+	}
+	if (how == SFY_RES_REAL || how == SFY_RES_DIRECT)
+		return -2;
+	if (how == SFY_RES_FAIL || !answer || anslen < 0 || msglen < 0) {
+		h_errno = NO_RECOVERY;
+		return -1;
+	}
+	if (how == SFY_RES_PLACEHOLDER) {
+		sfy_log(SFY_LOG_ERROR,
+			"%s for %s refused: a raw DNS query would leave this "
+			"machine unproxied (use 'dns tunnel' to carry it)",
+			fn, name);
+		h_errno = NO_RECOVERY;
+		return -1;
+	}
+	n = sfy_tunnel_raw(c, name, msg, (size_t)msglen, answer,
+			   (size_t)anslen);
+	if (n < 12) {
+		h_errno = TRY_AGAIN;
+		return -1;
+	}
+	/* As res_query does: the RCODE decides h_errno. */
+	switch (answer[3] & 0x0f) {
+	case 0:
+		if (!(answer[6] | answer[7])) {
+			h_errno = NO_DATA;
+			return -1;
+		}
+		return n;
+	case 3:
+		h_errno = HOST_NOT_FOUND;
+		return -1;
+	case 2:
+		h_errno = TRY_AGAIN;
+		return -1;
+	default:
+		h_errno = NO_RECOVERY;
+		return -1;
+	}
+}
+
+/* Builds a query for name (the res_query family) and runs it. */
+static int res_query_ours(const char *fn, const char *name, int class,
+			  int type, unsigned char *answer, int anslen)
+{
+	unsigned char q[512];
+	int n;
+
+	if (!name)
+		return -2;
+	/* Only the message is built here (res_mkquery sends nothing). */
+	n = res_mkquery(QUERY, name, class, type, NULL, 0, NULL, q, sizeof(q));
+	if (n < 0) {
+		const struct cfg *c = NULL;
+
+		enum sfy_res how = sfy_res_decide(name, &c);
+
+		if (how == SFY_RES_REAL || how == SFY_RES_DIRECT)
+			return -2;
+		h_errno = NO_RECOVERY;
+		return -1;
+	}
+	return res_ours(fn, name, q, n, answer, anslen);
+}
+
+/* Old-ABI names (declared here: resolv.h no longer does). */
+int __res_query(const char *, int, int, unsigned char *, int);
+int __res_search(const char *, int, int, unsigned char *, int);
+int __res_querydomain(const char *, const char *, int, int, unsigned char *,
+		      int);
+int __res_send(const unsigned char *, int, unsigned char *, int);
+int __res_nquery(res_state, const char *, int, int, unsigned char *, int);
+int __res_nsearch(res_state, const char *, int, int, unsigned char *, int);
+int __res_nquerydomain(res_state, const char *, const char *, int, int,
+		       unsigned char *, int);
+int __res_nsend(res_state, const unsigned char *, int, unsigned char *, int);
+
+#define RES_CALL(expr, realcall)                                              \
+	do {                                                                  \
+		int rc_ = (expr);                                             \
+		return rc_ == -2 ? (realcall) : rc_;                          \
+	} while (0)
+
+SFY_EXPORT int res_query(const char *name, int class, int type,
+			 unsigned char *answer, int anslen)
+{
+	RES_CALL(res_query_ours("res_query", name, class, type, answer, anslen),
+		 REAL_CALL(res_query, name, class, type, answer, anslen));
+}
+
+SFY_EXPORT int res_search(const char *name, int class, int type,
+			  unsigned char *answer, int anslen)
+{
+	RES_CALL(
+	    res_query_ours("res_search", name, class, type, answer, anslen),
+	    REAL_CALL(res_search, name, class, type, answer, anslen));
+}
+
+SFY_EXPORT int res_querydomain(const char *name, const char *domain, int class,
+			       int type, unsigned char *answer, int anslen)
+{
+	char full[DNS_MAX_NAME + 2];
+
+	if (!name || !domain ||
+	    snprintf(full, sizeof(full), "%s.%s", name, domain) >=
+		(int)sizeof(full))
+		return REAL_CALL(res_querydomain, name, domain, class, type,
+				 answer, anslen);
+	RES_CALL(res_query_ours("res_querydomain", full, class, type, answer,
+				anslen),
+		 REAL_CALL(res_querydomain, name, domain, class, type, answer,
+			   anslen));
+}
+
+SFY_EXPORT int res_send(const unsigned char *msg, int msglen,
+			unsigned char *answer, int anslen)
+{
+	RES_CALL(res_ours("res_send", NULL, msg, msglen, answer, anslen),
+		 REAL_CALL(res_send, msg, msglen, answer, anslen));
+}
+
+SFY_EXPORT int res_nquery(res_state st, const char *name, int class, int type,
+			  unsigned char *answer, int anslen)
+{
+	RES_CALL(
+	    res_query_ours("res_nquery", name, class, type, answer, anslen),
+	    REAL_CALL(res_nquery, st, name, class, type, answer, anslen));
+}
+
+SFY_EXPORT int res_nsearch(res_state st, const char *name, int class, int type,
+			   unsigned char *answer, int anslen)
+{
+	RES_CALL(
+	    res_query_ours("res_nsearch", name, class, type, answer, anslen),
+	    REAL_CALL(res_nsearch, st, name, class, type, answer, anslen));
+}
+
+SFY_EXPORT int res_nquerydomain(res_state st, const char *name,
+				const char *domain, int class, int type,
+				unsigned char *answer, int anslen)
+{
+	char full[DNS_MAX_NAME + 2];
+
+	if (!name || !domain ||
+	    snprintf(full, sizeof(full), "%s.%s", name, domain) >=
+		(int)sizeof(full))
+		return REAL_CALL(res_nquerydomain, st, name, domain, class,
+				 type, answer, anslen);
+	RES_CALL(res_query_ours("res_nquerydomain", full, class, type, answer,
+				anslen),
+		 REAL_CALL(res_nquerydomain, st, name, domain, class, type,
+			   answer, anslen));
+}
+
+SFY_EXPORT int res_nsend(res_state st, const unsigned char *msg, int msglen,
+			 unsigned char *answer, int anslen)
+{
+	RES_CALL(res_ours("res_nsend", NULL, msg, msglen, answer, anslen),
+		 REAL_CALL(res_nsend, st, msg, msglen, answer, anslen));
+}
+
+/* The names binaries built before glibc 2.34 link against. */
+SFY_EXPORT int __res_query(const char *name, int class, int type,
+			   unsigned char *answer, int anslen)
+{
+	return res_query(name, class, type, answer, anslen);
+}
+
+SFY_EXPORT int __res_search(const char *name, int class, int type,
+			    unsigned char *answer, int anslen)
+{
+	return res_search(name, class, type, answer, anslen);
+}
+
+SFY_EXPORT int __res_querydomain(const char *name, const char *domain,
+				 int class, int type, unsigned char *answer,
+				 int anslen)
+{
+	return res_querydomain(name, domain, class, type, answer, anslen);
+}
+
+SFY_EXPORT int __res_send(const unsigned char *msg, int msglen,
+			  unsigned char *answer, int anslen)
+{
+	return res_send(msg, msglen, answer, anslen);
+}
+
+SFY_EXPORT int __res_nquery(res_state st, const char *name, int class,
+			    int type, unsigned char *answer, int anslen)
+{
+	return res_nquery(st, name, class, type, answer, anslen);
+}
+
+SFY_EXPORT int __res_nsearch(res_state st, const char *name, int class,
+			     int type, unsigned char *answer, int anslen)
+{
+	return res_nsearch(st, name, class, type, answer, anslen);
+}
+
+SFY_EXPORT int __res_nquerydomain(res_state st, const char *name,
+				  const char *domain, int class, int type,
+				  unsigned char *answer, int anslen)
+{
+	return res_nquerydomain(st, name, domain, class, type, answer, anslen);
+}
+
+SFY_EXPORT int __res_nsend(res_state st, const unsigned char *msg, int msglen,
+			   unsigned char *answer, int anslen)
+{
+	return res_nsend(st, msg, msglen, answer, anslen);
 }
 
 /* --- exported hooks -------------------------------------------------------- */

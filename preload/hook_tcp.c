@@ -177,6 +177,8 @@ static enum route classify(int fd, const struct sockaddr *sa, socklen_t len,
 	}
 	(void)s5_addr_from_sockaddr(&d->s5, (struct sockaddr *)&d->sa,
 				    d->salen);
+	if (sfy_direct_has((struct sockaddr *)&d->sa, d->salen))
+		return ROUTE_DIRECT; /* resolved for a `route direct` name */
 	switch (cfg_match(c, (struct sockaddr *)&d->sa, d->salen)) {
 	case CFG_DIRECT:
 		return ROUTE_DIRECT;

@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <resolv.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -69,6 +70,16 @@ static void bind_all(void)
 	BIND(gethostbyaddr, gethostbyaddr);
 	BIND(gethostbyaddr_r, gethostbyaddr_r);
 	BIND(getnameinfo, getnameinfo);
+	/* Binaries built before glibc 2.34 call these as __res_*: the same
+	 * functions, which we hook under both names. */
+	BIND(res_query, res_query);
+	BIND(res_search, res_search);
+	BIND(res_querydomain, res_querydomain);
+	BIND(res_send, res_send);
+	BIND(res_nquery, res_nquery);
+	BIND(res_nsearch, res_nsearch);
+	BIND(res_nquerydomain, res_nquerydomain);
+	BIND(res_nsend, res_nsend);
 #undef BIND
 	atomic_store_explicit(&sfy_real_ready, 1, memory_order_release);
 	errno = saved;

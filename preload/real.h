@@ -11,6 +11,7 @@
 #define SOCKSIFY_REAL_H
 
 #include <netdb.h>
+#include <resolv.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
@@ -45,6 +46,19 @@ struct sfy_real {
 			       char *, size_t, struct hostent **, int *);
 	int (*getnameinfo)(const struct sockaddr *, socklen_t, char *,
 			   socklen_t, char *, socklen_t, int);
+	int (*res_query)(const char *, int, int, unsigned char *, int);
+	int (*res_search)(const char *, int, int, unsigned char *, int);
+	int (*res_querydomain)(const char *, const char *, int, int,
+			       unsigned char *, int);
+	int (*res_send)(const unsigned char *, int, unsigned char *, int);
+	int (*res_nquery)(struct __res_state *, const char *, int, int,
+			  unsigned char *, int);
+	int (*res_nsearch)(struct __res_state *, const char *, int, int,
+			   unsigned char *, int);
+	int (*res_nquerydomain)(struct __res_state *, const char *,
+				const char *, int, int, unsigned char *, int);
+	int (*res_nsend)(struct __res_state *, const unsigned char *, int,
+			 unsigned char *, int);
 };
 
 /* Marks the hooks this shared object exports (everything else is hidden;

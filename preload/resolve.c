@@ -10,6 +10,8 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,9 +132,86 @@ static pthread_mutex_t g_hosts_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *g_hosts;	  /* the file's text, NUL-terminated */
 static struct stat g_hosts_st; /* what it was read from */
 
+/* Addresses libc resolved for names that a `route direct` host rule
+ * matches: connect() sends them direct, as the rule says (address rules
+ * alone would send them to the proxy).  Bounded, oldest replaced first. */
+#define DIRECT_ADDRS 1024
+static struct {
+	uint8_t family;
+	uint8_t addr[16];
+} g_direct[DIRECT_ADDRS];
+static unsigned int g_direct_next;
+static atomic_uint g_direct_used; /* read without the lock: 0 is common */
+static pthread_mutex_t g_direct_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void resolve_atfork_child(void)
 {
 	pthread_mutex_init(&g_hosts_lock, NULL);
+	pthread_mutex_init(&g_direct_lock, NULL);
+}
+
+/* Reduces v4-mapped IPv6 to IPv4 so both spellings match. */
+static int plain_addr(int family, const void *addr, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	if (family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)addr)) {
+		memcpy(out, (const uint8_t *)addr + 12, 4);
+		return AF_INET;
+	}
+	memcpy(out, addr, family == AF_INET ? 4 : 16);
+	return family;
+}
+
+void sfy_direct_learn(int family, const void *addr)
+{
+	uint8_t a[16];
+	unsigned int i;
+
+	if (family != AF_INET && family != AF_INET6)
+		return;
+	family = plain_addr(family, addr, a);
+	pthread_mutex_lock(&g_direct_lock);
+	for (i = 0; i < g_direct_used; i++)
+		if (g_direct[i].family == family &&
+		    memcmp(g_direct[i].addr, a, 16) == 0)
+			goto out;
+	i = g_direct_next;
+	g_direct_next = (g_direct_next + 1) % DIRECT_ADDRS;
+	if (g_direct_used < DIRECT_ADDRS)
+		g_direct_used++;
+	g_direct[i].family = (uint8_t)family;
+	memcpy(g_direct[i].addr, a, 16);
+out:
+	pthread_mutex_unlock(&g_direct_lock);
+}
+
+int sfy_direct_has(const struct sockaddr *sa, socklen_t len)
+{
+	struct sockaddr_in s4;
+	struct sockaddr_in6 s6;
+	uint8_t a[16];
+	unsigned int i;
+	int family, found = 0;
+
+	if (sa->sa_family == AF_INET && len >= sizeof(s4)) {
+		memcpy(&s4, sa, sizeof(s4));
+		family = plain_addr(AF_INET, &s4.sin_addr, a);
+	} else if (sa->sa_family == AF_INET6 &&
+		   len >= offsetof(struct sockaddr_in6, sin6_scope_id)) {
+		memcpy(&s6, sa, offsetof(struct sockaddr_in6, sin6_scope_id));
+		family = plain_addr(AF_INET6, &s6.sin6_addr, a);
+	} else {
+		return 0;
+	}
+	if (atomic_load_explicit(&g_direct_used, memory_order_relaxed) == 0)
+		return 0;
+	pthread_mutex_lock(&g_direct_lock);
+	for (i = 0; i < g_direct_used && !found; i++)
+		found = g_direct[i].family == family &&
+			memcmp(g_direct[i].addr, a, 16) == 0;
+	pthread_mutex_unlock(&g_direct_lock);
+	return found;
 }
 
 __attribute__((constructor)) static void resolve_at_load(void)
@@ -342,9 +421,10 @@ enum sfy_res sfy_res_decide(const char *name, const struct cfg **cfgp)
 	}
 	*cfgp = c;
 	mode = cfg_dns_mode(c);
-	if (mode == CFG_DNS_LOCAL || cfg_name_is_direct(c, name) ||
-	    sfy_hosts_has_name(name))
+	if (mode == CFG_DNS_LOCAL || sfy_hosts_has_name(name))
 		return SFY_RES_REAL;
+	if (cfg_name_is_direct(c, name))
+		return SFY_RES_DIRECT;
 	return mode == CFG_DNS_TUNNEL ? SFY_RES_TUNNEL : SFY_RES_PLACEHOLDER;
 }
 
@@ -493,6 +573,42 @@ int sfy_tunnel_resolve(const struct cfg *c, const char *name, int family,
 			rc == EAI_AGAIN ? "no answer from the DNS server in time"
 					: "unusable answer from the DNS server",
 			rc == EAI_AGAIN ? "EAI_AGAIN" : "EAI_FAIL");
+	errno = saved;
+	return rc;
+}
+
+int sfy_tunnel_raw(const struct cfg *c, const char *what, const uint8_t *q,
+		   size_t qlen, uint8_t *ans, size_t anslen)
+{
+	uint8_t hdr[2], *msg = NULL;
+	size_t len;
+	int fd, rc = -1, saved = errno;
+
+	if (qlen > 65535)
+		return -1;
+	fd = tunnel_open(c, what);
+	if (fd < 0) {
+		errno = saved;
+		return -1;
+	}
+	hdr[0] = (uint8_t)(qlen >> 8);
+	hdr[1] = (uint8_t)qlen;
+	if (send_all(fd, hdr, 2) == 0 && send_all(fd, q, qlen) == 0 &&
+	    recv_all(fd, hdr, 2) == 0) {
+		len = (size_t)hdr[0] << 8 | hdr[1];
+		msg = malloc(len ? len : 1);
+		if (msg && recv_all(fd, msg, len) == 0) {
+			rc = (int)(len < anslen ? len : anslen);
+			memcpy(ans, msg, (size_t)rc);
+		}
+		free(msg);
+	}
+	sfy_real()->close(fd);
+	if (rc < 0)
+		sfy_log(SFY_LOG_ERROR,
+			"DNS query for %s over the proxy failed: no answer "
+			"from the DNS server in time",
+			what);
 	errno = saved;
 	return rc;
 }

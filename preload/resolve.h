@@ -9,6 +9,7 @@
 
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "config.h"
@@ -17,6 +18,8 @@
 
 enum sfy_res {
 	SFY_RES_REAL,	     /* libc, unchanged */
+	SFY_RES_DIRECT,	     /* libc, for a name a `route direct` rule
+				matches: learn its addresses */
 	SFY_RES_PLACEHOLDER, /* remote mode: a placeholder for the name */
 	SFY_RES_TUNNEL,	     /* tunnel mode: DNS over TCP via the proxy */
 	SFY_RES_FAIL,	     /* broken configuration: fail the lookup */
@@ -24,8 +27,9 @@ enum sfy_res {
 
 /*
  * Decides how to resolve name: libc for NULL, numeric hosts, "localhost"
- * (and *.localhost), names in /etc/hosts, names a `route direct` host rule
- * matches, and in local mode; else the mode's back end.  *cfgp gets the
+ * (and *.localhost), names in /etc/hosts, and in local mode; libc too, but
+ * SFY_RES_DIRECT, for names a `route direct` host rule matches; else the
+ * mode's back end.  *cfgp gets the
  * configuration (NULL for SFY_RES_FAIL, which is logged).
  */
 enum sfy_res sfy_res_decide(const char *name, const struct cfg **cfgp);
@@ -58,6 +62,19 @@ int sfy_placeholder_name_raw(const struct cfg *c, int family,
  */
 int sfy_tunnel_resolve(const struct cfg *c, const char *name, int family,
 		       struct dns_answer *a4, struct dns_answer *a6);
+
+/* Tunnel mode, raw: sends the DNS message q to the configured server
+ * through the proxy and copies up to anslen bytes of the response into
+ * ans.  Returns the bytes copied, or -1 (logged).  what names the query in
+ * the log. */
+int sfy_tunnel_raw(const struct cfg *c, const char *what, const uint8_t *q,
+		   size_t qlen, uint8_t *ans, size_t anslen);
+
+/* Remembers an address libc resolved for a `route direct` name (family
+ * AF_INET/AF_INET6, v4-mapped reduced to IPv4). */
+void sfy_direct_learn(int family, const void *addr);
+/* 1 when connect() to sa should go direct because of such a name. */
+int sfy_direct_has(const struct sockaddr *sa, socklen_t len);
 
 /* 1 when name (case-insensitive) is a name or alias in /etc/hosts. */
 int sfy_hosts_has_name(const char *name);
