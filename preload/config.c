@@ -125,6 +125,9 @@ static int parse_ulong(const char *s, size_t n, unsigned long lo,
 /* ------------------------------------------------------------------ */
 /* Defaults and the rules array                                        */
 
+static int parse_range(const char *s, int family, uint8_t *addr,
+		       uint8_t *prefix, char *err, size_t errlen);
+
 /* Contract: see config.h.  Zeroing first keeps every field defined. */
 void cfg_init(struct cfg *c)
 {
@@ -133,6 +136,16 @@ void cfg_init(struct cfg *c)
 	c->log_level = CFG_LOG_ERROR;
 	c->proxy.port = CFG_DEFAULT_PORT;
 	c->proxy.dns = CFG_DNS_LOCAL;
+	c->dns = CFG_DNS_LOCAL;
+	c->dns_set = 0;
+	/* The defaults are valid literals; parsing them keeps one source of
+	 * truth (config.h) for the documented ranges. */
+	parse_range(CFG_DEFAULT_DNS_V4, AF_INET, c->dns_v4, &c->dns_v4_prefix,
+		    NULL, 0);
+	parse_range(CFG_DEFAULT_DNS_V6, AF_INET6, c->dns_v6, &c->dns_v6_prefix,
+		    NULL, 0);
+	c->dns_names = CFG_DEFAULT_DNS_NAMES;
+	c->dns_server_len = 0;
 }
 
 /* Contract: see config.h.  Leaves c with no rules, safe to free again. */
@@ -430,82 +443,223 @@ static uint8_t prefix_mask(unsigned bits, unsigned i)
 	return (uint8_t)(0xff00u >> (bits - i * 8));
 }
 
-/* Parses "all", "ADDR" or "ADDR/PREFIX" into r's family, addr, prefix. */
-static int parse_dest(struct cfg_rule *r, const char *s, char *err,
-		      size_t errlen)
+/*
+ * Parses "ADDR" or "ADDR/PREFIX" (an IPv4 or IPv6 literal) into family,
+ * addr (16 bytes, zero-padded) and prefix (the full length when there is
+ * no '/'; *bits is that full length).  Returns 0, 1 when the text before
+ * any '/' is no address literal, or 2 for a bad prefix length.
+ */
+static int parse_cidr(const char *s, int *family, uint8_t *addr,
+		      unsigned *prefix, unsigned *bits)
 {
 	char buf[INET6_ADDRSTRLEN];
 	const char *slash = strchr(s, '/');
 	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
-	unsigned long prefix;
-	unsigned bits, i, nbytes;
+	unsigned long pl;
 
+	if (alen >= sizeof(buf))
+		return 1;
+	memcpy(buf, s, alen);
+	buf[alen] = '\0';
+	memset(addr, 0, 16);
+	if (inet_pton(AF_INET, buf, addr) == 1) {
+		*family = AF_INET;
+		*bits = 32;
+	} else if (inet_pton(AF_INET6, buf, addr) == 1) {
+		*family = AF_INET6;
+		*bits = 128;
+	} else {
+		return 1;
+	}
+	if (!slash) {
+		*prefix = *bits;
+		return 0;
+	}
+	if (parse_ulong(slash + 1, strlen(slash + 1), 0, *bits, &pl))
+		return 2;
+	*prefix = (unsigned)pl;
+	return 0;
+}
+
+/* Host bits beyond the prefix are almost always a typo ("10.1.0.0/8"
+ * meant /16?), so they are refused rather than silently widening the
+ * network.  s is the text, for the message.  Returns 0 or -1. */
+static int check_host_bits(const char *s, int family, const uint8_t *addr,
+			   unsigned prefix, char *err, size_t errlen)
+{
+	unsigned i, nbytes = family == AF_INET ? 4 : 16;
+
+	for (i = 0; i < nbytes; i++) {
+		if (addr[i] & (uint8_t)~prefix_mask(prefix, i)) {
+			char net[INET6_ADDRSTRLEN];
+			uint8_t a[16];
+			unsigned j;
+
+			for (j = 0; j < nbytes; j++)
+				a[j] = addr[j] & prefix_mask(prefix, j);
+			if (!inet_ntop(family, a, net, sizeof(net)))
+				net[0] = '\0';
+			seterr(
+			    err, errlen,
+			    "host bits set in '%." ECHO_MAX
+			    "s' beyond the /%u prefix (the network is %s/%u)",
+			    s, prefix, net, prefix);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A DEST that is neither an address, 'all' nor a valid host pattern. */
+static int bad_dest(const char *s, char *err, size_t errlen)
+{
+	seterr(err, errlen,
+	       "bad destination '%." ECHO_MAX
+	       "s' (expected an IPv4 or IPv6 address or CIDR, 'all', or a "
+	       "host name or pattern: host.example, *.example, .example)",
+	       s);
+	return -1;
+}
+
+/*
+ * Parses a host pattern into r's host_kind and host: "name" (exact),
+ * "*.name" (names below it) or ".name" (it and names below it); a
+ * trailing dot is dropped.  Labels are letters, digits, '-', '_', 1..63
+ * bytes; the name at most 253 bytes.  A last label of digits only is
+ * refused: no host name ends that way, and "10.0.0" is a mistyped address
+ * far more often than a name.  Stored lowercase.  Returns 0 or -1.
+ */
+static int parse_host_pattern(struct cfg_rule *r, const char *s, char *err,
+			      size_t errlen)
+{
+	enum cfg_host_kind kind = CFG_HOST_EXACT;
+	const char *p = s;
+	size_t n = strlen(s), i, label = 0;
+	int numeric = 1;
+
+	if (s[0] == '*' && s[1] == '.') {
+		kind = CFG_HOST_SUBDOMAINS;
+		p += 2;
+		n -= 2;
+	} else if (s[0] == '.') {
+		kind = CFG_HOST_DOMAIN;
+		p++;
+		n--;
+	}
+	if (n > 0 && p[n - 1] == '.')
+		n--;
+	for (i = 0; i < n; i++) {
+		char ch = p[i];
+
+		if (ch == '.') {
+			if (label == 0)
+				break;
+			label = 0;
+			numeric = 1;
+			continue;
+		}
+		if (!is_alpha(ch) && !is_digit(ch) && ch != '-' && ch != '_')
+			return bad_dest(s, err, errlen);
+		if (!is_digit(ch))
+			numeric = 0;
+		if (++label > 63) {
+			seterr(err, errlen,
+			       "label longer than 63 bytes in host name "
+			       "'%." ECHO_MAX "s'",
+			       s);
+			return -1;
+		}
+	}
+	if (label == 0) {
+		seterr(err, errlen,
+		       "empty label in host name '%." ECHO_MAX "s'", s);
+		return -1;
+	}
+	if (numeric)
+		return bad_dest(s, err, errlen);
+	if (n > 253) {
+		seterr(err, errlen,
+		       "host name '%." ECHO_MAX "s' is longer than 253 bytes",
+		       s);
+		return -1;
+	}
+	r->family = AF_UNSPEC;
+	memset(r->addr, 0, sizeof(r->addr));
+	r->prefix = 0;
+	r->host_kind = kind;
+	for (i = 0; i < n; i++)
+		r->host[i] = to_lower(p[i]);
+	r->host[n] = '\0';
+	return 0;
+}
+
+/* Parses "all", "ADDR", "ADDR/PREFIX" or a host pattern into r's family,
+ * addr, prefix, host_kind and host. */
+static int parse_dest(struct cfg_rule *r, const char *s, char *err,
+		      size_t errlen)
+{
+	unsigned prefix, bits;
+	int family, rc;
+
+	r->host_kind = CFG_HOST_NONE;
+	r->host[0] = '\0';
 	if (str_eq(s, "all")) {
 		r->family = AF_UNSPEC;
 		memset(r->addr, 0, sizeof(r->addr));
 		r->prefix = 0;
 		return 0;
 	}
-	if (alen >= sizeof(buf))
-		goto bad_addr;
-	memcpy(buf, s, alen);
-	buf[alen] = '\0';
-	memset(r->addr, 0, sizeof(r->addr));
-	if (inet_pton(AF_INET, buf, r->addr) == 1) {
-		r->family = AF_INET;
-		bits = 32;
-	} else if (inet_pton(AF_INET6, buf, r->addr) == 1) {
-		r->family = AF_INET6;
-		bits = 128;
-	} else {
-		goto bad_addr;
+	rc = parse_cidr(s, &family, r->addr, &prefix, &bits);
+	if (rc == 1)
+		return parse_host_pattern(r, s, err, errlen);
+	if (rc == 2) {
+		seterr(err, errlen,
+		       "bad prefix length in '%." ECHO_MAX
+		       "s' (expected 0..%u)",
+		       s, bits);
+		return -1;
 	}
-	nbytes = bits / 8;
-
-	if (slash) {
-		int rc =
-		    parse_ulong(slash + 1, strlen(slash + 1), 0, bits, &prefix);
-
-		if (rc) {
-			seterr(err, errlen,
-			       "bad prefix length in '%." ECHO_MAX
-			       "s' (expected 0..%u)",
-			       s, bits);
-			return -1;
-		}
-	} else {
-		prefix = bits;
-	}
+	r->family = family;
 	r->prefix = (uint8_t)prefix;
+	return check_host_bits(s, family, r->addr, prefix, err, errlen);
+}
 
-	/* Host bits beyond the prefix are almost always a typo ("10.1.0.0/8"
-	 * meant /16?), so refuse rather than silently widen the rule. */
-	for (i = 0; i < nbytes; i++) {
-		if (r->addr[i] & (uint8_t)~prefix_mask(r->prefix, i)) {
-			char net[INET6_ADDRSTRLEN];
-			uint8_t a[16];
-			unsigned j;
+/*
+ * Parses a placeholder range (dns_v4_range, dns_v6_range): a network of
+ * the given family in CIDR form, prefix 1..30 (IPv4) or 1..120 (IPv6) so
+ * that it holds at least 4 or 256 addresses, no host bits.  addr (4 or 16
+ * bytes) and prefix are written only on success.  Returns 0 or -1.
+ */
+static int parse_range(const char *s, int family, uint8_t *addr,
+		       uint8_t *prefix, char *err, size_t errlen)
+{
+	const char *key = family == AF_INET ? "dns_v4_range" : "dns_v6_range";
+	unsigned lo = 1, hi = family == AF_INET ? 30 : 120, pl, bits;
+	uint8_t a[16];
+	int fam, rc;
 
-			for (j = 0; j < nbytes; j++)
-				a[j] = r->addr[j] & prefix_mask(r->prefix, j);
-			if (!inet_ntop(r->family, a, net, sizeof(net)))
-				net[0] = '\0';
-			seterr(
-			    err, errlen,
-			    "host bits set in '%." ECHO_MAX
-			    "s' beyond the /%lu prefix (the network is %s/%lu)",
-			    s, prefix, net, prefix);
-			return -1;
-		}
+	rc = parse_cidr(s, &fam, a, &pl, &bits);
+	if (rc == 1 || (rc == 0 && fam != family) || !strchr(s, '/')) {
+		seterr(err, errlen,
+		       "bad %s '%." ECHO_MAX "s' (expected an %s network in "
+		       "CIDR form, e.g. %s)",
+		       key, s, family == AF_INET ? "IPv4" : "IPv6",
+		       family == AF_INET ? CFG_DEFAULT_DNS_V4
+					 : CFG_DEFAULT_DNS_V6);
+		return -1;
 	}
+	if (rc == 2 || pl < lo || pl > hi) {
+		seterr(err, errlen,
+		       "bad prefix length in '%." ECHO_MAX
+		       "s' (expected %u..%u)",
+		       s, lo, hi);
+		return -1;
+	}
+	if (check_host_bits(s, fam, a, pl, err, errlen) < 0)
+		return -1;
+	memcpy(addr, a, family == AF_INET ? 4 : 16);
+	*prefix = (uint8_t)pl;
 	return 0;
-
-bad_addr:
-	seterr(err, errlen,
-	       "bad destination '%." ECHO_MAX
-	       "s' (expected an IPv4 or IPv6 address or CIDR, or 'all')",
-	       s);
-	return -1;
 }
 
 /* Parses "N" or "N-M" (1..65535, N <= M) into r's port range. */
@@ -740,6 +894,8 @@ enum cfg_action cfg_match(const struct cfg *c, const struct sockaddr *sa,
 	for (i = 0; i < c->nrules; i++) {
 		const struct cfg_rule *r = &c->rules[i];
 
+		if (r->host_kind != CFG_HOST_NONE)
+			continue; /* names never match an address */
 		if (port < r->port_lo || port > r->port_hi)
 			continue;
 		if (r->family == AF_UNSPEC)
@@ -757,6 +913,90 @@ enum cfg_action cfg_match(const struct cfg *c, const struct sockaddr *sa,
 	    (has6 && (memcmp(a6, loop6, 16) == 0 || memcmp(a6, any6, 16) == 0)))
 		return CFG_DIRECT;
 	return CFG_PROXY;
+}
+
+/* Contract: see config.h. */
+enum cfg_dns cfg_dns_mode(const struct cfg *c)
+{
+	return c->dns_set ? c->dns : c->proxy.dns;
+}
+
+/* Length of name without one trailing dot ("" for NULL). */
+static size_t name_len(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n > 0 && name[n - 1] == '.')
+		n--;
+	return n;
+}
+
+/* Nonzero if the n bytes at name end in "." followed by the h-byte
+ * lowercase host (a name strictly below it). */
+static int is_below(const char *name, size_t n, const char *host, size_t h)
+{
+	return n > h + 1 && name[n - h - 1] == '.' &&
+	       word_eq(name + n - h, h, host);
+}
+
+/* Nonzero if the n bytes at name match host rule r (case-insensitive;
+ * r->host is stored lowercase). */
+static int host_match(const struct cfg_rule *r, const char *name, size_t n)
+{
+	size_t h = strlen(r->host);
+
+	switch (r->host_kind) {
+	case CFG_HOST_EXACT:
+		return word_eq(name, n, r->host);
+	case CFG_HOST_SUBDOMAINS:
+		return is_below(name, n, r->host, h);
+	case CFG_HOST_DOMAIN:
+		return word_eq(name, n, r->host) ||
+		       is_below(name, n, r->host, h);
+	case CFG_HOST_NONE:
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Contract: see config.h.  Port 0 means the port is not known yet (a
+ * lookup, not a connect) and matches every rule's ports.  No allocation:
+ * this runs on connects to placeholders.
+ */
+enum cfg_action cfg_match_name(const struct cfg *c, const char *name,
+			       uint16_t port)
+{
+	size_t n = name_len(name), i;
+
+	for (i = 0; i < c->nrules; i++) {
+		const struct cfg_rule *r = &c->rules[i];
+
+		if (port != 0 && (port < r->port_lo || port > r->port_hi))
+			continue;
+		if (r->host_kind == CFG_HOST_NONE) {
+			if (r->family == AF_UNSPEC) /* 'all' */
+				return r->action;
+			continue; /* CIDR rules never match a name */
+		}
+		if (host_match(r, name, n))
+			return r->action;
+	}
+	return CFG_PROXY;
+}
+
+/* Contract: see config.h.  Only host rules count, ports ignored. */
+int cfg_name_is_direct(const struct cfg *c, const char *name)
+{
+	size_t n = name_len(name), i;
+
+	for (i = 0; i < c->nrules; i++) {
+		const struct cfg_rule *r = &c->rules[i];
+
+		if (r->host_kind != CFG_HOST_NONE && host_match(r, name, n))
+			return r->action == CFG_DIRECT;
+	}
+	return 0;
 }
 
 /* Contract: see config.h.  Case-insensitive. */
@@ -788,16 +1028,16 @@ int cfg_parse_log_level(const char *s, enum cfg_log_level *out)
 /* Config file                                                         */
 
 /*
- * username, password and dns override the URL whatever the line order,
- * so they are collected here and applied once the whole text is read.
+ * username and password override the URL whatever the line order, so they
+ * are collected here and applied once the whole text is read.  The lines
+ * of the dns keys are kept for the checks that need the whole file.
  */
 struct parse_state {
 	struct cfg *c;
 	char user[CFG_MAX_CRED + 1], pass[CFG_MAX_CRED + 1];
 	size_t user_len, pass_len;
-	size_t user_line, pass_line; /* 0: not given */
-	int dns_set;
-	enum cfg_dns dns;
+	size_t user_line, pass_line;		       /* 0: not given */
+	size_t dns_line, v4_line, v6_line, names_line; /* 0: not given */
 };
 
 /* Parses a timeout in seconds ("2", "2.5", "0.001") into milliseconds. */
@@ -864,6 +1104,103 @@ static int file_cred(const char *v, const char *what, char *out, size_t *outlen,
 	return 0;
 }
 
+/*
+ * Parses dns_server's value: an IPv4 address with an optional :PORT, an
+ * IPv6 address bare or in brackets ([2001:db8::53]:53; only the bracketed
+ * form takes a port), default port 53.  No names: the server is reached
+ * through the proxy, and resolving its name would need the very resolver
+ * it is to replace.  c is written only on success.  Returns 0 or -1.
+ */
+static int parse_dns_server(struct cfg *c, const char *v, char *err,
+			    size_t errlen)
+{
+	char buf[INET6_ADDRSTRLEN];
+	const char *host = v, *hend, *port = NULL;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+	unsigned long pnum = 53;
+	int bracket = v[0] == '[';
+	size_t n;
+
+	if (bracket) {
+		host = v + 1;
+		hend = strchr(host, ']');
+		if (!hend) {
+			seterr(err, errlen,
+			       "missing ']' after IPv6 address in '%." ECHO_MAX
+			       "s'",
+			       v);
+			return -1;
+		}
+		if (hend[1] != '\0') {
+			if (hend[1] != ':') {
+				seterr(
+				    err, errlen,
+				    "unexpected text after ']' in '%." ECHO_MAX
+				    "s' (expected :PORT)",
+				    v);
+				return -1;
+			}
+			port = hend + 2;
+		}
+	} else {
+		const char *colon = strchr(v, ':');
+
+		/* One ':' separates a port; more make a bare IPv6 address. */
+		if (colon && !strchr(colon + 1, ':')) {
+			hend = colon;
+			port = colon + 1;
+		} else {
+			hend = v + strlen(v);
+		}
+	}
+	n = (size_t)(hend - host);
+	if (n < sizeof(buf)) {
+		memcpy(buf, host, n);
+		buf[n] = '\0';
+	}
+	memset(&in, 0, sizeof(in));
+	memset(&in6, 0, sizeof(in6));
+	if (n < sizeof(buf) && !bracket &&
+	    inet_pton(AF_INET, buf, &in.sin_addr) == 1) {
+		in.sin_family = AF_INET;
+	} else if (n < sizeof(buf) &&
+		   inet_pton(AF_INET6, buf, &in6.sin6_addr) == 1) {
+		in6.sin6_family = AF_INET6;
+	} else if (bracket) {
+		seterr(err, errlen,
+		       "'%." ECHO_MAX
+		       "s' is not an IPv6 address (brackets are only for IPv6)",
+		       v);
+		return -1;
+	} else {
+		seterr(err, errlen,
+		       "dns_server '%." ECHO_MAX
+		       "s' is not an IP address (it is reached through the "
+		       "proxy, so give its address, not a name)",
+		       v);
+		return -1;
+	}
+	if (port && parse_ulong(port, strlen(port), 1, 65535, &pnum)) {
+		seterr(err, errlen,
+		       "bad port in dns_server '%." ECHO_MAX
+		       "s' (expected 1..65535)",
+		       v);
+		return -1;
+	}
+	memset(&c->dns_server, 0, sizeof(c->dns_server));
+	if (in.sin_family == AF_INET) {
+		in.sin_port = htons((uint16_t)pnum);
+		memcpy(&c->dns_server, &in, sizeof(in));
+		c->dns_server_len = (socklen_t)sizeof(in);
+	} else {
+		in6.sin6_port = htons((uint16_t)pnum);
+		memcpy(&c->dns_server, &in6, sizeof(in6));
+		c->dns_server_len = (socklen_t)sizeof(in6);
+	}
+	return 0;
+}
+
 enum key_id {
 	KEY_PROXY,
 	KEY_USERNAME,
@@ -873,6 +1210,10 @@ enum key_id {
 	KEY_LOG_LEVEL,
 	KEY_LOG_FILE,
 	KEY_ROUTE,
+	KEY_DNS_V4_RANGE,
+	KEY_DNS_V6_RANGE,
+	KEY_DNS_NAMES,
+	KEY_DNS_SERVER,
 };
 
 static const struct key_desc {
@@ -886,12 +1227,16 @@ static const struct key_desc {
      "username NAME (quote a name with blanks)"},
     {"password", KEY_PASSWORD, 1, 1,
      "password SECRET (quote a secret with blanks)"},
-    {"dns", KEY_DNS, 1, 1, "dns remote|local"},
+    {"dns", KEY_DNS, 1, 1, "dns remote|local|tunnel"},
     {"timeout", KEY_TIMEOUT, 1, 1, "timeout SECONDS"},
     {"log_level", KEY_LOG_LEVEL, 1, 1, "log_level error|warn|info|debug"},
     {"log_file", KEY_LOG_FILE, 1, 1,
      "log_file PATH (quote a path with blanks)"},
     {"route", KEY_ROUTE, 2, 3, "route direct|proxy|refuse DEST [PORTS]"},
+    {"dns_v4_range", KEY_DNS_V4_RANGE, 1, 1, "dns_v4_range CIDR"},
+    {"dns_v6_range", KEY_DNS_V6_RANGE, 1, 1, "dns_v6_range CIDR"},
+    {"dns_names", KEY_DNS_NAMES, 1, 1, "dns_names N"},
+    {"dns_server", KEY_DNS_SERVER, 1, 1, "dns_server ADDRESS[:PORT]"},
 };
 
 /* Applies one directive (already split into words).  Returns 0 or -1
@@ -943,18 +1288,49 @@ static int apply_line(struct parse_state *st, char **w, size_t nw, size_t line,
 				 errlen);
 	case KEY_DNS:
 		if (str_eq(v, "remote"))
-			st->dns = CFG_DNS_REMOTE;
+			c->dns = CFG_DNS_REMOTE;
 		else if (str_eq(v, "local"))
-			st->dns = CFG_DNS_LOCAL;
+			c->dns = CFG_DNS_LOCAL;
+		else if (str_eq(v, "tunnel"))
+			c->dns = CFG_DNS_TUNNEL;
 		else {
 			seterr(err, errlen,
 			       "bad dns '%." ECHO_MAX
-			       "s' (expected remote or local)",
+			       "s' (expected remote, local or tunnel)",
 			       v);
 			return -1;
 		}
-		st->dns_set = 1;
+		c->dns_set = 1;
+		st->dns_line = line;
 		return 0;
+	case KEY_DNS_V4_RANGE:
+		st->v4_line = line;
+		return parse_range(v, AF_INET, c->dns_v4, &c->dns_v4_prefix,
+				   err, errlen);
+	case KEY_DNS_V6_RANGE:
+		st->v6_line = line;
+		return parse_range(v, AF_INET6, c->dns_v6, &c->dns_v6_prefix,
+				   err, errlen);
+	case KEY_DNS_NAMES: {
+		unsigned long n;
+		int rc = parse_ulong(v, strlen(v), 256, 16777216, &n);
+
+		if (rc) {
+			seterr(err, errlen,
+			       rc == 2 ? "dns_names '%." ECHO_MAX
+					 "s' out of range (256..16777216)"
+				       : "bad dns_names '%." ECHO_MAX
+					 "s' (expected a number, "
+					 "256..16777216)",
+			       v);
+			return -1;
+		}
+		c->dns_names = (uint32_t)n;
+		st->names_line = line;
+		return 0;
+	}
+	case KEY_DNS_SERVER:
+		return parse_dns_server(c, v, err, errlen);
 	case KEY_TIMEOUT:
 		return parse_timeout(v, &c->timeout_ms, err, errlen);
 	case KEY_LOG_LEVEL:
@@ -1009,8 +1385,40 @@ static int apply_line(struct parse_state *st, char **w, size_t nw, size_t line,
 	return -1;
 }
 
-/* Folds the collected overrides into the proxy and checks that user and
- * password come as a pair.  Returns 0 or -1 with *line set. */
+/*
+ * Checks that a placeholder range holds at least dns_names + 1 addresses
+ * (the table's rule, see names.h).  The error goes on the later of the
+ * range's and dns_names's lines given in this text.  Returns 0 or -1 with
+ * *line set.
+ */
+static int range_check(const struct cfg *c, int family, size_t range_line,
+		       size_t names_line, size_t *line, char *err,
+		       size_t errlen)
+{
+	unsigned prefix =
+	    family == AF_INET ? c->dns_v4_prefix : c->dns_v6_prefix;
+	unsigned hostbits = (family == AF_INET ? 32 : 128) - prefix;
+	uint64_t need = (uint64_t)c->dns_names + 1;
+	char net[INET6_ADDRSTRLEN];
+
+	if (hostbits >= 32 || ((uint64_t)1 << hostbits) >= need)
+		return 0;
+	if (!inet_ntop(family, family == AF_INET ? c->dns_v4 : c->dns_v6, net,
+		       sizeof(net)))
+		net[0] = '\0';
+	*line = range_line > names_line ? range_line : names_line;
+	seterr(err, errlen,
+	       "dns_v%c_range %s/%u holds %llu addresses, too few for "
+	       "dns_names %lu (it needs at least %llu)",
+	       family == AF_INET ? '4' : '6', net, prefix,
+	       (unsigned long long)((uint64_t)1 << hostbits),
+	       (unsigned long)c->dns_names, (unsigned long long)need);
+	return -1;
+}
+
+/* Folds the collected overrides into the proxy, checks that user and
+ * password come as a pair, that the placeholder ranges are large enough
+ * and that `dns tunnel` has its server.  Returns 0 or -1 with *line set. */
 static int finish(struct parse_state *st, size_t *line, char *err,
 		  size_t errlen)
 {
@@ -1026,8 +1434,6 @@ static int finish(struct parse_state *st, size_t *line, char *err,
 		memcpy(p->pass, st->pass, st->pass_len);
 		p->pass_len = st->pass_len;
 	}
-	if (st->dns_set)
-		p->dns = st->dns;
 	if (p->user_len && !p->pass_len) {
 		*line = st->user_line;
 		seterr(err, errlen,
@@ -1038,6 +1444,17 @@ static int finish(struct parse_state *st, size_t *line, char *err,
 		*line = st->pass_line;
 		seterr(err, errlen,
 		       "password without a username (RFC 1929 needs both)");
+		return -1;
+	}
+	if (range_check(st->c, AF_INET, st->v4_line, st->names_line, line, err,
+			errlen) < 0 ||
+	    range_check(st->c, AF_INET6, st->v6_line, st->names_line, line, err,
+			errlen) < 0)
+		return -1;
+	if (st->c->dns_set && st->c->dns == CFG_DNS_TUNNEL &&
+	    st->c->dns_server_len == 0) {
+		*line = st->dns_line;
+		seterr(err, errlen, "dns tunnel needs dns_server");
 		return -1;
 	}
 	return 0;

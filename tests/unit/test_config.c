@@ -15,6 +15,10 @@
 
 #define FIXTURES "tests/unit/fixtures/"
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+/* The tail of the message for a DEST that is nothing valid. */
+#define BAD_DEST                                                               \
+	"(expected an IPv4 or IPv6 address or CIDR, 'all', or a host name or " \
+	"pattern: host.example, *.example, .example)"
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */
@@ -244,7 +248,31 @@ START_TEST(test_full_dns_remote)
 
 	ck_assert_int_eq(parse_fixture(&c, "full.conf", err, sizeof(err)), 0);
 	/* socks5:// says local; the dns line overrides it. */
-	ck_assert_int_eq(c.proxy.dns, CFG_DNS_REMOTE);
+	ck_assert_int_eq(cfg_dns_mode(&c), CFG_DNS_REMOTE);
+	cfg_free(&c);
+}
+END_TEST
+
+START_TEST(test_full_dns_key_recorded)
+{
+	struct cfg c;
+	char err[512];
+
+	ck_assert_int_eq(parse_fixture(&c, "full.conf", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.dns_set, 1);
+	ck_assert_int_eq(c.dns, CFG_DNS_REMOTE);
+	cfg_free(&c);
+}
+END_TEST
+
+START_TEST(test_full_dns_key_leaves_scheme)
+{
+	struct cfg c;
+	char err[512];
+
+	/* The key no longer writes the proxy's own (scheme) choice. */
+	ck_assert_int_eq(parse_fixture(&c, "full.conf", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.proxy.dns, CFG_DNS_LOCAL);
 	cfg_free(&c);
 }
 END_TEST
@@ -322,7 +350,8 @@ START_TEST(test_overrides_beat_url_in_any_order)
 	ck_assert_str_eq(c.proxy.user, "bob");
 	ck_assert_str_eq(c.proxy.pass, "pw#1"); /* '#' is not a comment */
 	ck_assert_uint_eq(c.proxy.pass_len, 4);
-	ck_assert_int_eq(c.proxy.dns, CFG_DNS_LOCAL); /* not socks5h's */
+	ck_assert_int_eq(cfg_dns_mode(&c), CFG_DNS_LOCAL); /* not socks5h's */
+	ck_assert_int_eq(c.proxy.dns, CFG_DNS_REMOTE);	   /* the scheme's */
 	ck_assert_str_eq(c.proxy.host, "proxy.example");
 	ck_assert_uint_eq(c.proxy.port, 1081);
 	cfg_free(&c);
@@ -424,7 +453,7 @@ START_TEST(test_dns_local_overrides_socks5h)
 	ck_assert_int_eq(
 	    parse_str(&c, "dns local\nproxy socks5h://h\n", err, sizeof(err)),
 	    0);
-	ck_assert_int_eq(c.proxy.dns, CFG_DNS_LOCAL);
+	ck_assert_int_eq(cfg_dns_mode(&c), CFG_DNS_LOCAL);
 }
 END_TEST
 
@@ -436,6 +465,60 @@ START_TEST(test_scheme_dns_without_override)
 	ck_assert_int_eq(parse_str(&c, "proxy socks5h://h\n", err, sizeof(err)),
 			 0);
 	ck_assert_int_eq(c.proxy.dns, CFG_DNS_REMOTE);
+	ck_assert_int_eq(c.dns_set, 0);
+}
+END_TEST
+
+/* cfg_dns_mode: the dns key, in either order, else the scheme. */
+static const struct {
+	const char *text;
+	enum cfg_dns mode;
+} dns_modes[] = {
+    {"", CFG_DNS_LOCAL},
+    {"proxy socks5://h\n", CFG_DNS_LOCAL},
+    {"proxy socks5h://h\n", CFG_DNS_REMOTE},
+    {"dns remote\n", CFG_DNS_REMOTE},
+    {"dns local\nproxy socks5h://h\n", CFG_DNS_LOCAL},
+    {"proxy socks5h://h\ndns local\n", CFG_DNS_LOCAL},
+    {"dns remote\nproxy socks5://h\n", CFG_DNS_REMOTE},
+    {"proxy socks5://h\ndns remote\n", CFG_DNS_REMOTE},
+    {"dns tunnel\nproxy socks5://h\ndns_server 192.0.2.53\n", CFG_DNS_TUNNEL},
+    {"proxy socks5h://h\ndns_server 192.0.2.53\ndns TUNNEL\n", CFG_DNS_TUNNEL},
+    {"dns tunnel\ndns remote\n", CFG_DNS_REMOTE}, /* last wins */
+    {"dns_server ::1\nproxy socks5h://h\n", CFG_DNS_REMOTE},
+};
+
+START_TEST(test_dns_mode)
+{
+	struct cfg c;
+	char err[512];
+
+	ck_assert_msg(parse_str(&c, dns_modes[_i].text, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_int_eq(cfg_dns_mode(&c), dns_modes[_i].mode);
+}
+END_TEST
+
+START_TEST(test_dns_mode_follows_later_proxy)
+{
+	struct cfg c;
+
+	/* Without the key the mode is the proxy's, whatever sets it later
+	 * (SOCKSIFY_PROXY or socksify -x replace c.proxy). */
+	cfg_init(&c);
+	c.proxy.dns = CFG_DNS_REMOTE;
+	ck_assert_int_eq(cfg_dns_mode(&c), CFG_DNS_REMOTE);
+}
+END_TEST
+
+START_TEST(test_dns_key_beats_later_proxy)
+{
+	struct cfg c;
+	char err[512];
+
+	ck_assert_int_eq(parse_str(&c, "dns local\n", err, sizeof(err)), 0);
+	c.proxy.dns = CFG_DNS_REMOTE;
+	ck_assert_int_eq(cfg_dns_mode(&c), CFG_DNS_LOCAL);
 }
 END_TEST
 
@@ -487,7 +570,7 @@ static const struct {
      "timeout '0.0001' is finer than a millisecond (at most 3 decimals)"},
     {"timeout_sign.conf", 1, "bad timeout '-1' (expected seconds, e.g. 2.5)"},
     {"timeout_dot.conf", 3, "bad timeout '1.' (expected seconds, e.g. 2.5)"},
-    {"bad_dns.conf", 2, "bad dns 'both' (expected remote or local)"},
+    {"bad_dns.conf", 2, "bad dns 'both' (expected remote, local or tunnel)"},
     {"bad_log_level.conf", 1,
      "bad log_level 'verbose' (expected error, warn, info or debug)"},
     {"log_file_relative.conf", 2, "log_file must be an absolute path"},
@@ -511,9 +594,7 @@ static const struct {
      "2001:db8::/32)"},
     {"route_prefix.conf", 1,
      "bad prefix length in '10.0.0.0/33' (expected 0..32)"},
-    {"route_dest.conf", 1,
-     "bad destination '10.0.0/8' (expected an IPv4 or IPv6 address or CIDR, or "
-     "'all')"},
+    {"route_dest.conf", 1, "bad destination '10.0.0/8' " BAD_DEST},
     {"route_port_zero.conf", 1, "port out of range in '0' (expected 1..65535)"},
     {"route_port_big.conf", 1,
      "port out of range in '1-65536' (expected 1..65535)"},
@@ -532,6 +613,102 @@ static const struct {
     {"crlf_error.conf", 3, "bad timeout 'nope' (expected seconds, e.g. 2.5)"},
     {"long_line.conf", 3, "line is longer than 4095 bytes"},
     {"nul_byte.conf", 4, "NUL byte in the text"},
+    /* dns and its placeholder ranges */
+    {"dns_v4_range_v6.conf", 2,
+     "bad dns_v4_range '100::/64' (expected an IPv4 network in CIDR form, "
+     "e.g. 127.192.0.0/10)"},
+    {"dns_v4_range_bare.conf", 1,
+     "bad dns_v4_range '10.0.0.0' (expected an IPv4 network in CIDR form, "
+     "e.g. 127.192.0.0/10)"},
+    {"dns_v4_range_name.conf", 3,
+     "bad dns_v4_range 'example.com/10' (expected an IPv4 network in CIDR "
+     "form, e.g. 127.192.0.0/10)"},
+    {"dns_v4_range_prefix0.conf", 1,
+     "bad prefix length in '0.0.0.0/0' (expected 1..30)"},
+    {"dns_v4_range_prefix31.conf", 2,
+     "bad prefix length in '10.0.0.0/31' (expected 1..30)"},
+    {"dns_v4_range_prefix_junk.conf", 1,
+     "bad prefix length in '10.0.0.0/1O' (expected 1..30)"},
+    {"dns_v4_range_hostbits.conf", 2,
+     "host bits set in '127.192.0.1/10' beyond the /10 prefix (the network "
+     "is 127.192.0.0/10)"},
+    {"dns_v4_range_missing.conf", 1,
+     "missing value (expected: dns_v4_range CIDR)"},
+    {"dns_v6_range_v4.conf", 1,
+     "bad dns_v6_range '10.0.0.0/8' (expected an IPv6 network in CIDR form, "
+     "e.g. 100::/64)"},
+    {"dns_v6_range_prefix.conf", 3,
+     "bad prefix length in 'fd00::/121' (expected 1..120)"},
+    {"dns_v6_range_prefix0.conf", 1,
+     "bad prefix length in '::/0' (expected 1..120)"},
+    {"dns_v6_range_hostbits.conf", 1,
+     "host bits set in '100::1/64' beyond the /64 prefix (the network is "
+     "100::/64)"},
+    {"dns_names_small.conf", 2, "dns_names '255' out of range (256..16777216)"},
+    {"dns_names_big.conf", 1,
+     "dns_names '16777217' out of range (256..16777216)"},
+    {"dns_names_junk.conf", 2,
+     "bad dns_names '64k' (expected a number, 256..16777216)"},
+    {"dns_names_sign.conf", 1,
+     "bad dns_names '-1' (expected a number, 256..16777216)"},
+    {"dns_server_name.conf", 2,
+     "dns_server 'dns.example' is not an IP address (it is reached through "
+     "the proxy, so give its address, not a name)"},
+    {"dns_server_name_port.conf", 1,
+     "dns_server 'dns.example:53' is not an IP address (it is reached "
+     "through the proxy, so give its address, not a name)"},
+    {"dns_server_v4_brackets.conf", 1,
+     "'[192.0.2.53]:53' is not an IPv6 address (brackets are only for "
+     "IPv6)"},
+    {"dns_server_open_bracket.conf", 1,
+     "missing ']' after IPv6 address in '[2001:db8::53'"},
+    {"dns_server_after_bracket.conf", 1,
+     "unexpected text after ']' in '[2001:db8::53]53' (expected :PORT)"},
+    {"dns_server_port_zero.conf", 2,
+     "bad port in dns_server '192.0.2.53:0' (expected 1..65535)"},
+    {"dns_server_port_big.conf", 1,
+     "bad port in dns_server '[::1]:65536' (expected 1..65535)"},
+    {"dns_server_port_empty.conf", 1,
+     "bad port in dns_server '192.0.2.53:' (expected 1..65535)"},
+    {"dns_server_extra.conf", 1,
+     "too many values (expected: dns_server ADDRESS[:PORT])"},
+    {"dns_tunnel_no_server.conf", 3, "dns tunnel needs dns_server"},
+    {"dns_tunnel_twice.conf", 3, "dns tunnel needs dns_server"},
+    {"range_small_v4.conf", 2,
+     "dns_v4_range 10.0.0.0/16 holds 65536 addresses, too few for dns_names "
+     "65536 (it needs at least 65537)"},
+    {"range_small_names_later.conf", 3,
+     "dns_v4_range 10.0.0.0/20 holds 4096 addresses, too few for dns_names "
+     "4096 (it needs at least 4097)"},
+    {"range_small_range_later.conf", 4,
+     "dns_v4_range 10.0.0.0/20 holds 4096 addresses, too few for dns_names "
+     "4096 (it needs at least 4097)"},
+    {"range_small_default_v4.conf", 2,
+     "dns_v4_range 127.192.0.0/10 holds 4194304 addresses, too few for "
+     "dns_names 16777216 (it needs at least 16777217)"},
+    {"range_small_v6.conf", 3,
+     "dns_v6_range fd00::/112 holds 65536 addresses, too few for dns_names "
+     "65536 (it needs at least 65537)"},
+    {"range_small_v6_names_later.conf", 3,
+     "dns_v6_range fd00::/120 holds 256 addresses, too few for dns_names 256 "
+     "(it needs at least 257)"},
+    /* host rules */
+    {"route_host_bad_char.conf", 2, "bad destination 'exa$mple.com' " BAD_DEST},
+    {"route_host_empty_label.conf", 1, "empty label in host name 'a..example'"},
+    {"route_host_numeric.conf", 1, "bad destination '10.0.0' " BAD_DEST},
+    {"route_host_star_middle.conf", 1,
+     "bad destination 'a.*.example' " BAD_DEST},
+    {"route_host_star_alone.conf", 1, "bad destination '*' " BAD_DEST},
+    {"route_host_dot_alone.conf", 1, "empty label in host name '.'"},
+    {"route_host_star_dot.conf", 1, "empty label in host name '*.'"},
+    {"route_host_colon.conf", 1, "bad destination 'host.example:80' " BAD_DEST},
+    {"route_host_long_label.conf", 2,
+     "label longer than 63 bytes in host name "
+     "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'"},
+    {"route_host_long_name.conf", 1,
+     "host name "
+     "'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.' is "
+     "longer than 253 bytes"},
 };
 
 START_TEST(test_file_error)
@@ -961,12 +1138,28 @@ static const struct {
     {"10.0.0.0/", "bad prefix length in '10.0.0.0/' (expected 0..32)"},
     {"10.0.0.0/+8", "bad prefix length in '10.0.0.0/+8' (expected 0..32)"},
     {"10.0.0.0/8/8", "bad prefix length in '10.0.0.0/8/8' (expected 0..32)"},
-    {"example.com", "bad destination 'example.com' (expected an IPv4 or IPv6 "
-		    "address or CIDR, or 'all')"},
-    {"[::1]", "bad destination '[::1]' (expected an IPv4 or IPv6 address or "
-	      "CIDR, or 'all')"},
-    {"all/0", "bad destination 'all/0' (expected an IPv4 or IPv6 address or "
-	      "CIDR, or 'all')"},
+    {"example.com", NULL}, /* not an error: a host rule */
+    {"[::1]", "bad destination '[::1]' " BAD_DEST},
+    {"all/0", "bad destination 'all/0' " BAD_DEST},
+    {"example.com/24", "bad destination 'example.com/24' " BAD_DEST},
+    {"10.0.0.0/8.example", "bad prefix length in '10.0.0.0/8.example' "
+			   "(expected 0..32)"},
+    {"ho st", "bad ports 'st' (expected N or N-M)"},
+    {"\"ho st\"", "bad destination 'ho st' " BAD_DEST},
+    {"\"\"", "empty label in host name ''"},
+    {"**.example", "bad destination '**.example' " BAD_DEST},
+    {"*example", "bad destination '*example' " BAD_DEST},
+    {"*.*.example", "bad destination '*.*.example' " BAD_DEST},
+    {"..example", "empty label in host name '..example'"},
+    {"example..", "empty label in host name 'example..'"},
+    {"*..example", "empty label in host name '*..example'"},
+    {"h\xc3\xa9.example", "bad destination 'h\xc3\xa9.example' " BAD_DEST},
+    {"xn--h-bga.example", NULL}, /* IDNs in their ASCII form are fine */
+    {"1.2.3.4.5", "bad destination '1.2.3.4.5' " BAD_DEST},
+    {"*.10", "bad destination '*.10' " BAD_DEST},
+    {"example.123", "bad destination 'example.123' " BAD_DEST},
+    {"123.example", NULL}, /* digits-only labels are fine but the last */
+    {"host.example 0", "port out of range in '0' (expected 1..65535)"},
     {"all -", "bad ports '-' (expected N or N-M)"},
     {"all 80-", "bad ports '80-' (expected N or N-M)"},
     {"all -80", "bad ports '-80' (expected N or N-M)"},
@@ -1256,6 +1449,682 @@ START_TEST(test_log_level_bad)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* Names: defaults and the dns keys                                    */
+
+START_TEST(test_init_dns_defaults)
+{
+	struct cfg c;
+	const uint8_t v4[4] = {127, 192, 0, 0};
+	const uint8_t v6[16] = {0x01, 0x00};
+
+	cfg_init(&c);
+	ck_assert_int_eq(c.dns_set, 0);
+	ck_assert_int_eq(cfg_dns_mode(&c), CFG_DNS_LOCAL);
+	ck_assert_mem_eq(c.dns_v4, v4, 4);
+	ck_assert_uint_eq(c.dns_v4_prefix, 10);
+	ck_assert_mem_eq(c.dns_v6, v6, 16);
+	ck_assert_uint_eq(c.dns_v6_prefix, 64);
+	ck_assert_uint_eq(c.dns_names, CFG_DEFAULT_DNS_NAMES);
+	ck_assert_uint_eq(c.dns_names, 65536);
+	ck_assert_uint_eq(c.dns_server_len, 0);
+	cfg_free(&c);
+}
+END_TEST
+
+START_TEST(test_example_dns_defaults)
+{
+	struct cfg c;
+	char err[512];
+	size_t len;
+	char *text = slurp("socks.conf.example", &len);
+	const uint8_t v4[4] = {127, 192, 0, 0};
+	int rc;
+
+	cfg_init(&c);
+	rc = cfg_parse_text(&c, text, len, "socks.conf.example", err,
+			    sizeof(err));
+	free(text);
+	ck_assert_msg(rc == 0, "%s", err);
+	ck_assert_int_eq(c.dns_set, 0);
+	ck_assert_mem_eq(c.dns_v4, v4, 4);
+	ck_assert_uint_eq(c.dns_v4_prefix, 10);
+	ck_assert_uint_eq(c.dns_v6_prefix, 64);
+	ck_assert_uint_eq(c.dns_names, CFG_DEFAULT_DNS_NAMES);
+	ck_assert_uint_eq(c.dns_server_len, 0);
+	cfg_free(&c);
+}
+END_TEST
+
+START_TEST(test_dns_v4_range)
+{
+	struct cfg c;
+	char err[512];
+	const uint8_t want[4] = {10, 64, 0, 0};
+
+	ck_assert_int_eq(
+	    parse_str(&c, "dns_v4_range 10.64.0.0/10\n", err, sizeof(err)), 0);
+	ck_assert_mem_eq(c.dns_v4, want, 4);
+	ck_assert_uint_eq(c.dns_v4_prefix, 10);
+}
+END_TEST
+
+START_TEST(test_dns_v4_range_widest)
+{
+	struct cfg c;
+	char err[512];
+
+	ck_assert_int_eq(
+	    parse_str(&c, "dns_v4_range 128.0.0.0/1\n", err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.dns_v4[0], 128);
+	ck_assert_uint_eq(c.dns_v4_prefix, 1);
+}
+END_TEST
+
+START_TEST(test_dns_v4_range_leaves_v6)
+{
+	struct cfg c;
+	char err[512];
+
+	ck_assert_int_eq(
+	    parse_str(&c, "dns_v4_range 10.64.0.0/10\n", err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.dns_v6_prefix, 64);
+}
+END_TEST
+
+START_TEST(test_dns_v6_range)
+{
+	struct cfg c;
+	char err[512];
+	const uint8_t want[16] = {0xfd, 0x00, 0x00, 0x05};
+
+	ck_assert_int_eq(
+	    parse_str(&c, "dns_v6_range FD00:5::/48\n", err, sizeof(err)), 0);
+	ck_assert_mem_eq(c.dns_v6, want, 16);
+	ck_assert_uint_eq(c.dns_v6_prefix, 48);
+}
+END_TEST
+
+START_TEST(test_dns_v6_range_narrowest)
+{
+	struct cfg c;
+	char err[512];
+
+	/* A /119 holds 512 addresses: enough for 511 names. */
+	ck_assert_msg(parse_str(&c,
+				"dns_names 511\n"
+				"dns_v6_range fd00::200/119\n",
+				err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(c.dns_v6_prefix, 119);
+	ck_assert_uint_eq(c.dns_v6[14], 2);
+}
+END_TEST
+
+START_TEST(test_dns_names)
+{
+	struct cfg c;
+	char err[512];
+
+	ck_assert_int_eq(parse_str(&c, "dns_names 256\n", err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.dns_names, 256);
+}
+END_TEST
+
+START_TEST(test_dns_names_most)
+{
+	struct cfg c;
+	char err[512];
+
+	/* 2^24 names need 2^24 + 1 addresses: a /7. */
+	ck_assert_msg(parse_str(&c,
+				"dns_v4_range 10.0.0.0/7\n"
+				"dns_names 16777216\n",
+				err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(c.dns_names, 16777216);
+}
+END_TEST
+
+START_TEST(test_range_exact_fit)
+{
+	struct cfg c;
+	char err[512];
+
+	/* 65536 addresses hold 65535 names (one address to spare). */
+	ck_assert_msg(parse_str(&c,
+				"dns_names 65535\n"
+				"dns_v4_range 10.0.0.0/16\n"
+				"dns_v6_range fd00::/112\n",
+				err, sizeof(err)) == 0,
+		      "%s", err);
+}
+END_TEST
+
+START_TEST(test_range_overlapping_route_ok)
+{
+	struct cfg c;
+	char err[512];
+
+	ck_assert_msg(parse_str(&c,
+				"route direct 10.0.0.0/8\n"
+				"dns_v4_range 10.64.0.0/10\n"
+				"route refuse 127.0.0.0/8\n",
+				err, sizeof(err)) == 0,
+		      "%s", err);
+	cfg_free(&c);
+}
+END_TEST
+
+/* dns_server values that parse: family, address text, port. */
+static const struct {
+	const char *value;
+	int family;
+	const char *addr;
+	uint16_t port;
+} good_servers[] = {
+    {"192.0.2.53", AF_INET, "192.0.2.53", 53},
+    {"192.0.2.53:5353", AF_INET, "192.0.2.53", 5353},
+    {"10.0.0.1:1", AF_INET, "10.0.0.1", 1},
+    {"10.0.0.1:65535", AF_INET, "10.0.0.1", 65535},
+    {"2001:db8::53", AF_INET6, "2001:db8::53", 53},
+    {"::1", AF_INET6, "::1", 53},
+    {"[2001:db8::53]", AF_INET6, "2001:db8::53", 53},
+    {"[2001:db8::53]:5353", AF_INET6, "2001:db8::53", 5353},
+    /* Bare, the last group is part of the address, never a port. */
+    {"2001:db8::53:53", AF_INET6, "2001:db8::53:53", 53},
+    {"[::ffff:192.0.2.53]:54", AF_INET6, "::ffff:192.0.2.53", 54},
+};
+
+START_TEST(test_dns_server_good)
+{
+	struct cfg c;
+	char err[512], text[128], got[INET6_ADDRSTRLEN];
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+
+	snprintf(text, sizeof(text), "dns_server %s\n", good_servers[_i].value);
+	ck_assert_msg(parse_str(&c, text, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(c.dns_server.ss_family, good_servers[_i].family);
+	if (good_servers[_i].family == AF_INET) {
+		ck_assert_uint_eq(c.dns_server_len, sizeof(in));
+		memcpy(&in, &c.dns_server, sizeof(in));
+		ck_assert_uint_eq(ntohs(in.sin_port), good_servers[_i].port);
+		ck_assert_ptr_nonnull(
+		    inet_ntop(AF_INET, &in.sin_addr, got, sizeof(got)));
+	} else {
+		ck_assert_uint_eq(c.dns_server_len, sizeof(in6));
+		memcpy(&in6, &c.dns_server, sizeof(in6));
+		ck_assert_uint_eq(ntohs(in6.sin6_port), good_servers[_i].port);
+		ck_assert_uint_eq(in6.sin6_scope_id, 0);
+		ck_assert_ptr_nonnull(
+		    inet_ntop(AF_INET6, &in6.sin6_addr, got, sizeof(got)));
+	}
+	ck_assert_str_eq(got, good_servers[_i].addr);
+}
+END_TEST
+
+START_TEST(test_dns_server_last_wins)
+{
+	struct cfg c;
+	char err[512];
+
+	ck_assert_int_eq(parse_str(&c,
+				   "dns_server [2001:db8::53]:99\n"
+				   "dns_server 192.0.2.1\n",
+				   err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(c.dns_server.ss_family, AF_INET);
+	ck_assert_uint_eq(c.dns_server_len, sizeof(struct sockaddr_in));
+}
+END_TEST
+
+START_TEST(test_dns_tunnel_server_after)
+{
+	struct cfg c;
+	char err[512];
+
+	/* The check waits for the whole file. */
+	ck_assert_msg(parse_str(&c,
+				"dns tunnel\n"
+				"dns_server 192.0.2.53\n",
+				err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_int_eq(cfg_dns_mode(&c), CFG_DNS_TUNNEL);
+}
+END_TEST
+
+START_TEST(test_dns_server_without_tunnel_ok)
+{
+	struct cfg c;
+	char err[512];
+
+	ck_assert_int_eq(
+	    parse_str(&c, "dns_server 192.0.2.53\n", err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg_dns_mode(&c), CFG_DNS_LOCAL);
+}
+END_TEST
+
+START_TEST(test_failed_parse_keeps_dns)
+{
+	struct cfg c;
+	char err[512];
+	const char *bad =
+	    "dns tunnel\ndns_names 1000\ndns_v4_range 10.0.0.0/8\n"
+	    "dns_v6_range fd00::/64\n";
+
+	cfg_init(&c);
+	ck_assert_int_eq(
+	    cfg_parse_text(&c, bad, strlen(bad), "b", err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "b:1: dns tunnel needs dns_server");
+	ck_assert_int_eq(c.dns_set, 0);
+	ck_assert_uint_eq(c.dns_names, CFG_DEFAULT_DNS_NAMES);
+	ck_assert_uint_eq(c.dns_v4[0], 127);
+	ck_assert_uint_eq(c.dns_v6[0], 0x01);
+}
+END_TEST
+
+START_TEST(test_failed_parse_keeps_dns_server)
+{
+	struct cfg c;
+	char err[512];
+	const char *bad = "dns_server 192.0.2.53\ndns_names 1\n";
+
+	cfg_init(&c);
+	ck_assert_int_eq(
+	    cfg_parse_text(&c, bad, strlen(bad), "b", err, sizeof(err)), -1);
+	ck_assert_uint_eq(c.dns_server_len, 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Host rules: parsing                                                 */
+
+/* Host patterns that parse: kind and stored name. */
+static const struct {
+	const char *dest;
+	enum cfg_host_kind kind;
+	const char *host;
+} good_hosts[] = {
+    {"host.example", CFG_HOST_EXACT, "host.example"},
+    {"Host.EXAMPLE", CFG_HOST_EXACT, "host.example"},
+    {"host.example.", CFG_HOST_EXACT, "host.example"},
+    {"localhost", CFG_HOST_EXACT, "localhost"},
+    {"a_b-c.d9", CFG_HOST_EXACT, "a_b-c.d9"},
+    {"123.example", CFG_HOST_EXACT, "123.example"},
+    {"allhosts", CFG_HOST_EXACT, "allhosts"},
+    {"*.corp.example", CFG_HOST_SUBDOMAINS, "corp.example"},
+    {"*.Corp.Example.", CFG_HOST_SUBDOMAINS, "corp.example"},
+    {"*.lan", CFG_HOST_SUBDOMAINS, "lan"},
+    {".lan", CFG_HOST_DOMAIN, "lan"},
+    {".LAN.", CFG_HOST_DOMAIN, "lan"},
+    {".corp.example", CFG_HOST_DOMAIN, "corp.example"},
+};
+
+START_TEST(test_host_rule_kind)
+{
+	struct cfg_rule r;
+	char err[256];
+
+	ck_assert_msg(cfg_parse_rule(&r, CFG_DIRECT, good_hosts[_i].dest, err,
+				     sizeof(err)) == 0,
+		      "%s: %s", good_hosts[_i].dest, err);
+	ck_assert_int_eq(r.host_kind, good_hosts[_i].kind);
+}
+END_TEST
+
+START_TEST(test_host_rule_name)
+{
+	struct cfg_rule r;
+	char err[256];
+
+	ck_assert_int_eq(cfg_parse_rule(&r, CFG_DIRECT, good_hosts[_i].dest,
+					err, sizeof(err)),
+			 0);
+	ck_assert_str_eq(r.host, good_hosts[_i].host);
+}
+END_TEST
+
+START_TEST(test_host_rule_ports)
+{
+	struct cfg_rule r;
+	char err[256];
+
+	ck_assert_int_eq(cfg_parse_rule(&r, CFG_REFUSE, "*.ads.example 80-443",
+					err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(r.action, CFG_REFUSE);
+	ck_assert_uint_eq(r.port_lo, 80);
+	ck_assert_uint_eq(r.port_hi, 443);
+}
+END_TEST
+
+START_TEST(test_host_rule_any_port)
+{
+	struct cfg_rule r;
+	char err[256];
+
+	ck_assert_int_eq(
+	    cfg_parse_rule(&r, CFG_PROXY, ".lan", err, sizeof(err)), 0);
+	ck_assert_uint_eq(r.port_lo, 0);
+	ck_assert_uint_eq(r.port_hi, 65535);
+}
+END_TEST
+
+START_TEST(test_address_rule_not_host)
+{
+	struct cfg_rule r;
+	char err[256];
+
+	ck_assert_int_eq(
+	    cfg_parse_rule(&r, CFG_PROXY, "10.0.0.0/8", err, sizeof(err)), 0);
+	ck_assert_int_eq(r.host_kind, CFG_HOST_NONE);
+	ck_assert_int_eq(cfg_parse_rule(&r, CFG_PROXY, "all", err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(r.host_kind, CFG_HOST_NONE);
+	ck_assert_int_eq(cfg_parse_rule(&r, CFG_PROXY, "::1", err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(r.host_kind, CFG_HOST_NONE);
+}
+END_TEST
+
+START_TEST(test_host_rule_longest_label)
+{
+	struct cfg_rule r;
+	char dest[80], err[256];
+
+	memset(dest, 'a', 63);
+	strcpy(dest + 63, ".example");
+	ck_assert_int_eq(cfg_parse_rule(&r, CFG_DIRECT, dest, err, sizeof(err)),
+			 0);
+	ck_assert_uint_eq(strlen(r.host), 71);
+}
+END_TEST
+
+START_TEST(test_host_rule_longest_name)
+{
+	struct cfg_rule r;
+	char dest[300], err[256];
+
+	/* 4 labels: 63 + 63 + 63 + 61 plus 3 dots = 253, then a dot. */
+	memset(dest, 'c', sizeof(dest));
+	dest[63] = dest[127] = dest[191] = '.';
+	dest[253] = '.';
+	dest[254] = '\0';
+	ck_assert_msg(cfg_parse_rule(&r, CFG_DIRECT, dest, err, sizeof(err)) ==
+			  0,
+		      "%s", err);
+	ck_assert_uint_eq(strlen(r.host), 253);
+}
+END_TEST
+
+START_TEST(test_host_rule_longest_subdomain_pattern)
+{
+	struct cfg_rule r;
+	char dest[300], err[256];
+
+	memset(dest, 'c', sizeof(dest));
+	dest[0] = '*';
+	dest[1] = dest[65] = dest[129] = dest[193] = '.';
+	dest[255] = '\0';
+	ck_assert_msg(cfg_parse_rule(&r, CFG_DIRECT, dest, err, sizeof(err)) ==
+			  0,
+		      "%s", err);
+	ck_assert_uint_eq(strlen(r.host), 253);
+}
+END_TEST
+
+START_TEST(test_host_rule_name_too_long)
+{
+	struct cfg_rule r;
+	char dest[300], err[256];
+
+	memset(dest, 'c', sizeof(dest));
+	dest[63] = dest[127] = dest[191] = '.';
+	dest[254] = '\0';
+	ck_assert_int_eq(cfg_parse_rule(&r, CFG_DIRECT, dest, err, sizeof(err)),
+			 -1);
+	ck_assert_ptr_nonnull(strstr(err, "is longer than 253 bytes"));
+}
+END_TEST
+
+START_TEST(test_host_rules_in_file)
+{
+	struct cfg c;
+	char err[512];
+
+	ck_assert_int_eq(parse_fixture(&c, "host_rules.conf", err, sizeof(err)),
+			 0);
+	ck_assert_uint_eq(c.nrules, 5);
+	ck_assert_int_eq(c.rules[0].host_kind, CFG_HOST_DOMAIN);
+	ck_assert_str_eq(c.rules[0].host, "lan");
+	ck_assert_int_eq(c.rules[1].host_kind, CFG_HOST_SUBDOMAINS);
+	ck_assert_str_eq(c.rules[1].host, "ads.example");
+	ck_assert_uint_eq(c.rules[1].port_lo, 80);
+	ck_assert_int_eq(c.rules[2].host_kind, CFG_HOST_EXACT);
+	ck_assert_str_eq(c.rules[2].host, "host.example");
+	ck_assert_int_eq(c.rules[3].host_kind, CFG_HOST_NONE);
+	ck_assert_int_eq(c.rules[4].host_kind, CFG_HOST_NONE);
+	cfg_free(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Host rules: matching                                                */
+
+/* One rule, a name, and whether it matches (refuse) or not (proxy). */
+static const struct {
+	const char *rule;
+	const char *name;
+	int match;
+} name_matches[] = {
+    {"host.example", "host.example", 1},
+    {"host.example", "HOST.Example", 1},
+    {"host.example", "host.example.", 1},
+    {"Host.Example.", "host.example", 1},
+    {"host.example", "a.host.example", 0},
+    {"host.example", "host.example.com", 0},
+    {"host.example", "ost.example", 0},
+    {"host.example", "host.exampl", 0},
+    {"host.example", "", 0},
+    {"*.corp.example", "a.corp.example", 1},
+    {"*.corp.example", "x.y.corp.example", 1},
+    {"*.corp.example", "A.CORP.EXAMPLE.", 1},
+    {"*.corp.example", "corp.example", 0},
+    {"*.corp.example", "corp.example.", 0},
+    {"*.corp.example", "xcorp.example", 0},
+    {"*.corp.example", "a.corp.example.net", 0},
+    {"*.corp.example", "example", 0},
+    {".lan", "lan", 1},
+    {".lan", "LAN.", 1},
+    {".lan", "x.lan", 1},
+    {".lan", "a.b.lan", 1},
+    {".lan", "xlan", 0},
+    {".lan", "lan.x", 0},
+    {".lan", "la", 0},
+    {".lan", "", 0},
+    {".corp.example", "corp.example", 1},
+    {".corp.example", "x.corp.example", 1},
+    {".corp.example", "example", 0},
+};
+
+START_TEST(test_match_name_pattern)
+{
+	struct cfg c;
+	char text[128];
+
+	snprintf(text, sizeof(text), "route refuse %s\n",
+		 name_matches[_i].rule);
+	routes(&c, text);
+	ck_assert_int_eq(cfg_match_name(&c, name_matches[_i].name, 443),
+			 name_matches[_i].match ? CFG_REFUSE : CFG_PROXY);
+	cfg_free(&c);
+}
+END_TEST
+
+START_TEST(test_match_name_default_proxy)
+{
+	struct cfg c;
+
+	cfg_init(&c);
+	ck_assert_int_eq(cfg_match_name(&c, "example.com", 80), CFG_PROXY);
+	/* No loopback default for names. */
+	ck_assert_int_eq(cfg_match_name(&c, "localhost", 80), CFG_PROXY);
+}
+END_TEST
+
+START_TEST(test_match_name_ports)
+{
+	struct cfg c;
+
+	routes(&c, "route refuse host.example 25\n"
+		   "route direct .lan 8000-8080\n");
+	ck_assert_int_eq(cfg_match_name(&c, "host.example", 25), CFG_REFUSE);
+	ck_assert_int_eq(cfg_match_name(&c, "host.example", 24), CFG_PROXY);
+	ck_assert_int_eq(cfg_match_name(&c, "host.example", 26), CFG_PROXY);
+	ck_assert_int_eq(cfg_match_name(&c, "x.lan", 7999), CFG_PROXY);
+	ck_assert_int_eq(cfg_match_name(&c, "x.lan", 8000), CFG_DIRECT);
+	ck_assert_int_eq(cfg_match_name(&c, "x.lan", 8080), CFG_DIRECT);
+	ck_assert_int_eq(cfg_match_name(&c, "x.lan", 8081), CFG_PROXY);
+	cfg_free(&c);
+}
+END_TEST
+
+START_TEST(test_match_name_port_zero_matches_all)
+{
+	struct cfg c;
+
+	/* Port 0: not known yet; every rule's ports match. */
+	routes(&c, "route refuse host.example 25\n"
+		   "route direct all 443\n");
+	ck_assert_int_eq(cfg_match_name(&c, "host.example", 0), CFG_REFUSE);
+	ck_assert_int_eq(cfg_match_name(&c, "other.example", 0), CFG_DIRECT);
+	cfg_free(&c);
+}
+END_TEST
+
+START_TEST(test_match_name_first_wins)
+{
+	struct cfg c;
+
+	routes(&c, "route direct *.corp.example\n"
+		   "route refuse .corp.example\n"
+		   "route proxy a.corp.example\n");
+	ck_assert_int_eq(cfg_match_name(&c, "a.corp.example", 1), CFG_DIRECT);
+	ck_assert_int_eq(cfg_match_name(&c, "corp.example", 1), CFG_REFUSE);
+	cfg_free(&c);
+}
+END_TEST
+
+START_TEST(test_match_name_all_rules)
+{
+	struct cfg c;
+
+	routes(&c, "route refuse all 25\n"
+		   "route direct host.example\n"
+		   "route direct all 8000-8080\n");
+	ck_assert_int_eq(cfg_match_name(&c, "host.example", 25), CFG_REFUSE);
+	ck_assert_int_eq(cfg_match_name(&c, "host.example", 80), CFG_DIRECT);
+	ck_assert_int_eq(cfg_match_name(&c, "other.example", 8000), CFG_DIRECT);
+	ck_assert_int_eq(cfg_match_name(&c, "other.example", 80), CFG_PROXY);
+	cfg_free(&c);
+}
+END_TEST
+
+START_TEST(test_match_name_all_matches_empty)
+{
+	struct cfg c;
+
+	routes(&c, "route refuse all\n");
+	ck_assert_int_eq(cfg_match_name(&c, "", 80), CFG_REFUSE);
+	cfg_free(&c);
+}
+END_TEST
+
+START_TEST(test_match_name_ignores_cidr)
+{
+	struct cfg c;
+
+	routes(&c, "route refuse 0.0.0.0/0\n"
+		   "route refuse ::/0\n"
+		   "route refuse 127.0.0.0/8\n");
+	ck_assert_int_eq(cfg_match_name(&c, "example.com", 80), CFG_PROXY);
+	ck_assert_int_eq(cfg_match_name(&c, "localhost", 80), CFG_PROXY);
+	cfg_free(&c);
+}
+END_TEST
+
+START_TEST(test_match_name_cidr_then_host)
+{
+	struct cfg c;
+
+	routes(&c, "route direct 0.0.0.0/0\n"
+		   "route refuse .example\n");
+	ck_assert_int_eq(cfg_match_name(&c, "a.example", 80), CFG_REFUSE);
+	cfg_free(&c);
+}
+END_TEST
+
+START_TEST(test_match_ignores_host_rules)
+{
+	struct cfg c;
+
+	routes(&c, "route refuse host.example\n"
+		   "route refuse .lan\n"
+		   "route refuse *.example\n");
+	ck_assert_int_eq(match(&c, "1.2.3.4", 80), CFG_PROXY);
+	ck_assert_int_eq(match(&c, "2001:db8::1", 80), CFG_PROXY);
+	ck_assert_int_eq(match(&c, "127.0.0.1", 80), CFG_DIRECT);
+	cfg_free(&c);
+}
+END_TEST
+
+START_TEST(test_match_host_rule_then_all)
+{
+	struct cfg c;
+
+	routes(&c, "route direct localhost\n"
+		   "route refuse all\n");
+	ck_assert_int_eq(match(&c, "127.0.0.1", 80), CFG_REFUSE);
+	ck_assert_int_eq(match(&c, "1.2.3.4", 80), CFG_REFUSE);
+	cfg_free(&c);
+}
+END_TEST
+
+/* Rules, a name, and cfg_name_is_direct's answer. */
+static const struct {
+	const char *rules;
+	const char *name;
+	int direct;
+} name_direct[] = {
+    {"", "x.lan", 0},
+    {"route direct .lan\n", "x.lan", 1},
+    {"route direct .lan\n", "LAN.", 1},
+    {"route direct .lan\n", "x.example", 0},
+    {"route direct .lan 53\n", "x.lan", 1}, /* ports ignored */
+    {"route direct host.example\n", "HOST.EXAMPLE.", 1},
+    {"route proxy host.lan\nroute direct .lan\n", "host.lan", 0},
+    {"route proxy host.lan\nroute direct .lan\n", "a.lan", 1},
+    {"route refuse .lan\n", "x.lan", 0},
+    {"route direct all\n", "x.lan", 0}, /* 'all' is no host rule */
+    {"route refuse all\nroute direct .lan\n", "x.lan", 1},
+    {"route direct 10.0.0.0/8\n", "x.lan", 0}, /* nor is a CIDR */
+    {"route direct *.corp.example\n", "corp.example", 0},
+    {"route direct *.corp.example\n", "a.corp.example", 1},
+    {"route refuse .lan 25\nroute direct .lan\n", "x.lan", 0},
+};
+
+START_TEST(test_name_is_direct)
+{
+	struct cfg c;
+
+	routes(&c, name_direct[_i].rules);
+	ck_assert_int_eq(cfg_name_is_direct(&c, name_direct[_i].name),
+			 name_direct[_i].direct);
+	cfg_free(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 
 static Suite *config_suite(void)
 {
@@ -1270,6 +2139,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_full_username);
 	tcase_add_test(tc, test_full_quoted_password);
 	tcase_add_test(tc, test_full_dns_remote);
+	tcase_add_test(tc, test_full_dns_key_recorded);
+	tcase_add_test(tc, test_full_dns_key_leaves_scheme);
 	tcase_add_test(tc, test_full_timeout_decimal);
 	tcase_add_test(tc, test_full_log_level);
 	tcase_add_test(tc, test_full_log_file_quoted);
@@ -1284,6 +2155,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_keys_case_insensitive);
 	tcase_add_test(tc, test_dns_local_overrides_socks5h);
 	tcase_add_test(tc, test_scheme_dns_without_override);
+	tcase_add_loop_test(tc, test_dns_mode, 0, NELEM(dns_modes));
+	tcase_add_test(tc, test_dns_mode_follows_later_proxy);
+	tcase_add_test(tc, test_dns_key_beats_later_proxy);
 	tcase_add_loop_test(tc, test_timeout_values, 0, NELEM(good_timeouts));
 	tcase_add_loop_test(tc, test_file_error, 0, NELEM(file_errors));
 	tcase_add_loop_test(tc, test_file_error_no_secret, 0,
@@ -1333,6 +2207,52 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_match_short_salen_direct);
 	tcase_add_test(tc, test_match_rfc2133_sin6_len);
 	tcase_add_test(tc, test_match_unaligned);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("dns");
+	tcase_add_test(tc, test_init_dns_defaults);
+	tcase_add_test(tc, test_example_dns_defaults);
+	tcase_add_test(tc, test_dns_v4_range);
+	tcase_add_test(tc, test_dns_v4_range_widest);
+	tcase_add_test(tc, test_dns_v4_range_leaves_v6);
+	tcase_add_test(tc, test_dns_v6_range);
+	tcase_add_test(tc, test_dns_v6_range_narrowest);
+	tcase_add_test(tc, test_dns_names);
+	tcase_add_test(tc, test_dns_names_most);
+	tcase_add_test(tc, test_range_exact_fit);
+	tcase_add_test(tc, test_range_overlapping_route_ok);
+	tcase_add_loop_test(tc, test_dns_server_good, 0, NELEM(good_servers));
+	tcase_add_test(tc, test_dns_server_last_wins);
+	tcase_add_test(tc, test_dns_tunnel_server_after);
+	tcase_add_test(tc, test_dns_server_without_tunnel_ok);
+	tcase_add_test(tc, test_failed_parse_keeps_dns);
+	tcase_add_test(tc, test_failed_parse_keeps_dns_server);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("host_rules");
+	tcase_add_loop_test(tc, test_host_rule_kind, 0, NELEM(good_hosts));
+	tcase_add_loop_test(tc, test_host_rule_name, 0, NELEM(good_hosts));
+	tcase_add_test(tc, test_host_rule_ports);
+	tcase_add_test(tc, test_host_rule_any_port);
+	tcase_add_test(tc, test_address_rule_not_host);
+	tcase_add_test(tc, test_host_rule_longest_label);
+	tcase_add_test(tc, test_host_rule_longest_name);
+	tcase_add_test(tc, test_host_rule_longest_subdomain_pattern);
+	tcase_add_test(tc, test_host_rule_name_too_long);
+	tcase_add_test(tc, test_host_rules_in_file);
+	tcase_add_loop_test(tc, test_match_name_pattern, 0,
+			    NELEM(name_matches));
+	tcase_add_test(tc, test_match_name_default_proxy);
+	tcase_add_test(tc, test_match_name_ports);
+	tcase_add_test(tc, test_match_name_port_zero_matches_all);
+	tcase_add_test(tc, test_match_name_first_wins);
+	tcase_add_test(tc, test_match_name_all_rules);
+	tcase_add_test(tc, test_match_name_all_matches_empty);
+	tcase_add_test(tc, test_match_name_ignores_cidr);
+	tcase_add_test(tc, test_match_name_cidr_then_host);
+	tcase_add_test(tc, test_match_ignores_host_rules);
+	tcase_add_test(tc, test_match_host_rule_then_all);
+	tcase_add_loop_test(tc, test_name_is_direct, 0, NELEM(name_direct));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("log_level");
