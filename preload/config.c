@@ -1386,10 +1386,11 @@ static int apply_line(struct parse_state *st, char **w, size_t nw, size_t line,
 }
 
 /*
- * Checks that a placeholder range holds at least dns_names + 1 addresses
- * (the table's rule, see names.h).  The error goes on the later of the
- * range's and dns_names's lines given in this text.  Returns 0 or -1 with
- * *line set.
+ * Checks that a placeholder range holds at least 2 * dns_names + 1
+ * addresses (the table's rule, see names.h: room for two epochs, so that a
+ * reused slot's new name never takes over an old placeholder at once).  The
+ * error goes on the later of the range's and dns_names's lines given in this
+ * text.  Returns 0 or -1 with *line set.
  */
 static int range_check(const struct cfg *c, int family, size_t range_line,
 		       size_t names_line, size_t *line, char *err,
@@ -1398,7 +1399,7 @@ static int range_check(const struct cfg *c, int family, size_t range_line,
 	unsigned prefix =
 	    family == AF_INET ? c->dns_v4_prefix : c->dns_v6_prefix;
 	unsigned hostbits = (family == AF_INET ? 32 : 128) - prefix;
-	uint64_t need = (uint64_t)c->dns_names + 1;
+	uint64_t need = 2 * (uint64_t)c->dns_names + 1;
 	char net[INET6_ADDRSTRLEN];
 
 	if (hostbits >= 32 || ((uint64_t)1 << hostbits) >= need)

@@ -15,11 +15,15 @@
  *   free slot or, when full, the least recently used one (CLOCK).
  * - A reused slot gets a fresh pair of addresses (the slot's epoch is part
  *   of the address), so a program still holding the old placeholder gets
- *   "unknown placeholder" (fail closed) rather than another name.  The
- *   IPv4 range holds range_size / capacity epochs before addresses repeat.
+ *   "unknown placeholder" (fail closed) rather than another name.  A range
+ *   holds E = floor((range_size - 1) / capacity) epochs (at least 2, see
+ *   names_check_cfg); a slot's addresses repeat after E reuses of it (63
+ *   with the default IPv4 range and capacity).
  *
- * Names are compared case-insensitively, without a trailing dot, and
- * stored as first given.
+ * Names are compared case-insensitively and without a trailing dot, and
+ * stored with their case as first given, without the trailing dot.  Lookup
+ * functions may also return another -errno if the process-shared lock
+ * cannot be taken (not expected: a dead owner's lock is recovered).
  */
 #ifndef SOCKSIFY_NAMES_H
 #define SOCKSIFY_NAMES_H
@@ -40,8 +44,9 @@ struct names_cfg {
 
 struct names; /* opaque; lives in the shared mapping */
 
-/* Checks that the ranges can hold capacity names (each range needs at
- * least capacity + 1 addresses).  Returns 0 or -EINVAL. */
+/* Checks that the ranges can hold capacity names in at least two epochs
+ * (each range needs at least 2 * capacity + 1 addresses).  Returns 0 or
+ * -EINVAL. */
 int names_check_cfg(const struct names_cfg *cfg);
 
 /* Creates the table in a new MAP_SHARED anonymous mapping.  Returns 0 with
@@ -55,8 +60,8 @@ void names_destroy(struct names *t);
 /* Returns the placeholders for name (len 1..255 bytes, no NUL inside; a
  * trailing dot is ignored), adding the name if it is new.  Either output
  * may be NULL.  Returns 0, or -EINVAL for a bad name. */
-int names_get(struct names *t, const char *name, size_t len,
-	      struct in_addr *v4, struct in6_addr *v6);
+int names_get(struct names *t, const char *name, size_t len, struct in_addr *v4,
+	      struct in6_addr *v6);
 
 /* 1 when the address lies in the configured range (live or not), else 0.
  * Pure: no lock, usable on every connect. */

@@ -676,22 +676,22 @@ static const struct {
     {"dns_tunnel_twice.conf", 3, "dns tunnel needs dns_server"},
     {"range_small_v4.conf", 2,
      "dns_v4_range 10.0.0.0/16 holds 65536 addresses, too few for dns_names "
-     "65536 (it needs at least 65537)"},
+     "65536 (it needs at least 131073)"},
     {"range_small_names_later.conf", 3,
      "dns_v4_range 10.0.0.0/20 holds 4096 addresses, too few for dns_names "
-     "4096 (it needs at least 4097)"},
+     "4096 (it needs at least 8193)"},
     {"range_small_range_later.conf", 4,
      "dns_v4_range 10.0.0.0/20 holds 4096 addresses, too few for dns_names "
-     "4096 (it needs at least 4097)"},
+     "4096 (it needs at least 8193)"},
     {"range_small_default_v4.conf", 2,
      "dns_v4_range 127.192.0.0/10 holds 4194304 addresses, too few for "
-     "dns_names 16777216 (it needs at least 16777217)"},
+     "dns_names 16777216 (it needs at least 33554433)"},
     {"range_small_v6.conf", 3,
      "dns_v6_range fd00::/112 holds 65536 addresses, too few for dns_names "
-     "65536 (it needs at least 65537)"},
+     "65536 (it needs at least 131073)"},
     {"range_small_v6_names_later.conf", 3,
      "dns_v6_range fd00::/120 holds 256 addresses, too few for dns_names 256 "
-     "(it needs at least 257)"},
+     "(it needs at least 513)"},
     /* host rules */
     {"route_host_bad_char.conf", 2, "bad destination 'exa$mple.com' " BAD_DEST},
     {"route_host_empty_label.conf", 1, "empty label in host name 'a..example'"},
@@ -1549,14 +1549,14 @@ START_TEST(test_dns_v6_range_narrowest)
 	struct cfg c;
 	char err[512];
 
-	/* A /119 holds 512 addresses: enough for 511 names. */
+	/* The fewest names (256) need 513 addresses: a /118. */
 	ck_assert_msg(parse_str(&c,
-				"dns_names 511\n"
-				"dns_v6_range fd00::200/119\n",
+				"dns_names 256\n"
+				"dns_v6_range fd00::400/118\n",
 				err, sizeof(err)) == 0,
 		      "%s", err);
-	ck_assert_uint_eq(c.dns_v6_prefix, 119);
-	ck_assert_uint_eq(c.dns_v6[14], 2);
+	ck_assert_uint_eq(c.dns_v6_prefix, 118);
+	ck_assert_uint_eq(c.dns_v6[14], 4);
 }
 END_TEST
 
@@ -1575,9 +1575,9 @@ START_TEST(test_dns_names_most)
 	struct cfg c;
 	char err[512];
 
-	/* 2^24 names need 2^24 + 1 addresses: a /7. */
+	/* 2^24 names need 2^25 + 1 addresses: a /6. */
 	ck_assert_msg(parse_str(&c,
-				"dns_v4_range 10.0.0.0/7\n"
+				"dns_v4_range 8.0.0.0/6\n"
 				"dns_names 16777216\n",
 				err, sizeof(err)) == 0,
 		      "%s", err);
@@ -1590,9 +1590,10 @@ START_TEST(test_range_exact_fit)
 	struct cfg c;
 	char err[512];
 
-	/* 65536 addresses hold 65535 names (one address to spare). */
+	/* 65536 addresses hold two epochs of 32767 names (one address to
+	 * spare). */
 	ck_assert_msg(parse_str(&c,
-				"dns_names 65535\n"
+				"dns_names 32767\n"
 				"dns_v4_range 10.0.0.0/16\n"
 				"dns_v6_range fd00::/112\n",
 				err, sizeof(err)) == 0,
