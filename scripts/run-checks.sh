@@ -1,9 +1,9 @@
 #!/bin/bash
 # Runs every test suite `make check` owns and prints each runner's closing
 # line.  Exits nonzero if any suite failed.  With an argument, runs only the
-# named suites (format unit exports launcher fuzz fake lab).
+# named suites (format unit exports launcher fuzz fake lab dns).
 cd "$(dirname "$0")/.." || exit 1
-suites=${*:-format unit exports launcher fuzz fake lab}
+suites=${*:-format unit exports launcher fuzz fake lab dns}
 rc=0
 for s in $suites; do
 	case $s in
@@ -40,6 +40,7 @@ for s in $suites; do
 		;;
 	fake) echo "== fake SOCKS5 server"; tests/fake/run.sh || rc=1 ;;
 	lab) echo "== lab"; tests/lab/run.sh || rc=1 ;;
+	dns) echo "== dns"; tests/lab/dns.sh || rc=1 ;;
 	*) echo "run-checks: unknown suite $s" >&2; rc=1 ;;
 	esac
 done

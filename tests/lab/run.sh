@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/lab/run.sh - end-to-end tests of socksify in a three-namespace lab
+# tests/lab/run.sh - end-to-end tests of socksify in the namespace lab
 # (see lab.sh): unmodified programs in a client namespace that can reach
 # only the SOCKS5 proxy (danted) on the border, talking to servers in the
 # target namespace.
@@ -26,87 +26,7 @@ VIA=${LAB_VIA:-socksify}
 OUT=""   # per-test output dir, inside LAB_DIR
 
 # ---------------------------------------------------------------- helpers
-
-# via URL CMD...: run CMD in the client namespace through the proxy at URL,
-# bounded by a timeout.
-via() {
-	local url=$1; shift
-	case $VIA in
-	socksify)
-		lab_c timeout 60 "$SOCKSIFY" -x "$url" -- "$@"
-		;;
-	proxychains)
-		local conf
-		conf=$(pc_conf "$url") || return 99
-		lab_c timeout 60 proxychains4 -q -f "$conf" "$@"
-		;;
-	esac
-}
-
-# pc_conf URL: writes a proxychains4 config for URL, prints its path.
-pc_conf() {
-	local url=$1 dns="" rest cred="" host port user="" pass=""
-	case $url in
-	socks5h://*) dns=proxy_dns; rest=${url#socks5h://} ;;
-	socks5://*) rest=${url#socks5://} ;;
-	*) return 1 ;;
-	esac
-	rest=${rest%/}
-	case $rest in *@*) cred=${rest%@*}; rest=${rest##*@} ;; esac
-	if [ -n "$cred" ]; then user=${cred%%:*}; pass=${cred#*:}; fi
-	port=${rest##*:}; host=${rest%:*}; host=${host#[}; host=${host%]}
-	local f="$LAB_DIR/pc-$RANDOM$RANDOM.conf"
-	{
-		echo strict_chain
-		[ -n "$dns" ] && echo "$dns"
-		echo "tcp_read_time_out 15000"
-		echo "tcp_connect_time_out 8000"
-		echo "localnet 127.0.0.0/255.0.0.0"
-		echo "[ProxyList]"
-		echo "socks5 $host $port $user $pass"
-	} >"$f"
-	echo "$f"
-}
-
-# run NAME CMD...: runs CMD, stdout to $OUT/NAME.out, stderr to
-# $OUT/NAME.err, exit code to RC.
-run() {
-	local name=$1; shift
-	"$@" >"$OUT/$name.out" 2>"$OUT/$name.err"
-	RC=$?
-	if [ "${LAB_VERBOSE:-0}" = 1 ]; then
-		echo "  [$name] rc=$RC: $*"
-		sed 's/^/  out| /' "$OUT/$name.out"
-		sed 's/^/  err| /' "$OUT/$name.err"
-	fi
-	return 0
-}
-
-# show NAME: print what a failed test's command did, and danted's log tail.
-show() {
-	local name=$1
-	echo "  -- rc=$RC; stdout:"
-	head -n 15 "$OUT/$name.out" | sed 's/^/  | /'
-	echo "  -- stderr:"
-	head -n 15 "$OUT/$name.err" | sed 's/^/  | /'
-	lab_danted_tail 6 | sed 's/^/  /'
-}
-
-# got NAME TEXT: 0 if NAME's stdout is exactly TEXT (one line).
-got() { [ "$(cat "$OUT/$1.out")" = "$2" ]; }
-
-# check_eq DESC NAME EXPECTED CMD...: pass if CMD exits 0 and prints exactly
-# EXPECTED.
-check_eq() {
-	local desc=$1 name=$2 want=$3; shift 3
-	run "$name" "$@"
-	if [ "$RC" -eq 0 ] && got "$name" "$want"; then
-		pass "$desc"
-	else
-		fail "$desc (wanted \"$want\")"
-		show "$name"
-	fi
-}
+# via, pc_conf, run, show, got, check_eq: see lab.sh.
 
 # Lines in both danted logs: any client connection makes danted log something.
 danted_lines() { cat "$LAB_DANTED_LOG" "$LAB_DANTED_AUTH_LOG" | wc -l; }
@@ -173,7 +93,7 @@ if ! lab_up; then
 fi
 OUT=$LAB_DIR/out
 mkdir -p "$OUT"
-echo "lab: namespaces $LAB_NS_C $LAB_NS_B $LAB_NS_T, temp dir $LAB_DIR"
+echo "lab: namespaces $(lab_namespaces | tr "\n" " ")temp dir $LAB_DIR"
 
 P4=$LAB_PROXY4 P6=$LAB_PROXY6 T4=$LAB_TARGET4 T6=$LAB_TARGET6
 U4="socks5://$P4:$LAB_PORT"
@@ -410,9 +330,7 @@ else
 fi
 
 # ---------------------------------------------------------------- extras
-# (Names resolved by the proxy, socks5h://, come with the resolver hooks of
-# issue 3; lab.sh already gives the border a name, $LAB_HOSTNAME, that only
-# it can resolve, for that test.)
+# (Names, socks5h:// and the resolver hooks are tested by dns.sh.)
 if [ "$VIA" = socksify ]; then
 	# The proxy from the environment instead of -x.
 	run envproxy lab_c env SOCKSIFY_PROXY="$U4" timeout 60 "$SOCKSIFY" curl -sS -g -m 15 "http://$T4/"
