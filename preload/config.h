@@ -36,19 +36,19 @@ enum cfg_log_level {
  * tunnel only by the config's `dns tunnel`. */
 enum cfg_dns {
 	CFG_DNS_LOCAL = 0, /* libc, as without socksify */
-	CFG_DNS_REMOTE,    /* placeholders; the proxy resolves the name */
-	CFG_DNS_TUNNEL,    /* DNS over TCP through the proxy to dns_server */
+	CFG_DNS_REMOTE,	   /* placeholders; the proxy resolves the name */
+	CFG_DNS_TUNNEL,	   /* DNS over TCP through the proxy to dns_server */
 };
 
 /* Defaults for the placeholder ranges (see README "Names"). */
-#define CFG_DEFAULT_DNS_V4 "127.192.0.0/10"
-#define CFG_DEFAULT_DNS_V6 "100::/64"
+#define CFG_DEFAULT_DNS_V4    "127.192.0.0/10"
+#define CFG_DEFAULT_DNS_V6    "100::/64"
 #define CFG_DEFAULT_DNS_NAMES 65536
 
 /* Host-name rules: what DEST looked like. */
 enum cfg_host_kind {
 	CFG_HOST_NONE = 0,   /* an address rule (CIDR or 'all') */
-	CFG_HOST_EXACT,      /* "host.example": that name only */
+	CFG_HOST_EXACT,	     /* "host.example": that name only */
 	CFG_HOST_SUBDOMAINS, /* "*.corp.example": names below it, not itself */
 	CFG_HOST_DOMAIN,     /* ".lan": the name itself and all below it */
 };
@@ -82,7 +82,7 @@ struct cfg {
 	char log_file[4096];	/* empty: stderr */
 	struct cfg_rule *rules; /* malloc'd, first match wins */
 	size_t nrules, rules_cap;
-	enum cfg_dns dns;  /* the file's `dns` key, when dns_set */
+	enum cfg_dns dns; /* the file's `dns` key, when dns_set */
 	int dns_set;
 	uint8_t dns_v4[4]; /* placeholder IPv4 range (dns_v4_range) */
 	uint8_t dns_v4_prefix;

@@ -124,13 +124,13 @@ static int lookup(const struct cfg *c, enum sfy_res how, const char *name,
 	}
 }
 
-/* --- getaddrinfo ----------------------------------------------------------- */
+/* --- getaddrinfo -----------------------------------------------------------
+ */
 
 /* Appends libc's list for one numeric address to *tail.  Returns 0 or the
  * EAI_* code libc gave. */
 static int numeric_list(int family, const uint8_t *addr, const char *service,
-			const struct addrinfo *hints,
-			struct addrinfo ***tail)
+			const struct addrinfo *hints, struct addrinfo ***tail)
 {
 	char lit[INET6_ADDRSTRLEN];
 	struct addrinfo h, *part = NULL;
@@ -165,13 +165,13 @@ static void learn_list(const struct addrinfo *ai)
 	for (; ai; ai = ai->ai_next) {
 		if (ai->ai_family == AF_INET && ai->ai_addr)
 			sfy_direct_learn(
-			    AF_INET,
-			    &((const struct sockaddr_in *)ai->ai_addr)->sin_addr);
+			    AF_INET, &((const struct sockaddr_in *)ai->ai_addr)
+					  ->sin_addr);
 		else if (ai->ai_family == AF_INET6 && ai->ai_addr)
-			sfy_direct_learn(AF_INET6,
-					 &((const struct sockaddr_in6 *)
-					       ai->ai_addr)
-					      ->sin6_addr);
+			sfy_direct_learn(
+			    AF_INET6,
+			    &((const struct sockaddr_in6 *)ai->ai_addr)
+				 ->sin6_addr);
 	}
 }
 
@@ -186,8 +186,7 @@ static void learn_hostent(const struct hostent *he)
 }
 
 static int shim_getaddrinfo(const char *node, const char *service,
-			    const struct addrinfo *hints,
-			    struct addrinfo **res)
+			    const struct addrinfo *hints, struct addrinfo **res)
 {
 	const struct sfy_real *r = sfy_real();
 	const struct cfg *c = NULL;
@@ -224,8 +223,8 @@ static int shim_getaddrinfo(const char *node, const char *service,
 		return rc;
 	}
 	for (i = 0; i < a.n; i++) {
-		rc = numeric_list(a.family[i], a.addr[i], service, hints,
-				  &tail);
+		rc =
+		    numeric_list(a.family[i], a.addr[i], service, hints, &tail);
 		if (rc != 0 && !first_err)
 			first_err = rc;
 	}
@@ -242,14 +241,16 @@ static int shim_getaddrinfo(const char *node, const char *service,
 		}
 	}
 	sfy_log(SFY_LOG_DEBUG, "%s resolved %s (%zu addresses)", node,
-		how == SFY_RES_PLACEHOLDER ? "to placeholders" : "over the proxy",
+		how == SFY_RES_PLACEHOLDER ? "to placeholders"
+					   : "over the proxy",
 		a.n);
 	*res = head;
 	errno = saved;
 	return 0;
 }
 
-/* --- hostent --------------------------------------------------------------- */
+/* --- hostent ---------------------------------------------------------------
+ */
 
 /*
  * Lays out a hostent for name with the addresses of family af from *a into
@@ -392,7 +393,8 @@ static struct hostent *shim_gethostbyname2(const char *name, int af)
 	return result;
 }
 
-/* --- reverse lookups ------------------------------------------------------- */
+/* --- reverse lookups -------------------------------------------------------
+ */
 
 /*
  * The name for a bare address in remote or tunnel mode: a placeholder's
@@ -456,8 +458,8 @@ static int shim_getnameinfo(const struct sockaddr *sa, socklen_t salen,
 	if ((size_t)rc + 1 > hostlen)
 		return EAI_OVERFLOW;
 	if (serv && servlen) {
-		int src = r->getnameinfo(sa, salen, NULL, 0, serv, servlen,
-					 flags);
+		int src =
+		    r->getnameinfo(sa, salen, NULL, 0, serv, servlen, flags);
 		if (src != 0)
 			return src;
 	}
@@ -550,7 +552,7 @@ static int res_ours(const char *fn, const char *name, const uint8_t *msg,
 		const char *why = NULL;
 
 		c = sfy_busy ? NULL : sfy_config(&why);
-		how = !c			      ? SFY_RES_REAL
+		how = !c				  ? SFY_RES_REAL
 		      : cfg_dns_mode(c) == CFG_DNS_LOCAL  ? SFY_RES_REAL
 		      : cfg_dns_mode(c) == CFG_DNS_TUNNEL ? SFY_RES_TUNNEL
 							  : SFY_RES_PLACEHOLDER;
@@ -597,8 +599,8 @@ static int res_ours(const char *fn, const char *name, const uint8_t *msg,
 }
 
 /* Builds a query for name (the res_query family) and runs it. */
-static int res_query_ours(const char *fn, const char *name, int class,
-			  int type, unsigned char *answer, int anslen)
+static int res_query_ours(const char *fn, const char *name, int class, int type,
+			  unsigned char *answer, int anslen)
 {
 	unsigned char q[512];
 	int n;
@@ -632,10 +634,10 @@ int __res_nquerydomain(res_state, const char *, const char *, int, int,
 		       unsigned char *, int);
 int __res_nsend(res_state, const unsigned char *, int, unsigned char *, int);
 
-#define RES_CALL(expr, realcall)                                              \
-	do {                                                                  \
-		int rc_ = (expr);                                             \
-		return rc_ == -2 ? (realcall) : rc_;                          \
+#define RES_CALL(expr, realcall)                                               \
+	do {                                                                   \
+		int rc_ = (expr);                                              \
+		return rc_ == -2 ? (realcall) : rc_;                           \
 	} while (0)
 
 SFY_EXPORT int res_query(const char *name, int class, int type,
@@ -742,8 +744,8 @@ SFY_EXPORT int __res_send(const unsigned char *msg, int msglen,
 	return res_send(msg, msglen, answer, anslen);
 }
 
-SFY_EXPORT int __res_nquery(res_state st, const char *name, int class,
-			    int type, unsigned char *answer, int anslen)
+SFY_EXPORT int __res_nquery(res_state st, const char *name, int class, int type,
+			    unsigned char *answer, int anslen)
 {
 	return res_nquery(st, name, class, type, answer, anslen);
 }
@@ -767,7 +769,8 @@ SFY_EXPORT int __res_nsend(res_state st, const unsigned char *msg, int msglen,
 	return res_nsend(st, msg, msglen, answer, anslen);
 }
 
-/* --- exported hooks -------------------------------------------------------- */
+/* --- exported hooks --------------------------------------------------------
+ */
 
 SFY_EXPORT int getaddrinfo(const char *node, const char *service,
 			   const struct addrinfo *hints, struct addrinfo **res)
@@ -785,9 +788,9 @@ SFY_EXPORT struct hostent *gethostbyname2(const char *name, int af)
 	return shim_gethostbyname2(name, af);
 }
 
-SFY_EXPORT int gethostbyname_r(const char *name, struct hostent *ret,
-			       char *buf, size_t buflen,
-			       struct hostent **result, int *herr)
+SFY_EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf,
+			       size_t buflen, struct hostent **result,
+			       int *herr)
 {
 	return shim_gethostbyname2_r(name, AF_INET, ret, buf, buflen, result,
 				     herr);
@@ -804,8 +807,7 @@ SFY_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen,
 			   char *host, socklen_t hostlen, char *serv,
 			   socklen_t servlen, int flags)
 {
-	return shim_getnameinfo(sa, salen, host, hostlen, serv, servlen,
-				flags);
+	return shim_getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
 }
 
 SFY_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len,

@@ -219,7 +219,8 @@ static int direct_by_name(int fd, const struct dest *d)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = d->family;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV | (d->family == AF_INET6 ? AI_V4MAPPED : 0);
+	hints.ai_flags =
+	    AI_NUMERICSERV | (d->family == AF_INET6 ? AI_V4MAPPED : 0);
 	snprintf(port, sizeof(port), "%u", d->s5.port);
 	sfy_busy++;
 	rc = r->getaddrinfo(d->s5.u.domain.name, port, &hints, &res);

@@ -27,7 +27,7 @@
 #include "real.h"
 #include "socks5.h"
 
-#define HOSTS_PATH "/etc/hosts"
+#define HOSTS_PATH	"/etc/hosts"
 #define HOSTS_MAX_BYTES (4u << 20)
 
 /* --- the placeholder table ---------------------------------------------- */
@@ -71,8 +71,8 @@ struct names *sfy_names(const struct cfg *c)
 	return g_names;
 }
 
-int sfy_placeholder_name_raw(const struct cfg *c, int family,
-			     const void *addr, char *buf, size_t cap)
+int sfy_placeholder_name_raw(const struct cfg *c, int family, const void *addr,
+			     char *buf, size_t cap)
 {
 	struct names_cfg n;
 	struct names *t;
@@ -118,8 +118,8 @@ int sfy_placeholder_name(const struct cfg *c, const struct sockaddr *sa,
 	if (sa->sa_family == AF_INET6 &&
 	    len >= offsetof(struct sockaddr_in6, sin6_scope_id)) {
 		memcpy(&s6, sa, offsetof(struct sockaddr_in6, sin6_scope_id));
-		return sfy_placeholder_name_raw(c, AF_INET6, &s6.sin6_addr,
-						buf, cap);
+		return sfy_placeholder_name_raw(c, AF_INET6, &s6.sin6_addr, buf,
+						cap);
 	}
 	return -EAFNOSUPPORT;
 }
@@ -129,7 +129,7 @@ int sfy_placeholder_name(const struct cfg *c, const struct sockaddr *sa,
 /* Held while reading or scanning the cached file; a child of fork()
  * re-initialises it (see resolve_atfork_child). */
 static pthread_mutex_t g_hosts_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *g_hosts;	  /* the file's text, NUL-terminated */
+static char *g_hosts;	       /* the file's text, NUL-terminated */
 static struct stat g_hosts_st; /* what it was read from */
 
 /* Addresses libc resolved for names that a `route direct` host rule
@@ -235,7 +235,8 @@ static void hosts_refresh_locked(void)
 		return;
 	}
 	if (g_hosts && st.st_ino == g_hosts_st.st_ino &&
-	    st.st_dev == g_hosts_st.st_dev && st.st_size == g_hosts_st.st_size &&
+	    st.st_dev == g_hosts_st.st_dev &&
+	    st.st_size == g_hosts_st.st_size &&
 	    st.st_mtim.tv_sec == g_hosts_st.st_mtim.tv_sec &&
 	    st.st_mtim.tv_nsec == g_hosts_st.st_mtim.tv_nsec)
 		return;
@@ -493,8 +494,8 @@ static int tunnel_open(const struct cfg *c, const char *name)
 	fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	sfy_fmt_addr((const struct sockaddr *)&c->dns_server,
-		     c->dns_server_len, desc, SFY_ADDRSTRLEN);
+	sfy_fmt_addr((const struct sockaddr *)&c->dns_server, c->dns_server_len,
+		     desc, SFY_ADDRSTRLEN);
 	snprintf(desc + strlen(desc), sizeof(desc) - strlen(desc),
 		 " (DNS over TCP, looking up %s)", name);
 	rc = sfy_tcp_connect(fd, fam, &dst, desc);
@@ -570,8 +571,9 @@ int sfy_tunnel_resolve(const struct cfg *c, const char *name, int family,
 	if (rc != 0)
 		sfy_log(SFY_LOG_ERROR,
 			"lookup of %s over the proxy failed: %s (%s)", name,
-			rc == EAI_AGAIN ? "no answer from the DNS server in time"
-					: "unusable answer from the DNS server",
+			rc == EAI_AGAIN
+			    ? "no answer from the DNS server in time"
+			    : "unusable answer from the DNS server",
 			rc == EAI_AGAIN ? "EAI_AGAIN" : "EAI_FAIL");
 	errno = saved;
 	return rc;

@@ -50,8 +50,8 @@ int sfy_placeholder_name(const struct cfg *c, const struct sockaddr *sa,
 
 /* Same, for a bare address (family AF_INET with 4 bytes, AF_INET6 with
  * 16), as gethostbyaddr() gets it. */
-int sfy_placeholder_name_raw(const struct cfg *c, int family,
-			     const void *addr, char *buf, size_t cap);
+int sfy_placeholder_name_raw(const struct cfg *c, int family, const void *addr,
+			     char *buf, size_t cap);
 
 /*
  * Tunnel mode: resolves name over TCP through the proxy to the configured
