@@ -67,6 +67,30 @@ static void set_canon(struct addrs *a, const char *name)
 	a->canon[n] = '\0';
 }
 
+/* A name DNS can carry: labels of 1..63 bytes, at most 253 in all (a
+ * trailing dot aside), no blanks or control characters. */
+static int valid_name(const char *name)
+{
+	size_t n = strlen(name), label = 0, i;
+
+	if (n && name[n - 1] == '.')
+		n--;
+	if (n == 0 || n > 253)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)name[i];
+
+		if (ch == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+		} else if (ch <= ' ' || ch == 0x7f || ++label > 63) {
+			return 0;
+		}
+	}
+	return label > 0;
+}
+
 /*
  * Resolves name for family (AF_INET, AF_INET6 or AF_UNSPEC) by the mode's
  * back end into *a.  Returns 0 or an EAI_* code.
@@ -80,6 +104,29 @@ static int lookup(const struct cfg *c, enum sfy_res how, const char *name,
 
 	memset(a, 0, sizeof(*a));
 	set_canon(a, name);
+	if (how == SFY_RES_HOSTS) {
+		struct sfy_hosts_addrs h;
+		static const uint8_t lo4[4] = {127, 0, 0, 1};
+		static const uint8_t lo6[16] = {[15] = 1};
+		size_t i;
+
+		if (sfy_hosts_addrs(name, &h) == 0 && sfy_is_localhost(name)) {
+			/* RFC 6761 6.3: loopback, never a query. */
+			h.n = 2;
+			h.family[0] = AF_INET6;
+			memcpy(h.addr[0], lo6, 16);
+			h.family[1] = AF_INET;
+			memcpy(h.addr[1], lo4, 4);
+		}
+		for (i = 0; i < h.n; i++)
+			if (family == AF_UNSPEC || family == h.family[i])
+				add_addr(a, h.family[i], h.addr[i]);
+		if (h.canon[0])
+			set_canon(a, h.canon);
+		return a->n ? 0 : EAI_NONAME;
+	}
+	if (!valid_name(name))
+		return EAI_NONAME; /* what DNS would say, without asking */
 	if (how == SFY_RES_PLACEHOLDER) {
 		struct names *t = sfy_names(c);
 
@@ -108,19 +155,25 @@ static int lookup(const struct cfg *c, enum sfy_res how, const char *name,
 		rc = sfy_tunnel_resolve(c, name, family, &r4, &r6);
 		if (rc != 0)
 			return rc;
+		/* As glibc: what one family answered is an answer, even if
+		 * the other failed. */
+		if (r4.rcode == 0)
+			add_answer(a, &r4);
+		if (r6.rcode == 0)
+			add_answer(a, &r6);
+		if (r4.naddr && r4.canon[0])
+			set_canon(a, r4.canon);
+		else if (r6.naddr && r6.canon[0])
+			set_canon(a, r6.canon);
+		if (a->n)
+			return 0;
 		if (r4.rcode == 3 || r6.rcode == 3)
 			return EAI_NONAME;
-		if ((r4.rcode != 0 && family != AF_INET6) ||
-		    (r6.rcode != 0 && family != AF_INET))
-			return r4.rcode == 2 || r6.rcode == 2 ? EAI_AGAIN
-							      : EAI_FAIL;
-		add_answer(a, &r4);
-		add_answer(a, &r6);
-		if (r4.canon[0])
-			set_canon(a, r4.canon);
-		else if (r6.canon[0])
-			set_canon(a, r6.canon);
-		return a->n ? 0 : EAI_NODATA;
+		if (r4.rcode == 2 || r6.rcode == 2)
+			return EAI_AGAIN;
+		if (r4.rcode != 0 || r6.rcode != 0)
+			return EAI_FAIL;
+		return EAI_NODATA;
 	}
 }
 
@@ -130,10 +183,11 @@ static int lookup(const struct cfg *c, enum sfy_res how, const char *name,
 /* Appends libc's list for one numeric address to *tail.  Returns 0 or the
  * EAI_* code libc gave. */
 static int numeric_list(int family, const uint8_t *addr, const char *service,
-			const struct addrinfo *hints, struct addrinfo ***tail)
+			const struct addrinfo *hints, int drop_mapped,
+			struct addrinfo ***tail)
 {
 	char lit[INET6_ADDRSTRLEN];
-	struct addrinfo h, *part = NULL;
+	struct addrinfo h, *part = NULL, *keep = NULL, **kt = &keep, *next;
 	int rc;
 
 	inet_ntop(family, addr, lit, sizeof(lit));
@@ -144,7 +198,13 @@ static int numeric_list(int family, const uint8_t *addr, const char *service,
 		memset(&h, 0, sizeof(h));
 		h.ai_flags = AI_V4MAPPED | AI_ADDRCONFIG;
 	}
-	h.ai_family = family;
+	/* The caller's family, not the literal's: with AF_UNSPEC glibc's
+	 * AI_ADDRCONFIG filters nothing when no family is configured, with a
+	 * named family it refuses it. */
+	if (h.ai_family != AF_INET && h.ai_family != AF_INET6)
+		h.ai_family = AF_UNSPEC;
+	if (h.ai_family != AF_UNSPEC && h.ai_family != family)
+		return EAI_ADDRFAMILY;
 	h.ai_flags = (h.ai_flags | AI_NUMERICHOST) & ~AI_CANONNAME;
 	h.ai_canonname = NULL;
 	h.ai_addr = NULL;
@@ -152,37 +212,54 @@ static int numeric_list(int family, const uint8_t *addr, const char *service,
 	rc = sfy_real()->getaddrinfo(lit, service, &h, &part);
 	if (rc != 0)
 		return rc;
-	**tail = part;
-	while (part->ai_next)
-		part = part->ai_next;
-	*tail = &part->ai_next;
+	/* With AI_ADDRCONFIG on an IPv6-only host glibc answers AF_UNSPEC as
+	 * AF_INET6 and maps IPv4 (AI_V4MAPPED); where the name has an IPv6
+	 * address of its own, glibc would give only that one. */
+	for (; part; part = next) {
+		next = part->ai_next;
+		part->ai_next = NULL;
+		if (drop_mapped && family == AF_INET &&
+		    part->ai_family == AF_INET6) {
+			sfy_real()->freeaddrinfo(part);
+			continue;
+		}
+		*kt = part;
+		kt = &part->ai_next;
+	}
+	if (!keep)
+		return EAI_NONAME;
+	**tail = keep;
+	*tail = kt;
 	return 0;
 }
 
 /* Remembers the addresses of a `route direct` name's lookup. */
-static void learn_list(const struct addrinfo *ai)
+static void learn_list(const struct addrinfo *ai, const char *name)
 {
+	const struct sockaddr_in *s4;
+	const struct sockaddr_in6 *s6;
+
 	for (; ai; ai = ai->ai_next) {
-		if (ai->ai_family == AF_INET && ai->ai_addr)
-			sfy_direct_learn(
-			    AF_INET, &((const struct sockaddr_in *)ai->ai_addr)
-					  ->sin_addr);
-		else if (ai->ai_family == AF_INET6 && ai->ai_addr)
-			sfy_direct_learn(
-			    AF_INET6,
-			    &((const struct sockaddr_in6 *)ai->ai_addr)
-				 ->sin6_addr);
+		if (!ai->ai_addr)
+			continue;
+		if (ai->ai_family == AF_INET) {
+			s4 = (const struct sockaddr_in *)ai->ai_addr;
+			sfy_direct_learn(AF_INET, &s4->sin_addr, name);
+		} else if (ai->ai_family == AF_INET6) {
+			s6 = (const struct sockaddr_in6 *)ai->ai_addr;
+			sfy_direct_learn(AF_INET6, &s6->sin6_addr, name);
+		}
 	}
 }
 
-static void learn_hostent(const struct hostent *he)
+static void learn_hostent(const struct hostent *he, const char *name)
 {
 	char **p;
 
 	if (!he)
 		return;
 	for (p = he->h_addr_list; p && *p; p++)
-		sfy_direct_learn(he->h_addrtype, *p);
+		sfy_direct_learn(he->h_addrtype, *p, name);
 }
 
 static int shim_getaddrinfo(const char *node, const char *service,
@@ -190,11 +267,11 @@ static int shim_getaddrinfo(const char *node, const char *service,
 {
 	const struct sfy_real *r = sfy_real();
 	const struct cfg *c = NULL;
-	struct addrinfo *head = NULL, **tail = &head;
+	struct addrinfo *head = NULL, **tail = &head, *ai;
 	struct addrs a;
 	enum sfy_res how;
 	int family = hints ? hints->ai_family : AF_UNSPEC;
-	int rc, first_err = 0, saved = errno;
+	int rc, first_err = 0, saved = errno, has6 = 0;
 	size_t i;
 
 	if (!r->getaddrinfo) {
@@ -206,7 +283,7 @@ static int shim_getaddrinfo(const char *node, const char *service,
 		errno = saved;
 		rc = r->getaddrinfo(node, service, hints, res);
 		if (rc == 0)
-			learn_list(*res);
+			learn_list(*res, node);
 		return rc;
 	}
 	if (how == SFY_RES_REAL ||
@@ -215,16 +292,20 @@ static int shim_getaddrinfo(const char *node, const char *service,
 		errno = saved;
 		return r->getaddrinfo(node, service, hints, res);
 	}
-	if (how == SFY_RES_FAIL)
+	if (how == SFY_RES_FAIL) {
+		errno = saved;
 		return EAI_FAIL;
+	}
 	rc = lookup(c, how, node, family, &a);
 	if (rc != 0) {
 		errno = saved;
 		return rc;
 	}
+	for (i = 0; i < a.n; i++)
+		has6 |= a.family[i] == AF_INET6;
 	for (i = 0; i < a.n; i++) {
-		rc =
-		    numeric_list(a.family[i], a.addr[i], service, hints, &tail);
+		rc = numeric_list(a.family[i], a.addr[i], service, hints, has6,
+				  &tail);
 		if (rc != 0 && !first_err)
 			first_err = rc;
 	}
@@ -232,6 +313,10 @@ static int shim_getaddrinfo(const char *node, const char *service,
 		errno = saved;
 		return first_err ? first_err : EAI_NONAME;
 	}
+	/* Each entry carries the caller's flags, as glibc's do. */
+	for (ai = head; ai; ai = ai->ai_next)
+		ai->ai_flags =
+		    hints ? hints->ai_flags : (AI_V4MAPPED | AI_ADDRCONFIG);
 	if (hints && (hints->ai_flags & AI_CANONNAME)) {
 		free(head->ai_canonname);
 		head->ai_canonname = strdup(a.canon);
@@ -339,6 +424,7 @@ static int byname_ours(const struct cfg *c, enum sfy_res how, const char *name,
 	rc = fill_hostent(ret, buf, buflen, a.canon, af, &a);
 	if (rc != 0) {
 		*herr = NETDB_INTERNAL;
+		errno = rc; /* glibc sets both */
 		return rc;
 	}
 	*herr = NETDB_SUCCESS;
@@ -351,8 +437,8 @@ static int shim_gethostbyname2_r(const char *name, int af, struct hostent *ret,
 				 struct hostent **result, int *herr)
 {
 	const struct cfg *c = NULL;
+	int saved = errno;
 	enum sfy_res how = sfy_res_decide(name, &c);
-
 	int rc;
 
 	if (how == SFY_RES_REAL || how == SFY_RES_DIRECT ||
@@ -360,15 +446,17 @@ static int shim_gethostbyname2_r(const char *name, int af, struct hostent *ret,
 		rc = REAL_CALL(gethostbyname2_r, name, af, ret, buf, buflen,
 			       result, herr);
 		if (how == SFY_RES_DIRECT && rc == 0 && result)
-			learn_hostent(*result);
+			learn_hostent(*result, name);
 		return rc;
 	}
+	errno = saved;
 	return byname_ours(c, how, name, af, ret, buf, buflen, result, herr);
 }
 
 static struct hostent *shim_gethostbyname2(const char *name, int af)
 {
 	const struct cfg *c = NULL;
+	int saved = errno;
 	enum sfy_res how = sfy_res_decide(name, &c);
 	struct hostent *result = NULL;
 	int herr = 0;
@@ -382,9 +470,10 @@ static struct hostent *shim_gethostbyname2(const char *name, int af)
 		}
 		result = sfy_real()->gethostbyname2(name, af);
 		if (how == SFY_RES_DIRECT)
-			learn_hostent(result);
+			learn_hostent(result, name);
 		return result;
 	}
+	errno = saved;
 	if (byname_ours(c, how, name, af, &tls_he.he, tls_he.buf,
 			sizeof(tls_he.buf), &result, &herr) != 0 ||
 	    !result)
@@ -404,10 +493,15 @@ static struct hostent *shim_gethostbyname2(const char *name, int af)
 static int name_for_addr(int af, const void *addr, char *buf, size_t cap)
 {
 	const char *why = NULL;
-	const struct cfg *c = sfy_busy ? NULL : sfy_config(&why);
+	const struct cfg *c;
 	int rc;
 
-	if (!c || cfg_dns_mode(c) == CFG_DNS_LOCAL)
+	if (sfy_busy)
+		return -EAFNOSUPPORT;
+	c = sfy_config(&why);
+	if (!c)
+		return -ENOENT; /* fail closed: no PTR query, numeric only */
+	if (cfg_dns_mode(c) == CFG_DNS_LOCAL)
 		return -EAFNOSUPPORT;
 	rc = sfy_placeholder_name_raw(c, af, addr, buf, cap);
 	if (rc != -EAFNOSUPPORT)
@@ -495,6 +589,7 @@ static int shim_gethostbyaddr_r(const void *addr, socklen_t len, int type,
 	rc = fill_hostent(ret, buf, buflen, name, type, &a);
 	if (rc != 0) {
 		*herr = NETDB_INTERNAL;
+		errno = rc;
 		return rc;
 	}
 	*herr = NETDB_SUCCESS;
@@ -542,23 +637,29 @@ static int res_ours(const char *fn, const char *name, const uint8_t *msg,
 		    int msglen, unsigned char *answer, int anslen)
 {
 	const struct cfg *c = NULL;
+	const char *why = NULL;
 	enum sfy_res how;
 	int n;
 
-	if (name) {
-		how = sfy_res_decide(name, &c);
+	/* res_query sends even numeric and /etc/hosts names to the DNS
+	 * server: only local mode and `route direct` names may use libc. */
+	if (sfy_busy)
+		return -2;
+	c = sfy_config(&why);
+	if (!c) {
+		sfy_log(SFY_LOG_ERROR, "%s refused: configuration error: %s",
+			fn, why);
+		how = SFY_RES_FAIL;
+	} else if (cfg_dns_mode(c) == CFG_DNS_LOCAL ||
+		   (name && cfg_name_is_direct(c, name))) {
+		how = SFY_RES_REAL;
 	} else {
-		/* res_send: a prebuilt message; decide by mode alone. */
-		const char *why = NULL;
-
-		c = sfy_busy ? NULL : sfy_config(&why);
-		how = !c				  ? SFY_RES_REAL
-		      : cfg_dns_mode(c) == CFG_DNS_LOCAL  ? SFY_RES_REAL
-		      : cfg_dns_mode(c) == CFG_DNS_TUNNEL ? SFY_RES_TUNNEL
-							  : SFY_RES_PLACEHOLDER;
-		name = "(a prebuilt query)";
+		how = cfg_dns_mode(c) == CFG_DNS_TUNNEL ? SFY_RES_TUNNEL
+							: SFY_RES_PLACEHOLDER;
 	}
-	if (how == SFY_RES_REAL || how == SFY_RES_DIRECT)
+	if (!name)
+		name = "(a prebuilt query)";
+	if (how == SFY_RES_REAL)
 		return -2;
 	if (how == SFY_RES_FAIL || !answer || anslen < 0 || msglen < 0) {
 		h_errno = NO_RECOVERY;
@@ -610,11 +711,8 @@ static int res_query_ours(const char *fn, const char *name, int class, int type,
 	/* Only the message is built here (res_mkquery sends nothing). */
 	n = res_mkquery(QUERY, name, class, type, NULL, 0, NULL, q, sizeof(q));
 	if (n < 0) {
-		const struct cfg *c = NULL;
-
-		enum sfy_res how = sfy_res_decide(name, &c);
-
-		if (how == SFY_RES_REAL || how == SFY_RES_DIRECT)
+		/* Let libc report its own error where it may run at all. */
+		if (res_ours(fn, name, NULL, 0, NULL, 0) == -2)
 			return -2;
 		h_errno = NO_RECOVERY;
 		return -1;

@@ -177,8 +177,14 @@ static enum route classify(int fd, const struct sockaddr *sa, socklen_t len,
 	}
 	(void)s5_addr_from_sockaddr(&d->s5, (struct sockaddr *)&d->sa,
 				    d->salen);
-	if (sfy_direct_has((struct sockaddr *)&d->sa, d->salen))
-		return ROUTE_DIRECT; /* resolved for a `route direct` name */
+	/* An address libc resolved for a `route direct` name: that name's
+	 * rule decides, with its ports; else the address rules do. */
+	if (sfy_direct_name((struct sockaddr *)&d->sa, d->salen, name,
+			    sizeof(name)) &&
+	    cfg_match_name(c, name,
+			   ntohs(((struct sockaddr_in *)&d->sa)->sin_port)) ==
+		CFG_DIRECT)
+		return ROUTE_DIRECT;
 	switch (cfg_match(c, (struct sockaddr *)&d->sa, d->salen)) {
 	case CFG_DIRECT:
 		return ROUTE_DIRECT;

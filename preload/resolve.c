@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -135,10 +136,11 @@ static struct stat g_hosts_st; /* what it was read from */
 /* Addresses libc resolved for names that a `route direct` host rule
  * matches: connect() sends them direct, as the rule says (address rules
  * alone would send them to the proxy).  Bounded, oldest replaced first. */
-#define DIRECT_ADDRS 1024
+#define DIRECT_ADDRS 256
 static struct {
 	uint8_t family;
 	uint8_t addr[16];
+	char name[DNS_MAX_NAME + 1]; /* the name it was looked up for */
 } g_direct[DIRECT_ADDRS];
 static unsigned int g_direct_next;
 static atomic_uint g_direct_used; /* read without the lock: 0 is common */
@@ -163,30 +165,37 @@ static int plain_addr(int family, const void *addr, uint8_t out[16])
 	return family;
 }
 
-void sfy_direct_learn(int family, const void *addr)
+void sfy_direct_learn(int family, const void *addr, const char *name)
 {
 	uint8_t a[16];
 	unsigned int i;
 
-	if (family != AF_INET && family != AF_INET6)
+	if ((family != AF_INET && family != AF_INET6) ||
+	    strlen(name) > DNS_MAX_NAME)
 		return;
 	family = plain_addr(family, addr, a);
 	pthread_mutex_lock(&g_direct_lock);
 	for (i = 0; i < g_direct_used; i++)
 		if (g_direct[i].family == family &&
 		    memcmp(g_direct[i].addr, a, 16) == 0)
-			goto out;
+			break;
+	if (i < g_direct_used) {
+		strcpy(g_direct[i].name, name); /* the newest name wins */
+		goto out;
+	}
 	i = g_direct_next;
 	g_direct_next = (g_direct_next + 1) % DIRECT_ADDRS;
 	if (g_direct_used < DIRECT_ADDRS)
 		g_direct_used++;
 	g_direct[i].family = (uint8_t)family;
 	memcpy(g_direct[i].addr, a, 16);
+	strcpy(g_direct[i].name, name);
 out:
 	pthread_mutex_unlock(&g_direct_lock);
 }
 
-int sfy_direct_has(const struct sockaddr *sa, socklen_t len)
+int sfy_direct_name(const struct sockaddr *sa, socklen_t len, char *buf,
+		    size_t cap)
 {
 	struct sockaddr_in s4;
 	struct sockaddr_in6 s6;
@@ -207,16 +216,36 @@ int sfy_direct_has(const struct sockaddr *sa, socklen_t len)
 	if (atomic_load_explicit(&g_direct_used, memory_order_relaxed) == 0)
 		return 0;
 	pthread_mutex_lock(&g_direct_lock);
-	for (i = 0; i < g_direct_used && !found; i++)
+	for (i = 0; i < g_direct_used && !found; i++) {
 		found = g_direct[i].family == family &&
-			memcmp(g_direct[i].addr, a, 16) == 0;
+			memcmp(g_direct[i].addr, a, 16) == 0 &&
+			strlen(g_direct[i].name) < cap;
+		if (found)
+			strcpy(buf, g_direct[i].name);
+	}
 	pthread_mutex_unlock(&g_direct_lock);
 	return found;
 }
 
+/*
+ * Before fork(): in remote mode the placeholder table must exist, so that
+ * parent and child share one (a table made after the fork would be each
+ * side's own, handing out the same placeholders for different names).
+ */
+static void resolve_atfork_prepare(void)
+{
+	const struct cfg *c;
+
+	if (g_names || sfy_busy)
+		return;
+	c = sfy_config(NULL);
+	if (c && cfg_dns_mode(c) == CFG_DNS_REMOTE)
+		(void)sfy_names(c);
+}
+
 __attribute__((constructor)) static void resolve_at_load(void)
 {
-	pthread_atfork(NULL, NULL, resolve_atfork_child);
+	pthread_atfork(resolve_atfork_prepare, NULL, resolve_atfork_child);
 }
 
 /* Re-reads /etc/hosts when it changed (locked).  Keeps the old text when
@@ -224,14 +253,17 @@ __attribute__((constructor)) static void resolve_at_load(void)
 static void hosts_refresh_locked(void)
 {
 	struct stat st;
-	char *text;
+	char *text, *old;
 	ssize_t n;
 	size_t got = 0;
 	int fd;
 
 	if (stat(HOSTS_PATH, &st) < 0) {
-		free(g_hosts);
+		/* Unlink before freeing: a fork child must never see a
+		 * pointer to freed text. */
+		text = g_hosts;
 		g_hosts = NULL;
+		free(text);
 		return;
 	}
 	if (g_hosts && st.st_ino == g_hosts_st.st_ino &&
@@ -260,9 +292,10 @@ static void hosts_refresh_locked(void)
 	}
 	sfy_real()->close(fd);
 	text[got] = '\0';
-	free(g_hosts);
+	old = g_hosts;
 	g_hosts = text;
 	g_hosts_st = st;
+	free(old);
 }
 
 /* Compares a hosts-file token with a name: case-insensitive, a trailing
@@ -289,6 +322,8 @@ struct hosts_query {
 	uint8_t addr[16];
 	char *buf;
 	size_t cap;
+	/* For address collection (sfy_hosts_addrs): */
+	struct sfy_hosts_addrs *out;
 };
 
 static int hosts_line(struct hosts_query *q, const char *line, size_t len)
@@ -311,21 +346,41 @@ static int hosts_line(struct hosts_query *q, const char *line, size_t len)
 		tl[nt] = (size_t)(p - tok[nt]);
 		nt++;
 	}
-	if (nt < 2)
-		return 0;
-	if (q->name) {
-		for (i = 1; i < nt; i++)
-			if (token_is(tok[i], tl[i], q->name))
-				return 1;
-		return 0;
-	}
-	if (tl[0] >= sizeof(ab))
+	if (nt < 2 || tl[0] >= sizeof(ab))
 		return 0;
 	memcpy(ab, tok[0], tl[0]);
 	ab[tl[0]] = '\0';
 	pct = strchr(ab, '%');
 	if (pct)
 		ab[pct - ab] = '\0';
+	if (q->out) {
+		struct sfy_hosts_addrs *o = q->out;
+		int fam = inet_pton(AF_INET, ab, a) == 1    ? AF_INET
+			  : inet_pton(AF_INET6, ab, a) == 1 ? AF_INET6
+							    : 0;
+
+		for (i = 1; fam && i < nt; i++) {
+			if (!token_is(tok[i], tl[i], q->name))
+				continue;
+			if (!o->canon[0] && tl[1] < sizeof(o->canon)) {
+				memcpy(o->canon, tok[1], tl[1]);
+				o->canon[tl[1]] = '\0';
+			}
+			if (o->n < SFY_HOSTS_MAX) {
+				o->family[o->n] = fam;
+				memcpy(o->addr[o->n], a, 16);
+				o->n++;
+			}
+			break;
+		}
+		return 0; /* keep going: a name may have several lines */
+	}
+	if (q->name) {
+		for (i = 1; i < nt; i++)
+			if (token_is(tok[i], tl[i], q->name))
+				return 1;
+		return 0;
+	}
 	if (inet_pton(q->family, ab, a) != 1 ||
 	    memcmp(a, q->addr, q->family == AF_INET ? 4 : 16) != 0)
 		return 0;
@@ -358,6 +413,15 @@ int sfy_hosts_has_name(const char *name)
 	return hosts_scan(&q) > 0;
 }
 
+int sfy_hosts_addrs(const char *name, struct sfy_hosts_addrs *out)
+{
+	struct hosts_query q = {.name = name, .out = out};
+
+	memset(out, 0, sizeof(*out));
+	hosts_scan(&q);
+	return (int)out->n;
+}
+
 int sfy_hosts_name_for(int family, const void *addr, char *buf, size_t cap)
 {
 	struct hosts_query q = {.family = family, .buf = buf, .cap = cap};
@@ -381,11 +445,14 @@ static int is_numeric(const char *name)
 	char buf[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
 	char *pct;
 
-	if (inet_aton(name, &a4))
-		return 1;
 	if (strlen(name) >= sizeof(buf))
 		return 0;
 	strcpy(buf, name);
+	/* "192.0.2.1." is numeric to glibc too. */
+	if (buf[0] && buf[strlen(buf) - 1] == '.')
+		buf[strlen(buf) - 1] = '\0';
+	if (inet_aton(buf, &a4))
+		return 1;
 	pct = strchr(buf, '%');
 	if (pct)
 		*pct = '\0';
@@ -393,7 +460,7 @@ static int is_numeric(const char *name)
 }
 
 /* "localhost", "localhost.", and names under .localhost (RFC 6761 6.3). */
-static int is_localhost(const char *name)
+int sfy_is_localhost(const char *name)
 {
 	size_t n = strlen(name);
 
@@ -411,10 +478,12 @@ enum sfy_res sfy_res_decide(const char *name, const struct cfg **cfgp)
 	enum cfg_dns mode;
 
 	*cfgp = NULL;
-	if (sfy_busy || !name || is_numeric(name) || is_localhost(name))
+	if (sfy_busy || !name || is_numeric(name))
 		return SFY_RES_REAL;
 	c = sfy_config(&why);
 	if (!c) {
+		if (sfy_is_localhost(name))
+			return SFY_RES_REAL;
 		sfy_log(SFY_LOG_ERROR,
 			"lookup of %s refused: configuration error: %s", name,
 			why);
@@ -422,8 +491,12 @@ enum sfy_res sfy_res_decide(const char *name, const struct cfg **cfgp)
 	}
 	*cfgp = c;
 	mode = cfg_dns_mode(c);
-	if (mode == CFG_DNS_LOCAL || sfy_hosts_has_name(name))
+	if (mode == CFG_DNS_LOCAL)
 		return SFY_RES_REAL;
+	/* Answered here, not by libc: glibc falls through to DNS for a
+	 * family /etc/hosts lacks, and for localhost names it lacks. */
+	if (sfy_is_localhost(name) || sfy_hosts_has_name(name))
+		return SFY_RES_HOSTS;
 	if (cfg_name_is_direct(c, name))
 		return SFY_RES_DIRECT;
 	return mode == CFG_DNS_TUNNEL ? SFY_RES_TUNNEL : SFY_RES_PLACEHOLDER;
@@ -442,14 +515,43 @@ static uint16_t query_id(void)
 	return (uint16_t)(ts.tv_nsec ^ (ts.tv_nsec >> 16) ^ getpid());
 }
 
-/* Sends all of buf on our own blocking socket (send timeout set). */
-static int send_all(int fd, const uint8_t *buf, size_t len)
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for ev on our own fd until the deadline.  Returns 0 or -1. */
+static int wait_until(int fd, short ev, long long deadline)
+{
+	struct pollfd p = {.fd = fd, .events = ev};
+	long long left;
+	int r;
+
+	for (;;) {
+		left = deadline - now_ms();
+		if (left <= 0)
+			return -1;
+		r = sfy_real()->poll(&p, 1, left > 60000 ? 60000 : (int)left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Sends all of buf before the deadline.  Returns 0 or -1. */
+static int send_all(int fd, const uint8_t *buf, size_t len, long long deadline)
 {
 	ssize_t n;
 
 	while (len > 0) {
-		n = sfy_real()->send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
+		if (wait_until(fd, POLLOUT, deadline) < 0)
+			return -1;
+		n = sfy_real()->send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
 			return -1;
@@ -459,15 +561,21 @@ static int send_all(int fd, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-static int recv_all(int fd, uint8_t *buf, size_t len)
+/* Reads exactly len bytes before the deadline.  Returns 0, -1 on error or
+ * timeout, -2 when the server closed the connection first. */
+static int recv_all(int fd, uint8_t *buf, size_t len, long long deadline)
 {
 	ssize_t n;
 
 	while (len > 0) {
-		n = sfy_real()->recv(fd, buf, len, 0);
-		if (n < 0 && errno == EINTR)
+		if (wait_until(fd, POLLIN, deadline) < 0)
+			return -1;
+		n = sfy_real()->recv(fd, buf, len, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (n <= 0)
+		if (n == 0)
+			return -2;
+		if (n < 0)
 			return -1;
 		buf += n;
 		len -= (size_t)n;
@@ -482,7 +590,6 @@ static int tunnel_open(const struct cfg *c, const char *name)
 {
 	struct s5_addr dst;
 	char desc[SFY_ADDRSTRLEN + 300];
-	struct timeval tv;
 	int has4 = 0, has6 = 0, fam, fd, rc;
 
 	if (s5_addr_from_sockaddr(&dst, (const struct sockaddr *)&c->dns_server,
@@ -503,72 +610,154 @@ static int tunnel_open(const struct cfg *c, const char *name)
 		sfy_real()->close(fd);
 		return -1;
 	}
-	tv.tv_sec = c->timeout_ms / 1000;
-	tv.tv_usec = (c->timeout_ms % 1000) * 1000;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	return fd;
 }
 
-/* Sends one framed query (RFC 1035 4.2.2).  Returns 0 or -1. */
-static int tunnel_send(int fd, uint16_t id, const char *name, uint16_t type)
+/* Frames a DNS message (RFC 1035 4.2.2) and sends it. */
+static int send_framed(int fd, const uint8_t *msg, size_t len,
+		       long long deadline)
 {
-	uint8_t msg[2 + 512];
-	ssize_t n = dns_encode_query(msg + 2, sizeof(msg) - 2, id, name, type);
+	uint8_t hdr[2] = {(uint8_t)(len >> 8), (uint8_t)len};
 
-	if (n < 0)
+	if (len > 65535)
 		return -1;
-	msg[0] = (uint8_t)(n >> 8);
-	msg[1] = (uint8_t)n;
-	return send_all(fd, msg, (size_t)n + 2);
+	return send_all(fd, hdr, 2, deadline) == 0 &&
+		       send_all(fd, msg, len, deadline) == 0
+		   ? 0
+		   : -1;
 }
 
-/* Reads one framed response and parses it against (id, name, type).
- * Returns 0 or an EAI_* code. */
-static int tunnel_recv(int fd, uint16_t id, const char *name, uint16_t type,
-		       struct dns_answer *ans)
+/* Reads one framed message into a malloc'd buffer.  Returns its length,
+ * -1 on error or timeout, -2 when the server closed first. */
+static ssize_t recv_framed(int fd, uint8_t **out, long long deadline)
 {
 	uint8_t hdr[2], *msg;
 	size_t len;
-	int rc;
+	int rc = recv_all(fd, hdr, 2, deadline);
 
-	if (recv_all(fd, hdr, 2) < 0)
-		return EAI_AGAIN;
+	if (rc < 0)
+		return rc;
 	len = (size_t)hdr[0] << 8 | hdr[1];
 	msg = malloc(len ? len : 1);
 	if (!msg)
-		return EAI_MEMORY;
-	if (recv_all(fd, msg, len) < 0) {
+		return -1;
+	rc = recv_all(fd, msg, len, deadline);
+	if (rc < 0) {
 		free(msg);
-		return EAI_AGAIN;
+		return -1;
 	}
-	rc = dns_parse_response(msg, len, id, name, type, ans);
-	free(msg);
-	return rc == 0 ? 0 : EAI_FAIL;
+	*out = msg;
+	return (ssize_t)len;
+}
+
+struct tq {
+	uint16_t id, type;
+	uint8_t q[512];
+	size_t qlen;
+	struct dns_answer *ans;
+	int done; /* 1: answered; -1: unusable answer */
+};
+
+/*
+ * Sends the pending questions on a fresh connection and collects answers
+ * in whatever order they come (RFC 7766 lets a server reorder them).
+ * Returns 0 when every question got an answer or the server hung up
+ * (call again for the rest), -1 on a failure or at the deadline, -2 when
+ * the proxy could not be reached (already logged).
+ */
+static int tunnel_round(const struct cfg *c, const char *name, struct tq *q,
+			size_t nq, long long deadline)
+{
+	size_t i, pending = 0;
+	uint8_t *msg = NULL;
+	ssize_t len;
+	uint16_t id;
+	int fd = tunnel_open(c, name), rc = 0;
+
+	if (fd < 0)
+		return -2;
+	for (i = 0; i < nq; i++)
+		if (!q[i].done) {
+			if (send_framed(fd, q[i].q, q[i].qlen, deadline) < 0)
+				rc = -1;
+			pending++;
+		}
+	while (rc == 0 && pending > 0) {
+		len = recv_framed(fd, &msg, deadline);
+		if (len == -2)
+			break; /* one answer per connection: go again */
+		if (len < 0) {
+			rc = -1;
+			break;
+		}
+		id = len >= 2 ? (uint16_t)(msg[0] << 8 | msg[1]) : 0;
+		for (i = 0; i < nq; i++) {
+			if (q[i].done || q[i].id != id)
+				continue;
+			q[i].done =
+			    dns_parse_response(msg, (size_t)len, id, name,
+					       q[i].type, q[i].ans) == 0
+				? 1
+				: -1;
+			pending--;
+		}
+		free(msg);
+	}
+	sfy_real()->close(fd);
+	return rc;
 }
 
 int sfy_tunnel_resolve(const struct cfg *c, const char *name, int family,
 		       struct dns_answer *a4, struct dns_answer *a6)
 {
-	uint16_t id4 = query_id(), id6 = (uint16_t)(id4 + 1);
-	int want4 = family != AF_INET6, want6 = family != AF_INET;
-	int fd, rc = 0, saved = errno;
+	struct tq q[2];
+	size_t nq = 0, i;
+	uint16_t id = query_id();
+	long long deadline = now_ms() + c->timeout_ms;
+	int saved = errno, rc = 0, round, logged = 0;
+	ssize_t n;
 
-	fd = tunnel_open(c, name);
-	if (fd < 0) {
-		errno = saved;
-		return EAI_AGAIN;
+	memset(q, 0, sizeof(q));
+	if (family != AF_INET6) {
+		q[nq].type = DNS_TYPE_A;
+		q[nq].ans = a4;
+		nq++;
 	}
-	/* Both questions first, then both answers: one round trip. */
-	if ((want4 && tunnel_send(fd, id4, name, DNS_TYPE_A) < 0) ||
-	    (want6 && tunnel_send(fd, id6, name, DNS_TYPE_AAAA) < 0))
-		rc = EAI_AGAIN;
-	if (rc == 0 && want4)
-		rc = tunnel_recv(fd, id4, name, DNS_TYPE_A, a4);
-	if (rc == 0 && want6)
-		rc = tunnel_recv(fd, id6, name, DNS_TYPE_AAAA, a6);
-	sfy_real()->close(fd);
-	if (rc != 0)
+	if (family != AF_INET) {
+		q[nq].type = DNS_TYPE_AAAA;
+		q[nq].ans = a6;
+		nq++;
+	}
+	for (i = 0; i < nq; i++) {
+		q[i].id = (uint16_t)(id + i);
+		n = dns_encode_query(q[i].q, sizeof(q[i].q), q[i].id, name,
+				     q[i].type);
+		if (n < 0)
+			return EAI_NONAME; /* not a name DNS can carry */
+		q[i].qlen = (size_t)n;
+	}
+	/* A server that answers one question per connection needs a round
+	 * per question; give up after that many. */
+	for (round = 0; round < 2 && rc == 0; round++) {
+		for (i = 0; i < nq && q[i].done; i++)
+			;
+		if (i == nq)
+			break;
+		switch (tunnel_round(c, name, q, nq, deadline)) {
+		case -2:
+			logged = 1;
+			/* fall through */
+		case -1:
+			rc = EAI_AGAIN;
+			break;
+		default:
+			break;
+		}
+	}
+	for (i = 0; i < nq && rc == 0; i++)
+		if (q[i].done != 1)
+			rc = q[i].done < 0 ? EAI_FAIL : EAI_AGAIN;
+	if (rc != 0 && !logged)
 		sfy_log(SFY_LOG_ERROR,
 			"lookup of %s over the proxy failed: %s (%s)", name,
 			rc == EAI_AGAIN
@@ -582,30 +771,26 @@ int sfy_tunnel_resolve(const struct cfg *c, const char *name, int family,
 int sfy_tunnel_raw(const struct cfg *c, const char *what, const uint8_t *q,
 		   size_t qlen, uint8_t *ans, size_t anslen)
 {
-	uint8_t hdr[2], *msg = NULL;
-	size_t len;
+	long long deadline = now_ms() + c->timeout_ms;
+	uint8_t *msg = NULL;
+	ssize_t len = -1;
 	int fd, rc = -1, saved = errno;
 
-	if (qlen > 65535)
-		return -1;
 	fd = tunnel_open(c, what);
 	if (fd < 0) {
 		errno = saved;
-		return -1;
+		return -1; /* logged by the connect */
 	}
-	hdr[0] = (uint8_t)(qlen >> 8);
-	hdr[1] = (uint8_t)qlen;
-	if (send_all(fd, hdr, 2) == 0 && send_all(fd, q, qlen) == 0 &&
-	    recv_all(fd, hdr, 2) == 0) {
-		len = (size_t)hdr[0] << 8 | hdr[1];
-		msg = malloc(len ? len : 1);
-		if (msg && recv_all(fd, msg, len) == 0) {
-			rc = (int)(len < anslen ? len : anslen);
+	{
+		if (send_framed(fd, q, qlen, deadline) == 0)
+			len = recv_framed(fd, &msg, deadline);
+		if (len >= 0) {
+			rc = (int)((size_t)len < anslen ? (size_t)len : anslen);
 			memcpy(ans, msg, (size_t)rc);
+			free(msg);
 		}
-		free(msg);
+		sfy_real()->close(fd);
 	}
-	sfy_real()->close(fd);
 	if (rc < 0)
 		sfy_log(SFY_LOG_ERROR,
 			"DNS query for %s over the proxy failed: no answer "

@@ -20,17 +20,18 @@ enum sfy_res {
 	SFY_RES_REAL,	     /* libc, unchanged */
 	SFY_RES_DIRECT,	     /* libc, for a name a `route direct` rule
 				matches: learn its addresses */
+	SFY_RES_HOSTS,	     /* /etc/hosts or localhost, answered by us */
 	SFY_RES_PLACEHOLDER, /* remote mode: a placeholder for the name */
 	SFY_RES_TUNNEL,	     /* tunnel mode: DNS over TCP via the proxy */
 	SFY_RES_FAIL,	     /* broken configuration: fail the lookup */
 };
 
 /*
- * Decides how to resolve name: libc for NULL, numeric hosts, "localhost"
- * (and *.localhost), names in /etc/hosts, and in local mode; libc too, but
- * SFY_RES_DIRECT, for names a `route direct` host rule matches; else the
- * mode's back end.  *cfgp gets the
- * configuration (NULL for SFY_RES_FAIL, which is logged).
+ * Decides how to resolve name: libc for NULL, numeric hosts and in local
+ * mode; SFY_RES_HOSTS (answered from /etc/hosts, localhost synthesised)
+ * for localhost names and /etc/hosts names; libc, as SFY_RES_DIRECT, for
+ * names a `route direct` host rule matches; else the mode's back end.  *cfgp
+ * gets the configuration (NULL for SFY_RES_FAIL, which is logged).
  */
 enum sfy_res sfy_res_decide(const char *name, const struct cfg **cfgp);
 
@@ -70,11 +71,28 @@ int sfy_tunnel_resolve(const struct cfg *c, const char *name, int family,
 int sfy_tunnel_raw(const struct cfg *c, const char *what, const uint8_t *q,
 		   size_t qlen, uint8_t *ans, size_t anslen);
 
-/* Remembers an address libc resolved for a `route direct` name (family
- * AF_INET/AF_INET6, v4-mapped reduced to IPv4). */
-void sfy_direct_learn(int family, const void *addr);
-/* 1 when connect() to sa should go direct because of such a name. */
-int sfy_direct_has(const struct sockaddr *sa, socklen_t len);
+/* Addresses of a name in /etc/hosts, in file order. */
+#define SFY_HOSTS_MAX 32
+struct sfy_hosts_addrs {
+	size_t n;
+	int family[SFY_HOSTS_MAX];
+	uint8_t addr[SFY_HOSTS_MAX][16];
+	char canon[256]; /* the first name of the first matching line */
+};
+
+/* Fills *out with name's /etc/hosts addresses; returns how many. */
+int sfy_hosts_addrs(const char *name, struct sfy_hosts_addrs *out);
+
+/* "localhost", "localhost." and names under .localhost (RFC 6761). */
+int sfy_is_localhost(const char *name);
+
+/* Remembers that libc resolved name, a `route direct` name, to addr
+ * (family AF_INET/AF_INET6; v4-mapped is reduced to IPv4). */
+void sfy_direct_learn(int family, const void *addr, const char *name);
+/* When connect() goes to such an address: copies the name into buf and
+ * returns 1 (the name's rules then decide, with the port); else 0. */
+int sfy_direct_name(const struct sockaddr *sa, socklen_t len, char *buf,
+		    size_t cap);
 
 /* 1 when name (case-insensitive) is a name or alias in /etc/hosts. */
 int sfy_hosts_has_name(const char *name);

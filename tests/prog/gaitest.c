@@ -1261,8 +1261,16 @@ static void group_fork(const char *tag)
 	struct ph cp, pp;
 	pid_t pid;
 
+	char *sp;
+
+	/* Host names have no blanks (the shim answers such names
+	 * EAI_NONAME, as DNS would). */
 	snprintf(cname, sizeof(cname), "child-%s.fork.example", tag);
 	snprintf(pname, sizeof(pname), "parent-%s.fork.example", tag);
+	for (sp = cname; *sp; sp++)
+		*sp = *sp == ' ' ? '-' : *sp;
+	for (sp = pname; *sp; sp++)
+		*sp = *sp == ' ' ? '-' : *sp;
 	if (pipe(up) < 0 || pipe(down) < 0) {
 		fact(0, "fork (%s): pipe: %s", tag, strerror(errno));
 		return;
