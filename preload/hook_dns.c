@@ -14,6 +14,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 #include <netdb.h>
 #include <resolv.h>
 #include <stdio.h>
@@ -867,6 +870,84 @@ SFY_EXPORT int __res_nsend(res_state st, const unsigned char *msg, int msglen,
 	return res_nsend(st, msg, msglen, answer, anslen);
 }
 
+/* --- getaddrinfo_a ------------------------------------------------------- */
+
+/* Runs a SIGEV_THREAD notification (glibc runs it on a thread of its own). */
+static void *notify_thread(void *arg)
+{
+	struct sigevent *ev = arg;
+
+	ev->sigev_notify_function(ev->sigev_value);
+	free(ev);
+	return NULL;
+}
+
+static void notify(const struct sigevent *sevp)
+{
+	pthread_attr_t attr, *ap = sevp->sigev_notify_attributes;
+	struct sigevent *copy;
+	pthread_t th;
+
+	if (sevp->sigev_notify == SIGEV_SIGNAL) {
+		sigqueue(getpid(), sevp->sigev_signo, sevp->sigev_value);
+	} else if (sevp->sigev_notify == SIGEV_THREAD &&
+		   sevp->sigev_notify_function) {
+		copy = malloc(sizeof(*copy));
+		if (!copy)
+			return;
+		*copy = *sevp;
+		if (!ap) {
+			pthread_attr_init(&attr);
+			ap = &attr;
+		}
+		pthread_attr_setdetachstate(ap, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&th, ap, notify_thread, copy) != 0)
+			free(copy);
+		if (ap == &attr)
+			pthread_attr_destroy(&attr);
+	}
+}
+
+/*
+ * glibc's getaddrinfo_a resolves on worker threads through its internal
+ * getaddrinfo, which no hook sees: outside local mode we answer each
+ * request here, through our getaddrinfo, before returning (allowed: a
+ * request may complete at any time after it is queued), set the result
+ * gai_error() reads, and notify as asked.  gai_suspend and gai_cancel
+ * then see finished requests.
+ */
+static int shim_getaddrinfo_a(int mode, struct gaicb *list[], int n,
+			      struct sigevent *sevp)
+{
+	const char *why = NULL;
+	const struct cfg *c;
+	int i, saved = errno;
+
+	if (!sfy_busy) {
+		c = sfy_config(&why);
+		if (!c || cfg_dns_mode(c) != CFG_DNS_LOCAL)
+			goto ours;
+	}
+	return REAL_CALL(getaddrinfo_a, mode, list, n, sevp);
+ours:
+	if (mode != GAI_WAIT && mode != GAI_NOWAIT) {
+		errno = EINVAL;
+		return EAI_SYSTEM;
+	}
+	for (i = 0; i < n; i++) {
+		if (!list[i])
+			continue;
+		list[i]->ar_result = NULL;
+		list[i]->__return =
+		    shim_getaddrinfo(list[i]->ar_name, list[i]->ar_service,
+				     list[i]->ar_request, &list[i]->ar_result);
+	}
+	if (mode == GAI_NOWAIT && sevp)
+		notify(sevp);
+	errno = saved;
+	return 0;
+}
+
 /* --- exported hooks --------------------------------------------------------
  */
 
@@ -920,4 +1001,10 @@ SFY_EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type,
 {
 	return shim_gethostbyaddr_r(addr, len, type, ret, buf, buflen, result,
 				    herr);
+}
+
+SFY_EXPORT int getaddrinfo_a(int mode, struct gaicb *list[], int n,
+			     struct sigevent *sevp)
+{
+	return shim_getaddrinfo_a(mode, list, n, sevp);
 }

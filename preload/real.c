@@ -70,6 +70,7 @@ static void bind_all(void)
 	BIND(gethostbyaddr, gethostbyaddr);
 	BIND(gethostbyaddr_r, gethostbyaddr_r);
 	BIND(getnameinfo, getnameinfo);
+	BIND(getaddrinfo_a, getaddrinfo_a);
 	/* Binaries built before glibc 2.34 call these as __res_*: the same
 	 * functions, which we hook under both names. */
 	BIND(res_query, res_query);

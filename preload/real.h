@@ -13,6 +13,7 @@
 #include <netdb.h>
 #include <resolv.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -46,6 +47,7 @@ struct sfy_real {
 			       char *, size_t, struct hostent **, int *);
 	int (*getnameinfo)(const struct sockaddr *, socklen_t, char *,
 			   socklen_t, char *, socklen_t, int);
+	int (*getaddrinfo_a)(int, struct gaicb **, int, struct sigevent *);
 	int (*res_query)(const char *, int, int, unsigned char *, int);
 	int (*res_search)(const char *, int, int, unsigned char *, int);
 	int (*res_querydomain)(const char *, const char *, int, int,

@@ -44,6 +44,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -636,6 +637,61 @@ static int is_ph(const struct ph *p)
 }
 
 /* --- groups --------------------------------------------------------------- */
+
+/* getaddrinfo_a: answered without glibc's internal resolver. */
+static sem_t gaia_sem;
+
+static void gaia_done(union sigval v)
+{
+	(void)v;
+	sem_post(&gaia_sem);
+}
+
+static void group_gaia(void)
+{
+	struct addrinfo h = mkhints(AF_UNSPEC, SOCK_STREAM, 0, 0);
+	struct gaicb a = {.ar_name = "async.gaia.example",
+			  .ar_service = "80",
+			  .ar_request = &h};
+	struct gaicb b = {.ar_name = "other.gaia.example",
+			  .ar_service = "no-such-service",
+			  .ar_request = &h};
+	struct gaicb *list[] = {&a, &b};
+	const struct gaicb *wait[] = {&a};
+	struct sigevent ev;
+	struct timespec ts;
+	int rc;
+
+	rc = getaddrinfo_a(GAI_WAIT, list, 2, NULL);
+	fact(rc == 0, "getaddrinfo_a(GAI_WAIT) returns 0 (%d)", rc);
+	fact(gai_error(&a) == 0 && a.ar_result &&
+		 in_range(a.ar_result->ai_family, ai_bytes(a.ar_result)),
+	     "getaddrinfo_a: the name got a placeholder (gai_error %d)",
+	     gai_error(&a));
+	fact(gai_error(&b) == EAI_SERVICE,
+	     "getaddrinfo_a: a bad service gives EAI_SERVICE (%d)",
+	     gai_error(&b));
+	freeaddrinfo(a.ar_result);
+
+	sem_init(&gaia_sem, 0, 0);
+	memset(&ev, 0, sizeof(ev));
+	ev.sigev_notify = SIGEV_THREAD;
+	ev.sigev_notify_function = gaia_done;
+	a.ar_result = NULL;
+	rc = getaddrinfo_a(GAI_NOWAIT, list, 1, &ev);
+	fact(rc == 0, "getaddrinfo_a(GAI_NOWAIT) returns 0 (%d)", rc);
+	/* glibc answers a finished request EAI_ALLDONE, without waiting. */
+	rc = gai_suspend(wait, 1, NULL);
+	fact(rc == EAI_ALLDONE || rc == 0,
+	     "gai_suspend returns at once for the finished request (%d)", rc);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	fact(sem_timedwait(&gaia_sem, &ts) == 0,
+	     "getaddrinfo_a(GAI_NOWAIT): the SIGEV_THREAD notification ran");
+	fact(gai_error(&a) == 0 && a.ar_result,
+	     "getaddrinfo_a(GAI_NOWAIT): result delivered");
+	freeaddrinfo(a.ar_result);
+}
 
 static void group_basic(void)
 {
@@ -1898,6 +1954,7 @@ int main(int argc, char **argv)
 		group_reverse();
 		group_connect();
 		group_fork("after lookups");
+		group_gaia();
 		sentinel_check("remote mode, all of the above", 1);
 	} else if (strcmp(mode, "addrconfig") == 0) {
 		group_addrconfig();
