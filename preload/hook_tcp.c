@@ -70,6 +70,27 @@ static socklen_t normalize(const struct sockaddr *sa, socklen_t len,
 	}
 }
 
+/* The route for a rule's action; direct is what a direct rule means here.
+ * A refusal is logged and sets errno. */
+static enum route route_of(enum cfg_action act, enum route direct,
+			   const struct dest *d)
+{
+	switch (act) {
+	case CFG_DIRECT:
+		return direct;
+	case CFG_REFUSE:
+		sfy_log(
+		    SFY_LOG_ERROR,
+		    "connect to %s refused by a 'route refuse' rule (EACCES)",
+		    d->desc);
+		errno = EACCES;
+		return ROUTE_FAIL;
+	case CFG_PROXY:
+	default:
+		return ROUTE_PROXY;
+	}
+}
+
 /*
  * The route for a destination given by a placeholder's name: rules by
  * name; the proxy gets the name itself (ATYP domain).
@@ -87,20 +108,7 @@ static enum route classify_name(const struct cfg *c, struct dest *d,
 		errno = EHOSTUNREACH;
 		return ROUTE_FAIL;
 	}
-	switch (cfg_match_name(c, name, port)) {
-	case CFG_DIRECT:
-		return ROUTE_DIRECT_NAME;
-	case CFG_REFUSE:
-		sfy_log(
-		    SFY_LOG_ERROR,
-		    "connect to %s refused by a 'route refuse' rule (EACCES)",
-		    d->desc);
-		errno = EACCES;
-		return ROUTE_FAIL;
-	case CFG_PROXY:
-	default:
-		return ROUTE_PROXY;
-	}
+	return route_of(cfg_match_name(c, name, port), ROUTE_DIRECT_NAME, d);
 }
 
 /*
@@ -185,20 +193,8 @@ static enum route classify(int fd, const struct sockaddr *sa, socklen_t len,
 			   ntohs(((struct sockaddr_in *)&d->sa)->sin_port)) ==
 		CFG_DIRECT)
 		return ROUTE_DIRECT;
-	switch (cfg_match(c, (struct sockaddr *)&d->sa, d->salen)) {
-	case CFG_DIRECT:
-		return ROUTE_DIRECT;
-	case CFG_REFUSE:
-		sfy_log(
-		    SFY_LOG_ERROR,
-		    "connect to %s refused by a 'route refuse' rule (EACCES)",
-		    d->desc);
-		errno = EACCES;
-		return ROUTE_FAIL;
-	case CFG_PROXY:
-	default:
-		return ROUTE_PROXY;
-	}
+	return route_of(cfg_match(c, (struct sockaddr *)&d->sa, d->salen),
+			ROUTE_DIRECT, d);
 
 uninspectable:
 	/* A socket we may not even inspect (seccomp, an LSM) could be TCP

@@ -383,7 +383,7 @@ __attribute__((constructor)) static void at_load(void)
 
 /* --- the synchronous driver --------------------------------------------- */
 
-static long long now_ms(void)
+long long sfy_now_ms(void)
 {
 	struct timespec ts;
 
@@ -391,15 +391,14 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits for ev on fd until the deadline.  Returns 0 or -errno. */
-static int wait_for(int fd, short ev, long long deadline)
+int sfy_wait_fd(int fd, short ev, long long deadline)
 {
 	struct pollfd p = {.fd = fd, .events = ev};
 	long long left;
 	int r;
 
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - sfy_now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		r = sfy_real()->poll(&p, 1,
@@ -441,7 +440,7 @@ static int reach_proxy(int fd, int fam, long long deadline, char *pbuf,
 			rc = -errno;
 			continue;
 		}
-		rc = wait_for(fd, POLLOUT, deadline);
+		rc = sfy_wait_fd(fd, POLLOUT, deadline);
 		if (rc < 0)
 			return rc; /* out of time: no point trying others */
 		/* Asking connect() again (rather than SO_ERROR) both reports
@@ -488,7 +487,7 @@ static int run_handshake(int fd, const struct cfg *c, const struct s5_addr *dst,
 				hs_wrote(&h, (size_t)n);
 				expect_wait = 1;
 			} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				rc = wait_for(fd, POLLOUT, deadline);
+				rc = sfy_wait_fd(fd, POLLOUT, deadline);
 			} else if (errno != EINTR) {
 				rc = -errno;
 				*why = "cannot send to the proxy";
@@ -497,7 +496,7 @@ static int run_handshake(int fd, const struct cfg *c, const struct s5_addr *dst,
 		case HS_IO_READ:
 			if (expect_wait) {
 				expect_wait = 0;
-				rc = wait_for(fd, POLLIN, deadline);
+				rc = sfy_wait_fd(fd, POLLIN, deadline);
 				if (rc < 0)
 					break;
 			}
@@ -507,7 +506,7 @@ static int run_handshake(int fd, const struct cfg *c, const struct s5_addr *dst,
 			} else if (n == 0) {
 				hs_eof(&h);
 			} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				rc = wait_for(fd, POLLIN, deadline);
+				rc = sfy_wait_fd(fd, POLLIN, deadline);
 			} else if (errno != EINTR) {
 				rc = -errno;
 				*why = "cannot read from the proxy";
@@ -588,7 +587,7 @@ int sfy_tcp_connect(int fd, int sock_family, const struct s5_addr *dst,
 	    r->fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
 		return -errno;
 
-	deadline = now_ms() + c->timeout_ms;
+	deadline = sfy_now_ms() + c->timeout_ms;
 	rc = reach_proxy(fd, sock_family, deadline, pbuf, sizeof(pbuf), &why);
 	if (rc == -EISCONN || rc == -EALREADY) {
 		/* Leave the program's existing connection alone. */

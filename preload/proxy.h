@@ -43,6 +43,14 @@ int sfy_tcp_connect(int fd, int sock_family, const struct s5_addr *dst,
  * Returns 0, or -errno when the proxy cannot be resolved. */
 int sfy_proxy_families(int *has4, int *has6);
 
+/* Milliseconds on the monotonic clock, for deadlines. */
+long long sfy_now_ms(void);
+
+/* Waits for ev on fd until the deadline (sfy_now_ms() based).  Returns 0
+ * when ready (or in error: the next call says), -ETIMEDOUT, or -errno
+ * (EINTR included: connect(2) promises it). */
+int sfy_wait_fd(int fd, short ev, long long deadline);
+
 /* Formats "1.2.3.4:80" or "[2001:db8::1]:80" into buf (always terminated). */
 void sfy_fmt_addr(const struct sockaddr *sa, socklen_t len, char *buf,
 		  size_t cap);

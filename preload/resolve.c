@@ -515,31 +515,15 @@ static uint16_t query_id(void)
 	return (uint16_t)(ts.tv_nsec ^ (ts.tv_nsec >> 16) ^ getpid());
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Waits for ev on our own fd until the deadline.  Returns 0 or -1. */
+/* Waits for ev on our own fd until the deadline; a signal does not cut a
+ * lookup short.  Returns 0 or -1. */
 static int wait_until(int fd, short ev, long long deadline)
 {
-	struct pollfd p = {.fd = fd, .events = ev};
-	long long left;
-	int r;
+	int rc;
 
-	for (;;) {
-		left = deadline - now_ms();
-		if (left <= 0)
-			return -1;
-		r = sfy_real()->poll(&p, 1, left > 60000 ? 60000 : (int)left);
-		if (r > 0)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -1;
-	}
+	while ((rc = sfy_wait_fd(fd, ev, deadline)) == -EINTR)
+		;
+	return rc < 0 ? -1 : 0;
 }
 
 /* Sends all of buf before the deadline.  Returns 0 or -1. */
@@ -713,7 +697,7 @@ int sfy_tunnel_resolve(const struct cfg *c, const char *name, int family,
 	struct tq q[2];
 	size_t nq = 0, i;
 	uint16_t id = query_id();
-	long long deadline = now_ms() + c->timeout_ms;
+	long long deadline = sfy_now_ms() + c->timeout_ms;
 	int saved = errno, rc = 0, round, logged = 0;
 	ssize_t n;
 
@@ -771,7 +755,7 @@ int sfy_tunnel_resolve(const struct cfg *c, const char *name, int family,
 int sfy_tunnel_raw(const struct cfg *c, const char *what, const uint8_t *q,
 		   size_t qlen, uint8_t *ans, size_t anslen)
 {
-	long long deadline = now_ms() + c->timeout_ms;
+	long long deadline = sfy_now_ms() + c->timeout_ms;
 	uint8_t *msg = NULL;
 	ssize_t len = -1;
 	int fd, rc = -1, saved = errno;
