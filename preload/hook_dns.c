@@ -1,6 +1,6 @@
 /*
- * hook_dns.c - the resolver API: getaddrinfo, gethostbyname*,
- * gethostbyaddr*, getnameinfo.
+ * hook_dns.c - the resolver API: getaddrinfo, getaddrinfo_a,
+ * gethostbyname*, gethostbyaddr*, getnameinfo, and the res_query family.
  *
  * In remote mode a name that must go through the proxy gets placeholder
  * addresses; in tunnel mode, real addresses from DNS over TCP through the
@@ -14,15 +14,15 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <unistd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <resolv.h>
-#include <stdio.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
