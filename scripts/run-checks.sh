@@ -1,9 +1,10 @@
 #!/bin/bash
 # Runs every test suite `make check` owns and prints each runner's closing
 # line.  Exits nonzero if any suite failed.  With an argument, runs only the
-# named suites (format unit exports launcher resolver fuzz fake lab dns).
+# named suites (format unit exports launcher resolver hooks fuzz fake lab
+# dns).
 cd "$(dirname "$0")/.." || exit 1
-suites=${*:-format unit exports launcher resolver fuzz fake lab dns}
+suites=${*:-format unit exports launcher resolver hooks fuzz fake lab dns}
 rc=0
 for s in $suites; do
 	case $s in
@@ -27,6 +28,7 @@ for s in $suites; do
 	exports) echo "== exports"; tests/exports.sh || rc=1 ;;
 	launcher) echo "== launcher"; tests/launcher.sh || rc=1 ;;
 	resolver) echo "== resolver"; tests/resolver.sh || rc=1 ;;
+	hooks) echo "== hooks"; tests/hooks/run.sh || rc=1 ;;
 	fuzz)
 		# A short smoke run of every parser fuzzer; `make fuzz` runs longer.
 		echo "== fuzz (${FUZZ_SECONDS:-10}s per target; log in build/fuzz.log)"
