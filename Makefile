@@ -24,7 +24,8 @@ CORE_SRC = preload/socks5.c preload/config.c preload/handshake.c \
 TABLE_SRC = preload/fdtable.c
 # The rest of the shared object.
 SHIM_SRC = preload/real.c preload/log.c preload/proxy.c preload/resolve.c \
-	preload/hook_tcp.c preload/hook_fd.c preload/hook_dns.c
+	preload/udp.c preload/hook_tcp.c preload/hook_fd.c preload/hook_dns.c \
+	preload/hook_udp.c
 LIB_SRC = $(CORE_SRC) $(TABLE_SRC) $(SHIM_SRC)
 LIB_OBJ = $(LIB_SRC:.c=.pic.o)
 UNIT_OBJ = $(CORE_SRC:.c=.o) $(TABLE_SRC:.c=.o)

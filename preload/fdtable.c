@@ -24,6 +24,7 @@ struct fd_entry {
 };
 
 _Atomic unsigned long fdt_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
+_Atomic unsigned long fdt_udp_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
 atomic_uint fdt_big_count;
 /* All records: lets range operations on a table with none exit at once. */
 static atomic_uint fdt_total;
@@ -94,11 +95,48 @@ static void mark(int fd, int on)
 		atomic_fetch_and(&fdt_bits[u / FDT_WORD_BITS], ~bit);
 }
 
+static void (*assoc_hold)(void *);
+static void (*assoc_release)(void *);
+
+void fdt_set_assoc_hooks(void (*hold)(void *), void (*release)(void *))
+{
+	assoc_hold = hold;
+	assoc_release = release;
+}
+
+static void hold(const struct sfy_fdinfo *info)
+{
+	if (info->assoc && assoc_hold)
+		assoc_hold(info->assoc);
+}
+
+static void release(const struct sfy_fdinfo *info)
+{
+	if (info->assoc && assoc_release)
+		assoc_release(info->assoc);
+}
+
+/* Keeps fdt_udp_bits true for e (locked). */
+static void mark_kind(const struct fd_entry *e, int present)
+{
+	unsigned int u = (unsigned int)e->fd;
+	unsigned long bit = 1ul << (u % FDT_WORD_BITS);
+
+	if (u >= FDT_BITMAP_FDS)
+		return;
+	if (present && e->info.kind == SFY_FD_UDP)
+		atomic_fetch_or(&fdt_udp_bits[u / FDT_WORD_BITS], bit);
+	else
+		atomic_fetch_and(&fdt_udp_bits[u / FDT_WORD_BITS], ~bit);
+}
+
 /* Removes e (locked). */
 static void drop_locked(struct fd_entry *e)
 {
 	HASH_DEL(fdt_head, e);
+	mark_kind(e, 0);
 	mark(e->fd, 0);
+	release(&e->info);
 	free(e);
 }
 
@@ -116,7 +154,10 @@ static int set_locked(int fd, const struct sfy_fdinfo *in)
 	struct fd_entry *e = find_locked(fd);
 
 	if (e) {
+		hold(in);
+		release(&e->info);
 		e->info = *in;
+		mark_kind(e, 1);
 		return 0;
 	}
 	e = calloc(1, sizeof(*e));
@@ -124,12 +165,15 @@ static int set_locked(int fd, const struct sfy_fdinfo *in)
 		return -ENOMEM;
 	e->fd = fd;
 	e->info = *in;
+	hold(in);
 	fdt_oom = 0;
 	HASH_ADD_INT(fdt_head, fd, e);
 	if (fdt_oom) {
+		release(&e->info);
 		free(e);
 		return -ENOMEM;
 	}
+	mark_kind(e, 1);
 	mark(fd, 1);
 	return 0;
 }

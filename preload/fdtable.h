@@ -16,8 +16,11 @@
 #include <stdatomic.h>
 #include <sys/socket.h>
 
+#include "socks5.h"
+
 enum sfy_fd_kind {
 	SFY_FD_TCP_PROXIED = 1, /* a TCP socket connected through the proxy */
+	SFY_FD_UDP,		/* a UDP socket with a relay association */
 };
 
 struct sfy_fdinfo {
@@ -29,7 +32,19 @@ struct sfy_fdinfo {
 	 * see (glibc's internal close in fclose, a raw syscall). */
 	struct sockaddr_storage local;
 	socklen_t locallen;
+	/* SFY_FD_UDP: the association (shared by dup'ed fds, counted through
+	 * the hooks of fdt_set_assoc_hooks), and, once the program
+	 * connect()ed the socket, its peer in SOCKS form (peer/peerlen hold
+	 * it as the program gave it). */
+	void *assoc;
+	int connected;
+	struct s5_addr dst;
 };
+
+/* How records share a UDP association: hold takes a reference for a new
+ * record (a dup), release drops one (close, replacement).  Called with the
+ * table's lock held: they must not call back into the table. */
+void fdt_set_assoc_hooks(void (*hold)(void *), void (*release)(void *));
 
 /* fds below this are tracked by the bitmap (the kernel's default nr_open). */
 #define FDT_BITMAP_FDS (1u << 20)
@@ -51,6 +66,24 @@ static inline int fdt_maybe_ours(int fd)
 			(u % FDT_WORD_BITS)) &
 		       1u;
 	return atomic_load_explicit(&fdt_big_count, memory_order_acquire) != 0;
+}
+
+/* The fds whose record is SFY_FD_UDP: lets every read/write/recv/send
+ * on a TCP connection pass without a lock. */
+extern _Atomic unsigned long fdt_udp_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
+
+static inline int fdt_maybe_udp(int fd)
+{
+	unsigned int u = (unsigned int)fd;
+
+	if (fd < 0)
+		return 0;
+	if (u < FDT_BITMAP_FDS)
+		return (atomic_load_explicit(&fdt_udp_bits[u / FDT_WORD_BITS],
+					     memory_order_acquire) >>
+			(u % FDT_WORD_BITS)) &
+		       1u;
+	return fdt_maybe_ours(fd);
 }
 
 /* Copies fd's record into *out.  Returns 0, or -1 when fd has none. */

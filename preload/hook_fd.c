@@ -14,12 +14,37 @@
 
 #include "fdtable.h"
 #include "real.h"
+#include "udp.h"
 
 static int shim_close(int fd)
 {
+	/* A control connection of ours, closed by a program that closes
+	 * every fd it does not know: it stays open (and its number taken,
+	 * so the program cannot get it back for something else). */
+	if (__builtin_expect(sfy_udp_owns_fd(fd), 0))
+		return 0;
 	if (fdt_maybe_ours(fd))
 		fdt_del(fd);
 	return REAL_CALL(close, fd);
+}
+
+/* close_range over [lo, hi] except our own fds. */
+static int close_range_around(unsigned int lo, unsigned int hi, int flags)
+{
+	unsigned int fd, start = lo;
+	int rc = 0;
+
+	for (fd = lo; fd <= hi && fd < FDT_BITMAP_FDS; fd++) {
+		if (!sfy_udp_owns_fd((int)fd))
+			continue;
+		if (fd > start &&
+		    REAL_CALL(close_range, start, fd - 1, flags) < 0)
+			rc = -1;
+		start = fd + 1;
+	}
+	if (start <= hi && REAL_CALL(close_range, start, hi, flags) < 0)
+		rc = -1;
+	return rc;
 }
 
 static int shim_dup(int fd)
@@ -76,12 +101,19 @@ static int shim_close_range(unsigned int lo, unsigned int hi, int flags)
 	/* CLOSE_RANGE_CLOEXEC only marks the fds: nothing is closed. */
 	if (!(flags & CLOSE_RANGE_CLOEXEC))
 		fdt_del_range(lo, hi);
-	return REAL_CALL(close_range, lo, hi, flags);
+	if (!sfy_udp_any_owned())
+		return REAL_CALL(close_range, lo, hi, flags);
+	return close_range_around(lo, hi, flags);
 }
 
 static void shim_closefrom(int lo)
 {
 	fdt_del_range(lo < 0 ? 0 : (unsigned int)lo, UINT_MAX);
+	if (sfy_udp_any_owned()) {
+		(void)close_range_around(lo < 0 ? 0 : (unsigned int)lo,
+					 UINT_MAX, 0);
+		return;
+	}
 	if (sfy_real()->closefrom)
 		sfy_real()->closefrom(lo);
 	else

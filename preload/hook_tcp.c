@@ -7,7 +7,9 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <sys/uio.h>
 #include <stddef.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 #include "real.h"
 #include "resolve.h"
 #include "socks5.h"
+#include "udp.h"
 
 /* What to do with a connect-like call. */
 enum route {
@@ -305,7 +308,11 @@ static int shim_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	int rc = route_connect(fd, sa, len);
 
-	return rc == 1 ? REAL_CALL(connect, fd, sa, len) : rc;
+	/* Not a proxied TCP connect: perhaps a UDP socket's peer. */
+	if (rc == 1 && !sfy_busy)
+		rc = sfy_udp_connect(fd, sa, len);
+	return rc == 1 || rc == SFY_UDP_PASS ? REAL_CALL(connect, fd, sa, len)
+					     : rc;
 }
 
 /* 1 when fd still holds the connection info was recorded for. */
@@ -324,9 +331,10 @@ static int shim_getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 {
 	struct sfy_fdinfo info;
 
-	if (!fdt_maybe_ours(fd) || fdt_get(fd, &info) < 0)
+	if (!fdt_maybe_ours(fd) || fdt_get(fd, &info) < 0 ||
+	    (info.kind == SFY_FD_UDP && !info.connected))
 		return REAL_CALL(getpeername, fd, sa, len);
-	if (!same_connection(fd, &info)) {
+	if (info.kind != SFY_FD_UDP && !same_connection(fd, &info)) {
 		fdt_del(fd); /* stale: the fd was closed behind our back */
 		return REAL_CALL(getpeername, fd, sa, len);
 	}
@@ -363,11 +371,35 @@ fastopen_sendto(int fd, const void *buf, size_t n, int flags,
 	return REAL_CALL(sendto, fd, buf, n, flags, sa, len);
 }
 
+/* A datagram with an address, or on a UDP socket with an association:
+ * through the relay when its destination is proxied. */
+static __attribute__((noinline)) ssize_t udp_sendto(int fd, const void *buf,
+						    size_t n, int flags,
+						    const struct sockaddr *sa,
+						    socklen_t len)
+{
+	struct iovec iov = {.iov_base = (void *)(uintptr_t)buf, .iov_len = n};
+	struct msghdr m;
+	ssize_t r;
+
+	memset(&m, 0, sizeof(m));
+	m.msg_name = (void *)(uintptr_t)sa;
+	m.msg_namelen = len;
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	r = sfy_udp_send(fd, &m, flags);
+	if (r != SFY_UDP_PASS)
+		return r;
+	return REAL_CALL(sendto, fd, buf, n, flags, sa, len);
+}
+
 static ssize_t shim_sendto(int fd, const void *buf, size_t n, int flags,
 			   const struct sockaddr *sa, socklen_t len)
 {
 	if (__builtin_expect((flags & MSG_FASTOPEN) && sa, 0))
 		return fastopen_sendto(fd, buf, n, flags, sa, len);
+	if (sa || fdt_maybe_udp(fd))
+		return udp_sendto(fd, buf, n, flags, sa, len);
 	return REAL_CALL(sendto, fd, buf, n, flags, sa, len);
 }
 
@@ -389,8 +421,13 @@ fastopen_sendmsg(int fd, const struct msghdr *msg, int flags)
 
 static ssize_t shim_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
+	ssize_t r;
+
 	if (__builtin_expect((flags & MSG_FASTOPEN) && msg && msg->msg_name, 0))
 		return fastopen_sendmsg(fd, msg, flags);
+	if (msg && (msg->msg_name || fdt_maybe_udp(fd)) &&
+	    (r = sfy_udp_send(fd, msg, flags)) != SFY_UDP_PASS)
+		return r;
 	return REAL_CALL(sendmsg, fd, msg, flags);
 }
 
@@ -411,8 +448,31 @@ fastopen_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 	return REAL_CALL(sendmmsg, fd, v, n, flags & ~MSG_FASTOPEN);
 }
 
+/* sendmmsg of datagrams: each message on its own through the relay. */
+static __attribute__((noinline)) int udp_sendmmsg(int fd, struct mmsghdr *v,
+						  unsigned int n, int flags)
+{
+	unsigned int i;
+	ssize_t r;
+
+	for (i = 0; i < n; i++) {
+		r = sfy_udp_send(fd, &v[i].msg_hdr, flags);
+		/* A message that is not ours (a direct destination) goes
+		 * alone: the next one may be proxied. */
+		if (r == SFY_UDP_PASS)
+			r = REAL_CALL(sendmsg, fd, &v[i].msg_hdr, flags);
+		if (r < 0)
+			return i > 0 ? (int)i : -1;
+		v[i].msg_len = (unsigned int)r;
+	}
+	return (int)n;
+}
+
 static int shim_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 {
+	if (!(flags & MSG_FASTOPEN) && v && n &&
+	    (v[0].msg_hdr.msg_name || fdt_maybe_udp(fd)))
+		return udp_sendmmsg(fd, v, n, flags);
 	if (__builtin_expect(
 		(flags & MSG_FASTOPEN) && v && n && v[0].msg_hdr.msg_name, 0))
 		return fastopen_sendmmsg(fd, v, n, flags);

@@ -463,7 +463,8 @@ static int reach_proxy(int fd, int fam, long long deadline, char *pbuf,
 
 /* Runs the handshake on a connected, non-blocking fd.  Returns 0, or
  * -errno with *why set. */
-static int run_handshake(int fd, const struct cfg *c, const struct s5_addr *dst,
+static int run_handshake(int fd, const struct cfg *c, uint8_t cmd,
+			 const struct s5_addr *dst, struct s5_addr *bnd,
 			 long long deadline, const char **why)
 {
 	const struct sfy_real *r = sfy_real();
@@ -476,9 +477,8 @@ static int run_handshake(int fd, const struct cfg *c, const struct s5_addr *dst,
 	 * instead of paying for a read that says EAGAIN. */
 	int expect_wait = 0;
 
-	hs_init(&h, S5_CMD_CONNECT, dst,
-		c->proxy.user_len ? c->proxy.user : NULL, c->proxy.user_len,
-		c->proxy.pass, c->proxy.pass_len);
+	hs_init(&h, cmd, dst, c->proxy.user_len ? c->proxy.user : NULL,
+		c->proxy.user_len, c->proxy.pass, c->proxy.pass_len);
 	for (;;) {
 		switch (hs_next(&h, &buf, &len)) {
 		case HS_IO_WRITE:
@@ -513,6 +513,8 @@ static int run_handshake(int fd, const struct cfg *c, const struct s5_addr *dst,
 			}
 			break;
 		case HS_IO_DONE:
+			if (bnd)
+				*bnd = h.bnd;
 			hs_wipe(&h);
 			return 0;
 		case HS_IO_FAIL:
@@ -565,6 +567,17 @@ int sfy_proxy_families(int *has4, int *has6)
 int sfy_tcp_connect(int fd, int sock_family, const struct s5_addr *dst,
 		    const char *dbuf)
 {
+	return sfy_socks_request(fd, sock_family, S5_CMD_CONNECT, dst, dbuf,
+				 NULL);
+}
+
+int sfy_socks_request(int fd, int sock_family, uint8_t cmd,
+		      const struct s5_addr *dst, const char *dbuf,
+		      struct s5_addr *bnd)
+{
+	const char *verb = cmd == S5_CMD_UDP_ASSOCIATE ? "UDP association for"
+			   : cmd == S5_CMD_BIND	       ? "bind for"
+						       : "connect to";
 	const struct sfy_real *r = sfy_real();
 	const struct cfg *c = sfy_config(NULL);
 	char pbuf[SFY_ADDRSTRLEN] = "(proxy)";
@@ -576,7 +589,7 @@ int sfy_tcp_connect(int fd, int sock_family, const struct s5_addr *dst,
 		return -EACCES; /* callers check the config first */
 	rc = resolve_proxy(c, &why);
 	if (rc < 0) {
-		sfy_log(SFY_LOG_ERROR, "connect to %s via %s: %s (%s)", dbuf,
+		sfy_log(SFY_LOG_ERROR, "%s %s via %s: %s (%s)", verb, dbuf,
 			c->proxy.host, why, strerrorname_np(-rc));
 		return rc;
 	}
@@ -599,7 +612,7 @@ int sfy_tcp_connect(int fd, int sock_family, const struct s5_addr *dst,
 		why = rc == -ETIMEDOUT ? "timed out connecting to the proxy"
 				       : "cannot connect to the proxy";
 	} else if (rc == 0) {
-		rc = run_handshake(fd, c, dst, deadline, &why);
+		rc = run_handshake(fd, c, cmd, dst, bnd, deadline, &why);
 	}
 	if (rc < 0)
 		disconnect(fd);
@@ -611,13 +624,13 @@ int sfy_tcp_connect(int fd, int sock_family, const struct s5_addr *dst,
 	}
 	if (rc == -EINTR)
 		sfy_log(SFY_LOG_INFO,
-			"connect to %s via %s interrupted by a signal (EINTR)",
+			"%s %s via %s interrupted by a signal (EINTR)", verb,
 			dbuf, pbuf);
 	else if (rc < 0)
-		sfy_log(SFY_LOG_ERROR, "connect to %s via %s failed: %s (%s)",
+		sfy_log(SFY_LOG_ERROR, "%s %s via %s failed: %s (%s)", verb,
 			dbuf, pbuf, why ? why : strerror(-rc),
 			strerrorname_np(-rc));
 	else
-		sfy_log(SFY_LOG_INFO, "connect to %s via %s: ok", dbuf, pbuf);
+		sfy_log(SFY_LOG_INFO, "%s %s via %s: ok", verb, dbuf, pbuf);
 	return rc;
 }

@@ -39,6 +39,12 @@ const struct cfg *sfy_config(const char **why);
 int sfy_tcp_connect(int fd, int sock_family, const struct s5_addr *dst,
 		    const char *desc);
 
+/* The same for any request (S5_CMD_*): on success *bnd (if non-NULL) gets
+ * the reply's BND.ADDR/BND.PORT (for UDP ASSOCIATE, the relay). */
+int sfy_socks_request(int fd, int sock_family, uint8_t cmd,
+		      const struct s5_addr *dst, const char *desc,
+		      struct s5_addr *bnd);
+
 /* Which families the proxy has addresses in (resolving it if need be).
  * Returns 0, or -errno when the proxy cannot be resolved. */
 int sfy_proxy_families(int *has4, int *has6);

@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <sys/uio.h>
 #include <resolv.h>
 #include <errno.h>
 #include <pthread.h>
@@ -34,6 +35,10 @@ static void *bind_next(const char *name, void *ours)
 }
 
 /* Our own exported hooks, for the self-detection above. */
+extern ssize_t __recvfrom_chk(int, void *, size_t, size_t, int,
+			      struct sockaddr *, socklen_t *);
+extern ssize_t __recv_chk(int, void *, size_t, size_t, int);
+extern ssize_t __read_chk(int, void *, size_t, size_t);
 extern int connect(int, const struct sockaddr *, socklen_t);
 extern int close_range(unsigned int, unsigned int, int);
 extern void closefrom(int);
@@ -58,10 +63,22 @@ static void bind_all(void)
 	BIND(sendto, sendto);
 	BIND(sendmsg, sendmsg);
 	BIND(sendmmsg, sendmmsg);
-	/* Not hooked (yet): bound for internal use so later hooks don't
-	 * change what internal code calls. */
-	BIND(send, NULL);
-	BIND(recv, NULL);
+	BIND(send, send);
+	BIND(recv, recv);
+	BIND(recvfrom, recvfrom);
+	BIND(recvmsg, recvmsg);
+	BIND(recvmmsg, recvmmsg);
+	BIND(readv, readv);
+	BIND(writev, writev);
+	BIND(read, read);
+	BIND(syscall, syscall);
+	BIND(write, write);
+	*(void **)&sfy_real_table.recvfrom_chk =
+	    bind_next("__recvfrom_chk", (void *)__recvfrom_chk);
+	*(void **)&sfy_real_table.recv_chk =
+	    bind_next("__recv_chk", (void *)__recv_chk);
+	*(void **)&sfy_real_table.read_chk =
+	    bind_next("__read_chk", (void *)__read_chk);
 	BIND(poll, NULL);
 	BIND(getaddrinfo, getaddrinfo);
 	BIND(freeaddrinfo, NULL);

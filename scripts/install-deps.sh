@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config uthash-dev check dante-server curl wget
 python3 netcat-openbsd iproute2 tcpdump libcap2-bin proxychains4 torsocks
-dante-client clang clang-format dnsmasq-base"
+dante-client clang clang-format dnsmasq-base socat dnsutils"
 
 missing=""
 for p in $PKGS; do

@@ -2,9 +2,9 @@
 # Runs every test suite `make check` owns and prints each runner's closing
 # line.  Exits nonzero if any suite failed.  With an argument, runs only the
 # named suites (format unit exports launcher resolver hooks fuzz fake lab
-# dns).
+# dns udp).
 cd "$(dirname "$0")/.." || exit 1
-suites=${*:-format unit exports launcher resolver hooks fuzz fake lab dns}
+suites=${*:-format unit exports launcher resolver hooks fuzz fake lab dns udp}
 rc=0
 for s in $suites; do
 	case $s in
@@ -44,6 +44,7 @@ for s in $suites; do
 	fake) echo "== fake SOCKS5 server"; tests/fake/run.sh || rc=1 ;;
 	lab) echo "== lab"; tests/lab/run.sh || rc=1 ;;
 	dns) echo "== dns"; tests/lab/dns.sh || rc=1 ;;
+	udp) echo "== udp"; tests/lab/udp.sh || rc=1 ;;
 	*) echo "run-checks: unknown suite $s" >&2; rc=1 ;;
 	esac
 done

@@ -28,11 +28,13 @@ expect() {
 	local desc=$1; shift
 	if "$@"; then pass "$desc"; else fail "$desc"; fi
 }
-# danted_conf FILE LOGFILE METHOD RULELOG "INTERNAL ADDRS" PORT "EXTERNAL ADDRS"
-# writes a danted(8) config that passes every client and CONNECT, with
-# socksmethod METHOD (none or username) and socks-rule logging RULELOG.
+# danted_conf FILE LOGFILE METHOD RULELOG "INTERNAL ADDRS" PORT "EXTERNAL ADDRS" [COMMANDS]
+# writes a danted(8) config that passes every client and the socks-rule
+# COMMANDS (default "connect"; "connect udpassociate udpreply" also lets
+# UDP ASSOCIATE and the replies to it through), with socksmethod METHOD
+# (none or username) and socks-rule logging RULELOG.
 danted_conf() {
-	local a
+	local a cmds=${8:-connect}
 	{
 		echo "logoutput: $2"
 		for a in $5; do echo "internal: $a port = $6"; done
@@ -48,7 +50,7 @@ client pass {
 }
 socks pass {
 	from: 0/0 to: 0/0
-	command: connect
+	command: $cmds
 	log: $4
 }
 EOF

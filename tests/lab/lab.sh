@@ -8,10 +8,12 @@
 #     |       2:53, routed to border   |                  |
 #   border 198.18.0.1  2001:db8:1::1      198.18.2.1         2001:db8:3::1
 #          danted :1080 (no auth) on all four, :1081 (user/pass) on the first
-#          two; ip forwarding OFF; resolv.conf: 198.18.1.53
+#          two, both CONNECT and UDP ASSOCIATE; ip forwarding OFF;
+#          resolv.conf: 198.18.1.53
 #          198.18.1.1  2001:db8:2::1
 #     | veth
 #   target 198.18.1.2  2001:db8:2::2   -- HTTP :80 (body = $LAB_TOKEN), echo :7
+#                                         (TCP), UDP echo :7 (udpecho.py)
 #          198.18.1.53 2001:db8:2::53  -- dnsmasq (UDP+TCP 53) for socksify.test
 #
 # DNS (dnsmasq in the target, authoritative for socksify.test, nothing else):
@@ -41,6 +43,9 @@
 #   lab_c/lab_b/lab_t/lab_c4/lab_c6 CMD...   run CMD in that namespace
 #   lab_danted_tail [N]        print the last N lines of both danted logs
 #   lab_wait_port NS ADDR PORT [TENTHS]   bounded wait for a listening port
+#   lab_wait_udp NS ADDR PORT [TENTHS]    the same for a bound UDP port
+#   lab_danted_restart         stop the no-auth danted (LAB_PORT) and start
+#                              it again with the same config (bounded)
 #   lab_spawn NS CMD...        start CMD in the background in NS, tracked
 #                              for lab_down; sets LAB_LAST_PID
 #   lab_kill PID               stop one tracked process (TERM, then KILL)
@@ -62,6 +67,7 @@ LAB_TARGET6=2001:db8:2::2
 LAB_PORT=1080          # danted, no authentication
 LAB_AUTH_PORT=1081     # danted, RFC 1929 username/password
 LAB_DOWN_PORT=1089     # nothing listens here
+LAB_UDP_PORT=7         # UDP echo (udpecho.py) on LAB_TARGET4 and LAB_TARGET6
 LAB_USER=sfytest
 LAB_PASS=sfy-lab-pass-42
 # Extra client namespaces: c4 (IPv4 only) and c6 (IPv6 only).
@@ -138,6 +144,20 @@ lab_wait_port() {
 	return 1
 }
 
+# lab_wait_udp NS ADDR PORT [TENTHS]: wait (bounded) until UDP ADDR:PORT is bound.
+lab_wait_udp() {
+	local ns=$1 addr=$2 port=$3 tenths=${4:-100} i pat
+	case $addr in *:*) pat="[$addr]:$port" ;; *) pat="$addr:$port" ;; esac
+	for i in $(seq 1 "$tenths"); do
+		if ip netns exec "$ns" ss -Huan 2>/dev/null | awk '{print $4}' | grep -qxF "$pat"; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	lab_log "timed out waiting for UDP $pat in $ns"
+	return 1
+}
+
 lab_wait_file() {
 	local f=$1 tenths=${2:-100} i
 	for i in $(seq 1 "$tenths"); do
@@ -174,7 +194,32 @@ lab_user() {
 
 lab_danted_conf() { # FILE LOG PORT METHOD [INTERNAL ADDRS]
 	danted_conf "$1" "$2" "$4" "connect disconnect error" \
-		"${5:-$LAB_PROXY4 $LAB_PROXY6}" "$3" "$LAB_BORDER_T4 $LAB_BORDER_T6"
+		"${5:-$LAB_PROXY4 $LAB_PROXY6}" "$3" "$LAB_BORDER_T4 $LAB_BORDER_T6" \
+		"connect udpassociate udpreply"
+}
+
+lab_danted_start() { # the no-auth instance; sets LAB_DANTED_PID
+	lab_spawn "$LAB_NS_B" danted -f "$LAB_DIR/danted.conf" -p "$LAB_DIR/danted.pid" -N 2 \
+		>>"$LAB_DANTED_LOG" 2>&1
+	LAB_DANTED_PID=$LAB_LAST_PID
+}
+
+# lab_danted_restart: stop the no-auth danted (its children too: they are
+# in its process group only if it made one, so by parent pid), wait until
+# nothing listens on LAB_PORT, start it again and wait until it listens.
+lab_danted_restart() {
+	local kids i a
+	kids=$(pgrep -P "$LAB_DANTED_PID" 2>/dev/null)
+	lab_kill "$LAB_DANTED_PID"
+	for i in $kids; do lab_kill "$i"; done
+	for i in $(seq 1 50); do
+		lab_b ss -Hltn 2>/dev/null | awk '{print $4}' | grep -q ":$LAB_PORT\$" || break
+		sleep 0.1
+	done
+	lab_danted_start
+	for a in "$LAB_PROXY4" "$LAB_PROXY6"; do
+		lab_wait_port "$LAB_NS_B" "$a" "$LAB_PORT" 100 || return 1
+	done
 }
 
 # The resolver's configuration: authoritative (local=) for the lab domain,
@@ -333,6 +378,10 @@ lab_build() {
 		--token "$LAB_TOKEN" --ready "$LAB_DIR/target.ready" \
 		2>>"$LAB_DIR/target.log"
 	LAB_TARGET_PID=$LAB_LAST_PID
+	lab_spawn "$LAB_NS_T" "$PY" "$LAB_HERE/udpecho.py" \
+		--addr "$LAB_TARGET4" --addr "$LAB_TARGET6" --port "$LAB_UDP_PORT" \
+		--ready "$LAB_DIR/udpecho.ready" 2>>"$LAB_DIR/udpecho.log"
+	LAB_UDPECHO_PID=$LAB_LAST_PID
 
 	# The resolver, in the foreground (-k) so lab_down can stop it.
 	lab_dnsmasq_conf "$LAB_DIR/dnsmasq.conf" || return 1
@@ -344,9 +393,7 @@ lab_build() {
 	lab_danted_conf "$LAB_DIR/danted.conf" "$LAB_DANTED_LOG" "$LAB_PORT" none \
 		"$LAB_PROXY4 $LAB_PROXY6 $LAB_B4 $LAB_B6"
 	lab_danted_conf "$LAB_DIR/danted-auth.conf" "$LAB_DANTED_AUTH_LOG" "$LAB_AUTH_PORT" username
-	lab_spawn "$LAB_NS_B" danted -f "$LAB_DIR/danted.conf" -p "$LAB_DIR/danted.pid" -N 2 \
-		>>"$LAB_DANTED_LOG" 2>&1
-	LAB_DANTED_PID=$LAB_LAST_PID
+	lab_danted_start
 	lab_spawn "$LAB_NS_B" danted -f "$LAB_DIR/danted-auth.conf" -p "$LAB_DIR/danted-auth.pid" -N 1 \
 		>>"$LAB_DANTED_AUTH_LOG" 2>&1
 	LAB_DANTED_AUTH_PID=$LAB_LAST_PID
@@ -356,6 +403,9 @@ lab_build() {
 		lab_wait_port "$LAB_NS_T" "$LAB_TARGET6" 80 &&
 		lab_wait_port "$LAB_NS_T" "$LAB_TARGET4" 7 &&
 		lab_wait_port "$LAB_NS_T" "$LAB_TARGET6" 7 || return 1
+	lab_wait_file "$LAB_DIR/udpecho.ready" 100 &&
+		lab_wait_udp "$LAB_NS_T" "$LAB_TARGET4" "$LAB_UDP_PORT" &&
+		lab_wait_udp "$LAB_NS_T" "$LAB_TARGET6" "$LAB_UDP_PORT" || return 1
 	if ! lab_wait_port "$LAB_NS_T" "$LAB_DNS4" 53 ||
 		! lab_wait_port "$LAB_NS_T" "$LAB_DNS6" 53; then
 		sed 's/^/dnsmasq: /' "$LAB_DIR/dnsmasq.err" >&2
@@ -425,9 +475,12 @@ lab_down() {
 # inside LAB_DIR).
 #
 #   via URL CMD...         run CMD in the client namespace through the proxy
-#                          at URL (socksify -x URL, or proxychains4), bounded
+#                          at URL (socksify -x URL, proxychains4, or with
+#                          VIA=dante Dante's own client /usr/bin/socksify,
+#                          which also carries UDP), bounded
 #   via_ns NS URL CMD...   the same in namespace NS
 #   pc_conf URL            write a proxychains4 config for URL, print its path
+#   dante_conf URL         write a Dante client socks.conf for URL, print its path
 #   run NAME CMD...        run CMD: stdout to $OUT/NAME.out, stderr to
 #                          $OUT/NAME.err, exit code to RC
 #   show NAME              print what a failed test's command did
@@ -449,6 +502,12 @@ via_ns() {
 		local conf
 		conf=$(pc_conf "$url") || return 99
 		ip netns exec "$ns" timeout 60 proxychains4 -q -f "$conf" "$@"
+		;;
+	dante)
+		local conf
+		conf=$(dante_conf "$url") || return 99
+		ip netns exec "$ns" env SOCKS_CONF="$conf" SOCKS_AUTOADD_LANROUTES=no \
+			timeout 60 /usr/bin/socksify "$@"
 		;;
 	esac
 }
@@ -475,6 +534,42 @@ pc_conf() {
 		echo "localnet 127.0.0.0/255.0.0.0"
 		echo "[ProxyList]"
 		echo "socks5 $host $port $user $pass"
+	} >"$f"
+	echo "$f"
+}
+
+# The URL's parts: sets U_HOST U_PORT U_USER U_PASS U_DNS (1 for socks5h).
+url_parts() {
+	local url=$1 rest cred=""
+	U_DNS=0 U_USER="" U_PASS=""
+	case $url in
+	socks5h://*) U_DNS=1; rest=${url#socks5h://} ;;
+	socks5://*) rest=${url#socks5://} ;;
+	*) return 1 ;;
+	esac
+	rest=${rest%/}
+	case $rest in *@*) cred=${rest%@*}; rest=${rest##*@} ;; esac
+	if [ -n "$cred" ]; then U_USER=${cred%%:*}; U_PASS=${cred#*:}; fi
+	U_PORT=${rest##*:}; U_HOST=${rest%:*}; U_HOST=${U_HOST#[}; U_HOST=${U_HOST%]}
+}
+
+dante_conf() {
+	url_parts "$1" || return 1
+	local f="$LAB_DIR/dante-$RANDOM$RANDOM.conf" m=none
+	[ -n "$U_USER" ] && m=username
+	{
+		echo "route {"
+		echo "	from: 0.0.0.0/0 to: 0.0.0.0/0 via: $U_HOST port = $U_PORT"
+		echo "	proxyprotocol: socks_v5"
+		echo "	command: connect udpassociate"
+		echo "	method: $m"
+		echo "}"
+		echo "route {"
+		echo "	from: ::/0 to: ::/0 via: $U_HOST port = $U_PORT"
+		echo "	proxyprotocol: socks_v5"
+		echo "	command: connect udpassociate"
+		echo "	method: $m"
+		echo "}"
 	} >"$f"
 	echo "$f"
 }
