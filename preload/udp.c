@@ -274,13 +274,17 @@ static struct assoc *assoc_create(int fd, int fam, const char *desc)
 static int ctl_alive(struct assoc *a)
 {
 	struct pollfd p = {.fd = a->ctl, .events = POLLIN};
-	char b;
+	char b[64];
+	ssize_t n;
 
 	if (a->ctl < 0)
 		return 0;
 	if (sfy_real()->poll(&p, 1, 0) <= 0)
 		return 1;
-	return sfy_real()->recv(a->ctl, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+	/* Nothing is due on it: bytes are discarded (so a wait does not
+	 * wake for them again), end of file or an error end it. */
+	n = sfy_real()->recv(a->ctl, b, sizeof(b), MSG_DONTWAIT);
+	return n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR));
 }
 
 /* --- routing ---------------------------------------------------------------
@@ -590,6 +594,56 @@ static socklen_t sender_for(struct assoc *a, int fam, const struct s5_addr *src,
 	return 0; /* an IPv6 sender for an IPv4 socket */
 }
 
+/* 1 when a datagram from src is one the rules send direct. */
+static int from_direct_peer(const struct sockaddr_storage *src, socklen_t sl)
+{
+	const struct cfg *c = sfy_config(NULL);
+
+	return c &&
+	       cfg_match(c, (const struct sockaddr *)src, sl) == CFG_DIRECT;
+}
+
+/*
+ * Waits, as a blocking receive on fd would, for a datagram; and for the
+ * end of the association: a program blocked in a receive must not hang on
+ * once the proxy is gone.  Honours O_NONBLOCK and SO_RCVTIMEO.  Returns 0
+ * when something may be readable, -1 with errno (EAGAIN, ECONNREFUSED).
+ */
+static int wait_datagram(int fd, struct assoc *a)
+{
+	struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+			      {.fd = a->ctl, .events = POLLIN}};
+	struct timeval tv;
+	socklen_t tl = sizeof(tv);
+	int fl = sfy_real()->fcntl(fd, F_GETFL), ms = -1, rc;
+
+	if (fl >= 0 && (fl & O_NONBLOCK)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &tl) == 0 &&
+	    (tv.tv_sec || tv.tv_usec))
+		ms = (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
+	rc = sfy_real()->poll(p, a->ctl >= 0 ? 2 : 1, ms);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		errno = EAGAIN; /* SO_RCVTIMEO ran out */
+		return -1;
+	}
+	if (p[0].revents)
+		return 0;
+	if (!ctl_alive(a)) {
+		sfy_log(SFY_LOG_ERROR,
+			"UDP receive on fd %d: the proxy ended the association "
+			"(ECONNREFUSED)",
+			fd);
+		errno = ECONNREFUSED;
+		return -1;
+	}
+	return 0;
+}
+
 ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags)
 {
 	const struct sfy_real *r = sfy_real();
@@ -616,13 +670,26 @@ ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags)
 	}
 	for (;;) {
 		/* Look at the header (and who sent it) first: the payload
-		 * then goes straight into the program's buffers. */
+		 * then goes straight into the program's buffers.  Never
+		 * block here: a blocking wait must also watch the control
+		 * connection (wait_datagram). */
 		sl = sizeof(src);
-		n = r->recvfrom(fd, hdr, sizeof(hdr),
-				MSG_PEEK | (flags & MSG_DONTWAIT),
+		n = r->recvfrom(fd, hdr, sizeof(hdr), MSG_PEEK | MSG_DONTWAIT,
 				(struct sockaddr *)&src, &sl);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    !(flags & MSG_DONTWAIT)) {
+			if (wait_datagram(fd, a) < 0)
+				return -1;
+			continue;
+		}
 		if (n < 0)
 			return -1;
+		if (!same_sockaddr(&src, sl, &a->relay) &&
+		    from_direct_peer(&src, sl)) {
+			/* A peer the rules send direct: as without us. */
+			errno = saved;
+			return r->recvmsg(fd, msg, flags);
+		}
 		if (!same_sockaddr(&src, sl, &a->relay) ||
 		    s5_parse_udp_header(hdr, (size_t)n, &frag, &sender, &hlen) <
 			0 ||
