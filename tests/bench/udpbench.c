@@ -1,0 +1,121 @@
+/*
+ * udpbench.c - sequential UDP round trips.
+ *
+ *   udpbench ADDR PORT N
+ *
+ * One UDP socket; 64 warm-up round trips (not timed: they include a
+ * SOCKS tool's UDP ASSOCIATE), then N times: sendto(ADDR:PORT) a 64-byte
+ * payload carrying the round trip's number, recvfrom the reply, and check
+ * that it is the same 64 bytes from ADDR:PORT.  The target (udpechod)
+ * echoes only datagrams that came from the proxy's external address and
+ * answers "direct" to anything else, so a tool that went direct fails on
+ * the first datagram.  A lost datagram fails too (2 s receive timeout).
+ * Prints "ROUND_TRIPS_PER_SECOND ELAPSED_S" on stdout; exits nonzero on
+ * the first failure.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAYLOAD 64
+#define WARMUP	64
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int one(int fd, const struct sockaddr_in *a, unsigned long i)
+{
+	unsigned char out[PAYLOAD], in[PAYLOAD + 16];
+	struct sockaddr_in from;
+	socklen_t flen = sizeof(from);
+	ssize_t r;
+	int k;
+
+	for (k = 0; k < PAYLOAD; k++)
+		out[k] = (unsigned char)(i >> (8 * (k % 8))) ^ (unsigned char)k;
+	r = sendto(fd, out, sizeof(out), 0, (const struct sockaddr *)a,
+		   sizeof(*a));
+	if (r != (ssize_t)sizeof(out)) {
+		fprintf(stderr, "udpbench: #%lu: sendto: %s\n", i,
+			r < 0 ? strerror(errno) : "short");
+		return -1;
+	}
+	r = recvfrom(fd, in, sizeof(in), 0, (struct sockaddr *)&from, &flen);
+	if (r < 0) {
+		fprintf(stderr, "udpbench: #%lu: recvfrom: %s\n", i,
+			errno == EAGAIN ? "timed out (datagram lost?)"
+					: strerror(errno));
+		return -1;
+	}
+	if (r != PAYLOAD || memcmp(in, out, PAYLOAD) != 0) {
+		fprintf(stderr, "udpbench: #%lu: wrong reply (%zd bytes%s)\n",
+			i, r,
+			r == 6 && !memcmp(in, "direct", 6)
+			    ? ": \"direct\", the datagram bypassed the proxy"
+			    : "");
+		return -1;
+	}
+	if (flen < sizeof(from) || from.sin_family != AF_INET ||
+	    from.sin_addr.s_addr != a->sin_addr.s_addr ||
+	    from.sin_port != a->sin_port) {
+		char s[INET_ADDRSTRLEN] = "?";
+
+		inet_ntop(AF_INET, &from.sin_addr, s, sizeof(s));
+		fprintf(stderr, "udpbench: #%lu: reply shown from %s:%u\n", i,
+			s, ntohs(from.sin_port));
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_in a;
+	struct timeval tv = {.tv_sec = 2};
+	unsigned long n, i;
+	double t0, dt;
+	int fd;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: udpbench ADDR PORT N\n");
+		return 2;
+	}
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((unsigned short)atoi(argv[2]));
+	if (inet_pton(AF_INET, argv[1], &a.sin_addr) != 1) {
+		fprintf(stderr, "udpbench: bad address %s\n", argv[1]);
+		return 2;
+	}
+	n = strtoul(argv[3], NULL, 10);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		perror("udpbench: socket");
+		return 1;
+	}
+	for (i = 0; i < WARMUP; i++)
+		if (one(fd, &a, ~i) < 0)
+			return 1;
+	t0 = now_s();
+	for (i = 0; i < n; i++)
+		if (one(fd, &a, i) < 0)
+			return 1;
+	dt = now_s() - t0;
+	printf("%.1f %.3f\n", dt > 0 ? (double)n / dt : 0.0, dt);
+	close(fd);
+	return 0;
+}
