@@ -142,9 +142,9 @@ SFY_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
 }
 
 /*
- * recvmmsg: one datagram after another through the relay; after the first,
- * only what is already queued (as the kernel does with MSG_WAITFORONE).
- * The timeout is not applied: a receive timeout on the socket is.
+ * recvmmsg: one datagram after another through the relay; with
+ * MSG_WAITFORONE, after the first only what is already queued, as the
+ * kernel does.  The timeout argument is not applied (SO_RCVTIMEO is).
  */
 SFY_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
 			struct timespec *timeout)
@@ -155,10 +155,12 @@ SFY_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
 	if (!fdt_maybe_udp(fd) || !v)
 		return REAL_CALL(recvmmsg, fd, v, n, flags, timeout);
 	for (i = 0; i < n; i++) {
+		/* The first waits as the flags say; with MSG_WAITFORONE the
+		 * rest take only what is queued. */
 		r = sfy_udp_recv(fd, &v[i].msg_hdr,
-				 i == 0 && !(flags & MSG_WAITFORONE)
-				     ? flags
-				     : flags | MSG_DONTWAIT);
+				 i > 0 && (flags & MSG_WAITFORONE)
+				     ? (flags & ~MSG_WAITFORONE) | MSG_DONTWAIT
+				     : flags & ~MSG_WAITFORONE);
 		if (r == SFY_UDP_PASS)
 			return REAL_CALL(recvmmsg, fd, v, n, flags, timeout);
 		if (r < 0)

@@ -20,6 +20,12 @@
 #      proxy (its TCP port or its UDP relay)
 #   j  control: without socksify no echo comes back; the border's spoof does
 #      reach a plain socket in the client (so g is not vacuous)
+#   k  a C program (tests/prog/udpmsg.c) through every datagram call:
+#      sendmmsg/recvmmsg, connect + write/read, writev/readv, send/recv,
+#      MSG_PEEK, MSG_TRUNC, EAGAIN, a socket shared across fork(); IPv4 and
+#      IPv6 targets; built plain (make all) and with _FORTIFY_SOURCE (the
+#      __recv_chk, __recvfrom_chk and __read_chk twins; compiled here)
+#   l  node's dgram (libuv) round trip
 #
 #   tests/lab/udp.sh            uses ./socksify (build it first: make all)
 #   LAB_VIA=dante tests/lab/udp.sh
@@ -430,6 +436,74 @@ if [ "$restarted" = 1 ] && [ "$RC" -ne 124 ] && [ "$(head -n1 "$OUT/h_restart.ou
 else
 	fail "h proxy restarted between two datagrams: no hang (restarted=$restarted, rc $RC$([ "$RC" -eq 124 ] && echo ": hung until timeout 20"))"
 	show h_restart
+fi
+
+# ---------------------------------------------------------------- k. C calls
+# udpmsg prints one "ok:"/"FAIL:" line per fact and "all facts hold".
+UDPMSG=$TOP/build/prog/udpmsg
+UDPMSG_F=$LAB_DIR/udpmsg-fortify
+udpmsg_case() { # DESC NAME BINARY HOST
+	local desc=$1 name=$2 bin=$3 host=$4 nok nfail
+	run "$name" via "$U4" timeout 40 "$bin" "$host" "$UP"
+	nok=$(grep -c '^ok: ' "$OUT/$name.out")
+	nfail=$(grep -c '^FAIL: ' "$OUT/$name.out")
+	if [ "$RC" -eq 0 ] && [ "$nfail" -eq 0 ] && [ "$nok" -gt 0 ] &&
+		[ "$(tail -n1 "$OUT/$name.out")" = "all facts hold" ]; then
+		pass "$desc ($nok facts)"
+	else
+		fail "$desc (rc $RC, $nok ok, $nfail FAIL)"
+		grep '^FAIL: ' "$OUT/$name.out" | sed 's/^/  | /'
+		echo "  -- stderr:"
+		head -n 15 "$OUT/$name.err" | sed 's/^/  | /'
+	fi
+}
+if [ "$VIA" = dante ]; then
+	skip "k udpmsg (C: every datagram call)" "only with socksify (LAB_VIA=dante)"
+elif [ ! -x "$UDPMSG" ]; then
+	fail "k $UDPMSG built (make all)"
+else
+	for t in "$T4" "$T6"; do
+		udpmsg_case "k udpmsg $t:$UP via $U4: sendmmsg/recvmmsg, write/read, writev/readv, send/recv, MSG_PEEK, MSG_TRUNC, EAGAIN, fork" \
+			"k_udpmsg_$t" "$UDPMSG" "$t"
+	done
+	# The fortified build (the Makefile's is built without it, so that
+	# the plain recv, recvfrom and read are tested too).
+	if cc -O2 -D_FORTIFY_SOURCE=2 -DUDPMSG_FORTIFY -std=c11 -D_GNU_SOURCE \
+		-o "$UDPMSG_F" "$TOP/tests/prog/udpmsg.c" 2>"$OUT/k_fortify_cc.err"; then
+		chk=$(nm -u "$UDPMSG_F" | grep -oE '__(recvfrom|recv|read)_chk' | sort -u | tr '\n' ' ')
+		plain=$(nm -u "$UDPMSG" | grep -oE '__(recvfrom|recv|read)_chk' | sort -u | tr '\n' ' ')
+		if [ "$chk" = "__read_chk __recv_chk __recvfrom_chk " ] && [ -z "$plain" ]; then
+			pass "k the fortified udpmsg calls ${chk% } (the plain build none of them)"
+		else
+			fail "k the fortified udpmsg calls __read_chk __recv_chk __recvfrom_chk, the plain build none (fortified: \"$chk\", plain: \"$plain\")"
+		fi
+		for t in "$T4" "$T6"; do
+			udpmsg_case "k udpmsg, fortified (_chk twins), $t:$UP via $U4" \
+				"k_udpmsg_fortify_$t" "$UDPMSG_F" "$t"
+		done
+	else
+		fail "k udpmsg compiles with -D_FORTIFY_SOURCE=2"
+		sed 's/^/  | /' "$OUT/k_fortify_cc.err"
+	fi
+fi
+
+# ---------------------------------------------------------------- l. node
+NODEJS='
+const d = require("dgram").createSocket("udp4");
+const t = setTimeout(() => { console.log("no echo within 5 s"); process.exit(1); }, 5000);
+d.on("message", (m, r) => {
+	console.log(m.toString() + "|" + r.address + " " + r.port);
+	clearTimeout(t);
+	d.close();
+});
+d.on("error", (e) => { console.log("error " + e.code); process.exit(1); });
+d.send("hello-node", Number(process.argv[2]), process.argv[1]);
+'
+if ! command -v node >/dev/null 2>&1; then
+	skip "l node dgram round trip" "node is not installed"
+else
+	check_eq "l node dgram (libuv) send/message $T4:$UP via $U4; the sender is the peer" \
+		l_node "hello-node|$T4 $UP" via "$U4" timeout 15 node -e "$NODEJS" "$T4" "$UP"
 fi
 
 lab_down
