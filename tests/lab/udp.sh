@@ -20,6 +20,7 @@
 #      proxy (its TCP port or its UDP relay)
 #   j  control: without socksify no echo comes back; the border's spoof does
 #      reach a plain socket in the client (so g is not vacuous)
+#   m  UDP to a name through its placeholder (socks5h://)
 #   k  a C program (tests/prog/udpmsg.c) through every datagram call:
 #      sendmmsg/recvmmsg, connect + write/read, writev/readv, send/recv,
 #      MSG_PEEK, MSG_TRUNC, EAGAIN, a socket shared across fork(); IPv4 and
@@ -504,6 +505,27 @@ if ! command -v node >/dev/null 2>&1; then
 else
 	check_eq "l node dgram (libuv) send/message $T4:$UP via $U4; the sender is the peer" \
 		l_node "hello-node|$T4 $UP" via "$U4" timeout 15 node -e "$NODEJS" "$T4" "$UP"
+fi
+
+# ---------------------------------------------------------------- m. names
+# Remote DNS and UDP together: the program sends to the placeholder of a
+# name only the proxy can resolve; the name goes to the relay (ATYP
+# domain), and the reply is shown as coming from that placeholder.
+PYNAME='
+import socket, sys
+name, port = sys.argv[1], int(sys.argv[2])
+ai = socket.getaddrinfo(name, port, socket.AF_INET, socket.SOCK_DGRAM)[0]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(b"by-name", ai[4])
+data, frm = s.recvfrom(100)
+print(data.decode() + "|" + ("same" if frm == ai[4] else "other") + "|" + ai[4][0])
+'
+run m_name via "socks5h://$P4:$LAB_PORT" timeout 15 "$PY" -c "$PYNAME" www.socksify.test "$UP"
+if [ "$RC" -eq 0 ] && grep -Eq '^by-name\|same\|127\.(19[2-9]|2[0-5][0-9])\.' "$OUT/m_name.out"; then
+	pass "m UDP to a name by placeholder (socks5h): echoed, sender shown as the placeholder ($(cat "$OUT/m_name.out"))"
+else
+	fail "m UDP to a name by placeholder (socks5h)"; show m_name
 fi
 
 lab_down
