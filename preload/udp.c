@@ -50,6 +50,7 @@ struct assoc {
 	 * it sent to (matched by port). */
 	struct recent_name recent[RECENT_NAMES];
 	unsigned int recent_next;
+	atomic_llong checked_ms; /* when the control connection last stood */
 };
 
 /* --- fds of our own --------------------------------------------------------
@@ -271,7 +272,7 @@ static struct assoc *assoc_create(int fd, int fam, const char *desc)
 
 /* 1 while the control connection stands (RFC 1928 section 7: the
  * association ends with it). */
-static int ctl_alive(struct assoc *a)
+static int ctl_check(struct assoc *a)
 {
 	struct pollfd p = {.fd = a->ctl, .events = POLLIN};
 	char b[64];
@@ -285,6 +286,22 @@ static int ctl_alive(struct assoc *a)
 	 * wake for them again), end of file or an error end it. */
 	n = sfy_real()->recv(a->ctl, b, sizeof(b), MSG_DONTWAIT);
 	return n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR));
+}
+
+/* ctl_check at most every 200 ms on the send path: a datagram sent to a
+ * relay that just went away is lost, as UDP may lose it anyway, and the
+ * steady state pays no syscall for the check. */
+static int ctl_alive(struct assoc *a)
+{
+	long long now = sfy_now_ms();
+
+	if (now - atomic_load_explicit(&a->checked_ms, memory_order_relaxed) <
+	    200)
+		return 1;
+	if (!ctl_check(a))
+		return 0;
+	atomic_store_explicit(&a->checked_ms, now, memory_order_relaxed);
+	return 1;
 }
 
 /* --- routing ---------------------------------------------------------------
@@ -633,7 +650,7 @@ static int wait_datagram(int fd, struct assoc *a)
 	}
 	if (p[0].revents)
 		return 0;
-	if (!ctl_alive(a)) {
+	if (!ctl_check(a)) {
 		sfy_log(SFY_LOG_ERROR,
 			"UDP receive on fd %d: the proxy ended the association "
 			"(ECONNREFUSED)",
