@@ -424,6 +424,23 @@ static int round_trip(int fd, const char *who, const char *m)
 	return ok;
 }
 
+/* A program that closes every fd it does not know (a daemon's sweep, a
+ * closefrom) must not break the association: the shim keeps its own. */
+static void test_closefrom(void)
+{
+	int fd = new_sock(), i;
+
+	round_trip(fd, "before the close sweep", "udpmsg-before-sweep");
+	for (i = 3; i < 1024; i++)
+		if (i != fd)
+			close(i);
+	if (fd + 1 < 1024)
+		close_range((unsigned int)fd + 1, ~0U, 0);
+	round_trip(fd, "after close() of every other fd and close_range",
+		   "udpmsg-after-sweep");
+	close(fd);
+}
+
 static void test_fork(void)
 {
 	int fd = new_sock(), st = 0;
@@ -492,6 +509,7 @@ int main(int argc, char **argv)
 	test_connected();
 	test_flags();
 	test_fork();
+	test_closefrom();
 
 	if (fact_failures) {
 		printf("%d fact(s) failed\n", fact_failures);
