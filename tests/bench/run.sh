@@ -17,6 +17,19 @@
 #   3. process start-up: /bin/true plain, with the shim preloaded, and
 #      under proxychains4 (launcher and bare preload), and socksify's
 #      launcher.  Goal: socksify's launcher no slower than proxychains4's.
+#   4. UDP echo (issue 4): BENCH_UDP_N sequential sendto+recvfrom round
+#      trips of a 64-byte payload through danted's UDP relay, under
+#      socksify and under Dante's own client (libdsocksd, dante-client),
+#      alternated.  Goal: socksify >= Dante (per-rep paired ratio).  And
+#      callgrind (deterministic user-space counts, (X(2N)-X(N))/N per
+#      send+receive pair): instructions, the shim's own cost over the same
+#      program sending directly, allocations (malloc, calloc, realloc,
+#      reallocarray calls) per pair - goal 0 - and the memcpy-family
+#      instructions per pair at 64 and 8192-byte payloads - goal: no growth
+#      with the payload, i.e. no copy of it.  The UDP target echoes only
+#      datagrams from danted's external address (anything else gets
+#      "direct", which the client rejects), and the client checks every
+#      reply's bytes and shown sender.
 #
 # Network: one network namespace made here, loopback only, with two test
 # addresses on its lo: 198.18.0.1 (danted's external address) and
@@ -29,7 +42,8 @@
 #
 # Knobs (environment): BENCH_REPS (default 9), BENCH_OPS (1000000),
 # BENCH_CONNECTS (2000), BENCH_CONN_REPS (9), BENCH_STARTS (1000),
-# BENCH_START_REPS (5), BENCH_NO_CALLGRIND=1.
+# BENCH_START_REPS (5), BENCH_NO_CALLGRIND=1, BENCH_UDP_N (20000),
+# BENCH_UDP_REPS (5), BENCH_UDP_CG_N (2000).
 #
 # Exit status: 0 when every measurement ran (goals met or not), 1 when a
 # measurement failed, 2 when the bench cannot run here.
@@ -49,15 +63,21 @@ CONNECTS=${BENCH_CONNECTS:-2000}
 CONN_REPS=${BENCH_CONN_REPS:-9}
 STARTS=${BENCH_STARTS:-1000}
 START_REPS=${BENCH_START_REPS:-5}
+UDP_N=${BENCH_UDP_N:-20000}
+UDP_REPS=${BENCH_UDP_REPS:-5}
+UDP_CG_N=${BENCH_UDP_CG_N:-2000}
 
 PROXY_PORT=1080
 PROXY_EXT=198.18.0.1
 TARGET=198.18.0.2
 TARGET_PORT=7
+UDP_PORT=9 # the UDP echo, on the target and (direct baseline) on 127.0.0.1
 
 NS=sfybench$$
 TMP=
 ECHOD_PID=
+UECHOD_PID=
+LECHOD_PID=
 DANTED_PID=
 FAILED=0
 
@@ -67,7 +87,7 @@ measure_failed() { err "MEASUREMENT FAILED: $*"; FAILED=1; }
 
 cleanup() {
 	local p
-	for p in $ECHOD_PID $DANTED_PID; do
+	for p in $ECHOD_PID $UECHOD_PID $LECHOD_PID $DANTED_PID; do
 		kill -TERM "$p" 2>/dev/null
 	done
 	# Whatever is left in our own namespace (danted's children): give
@@ -82,10 +102,10 @@ cleanup() {
 		done
 		ip netns del "$NS" 2>/dev/null
 	fi
-	for p in $ECHOD_PID $DANTED_PID; do
+	for p in $ECHOD_PID $UECHOD_PID $LECHOD_PID $DANTED_PID; do
 		wait "$p" 2>/dev/null
 	done
-	ECHOD_PID='' DANTED_PID=''
+	ECHOD_PID='' UECHOD_PID='' LECHOD_PID='' DANTED_PID=''
 	[ -n "$TMP" ] && [ -z "${BENCH_KEEP:-}" ] && rm -rf "$TMP"
 	TMP=
 }
@@ -132,6 +152,11 @@ for f in /usr/lib/*/torsocks/libtorsocks.so /usr/lib/torsocks/libtorsocks.so; do
 done
 [ -n "$PC_LIB" ] || { err "libproxychains.so.4 not found"; exit 2; }
 [ -n "$TS_LIB" ] || { err "libtorsocks.so not found"; exit 2; }
+DANTE_LIB= # Dante's client library (dante-client), as its socksify(1) preloads it
+for f in /usr/lib/*/libdsocksd.so.0 /usr/lib/libdsocksd.so.0; do
+	[ -f "$f" ] && { DANTE_LIB=$f; break; }
+done
+[ -n "$DANTE_LIB" ] || { err "libdsocksd.so.0 (dante-client) not found"; exit 2; }
 
 mkdir -p "$BIN"
 for src in "$HERE"/*.c; do
@@ -156,22 +181,31 @@ setup_net() {
 	ip netns exec "$NS" sysctl -qw net.ipv4.tcp_tw_reuse=1 >/dev/null
 
 	danted_conf "$TMP/danted.conf" "$TMP/danted.log" none error \
-		127.0.0.1 "$PROXY_PORT" "$PROXY_EXT"
+		127.0.0.1 "$PROXY_PORT" "$PROXY_EXT" "connect udpassociate udpreply"
 	ip netns exec "$NS" danted -f "$TMP/danted.conf" -p "$TMP/danted.pid" \
 		>>"$TMP/danted.out" 2>&1 &
 	DANTED_PID=$!
 	ip netns exec "$NS" "$BIN/echod" "$TARGET" "$TARGET_PORT" "$PROXY_EXT" \
 		2>"$TMP/echod.out" &
 	ECHOD_PID=$!
+	ip netns exec "$NS" "$BIN/udpechod" "$TARGET" "$UDP_PORT" "$PROXY_EXT" \
+		2>"$TMP/udpechod.out" &
+	UECHOD_PID=$!
+	# The direct baseline's echo (callgrind): answers loopback senders.
+	ip netns exec "$NS" "$BIN/udpechod" 127.0.0.1 "$UDP_PORT" 127.0.0.1 \
+		2>"$TMP/udpechod-lo.out" &
+	LECHOD_PID=$!
 	wait_port 127.0.0.1 "$PROXY_PORT" || return 1
 	wait_port "$TARGET" "$TARGET_PORT" || return 1
+	wait_port "$TARGET" "$UDP_PORT" u || return 1
+	wait_port 127.0.0.1 "$UDP_PORT" u || return 1
 	return 0
 }
 
-wait_port() {
+wait_port() { # ADDR PORT [u: UDP]
 	local i
 	for i in $(seq 1 100); do
-		ip netns exec "$NS" ss -Hltn 2>/dev/null | awk '{print $4}' |
+		ip netns exec "$NS" ss -Hl"${3:-t}"n 2>/dev/null | awk '{print $4}' |
 			grep -qxF "$1:$2" && return 0
 		sleep 0.1
 	done
@@ -192,6 +226,20 @@ cat >"$TMP/torsocks.conf" <<EOF
 TorAddress 127.0.0.1
 TorPort $PROXY_PORT
 OnionAddrRange 127.42.42.0/24
+EOF
+cat >"$TMP/socksify-udp.conf" <<EOF
+proxy socks5://127.0.0.1:$PROXY_PORT
+EOF
+# Dante's client: everything, UDP included, via danted.  It also needs
+# SOCKS_AUTOADD_LANROUTES=no: by default it adds direct routes for every
+# local interface address, and the target is one (on the namespace's lo).
+cat >"$TMP/dante.conf" <<EOF
+route {
+	from: 0.0.0.0/0 to: 0.0.0.0/0 via: 127.0.0.1 port = $PROXY_PORT
+	command: connect udpassociate
+	proxyprotocol: socks_v5
+	method: none
+}
 EOF
 
 # --- 1. pass-through -------------------------------------------------------
@@ -348,6 +396,162 @@ bench_start() {
 	for v in "${START_VARIANTS[@]}"; do START[$v]=$(median <"$TMP/start-$v"); done
 }
 
+# --- 4. UDP round trips -------------------------------------------------------
+
+# udp_pre VARIANT -> PRE: the env(1) command that runs a program under it
+udp_pre() {
+	case $1 in
+	plain) PRE=(env -u LD_PRELOAD) ;;
+	socksify) PRE=(env -u SOCKSIFY_PROXY LD_PRELOAD="$LIB"
+		SOCKSIFY_CONF="$TMP/socksify-udp.conf") ;;
+	dante) PRE=(env LD_PRELOAD="$DANTE_LIB" SOCKS_CONF="$TMP/dante.conf"
+		SOCKS_AUTOADD_LANROUTES=no) ;;
+	esac
+}
+
+udp_run() { # TOOL -> round trips/s
+	udp_pre "$1"
+	ip netns exec "$NS" timeout 60 "${PRE[@]}" \
+		"$BIN/udpbench" "$TARGET" "$UDP_PORT" "$UDP_N" \
+		2>>"$TMP/udp-$1.err" | awk '{print $1}'
+	return "${PIPESTATUS[0]}"
+}
+
+UDP_TOOLS=(socksify dante)
+declare -A UDP UDP_OK
+UDP_RATIO=nan UDP_RANGE='?'
+bench_udp() {
+	local rep t v order
+	for t in "${UDP_TOOLS[@]}"; do : >"$TMP/udp-$t"; UDP_OK[$t]=1; done
+	: >"$TMP/udp-ratio"
+	for rep in $(seq 1 "$UDP_REPS"); do
+		if [ $((rep % 2)) = 1 ]; then order=(socksify dante); else order=(dante socksify); fi
+		local -A this=()
+		for t in "${order[@]}"; do
+			[ "${UDP_OK[$t]}" = 1 ] || continue
+			if v=$(udp_run "$t") && [ -n "$v" ]; then
+				echo "$v" >>"$TMP/udp-$t"
+				this[$t]=$v
+			else
+				UDP_OK[$t]=0
+				measure_failed "UDP round trips under $t: $(tail -n 3 "$TMP/udp-$t.err" | tr '\n' ' ')"
+			fi
+		done
+		if [ -n "${this[socksify]:-}" ] && [ -n "${this[dante]:-}" ]; then
+			ratio "${this[socksify]}" "${this[dante]}" >>"$TMP/udp-ratio"
+			echo >>"$TMP/udp-ratio"
+		fi
+	done
+	for t in "${UDP_TOOLS[@]}"; do UDP[$t]=$(median <"$TMP/udp-$t"); done
+	UDP_RATIO=$(grep . "$TMP/udp-ratio" | median)
+	UDP_RANGE=$(grep . "$TMP/udp-ratio" | sort -g |
+		awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.3f-%.3f", lo, hi}')
+}
+
+# A callgrind profile (--compress-strings=no) flattened to lines
+#   self<TAB>FUNCTION [OBJECT]<TAB>instructions spent in it
+#   calls<TAB>FUNCTION [OBJECT]<TAB>times it was called
+#   total<TAB>-<TAB>instructions
+CG_FLATTEN='
+function base(p) { sub(/.*\//, "", p); return p }
+function key(f, o) { sub(/\047[0-9]+$/, "", f); return f " [" base(o) "]" }
+/^ob=/ { ob = substr($0, 4); next }
+/^fn=/ { fn = key(substr($0, 4), ob); next }
+/^cob=/ { cob = substr($0, 5); next }
+/^cfn=/ { cfn = substr($0, 5); next }
+/^calls=/ { split(substr($0, 7), c, " "); calls[key(cfn, cob != "" ? cob : ob)] += c[1]
+	cob = ""; skip = 1; next }
+/^[0-9+*-]/ { if (skip) { skip = 0; next }; self[fn] += $2; next }
+/^(summary|totals):/ { total = $2 }
+END {
+	for (k in self) printf "self\t%s\t%d\n", k, self[k]
+	for (k in calls) printf "calls\t%s\t%d\n", k, calls[k]
+	printf "total\t-\t%d\n", total
+}'
+
+# udp_cg VARIANT SIZE: VARIANT is plain (no preload, to the loopback
+# echo), shimdirect (the shim, to the loopback echo: a direct destination),
+# socksify or dante (to the target via danted).  Runs udpbench under
+# callgrind for N and 2N round trips of SIZE bytes and writes
+# $TMP/cg-VARIANT-SIZE: the flattened counts per round trip,
+# (X(2N) - X(N)) / N, so start-up and the association cancel out.
+udp_cg() {
+	local v=$1 size=$2 dst=$TARGET n k
+	case $v in plain | shimdirect) dst=127.0.0.1 ;; esac
+	case $v in shimdirect) udp_pre socksify ;; *) udp_pre "$v" ;; esac
+	for k in 1 2; do
+		n=$((k * UDP_CG_N))
+		ip netns exec "$NS" timeout 120 "${PRE[@]}" valgrind --tool=callgrind \
+			--compress-strings=no --compress-pos=no \
+			--callgrind-out-file="$TMP/cg.out" \
+			"$BIN/udpbench" "$dst" "$UDP_PORT" "$n" "$size" \
+			>/dev/null 2>"$TMP/cg-$v-$size.log" || return 1
+		awk "$CG_FLATTEN" "$TMP/cg.out" >"$TMP/cg-$v-$size-$k" || return 1
+	done
+	rm -f "$TMP/cg.out"
+	awk -F'\t' -v n="$UDP_CG_N" 'FNR == NR { a[$1 FS $2] = $3; next }
+		{ d = ($3 - a[$1 FS $2]) / n; if (d != 0) printf "%s\t%s\t%.3f\n", $1, $2, d }' \
+		"$TMP/cg-$v-$size-1" "$TMP/cg-$v-$size-2" >"$TMP/cg-$v-$size"
+}
+
+# udp_cg_sum VARIANT SIZE -> "instr allocs frees memcpy-instr" per round trip
+udp_cg_sum() {
+	awk -F'\t' '
+		$1 == "total" { ir = $3 }
+		$1 == "calls" && $2 ~ /^(malloc|calloc|realloc|reallocarray|posix_memalign|aligned_alloc|memalign) \[/ { al += $3 }
+		$1 == "calls" && $2 ~ /^free \[/ { fr += $3 }
+		$1 == "self" && $2 ~ /^[_a-z]*mem(cpy|move|pcpy)/ { mc += $3 }
+		END { printf "%.1f %.3f %.3f %.1f\n", ir, al, fr, mc }' "$TMP/cg-$1-$2"
+}
+
+UDP_CG_VARIANTS=("plain 64" "shimdirect 64" "socksify 64" "dante 64" "plain 8192" "socksify 8192")
+declare -A UDP_CG_LABEL=(
+	[plain]="plain, direct to 127.0.0.1"
+	[shimdirect]="shim, direct to 127.0.0.1"
+	[socksify]="socksify via danted"
+	[dante]="Dante via danted"
+)
+declare -A UDP_CG
+UDP_CG_DONE=0
+bench_udp_cg() {
+	local vs
+	if [ -n "${BENCH_NO_CALLGRIND:-}" ] || ! command -v valgrind >/dev/null 2>&1; then
+		return 0
+	fi
+	for vs in "${UDP_CG_VARIANTS[@]}"; do
+		# shellcheck disable=SC2086
+		if udp_cg $vs; then
+			UDP_CG[$vs]=$(udp_cg_sum $vs)
+		else
+			measure_failed "callgrind UDP $vs: $(grep -v '^==' "$TMP/cg-${vs% *}-${vs#* }.log" | tail -n 3 | tr '\n' ' ')"
+			return 1
+		fi
+	done
+	UDP_CG_DONE=1
+}
+
+# The functions and libc calls that socksify adds per round trip: the
+# per-trip profile via danted minus the plain direct one, largest first.
+udp_cg_where() { # KIND (self|calls) MIN COUNT
+	awk -F'\t' -v kind="$1" -v min="$2" 'FNR == NR { if ($1 == kind) a[$2] = $3; next }
+		$1 == kind { d = $3 - a[$2]; if (d >= min) printf "%.1f\t%s\n", d, $2 }' \
+		"$TMP/cg-plain-64" "$TMP/cg-socksify-64" | sort -t "$(printf '\t')" -k1,1gr |
+		head -n "$3" | awk -F'\t' '{ n = $2; sub(/ \[.*/, "", n); o = $2; sub(/.*\[/, "", o); sub(/\]/, "", o)
+			printf "%s%s %s (%s)", (NR > 1 ? ", " : ""), n, $1, (o == "libsocksify.so" ? "shim" : o) }'
+	echo
+}
+
+# udp_cg_sys VARIANT SIZE -> the libc system-call wrappers called per round
+# trip, "name count, ..." (the kernel work callgrind does not count).
+udp_cg_sys() {
+	awk -F'\t' '$1 == "calls" && $2 ~ / \[libc\.so/ {
+			n = $2; sub(/ \[.*/, "", n); sub(/@.*/, "", n)
+			if (n ~ /^(send|sendto|sendmsg|sendmmsg|recv|recvfrom|recvmsg|recvmmsg|read|write|readv|writev|poll|ppoll|select|pselect|epoll_wait|fcntl|fcntl64|__libc_fcntl64|ioctl|getsockopt|setsockopt|getsockname|getpeername|clock_gettime|gettimeofday|time|getpid|sigprocmask|pthread_sigmask|sigaction)$/ && $3 >= 0.05)
+				printf "%s %.2f\n", n, $3 }' "$TMP/cg-$1-$2" |
+		sort -k2,2gr -k1,1 | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }'
+	echo
+}
+
 # --- run --------------------------------------------------------------------
 
 T0=$(date +%s)
@@ -363,6 +567,11 @@ say "[2/3] connects: $CONN_REPS reps x $CONNECTS sequential connects per tool vi
 bench_conn
 say "[3/3] start-up: $START_REPS reps x $((STARTS / START_REPS)) starts per variant, rotated"
 bench_start
+T4=$(date +%s)
+say "[4] UDP echo: $UDP_REPS reps x $UDP_N round trips per tool via danted's relay ($TARGET:$UDP_PORT), alternated; callgrind"
+bench_udp
+bench_udp_cg
+T4=$(($(date +%s) - T4))
 
 # The target's own count: every connection should have come from danted.
 kill -TERM "$ECHOD_PID" 2>/dev/null
@@ -371,6 +580,13 @@ ECHOD_PID=
 ECHOD_COUNT=$(grep -o '[0-9]* proxied, [0-9]* direct' "$TMP/echod.out")
 DIRECT=$(awk '{print $3}' <<<"$ECHOD_COUNT")
 [ "${DIRECT:-1}" = 0 ] || measure_failed "target saw direct connections: $ECHOD_COUNT"
+# Likewise every datagram at the UDP target.
+kill -TERM "$UECHOD_PID" 2>/dev/null
+wait "$UECHOD_PID" 2>/dev/null
+UECHOD_PID=
+UECHOD_COUNT=$(grep -o '[0-9]* proxied, [0-9]* direct' "$TMP/udpechod.out")
+DIRECT=$(awk '{print $3}' <<<"$UECHOD_COUNT")
+[ "${DIRECT:-1}" = 0 ] || measure_failed "UDP target saw direct datagrams: $UECHOD_COUNT"
 
 say ""
 say "== 1. pass-through cost (median of $REPS; ratio = median of paired shim/plain) =="
@@ -407,6 +623,41 @@ for v in "${START_VARIANTS[@]}"; do
 done
 
 say ""
+say "== 4. UDP echo round trips via danted's relay (median of $UDP_REPS x $UDP_N, 64-byte payload; order alternated; ${T4} s) =="
+DANTE_VER=$(dpkg-query -W -f '${Version}' dante-client 2>/dev/null)
+printf '%-34s %14s %10s\n' "tool" "round trips/s" "per trip"
+for t in "${UDP_TOOLS[@]}"; do
+	c=${UDP[$t]}
+	us=$(awk -v c="$c" 'BEGIN { if (c > 0) printf "%.1f us", 1e6 / c; else print "-" }')
+	label=$t
+	[ "$t" = dante ] && label="Dante libdsocksd ${DANTE_VER:-?}"
+	printf '%-34s %14s %10s\n' "$label" "$(fmt %.0f "$c")" "$us"
+done
+say "UDP target saw: ${UECHOD_COUNT:-?} datagrams (echoed only from danted's $PROXY_EXT; every reply's bytes and sender checked)"
+if [ "$UDP_CG_DONE" = 1 ]; then
+	say ""
+	say "user-space cost per send+receive pair (callgrind, (X(2N)-X(N))/N, N=$UDP_CG_N):"
+	printf '%-34s %7s %11s %11s %10s %12s\n' "variant" "payload" "instr/pair" "allocs/pair" "frees/pair" "memcpy instr"
+	for vs in "${UDP_CG_VARIANTS[@]}"; do
+		read -r ir al fr mc <<<"${UDP_CG[$vs]}"
+		printf '%-34s %7s %11s %11s %10s %12s\n' "${UDP_CG_LABEL[${vs% *}]}" "${vs#* }" "$ir" "$al" "$fr" "$mc"
+	done
+	read -r ir_p64 _ _ mc_p64 <<<"${UDP_CG[plain 64]}"
+	read -r ir_d64 _ _ _ <<<"${UDP_CG[shimdirect 64]}"
+	read -r ir_s64 al_s64 _ mc_s64 <<<"${UDP_CG[socksify 64]}"
+	read -r ir_x64 _ _ _ <<<"${UDP_CG[dante 64]}"
+	read -r ir_p8k _ _ mc_p8k <<<"${UDP_CG[plain 8192]}"
+	read -r ir_s8k al_s8k _ mc_s8k <<<"${UDP_CG[socksify 8192]}"
+	minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
+	say "shim's own cost via danted: $(minus "$ir_s64" "$ir_p64") instr/pair over plain direct at 64 B, $(minus "$ir_s8k" "$ir_p8k") at 8192 B (Dante's: $(minus "$ir_x64" "$ir_p64")); direct destination under the shim: $(minus "$ir_d64" "$ir_p64")"
+	say "where (self instr/pair added, top 10): $(udp_cg_where self 1 10)"
+	for v in plain socksify dante; do
+		say "syscall wrappers called/pair, ${UDP_CG_LABEL[$v]}: $(udp_cg_sys "$v" 64)"
+	done
+	say "(memcpy instr: self instructions in memcpy/memmove/mempcpy per pair; a copy of 8 KB more payload would add ~800)"
+fi
+
+say ""
 r1=$(fmt %.3f "${PT_RATIO[sendto]:-nan}") r2=$(fmt %.3f "${PT_RATIO[dupclose]:-nan}")
 say "goal 1 pass-through sendto: ratio $r1, goal <=1.03: $(goal_le "$r1" 1.03)"
 say "goal 1 pass-through dup+close: ratio $r2, goal <=1.03: $(goal_le "$r2" 1.03)"
@@ -416,6 +667,18 @@ rs=$(fmt %.3f "$(ratio "${START[sfy-launcher]}" "${START[pc-launcher]}")")
 rp=$(fmt %.3f "$(ratio "${START[shim-preload]}" "${START[pc-preload]}")")
 say "goal 3 start-up: socksify launcher/proxychains4 launcher = $rs, goal <=1.0: $(goal_le "$rs" 1.0)"
 say "goal 3 start-up: shim preload/proxychains4 preload = $rp, goal <=1.0: $(goal_le "$rp" 1.0)"
+ru=$(fmt %.3f "$UDP_RATIO")
+say "goal 4 UDP round trips: socksify/Dante = $ru (paired per rep, range $UDP_RANGE), goal >=1.0: $(goal_ge "$ru" 1.0)"
+if [ "$UDP_CG_DONE" = 1 ]; then
+	al=$(awk -v a="$al_s64" -v b="$al_s8k" 'BEGIN { printf "%.3f", (a > b ? a : b) }')
+	say "goal 4 UDP allocations: socksify allocs/pair via danted = $al_s64 (64 B), $al_s8k (8192 B), goal 0 (<0.01): $(goal_le "$al" 0.01)"
+	# The shim's memcpy work beyond the program's own, at 8192 B minus at 64 B.
+	gr=$(awk -v s64="$mc_s64" -v s8k="$mc_s8k" -v p64="$mc_p64" -v p8k="$mc_p8k" \
+		'BEGIN { g = (s8k - p8k) - (s64 - p64); printf "%.1f", (g < 0 ? 0 : g) }')
+	say "goal 4 UDP payload copy: socksify memcpy instr/pair 64 B -> 8192 B: $mc_s64 -> $mc_s8k (program's own at 8192 B: $mc_p8k), growth $gr, goal no copy (<64): $(goal_le "$gr" 64)"
+else
+	say "goal 4 UDP allocations / payload copy: not measured (valgrind missing or BENCH_NO_CALLGRIND)"
+fi
 say "bench took $(($(date +%s) - T0)) s; measurements: $([ "$FAILED" = 0 ] && echo ok || echo FAILED)"
 [ "$FAILED" = 0 ] || exit 1
 exit 0

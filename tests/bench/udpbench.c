@@ -1,17 +1,19 @@
 /*
  * udpbench.c - sequential UDP round trips.
  *
- *   udpbench ADDR PORT N
+ *   udpbench ADDR PORT N [SIZE]
  *
  * One UDP socket; 64 warm-up round trips (not timed: they include a
- * SOCKS tool's UDP ASSOCIATE), then N times: sendto(ADDR:PORT) a 64-byte
- * payload carrying the round trip's number, recvfrom the reply, and check
- * that it is the same 64 bytes from ADDR:PORT.  The target (udpechod)
- * echoes only datagrams that came from the proxy's external address and
- * answers "direct" to anything else, so a tool that went direct fails on
- * the first datagram.  A lost datagram fails too (2 s receive timeout).
- * Prints "ROUND_TRIPS_PER_SECOND ELAPSED_S" on stdout; exits nonzero on
- * the first failure.
+ * SOCKS tool's UDP ASSOCIATE), then N times: sendto(ADDR:PORT) a SIZE-byte
+ * (default 64, at least 8) payload whose first 8 bytes carry the round
+ * trip's number, recvfrom the reply, and check that it is the same SIZE
+ * bytes from ADDR:PORT.  The buffers are filled once, so the program's
+ * own work per round trip barely depends on SIZE (apart from the memcmp).  The
+ * target (udpechod) echoes only datagrams that came from the proxy's external
+ * address and answers "direct" to anything else, so a tool that went direct
+ * fails on the first datagram.  A lost datagram fails too (2 s receive
+ * timeout). Prints "ROUND_TRIPS_PER_SECOND ELAPSED_S" on stdout; exits nonzero
+ * on the first failure.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -25,8 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PAYLOAD 64
+#define MAXSIZE 16384
 #define WARMUP	64
+
+static size_t size = 64;
+static unsigned char out[MAXSIZE], in[MAXSIZE + 16];
 
 static double now_s(void)
 {
@@ -38,17 +43,15 @@ static double now_s(void)
 
 static int one(int fd, const struct sockaddr_in *a, unsigned long i)
 {
-	unsigned char out[PAYLOAD], in[PAYLOAD + 16];
 	struct sockaddr_in from;
 	socklen_t flen = sizeof(from);
 	ssize_t r;
 	int k;
 
-	for (k = 0; k < PAYLOAD; k++)
-		out[k] = (unsigned char)(i >> (8 * (k % 8))) ^ (unsigned char)k;
-	r = sendto(fd, out, sizeof(out), 0, (const struct sockaddr *)a,
-		   sizeof(*a));
-	if (r != (ssize_t)sizeof(out)) {
+	for (k = 0; k < 8; k++)
+		out[k] = (unsigned char)(i >> (8 * k)) ^ (unsigned char)k;
+	r = sendto(fd, out, size, 0, (const struct sockaddr *)a, sizeof(*a));
+	if (r != (ssize_t)size) {
 		fprintf(stderr, "udpbench: #%lu: sendto: %s\n", i,
 			r < 0 ? strerror(errno) : "short");
 		return -1;
@@ -60,7 +63,7 @@ static int one(int fd, const struct sockaddr_in *a, unsigned long i)
 					: strerror(errno));
 		return -1;
 	}
-	if (r != PAYLOAD || memcmp(in, out, PAYLOAD) != 0) {
+	if (r != (ssize_t)size || memcmp(in, out, size) != 0) {
 		fprintf(stderr, "udpbench: #%lu: wrong reply (%zd bytes%s)\n",
 			i, r,
 			r == 6 && !memcmp(in, "direct", 6)
@@ -89,10 +92,18 @@ int main(int argc, char **argv)
 	double t0, dt;
 	int fd;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: udpbench ADDR PORT N\n");
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: udpbench ADDR PORT N [SIZE]\n");
 		return 2;
 	}
+	if (argc == 5)
+		size = strtoul(argv[4], NULL, 10);
+	if (size < 8 || size > MAXSIZE) {
+		fprintf(stderr, "udpbench: SIZE must be 8..%d\n", MAXSIZE);
+		return 2;
+	}
+	for (i = 8; i < size; i++)
+		out[i] = (unsigned char)(i * 7 + 1);
 	memset(&a, 0, sizeof(a));
 	a.sin_family = AF_INET;
 	a.sin_port = htons((unsigned short)atoi(argv[2]));
