@@ -398,7 +398,7 @@ static ssize_t shim_sendto(int fd, const void *buf, size_t n, int flags,
 {
 	if (__builtin_expect((flags & MSG_FASTOPEN) && sa, 0))
 		return fastopen_sendto(fd, buf, n, flags, sa, len);
-	if (sa || fdt_maybe_udp(fd))
+	if (fdt_maybe_udp(fd) || (sa && !sfy_udp_direct_cached(sa, len)))
 		return udp_sendto(fd, buf, n, flags, sa, len);
 	return REAL_CALL(sendto, fd, buf, n, flags, sa, len);
 }

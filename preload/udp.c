@@ -56,8 +56,10 @@ struct assoc {
 /* --- fds of our own --------------------------------------------------------
  */
 
-static _Atomic unsigned long own_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
-static atomic_uint own_count;
+_Atomic unsigned long sfy_own_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
+atomic_uint sfy_own_count;
+__thread struct sfy_last_direct sfy_last_direct
+    __attribute__((tls_model("initial-exec")));
 
 static void own(int fd, int on)
 {
@@ -67,30 +69,12 @@ static void own(int fd, int on)
 	if (fd < 0 || u >= FDT_BITMAP_FDS)
 		return;
 	if (on) {
-		atomic_fetch_or(&own_bits[u / FDT_WORD_BITS], bit);
-		atomic_fetch_add(&own_count, 1);
+		atomic_fetch_or(&sfy_own_bits[u / FDT_WORD_BITS], bit);
+		atomic_fetch_add(&sfy_own_count, 1);
 	} else {
-		atomic_fetch_and(&own_bits[u / FDT_WORD_BITS], ~bit);
-		atomic_fetch_sub(&own_count, 1);
+		atomic_fetch_and(&sfy_own_bits[u / FDT_WORD_BITS], ~bit);
+		atomic_fetch_sub(&sfy_own_count, 1);
 	}
-}
-
-int sfy_udp_any_owned(void)
-{
-	return atomic_load_explicit(&own_count, memory_order_relaxed) != 0;
-}
-
-int sfy_udp_owns_fd(int fd)
-{
-	unsigned int u = (unsigned int)fd;
-
-	if (fd < 0 || u >= FDT_BITMAP_FDS ||
-	    atomic_load_explicit(&own_count, memory_order_relaxed) == 0)
-		return 0;
-	return (atomic_load_explicit(&own_bits[u / FDT_WORD_BITS],
-				     memory_order_relaxed) >>
-		(u % FDT_WORD_BITS)) &
-	       1u;
 }
 
 /* --- associations ----------------------------------------------------------
@@ -313,9 +297,31 @@ static int ctl_alive(struct assoc *a)
  * refusal or a broken config; logged).  Direct destinations are decided
  * before any syscall.
  */
-static int udp_route(int fd, const struct sockaddr *sa, socklen_t len, int *fam,
-		     struct s5_addr *dst, struct sockaddr_storage *norm,
-		     socklen_t *normlen, char *desc, size_t cap)
+/* Remembers sa as the last destination this thread found direct. */
+static void remember_direct(const struct sockaddr *sa)
+{
+	struct sfy_last_direct *d = &sfy_last_direct;
+
+	d->valid = 0;
+	d->family = sa->sa_family;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		d->port = s4->sin_port;
+		memcpy(d->addr, &s4->sin_addr, 4);
+	} else {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		d->port = s6->sin6_port;
+		memcpy(d->addr, &s6->sin6_addr, 16);
+	}
+	d->valid = 1;
+}
+
+static int udp_route(int fd, const struct sockaddr *sa, socklen_t len,
+		     int known_fam, int *fam, struct s5_addr *dst,
+		     struct sockaddr_storage *norm, socklen_t *normlen,
+		     char *desc, size_t cap)
 {
 	const struct cfg *c;
 	const char *why = NULL;
@@ -332,6 +338,8 @@ static int udp_route(int fd, const struct sockaddr *sa, socklen_t len, int *fam,
 	     len < offsetof(struct sockaddr_in6, sin6_scope_id)) ||
 	    (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
 		return 0;
+	if (sfy_udp_direct_cached(sa, len))
+		return 0;
 	c = sfy_config(&why);
 	memset(norm, 0, sizeof(*norm));
 	memcpy(norm, sa, len);
@@ -347,17 +355,31 @@ static int udp_route(int fd, const struct sockaddr *sa, socklen_t len, int *fam,
 		act = cfg_match_name(c, name, port);
 	else
 		act = cfg_match(c, (struct sockaddr *)norm, *normlen);
-	if (act == CFG_DIRECT && nr <= 0)
+	if (act == CFG_DIRECT && nr <= 0) {
+		remember_direct(sa);
 		return 0;
-	olen = sizeof(dom);
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &olen) < 0)
-		return 0;
-	olen = sizeof(proto);
-	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &olen) < 0 ||
-	    proto != IPPROTO_UDP || dom != sa->sa_family)
+	}
+	if (known_fam) {
+		dom = known_fam; /* a socket with an association is UDP */
+	} else {
+		olen = sizeof(dom);
+		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &olen) < 0)
+			return 0;
+		olen = sizeof(proto);
+		if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &olen) <
+			0 ||
+		    proto != IPPROTO_UDP)
+			return 0;
+	}
+	/* An IPv6 socket may send to an IPv4 address (the kernel maps it);
+	 * the other way round the kernel refuses, so let it. */
+	if (dom != sa->sa_family &&
+	    !(dom == AF_INET6 && sa->sa_family == AF_INET))
 		return 0;
 	*fam = dom;
-	sfy_fmt_addr((struct sockaddr *)norm, *normlen, desc, cap);
+	desc[0] = '\0';
+	if (!c || nr == -ENOENT || act != CFG_PROXY || nr > 0)
+		sfy_fmt_addr((struct sockaddr *)norm, *normlen, desc, cap);
 	if (!c) {
 		sfy_log(SFY_LOG_ERROR,
 			"datagram to %s refused: configuration error: %s "
@@ -407,10 +429,13 @@ static int udp_route(int fd, const struct sockaddr *sa, socklen_t len, int *fam,
 
 /* Gets fd's association (creating or renewing it).  On success *info
  * holds the record.  Returns 0 or -1 with errno. */
-static int get_assoc(int fd, int fam, const char *desc, struct sfy_fdinfo *info)
+static int get_assoc(int fd, int fam, const char *desc,
+		     const struct sockaddr_storage *norm, socklen_t normlen,
+		     struct sfy_fdinfo *info)
 {
 	struct assoc *a, *old = NULL;
 	struct sfy_fdinfo fresh;
+	char dbuf[SFY_ADDRSTRLEN];
 
 	if (fdt_maybe_ours(fd) && fdt_get(fd, info) == 0 &&
 	    info->kind == SFY_FD_UDP) {
@@ -424,6 +449,12 @@ static int get_assoc(int fd, int fam, const char *desc, struct sfy_fdinfo *info)
 	} else {
 		memset(info, 0, sizeof(*info));
 		info->kind = SFY_FD_UDP;
+	}
+	/* Only now is a description worth formatting (a log line). */
+	if (!desc[0] && norm) {
+		sfy_fmt_addr((const struct sockaddr *)norm, normlen, dbuf,
+			     sizeof(dbuf));
+		desc = dbuf;
 	}
 	a = assoc_create(fd, fam, desc);
 	if (!a) {
@@ -485,26 +516,32 @@ ssize_t sfy_udp_send(int fd, const struct msghdr *msg, int flags)
 	ssize_t hlen, n;
 	int fam = 0, r, saved = errno;
 
+	int have = fdt_maybe_udp(fd) && fdt_get(fd, &info) == 0 &&
+		   info.kind == SFY_FD_UDP;
+
+	desc[0] = '\0';
 	if (msg->msg_name) {
-		r = udp_route(fd, msg->msg_name, msg->msg_namelen, &fam, &dst,
-			      &norm, &normlen, desc, sizeof(desc));
+		/* A socket with an association is known to be UDP, of the
+		 * family its relay address is kept in. */
+		r = udp_route(
+		    fd, msg->msg_name, msg->msg_namelen,
+		    have ? ((struct assoc *)info.assoc)->relay.ss_family : 0,
+		    &fam, &dst, &norm, &normlen, desc, sizeof(desc));
 		if (r <= 0)
 			return r < 0 ? -1 : SFY_UDP_PASS;
-		if (get_assoc(fd, fam, desc, &info) < 0)
+		if ((!have || !ctl_alive(info.assoc)) &&
+		    get_assoc(fd, fam, desc, &norm, normlen, &info) < 0)
 			return -1;
 	} else {
-		if (!fdt_maybe_ours(fd) || fdt_get(fd, &info) < 0 ||
-		    info.kind != SFY_FD_UDP || !info.connected)
+		if (!have || !info.connected)
 			return SFY_UDP_PASS;
 		dst = info.dst;
 		norm = info.peer;
 		normlen = info.peerlen;
-		if (!ctl_alive(info.assoc)) {
-			sfy_fmt_addr((struct sockaddr *)&norm, normlen, desc,
-				     sizeof(desc));
-			if (get_assoc(fd, norm.ss_family, desc, &info) < 0)
-				return -1;
-		}
+		if (!ctl_alive(info.assoc) &&
+		    get_assoc(fd, ((struct assoc *)info.assoc)->relay.ss_family,
+			      desc, &norm, normlen, &info) < 0)
+			return -1;
 	}
 	if (msg->msg_iovlen > MAX_IOV) {
 		errno = EMSGSIZE;
@@ -778,11 +815,12 @@ int sfy_udp_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		(void)fdt_set(fd, &info);
 		return REAL_CALL(connect, fd, sa, len);
 	}
-	r = udp_route(fd, sa, len, &fam, &dst, &norm, &normlen, desc,
+	desc[0] = '\0';
+	r = udp_route(fd, sa, len, 0, &fam, &dst, &norm, &normlen, desc,
 		      sizeof(desc));
 	if (r <= 0)
 		return r < 0 ? -1 : SFY_UDP_PASS;
-	if (get_assoc(fd, fam, desc, &info) < 0)
+	if (get_assoc(fd, fam, desc, &norm, normlen, &info) < 0)
 		return -1;
 	/* The kernel's peer is the relay (so only it is heard); the
 	 * program's peer is kept for send() and getpeername(). */

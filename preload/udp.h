@@ -11,9 +11,16 @@
 #ifndef SOCKSIFY_UDP_H
 #define SOCKSIFY_UDP_H
 
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+
+#include "fdtable.h"
 
 /* What the UDP layer made of a call. */
 #define SFY_UDP_PASS (-2) /* not ours: make the real call */
@@ -32,10 +39,62 @@ ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags);
  * SFY_UDP_PASS. */
 int sfy_udp_connect(int fd, const struct sockaddr *sa, socklen_t len);
 
-/* 1 when fd is an fd of the shim's own (a control connection).  No lock,
- * no syscall. */
-int sfy_udp_owns_fd(int fd);
+/* The shim's own fds (control connections), for close() & co. */
+extern _Atomic unsigned long sfy_own_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
+extern atomic_uint sfy_own_count;
+
 /* 1 when the shim owns any fd at all. */
-int sfy_udp_any_owned(void);
+static inline int sfy_udp_any_owned(void)
+{
+	return atomic_load_explicit(&sfy_own_count, memory_order_relaxed) != 0;
+}
+
+/* 1 when fd is an fd of the shim's own.  No lock, no syscall, no call. */
+static inline int sfy_udp_owns_fd(int fd)
+{
+	unsigned int u = (unsigned int)fd;
+
+	if (!sfy_udp_any_owned() || fd < 0 || u >= FDT_BITMAP_FDS)
+		return 0;
+	return (atomic_load_explicit(&sfy_own_bits[u / FDT_WORD_BITS],
+				     memory_order_relaxed) >>
+		(u % FDT_WORD_BITS)) &
+	       1u;
+}
+
+/* The last destination this thread found direct (family, port and
+ * address as in the sockaddr), so that a program sending datagrams to
+ * one direct peer pays a comparison, not a routing decision. */
+struct sfy_last_direct {
+	int valid;
+	sa_family_t family;
+	uint16_t port;	  /* network order */
+	uint8_t addr[16]; /* 4 or 16 bytes used */
+};
+extern __thread struct sfy_last_direct sfy_last_direct
+    __attribute__((tls_model("initial-exec")));
+
+static inline int sfy_udp_direct_cached(const struct sockaddr *sa,
+					socklen_t len)
+{
+	const struct sfy_last_direct *d = &sfy_last_direct;
+
+	if (!d->valid || sa->sa_family != d->family)
+		return 0;
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		return s4->sin_port == d->port &&
+		       memcmp(&s4->sin_addr, d->addr, 4) == 0;
+	}
+	if (sa->sa_family == AF_INET6 &&
+	    len >= offsetof(struct sockaddr_in6, sin6_scope_id)) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		return s6->sin6_port == d->port &&
+		       memcmp(&s6->sin6_addr, d->addr, 16) == 0;
+	}
+	return 0;
+}
 
 #endif
