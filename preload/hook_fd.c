@@ -10,9 +10,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "fdtable.h"
+#include "log.h"
 #include "real.h"
 #include "udp.h"
 
@@ -28,8 +30,8 @@ static int shim_close(int fd)
 	return REAL_CALL(close, fd);
 }
 
-/* close_range over [lo, hi] except our own fds. */
-static int close_range_around(unsigned int lo, unsigned int hi, int flags)
+static int close_range_around_syscall(unsigned int lo, unsigned int hi,
+				      int flags)
 {
 	unsigned int fd, start = lo;
 	int rc = 0;
@@ -45,6 +47,29 @@ static int close_range_around(unsigned int lo, unsigned int hi, int flags)
 	if (start <= hi && REAL_CALL(close_range, start, hi, flags) < 0)
 		rc = -1;
 	return rc;
+}
+
+/* close_range over [lo, hi] except our own fds.  Where the syscall is
+ * missing or forbidden, closes one by one up to the fd limit, as glibc's
+ * closefrom falls back. */
+static int close_range_around(unsigned int lo, unsigned int hi, int flags)
+{
+	/* Probe on an fd number no process has: no side effect. */
+	if (REAL_CALL(close_range, ~0U, ~0U, 0) < 0 &&
+	    (errno == ENOSYS || errno == EPERM) &&
+	    !(flags & CLOSE_RANGE_CLOEXEC)) {
+		struct rlimit rl;
+		unsigned int fd, top = 65536;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur < (rlim_t)top)
+			top = (unsigned int)rl.rlim_cur;
+		for (fd = lo; fd <= hi && fd < top; fd++)
+			if (!sfy_udp_owns_fd((int)fd))
+				(void)REAL_CALL(close, (int)fd);
+		return 0;
+	}
+	return close_range_around_syscall(lo, hi, flags);
 }
 
 static int shim_dup(int fd)
@@ -65,13 +90,33 @@ static int after_dup2(int rc, int oldfd, int newfd)
 	return rc;
 }
 
+/* dup2/dup3 onto a control connection of ours would close it under us,
+ * and the number would then be the program's with our association still
+ * using it: refused with EBUSY (dup2(2): Linux's "busy" answer). */
+static int onto_ours(int newfd)
+{
+	if (__builtin_expect(sfy_udp_owns_fd(newfd), 0)) {
+		sfy_log(SFY_LOG_WARN,
+			"dup2/dup3 onto fd %d refused: it carries a UDP "
+			"association of the shim (EBUSY)",
+			newfd);
+		errno = EBUSY;
+		return 1;
+	}
+	return 0;
+}
+
 static int shim_dup2(int oldfd, int newfd)
 {
+	if (onto_ours(newfd))
+		return -1;
 	return after_dup2(REAL_CALL(dup2, oldfd, newfd), oldfd, newfd);
 }
 
 static int shim_dup3(int oldfd, int newfd, int flags)
 {
+	if (onto_ours(newfd))
+		return -1;
 	return after_dup2(REAL_CALL(dup3, oldfd, newfd, flags), oldfd, newfd);
 }
 

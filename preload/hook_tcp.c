@@ -468,10 +468,22 @@ static __attribute__((noinline)) int udp_sendmmsg(int fd, struct mmsghdr *v,
 	return (int)n;
 }
 
+/* 1 when any message of the batch carries an address. */
+static int any_named(const struct mmsghdr *v, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].msg_hdr.msg_name)
+			return 1;
+	return 0;
+}
+
 static int shim_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 {
+	/* Any message may name a proxied destination, not only the first. */
 	if (!(flags & MSG_FASTOPEN) && v && n &&
-	    (v[0].msg_hdr.msg_name || fdt_maybe_udp(fd)))
+	    (fdt_maybe_udp(fd) || any_named(v, n)))
 		return udp_sendmmsg(fd, v, n, flags);
 	if (__builtin_expect(
 		(flags & MSG_FASTOPEN) && v && n && v[0].msg_hdr.msg_name, 0))

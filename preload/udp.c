@@ -427,6 +427,21 @@ static int udp_route(int fd, const struct sockaddr *sa, socklen_t len,
 	return 1;
 }
 
+/*
+ * Whether the kernel socket is connected to the relay for a connected
+ * program socket.  Not when the relay is a v4-mapped address: connecting an
+ * IPv6 socket to one turns it into an IPv4 socket for good, and the program
+ * could no longer connect it to an IPv6 peer.  Such sockets send with the
+ * relay's address every time (receives are filtered by sender anyway).
+ */
+static int kernel_connects(const struct assoc *a)
+{
+	const struct sockaddr_in6 *r6 = (const struct sockaddr_in6 *)&a->relay;
+
+	return a->relay.ss_family != AF_INET6 ||
+	       !IN6_IS_ADDR_V4MAPPED(&r6->sin6_addr);
+}
+
 /* Gets fd's association (creating or renewing it).  On success *info
  * holds the record.  Returns 0 or -1 with errno. */
 static int get_assoc(int fd, int fam, const char *desc,
@@ -470,7 +485,7 @@ static int get_assoc(int fd, int fam, const char *desc,
 		return -1;
 	}
 	assoc_release(a); /* the table holds it now */
-	if (fresh.connected &&
+	if (fresh.connected && kernel_connects(a) &&
 	    sfy_real()->connect(fd, (struct sockaddr *)&a->relay, a->relaylen) <
 		0)
 		return -1;
@@ -518,8 +533,34 @@ ssize_t sfy_udp_send(int fd, const struct msghdr *msg, int flags)
 
 	int have = fdt_maybe_udp(fd) && fdt_get(fd, &info) == 0 &&
 		   info.kind == SFY_FD_UDP;
+	struct msghdr fixed;
+	struct sockaddr_in as4;
 
 	desc[0] = '\0';
+	if (msg->msg_name &&
+	    (msg->msg_namelen == 0 ||
+	     ((const struct sockaddr *)msg->msg_name)->sa_family ==
+		 AF_UNSPEC)) {
+		/* What the kernel makes of these: no address at all (an
+		 * empty name; AF_UNSPEC on an IPv6 socket), or, on an IPv4
+		 * socket, AF_UNSPEC read as AF_INET (udp_sendmsg). */
+		int dom = 0;
+		socklen_t ol = sizeof(dom);
+
+		fixed = *msg;
+		if (msg->msg_namelen >= sizeof(as4) &&
+		    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &ol) == 0 &&
+		    dom == AF_INET) {
+			memcpy(&as4, msg->msg_name, sizeof(as4));
+			as4.sin_family = AF_INET;
+			fixed.msg_name = &as4;
+			fixed.msg_namelen = sizeof(as4);
+		} else {
+			fixed.msg_name = NULL;
+			fixed.msg_namelen = 0;
+		}
+		msg = &fixed;
+	}
 	if (msg->msg_name) {
 		/* A socket with an association is known to be UDP, of the
 		 * family its relay address is kept in. */
@@ -563,7 +604,7 @@ ssize_t sfy_udp_send(int fd, const struct msghdr *msg, int flags)
 	m = *msg;
 	m.msg_iov = iov;
 	m.msg_iovlen = msg->msg_iovlen + 1;
-	if (info.connected) {
+	if (info.connected && kernel_connects(a)) {
 		m.msg_name = NULL;
 		m.msg_namelen = 0;
 	} else {
@@ -712,7 +753,7 @@ ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags)
 	uint8_t frag;
 	size_t hlen;
 	ssize_t n;
-	int saved = errno;
+	int saved = errno, woke = 0;
 
 	if (!fdt_maybe_ours(fd) || fdt_get(fd, &info) < 0 ||
 	    info.kind != SFY_FD_UDP)
@@ -732,10 +773,18 @@ ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags)
 				(struct sockaddr *)&src, &sl);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
 		    !(flags & MSG_DONTWAIT)) {
+			if (woke) {
+				/* Readable, yet nothing to peek: shut down
+				 * for reading, where a receive returns 0. */
+				errno = saved;
+				return 0;
+			}
 			if (wait_datagram(fd, a) < 0)
 				return -1;
+			woke = 1;
 			continue;
 		}
+		woke = 0;
 		if (n < 0)
 			return -1;
 		if (!same_sockaddr(&src, sl, &a->relay) &&
@@ -818,13 +867,24 @@ int sfy_udp_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	desc[0] = '\0';
 	r = udp_route(fd, sa, len, 0, &fam, &dst, &norm, &normlen, desc,
 		      sizeof(desc));
-	if (r <= 0)
-		return r < 0 ? -1 : SFY_UDP_PASS;
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		/* A new, direct peer: the proxied one no longer applies
+		 * (sends would carry its header, receives filter for it). */
+		if (fdt_maybe_udp(fd) && fdt_get(fd, &info) == 0 &&
+		    info.kind == SFY_FD_UDP && info.connected) {
+			info.connected = 0;
+			(void)fdt_set(fd, &info);
+		}
+		return SFY_UDP_PASS;
+	}
 	if (get_assoc(fd, fam, desc, &norm, normlen, &info) < 0)
 		return -1;
 	/* The kernel's peer is the relay (so only it is heard); the
 	 * program's peer is kept for send() and getpeername(). */
-	if (REAL_CALL(connect, fd,
+	if (kernel_connects(info.assoc) &&
+	    REAL_CALL(connect, fd,
 		      (struct sockaddr *)&((struct assoc *)info.assoc)->relay,
 		      ((struct assoc *)info.assoc)->relaylen) < 0)
 		return -1;

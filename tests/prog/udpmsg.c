@@ -30,6 +30,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -441,6 +442,170 @@ static void test_closefrom(void)
 	close(fd);
 }
 
+/* A local UDP socket standing for a direct peer (loopback goes direct). */
+static int local_peer(struct sockaddr_storage *ss, socklen_t *sl)
+{
+	struct timeval tv = {.tv_sec = 3};
+	int fd = socket(fam, SOCK_DGRAM, 0);
+
+	memset(ss, 0, sizeof(*ss));
+	if (fam == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		*sl = sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_loopback;
+		*sl = sizeof(*s6);
+	}
+	if (fd < 0 || bind(fd, (struct sockaddr *)ss, *sl) < 0 ||
+	    getsockname(fd, (struct sockaddr *)ss, sl) < 0) {
+		perror("local peer");
+		exit(2);
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Batches and peers that must each go their own way: a sendmmsg mixing a
+ * direct and a proxied destination; a re-connect from the target to a
+ * direct peer. */
+static void test_batches(void)
+{
+	struct sockaddr_storage lp;
+	socklen_t ll;
+	int peer = local_peer(&lp, &ll), fd = new_sock();
+	char a[] = "to-the-direct-peer", b[] = "to-the-target-later";
+	struct iovec ia = {.iov_base = a, .iov_len = strlen(a)};
+	struct iovec ib = {.iov_base = b, .iov_len = strlen(b)};
+	struct mmsghdr v[2];
+	char buf[128];
+	ssize_t n;
+
+	/* One batch, one direct and one proxied message: each goes its own
+	 * way. */
+	memset(v, 0, sizeof(v));
+	v[0].msg_hdr.msg_iov = &ia;
+	v[0].msg_hdr.msg_iovlen = 1;
+	v[0].msg_hdr.msg_name = &lp;
+	v[0].msg_hdr.msg_namelen = ll;
+	v[1].msg_hdr.msg_iov = &ib;
+	v[1].msg_hdr.msg_iovlen = 1;
+	v[1].msg_hdr.msg_name = &dst;
+	v[1].msg_hdr.msg_namelen = dst_len;
+	fact(sendmmsg(fd, v, 2, 0) == 2,
+	     "sendmmsg: a direct and a proxied message in one batch");
+	n = recv(peer, buf, sizeof(buf), 0);
+	fact(n == (ssize_t)strlen(a) && memcmp(buf, a, (size_t)n) == 0,
+	     "sendmmsg: the direct message reached the direct peer as is");
+	n = recv(fd, buf, sizeof(buf), 0);
+	fact(n == (ssize_t)strlen(b) && memcmp(buf, b, (size_t)n) == 0,
+	     "sendmmsg: the proxied message went through the relay and echoed");
+	close(fd);
+	close(peer);
+
+	peer = local_peer(&lp, &ll);
+	fd = new_sock();
+	round_trip(fd, "before a re-connect", "udpmsg-before-reconnect");
+	fact(connect(fd, (struct sockaddr *)&dst, dst_len) == 0,
+	     "connect to the target (proxied)");
+	fact(connect(fd, (struct sockaddr *)&lp, ll) == 0,
+	     "re-connect to a direct peer");
+	fact(send(fd, a, strlen(a), 0) == (ssize_t)strlen(a),
+	     "send to the direct peer");
+	n = recv(peer, buf, sizeof(buf), 0);
+	fact(n == (ssize_t)strlen(a) && memcmp(buf, a, (size_t)n) == 0,
+	     "after a re-connect the direct peer gets the bare payload (%zd)",
+	     n);
+	close(fd);
+	close(peer);
+}
+
+/* AF_UNSPEC in a sockaddr_in: the kernel sends to its address on an IPv4
+ * socket, so must the relay path. */
+static void test_unspec(void)
+{
+	struct sockaddr_in s4;
+	int fd;
+
+	if (fam != AF_INET)
+		return;
+	fd = new_sock();
+	memcpy(&s4, &dst, sizeof(s4));
+	s4.sin_family = AF_UNSPEC;
+	fact(sendto(fd, "unspec", 6, 0, (struct sockaddr *)&s4, sizeof(s4)) ==
+		 6,
+	     "sendto an AF_UNSPEC sockaddr_in");
+	{
+		char buf[64];
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		fact(n == 6 && memcmp(buf, "unspec", 6) == 0,
+		     "AF_UNSPEC: carried through the relay and echoed");
+	}
+	close(fd);
+}
+
+static int blocked_fd;
+static ssize_t blocked_got = -2;
+
+static void *blocked_reader(void *arg)
+{
+	char buf[16];
+
+	(void)arg;
+	blocked_got = recv(blocked_fd, buf, sizeof(buf), 0);
+	return NULL;
+}
+
+/* shutdown() wakes a reader blocked in a receive (as without the shim). */
+static void test_shutdown(void)
+{
+	struct timeval tv = {0};
+	pthread_t th;
+
+	blocked_fd = new_sock();
+	setsockopt(blocked_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	round_trip(blocked_fd, "before shutdown", "udpmsg-before-shutdown");
+	pthread_create(&th, NULL, blocked_reader, NULL);
+	usleep(300000);
+	shutdown(blocked_fd, SHUT_RDWR);
+	usleep(500000);
+	fact(blocked_got == 0,
+	     "shutdown wakes a reader blocked in recv (it returned %zd)",
+	     blocked_got);
+	if (blocked_got == -2)
+		pthread_cancel(th);
+	pthread_join(th, NULL);
+	close(blocked_fd);
+}
+
+/* dup2 onto the shim's control connection is refused, the association
+ * stays. */
+static void test_dup2_onto_ours(void)
+{
+	int fd = new_sock(), other = socket(fam, SOCK_DGRAM, 0), i, found = -1;
+
+	round_trip(fd, "before dup2", "udpmsg-before-dup2");
+	for (i = 512; i < 1024 && found < 0; i++)
+		if (fcntl(i, F_GETFD) >= 0)
+			found = i;
+	if (found < 0) {
+		fact(0, "dup2 onto ours: no control fd at 512 or above");
+	} else {
+		errno = 0;
+		fact(dup2(other, found) < 0 && errno == EBUSY,
+		     "dup2 onto the shim's fd %d: EBUSY", found);
+		round_trip(fd, "after the refused dup2", "udpmsg-after-dup2");
+	}
+	close(other);
+	close(fd);
+}
+
 static void test_fork(void)
 {
 	int fd = new_sock(), st = 0;
@@ -510,6 +675,10 @@ int main(int argc, char **argv)
 	test_flags();
 	test_fork();
 	test_closefrom();
+	test_batches();
+	test_unspec();
+	test_shutdown();
+	test_dup2_onto_ours();
 
 	if (fact_failures) {
 		printf("%d fact(s) failed\n", fact_failures);
