@@ -355,7 +355,9 @@ static int udp_route(int fd, const struct sockaddr *sa, socklen_t len,
 		act = cfg_match_name(c, name, port);
 	else
 		act = cfg_match(c, (struct sockaddr *)norm, *normlen);
-	if (act == CFG_DIRECT && nr <= 0) {
+	/* Direct by address, and no placeholder of a name we no longer
+	 * know (that one fails closed below, whatever the rules say). */
+	if (act == CFG_DIRECT && nr == -EAFNOSUPPORT) {
 		remember_direct(sa);
 		return 0;
 	}
@@ -363,8 +365,18 @@ static int udp_route(int fd, const struct sockaddr *sa, socklen_t len,
 		dom = known_fam; /* a socket with an association is UDP */
 	} else {
 		olen = sizeof(dom);
-		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &olen) < 0)
-			return 0;
+		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &olen) < 0) {
+			if (errno == EBADF || errno == ENOTSOCK)
+				return 0; /* the real call says the same */
+			/* A socket we may not inspect could be UDP to a
+			 * proxied destination: fail closed. */
+			sfy_log(SFY_LOG_ERROR,
+				"datagram on fd %d refused: cannot inspect the "
+				"socket (%s) (EACCES)",
+				fd, strerrorname_np(errno));
+			errno = EACCES;
+			return -1;
+		}
 		olen = sizeof(proto);
 		if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &olen) <
 			0 ||
@@ -755,8 +767,9 @@ ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags)
 	ssize_t n;
 	int saved = errno, woke = 0;
 
-	if (!fdt_maybe_ours(fd) || fdt_get(fd, &info) < 0 ||
-	    info.kind != SFY_FD_UDP)
+	/* The error queue carries no SOCKS header: as without us. */
+	if ((flags & MSG_ERRQUEUE) || !fdt_maybe_ours(fd) ||
+	    fdt_get(fd, &info) < 0 || info.kind != SFY_FD_UDP)
 		return SFY_UDP_PASS;
 	a = info.assoc;
 	if (msg->msg_iovlen > MAX_IOV) {
