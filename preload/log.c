@@ -91,8 +91,9 @@ void sfy_log_write(int level, const char *fmt, ...)
 		errno = saved;
 		return;
 	}
-	while (write(fd, line, n) < 0 && errno == EINTR)
-		;
+	if (sfy_real()->write)
+		while (sfy_real()->write(fd, line, n) < 0 && errno == EINTR)
+			;
 	if (fd != 2 && sfy_real()->close)
 		sfy_real()->close(fd);
 	errno = saved;

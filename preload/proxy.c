@@ -33,9 +33,8 @@ static char g_err[768];
 static int g_cfg_ok;
 static pthread_once_t g_cfg_once = PTHREAD_ONCE_INIT;
 
-/* Reads a whole file into a malloc'd buffer.  Returns 0, -ENOENT when it
- * does not exist, or another -errno. */
-static int slurp(const char *path, char **text, size_t *len)
+/* Contract in proxy.h. */
+int sfy_slurp(const char *path, size_t max, char **text, size_t *len)
 {
 	struct stat st;
 	ssize_t n;
@@ -52,7 +51,7 @@ static int slurp(const char *path, char **text, size_t *len)
 		err = -errno;
 	else if (!S_ISREG(st.st_mode))
 		err = -EINVAL;
-	else if (st.st_size > (off_t)MAX_CONF_BYTES)
+	else if (st.st_size > (off_t)max)
 		err = -EFBIG;
 	else
 		err = 0;
@@ -66,7 +65,7 @@ static int slurp(const char *path, char **text, size_t *len)
 		return -ENOMEM;
 	}
 	while (got < (size_t)st.st_size) {
-		n = read(fd, buf + got, (size_t)st.st_size - got);
+		n = sfy_real()->read(fd, buf + got, (size_t)st.st_size - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -86,7 +85,7 @@ static int load_file(const char *path)
 {
 	char *text = NULL;
 	size_t len = 0;
-	int rc = slurp(path, &text, &len);
+	int rc = sfy_slurp(path, MAX_CONF_BYTES, &text, &len);
 
 	if (rc == -ENOENT)
 		return rc;

@@ -49,6 +49,11 @@ int sfy_socks_request(int fd, int sock_family, uint8_t cmd,
  * Returns 0, or -errno when the proxy cannot be resolved. */
 int sfy_proxy_families(int *has4, int *has6);
 
+/* Reads a whole regular file (at most max bytes) into a malloc'd,
+ * NUL-terminated buffer, without hanging on a FIFO.  Returns 0, -ENOENT,
+ * -EINVAL (not a regular file), -EFBIG, or another -errno. */
+int sfy_slurp(const char *path, size_t max, char **text, size_t *len);
+
 /* Milliseconds on the monotonic clock, for deadlines. */
 long long sfy_now_ms(void);
 

@@ -254,9 +254,7 @@ static void hosts_refresh_locked(void)
 {
 	struct stat st;
 	char *text, *old;
-	ssize_t n;
 	size_t got = 0;
-	int fd;
 
 	if (stat(HOSTS_PATH, &st) < 0) {
 		/* Unlink before freeing: a fork child must never see a
@@ -272,26 +270,8 @@ static void hosts_refresh_locked(void)
 	    st.st_mtim.tv_sec == g_hosts_st.st_mtim.tv_sec &&
 	    st.st_mtim.tv_nsec == g_hosts_st.st_mtim.tv_nsec)
 		return;
-	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)HOSTS_MAX_BYTES)
+	if (sfy_slurp(HOSTS_PATH, HOSTS_MAX_BYTES, &text, &got) < 0)
 		return;
-	fd = open(HOSTS_PATH, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return;
-	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
-		sfy_real()->close(fd);
-		return;
-	}
-	while (got < (size_t)st.st_size) {
-		n = read(fd, text + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	sfy_real()->close(fd);
-	text[got] = '\0';
 	old = g_hosts;
 	g_hosts = text;
 	g_hosts_st = st;
