@@ -4,7 +4,8 @@
  * child inherits the table with the fds (fdtable.c takes its lock around
  * fork with pthread_atfork).
  *
- * The pass-through path of each hook is one lock-free bitmap load.
+ * The pass-through path of each hook is a couple of lock-free loads (the
+ * fd table's bitmap, and whether the shim owns any fd at all).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,16 +34,26 @@ static int shim_close(int fd)
 static int close_range_around_syscall(unsigned int lo, unsigned int hi,
 				      int flags)
 {
-	unsigned int fd, start = lo;
+	unsigned int w, last, fd, start = lo;
+	unsigned long bits;
 	int rc = 0;
 
-	for (fd = lo; fd <= hi && fd < FDT_BITMAP_FDS; fd++) {
-		if (!sfy_udp_owns_fd((int)fd))
-			continue;
-		if (fd > start &&
-		    REAL_CALL(close_range, start, fd - 1, flags) < 0)
-			rc = -1;
-		start = fd + 1;
+	/* Whole bitmap words at a time: the shim owns a handful of fds. */
+	last = (hi < FDT_BITMAP_FDS ? hi : FDT_BITMAP_FDS - 1) / FDT_WORD_BITS;
+	for (w = lo / FDT_WORD_BITS; lo < FDT_BITMAP_FDS && w <= last; w++) {
+		bits = atomic_load_explicit(&sfy_own_bits[w],
+					    memory_order_relaxed);
+		while (bits) {
+			fd = w * FDT_WORD_BITS +
+			     (unsigned int)__builtin_ctzl(bits);
+			bits &= bits - 1;
+			if (fd < start || fd > hi)
+				continue;
+			if (fd > start &&
+			    REAL_CALL(close_range, start, fd - 1, flags) < 0)
+				rc = -1;
+			start = fd + 1;
+		}
 	}
 	if (start <= hi && REAL_CALL(close_range, start, hi, flags) < 0)
 		rc = -1;
