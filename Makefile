@@ -19,11 +19,13 @@ MANDIR ?= $(PREFIX)/share/man
 LIB = preload/libsocksify.so
 # The pure core: no syscalls, no globals, no logging.
 CORE_SRC = preload/socks5.c preload/config.c preload/handshake.c \
-	preload/names.c preload/dnsmsg.c
+	preload/names.c preload/dnsmsg.c preload/udpfilter.c
 # The fd table (the only user of uthash) is unit-tested on its own too.
 TABLE_SRC = preload/fdtable.c
 # The rest of the shared object.
-SHIM_SRC = preload/real.c preload/log.c preload/proxy.c preload/resolve.c \
+SHIM_SRC = preload/real.c preload/log.c preload/ownfd.c preload/safemem.c \
+	preload/wait.c preload/cfgload.c preload/proxy.c preload/pending.c \
+	preload/sockkind.c preload/resolve.c \
 	preload/udp.c preload/hook_tcp.c preload/hook_fd.c preload/hook_dns.c \
 	preload/hook_udp.c
 LIB_SRC = $(CORE_SRC) $(TABLE_SRC) $(SHIM_SRC)

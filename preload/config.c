@@ -22,7 +22,7 @@
 #include <string.h>
 
 #define LINE_MAX_BYTES 4095 /* longest accepted line, terminator excluded */
-#define MAX_WORDS      4    /* route ACTION DEST PORTS: the most a key takes */
+#define MAX_WORDS      7    /* direct_protocols takes the most: 6 values */
 #define REASON_MAX     320  /* a reason before the "FILE:LINE: " prefix */
 #define ECHO_MAX       "64" /* precision for quoting user text in errors */
 #define TIMEOUT_MAX_MS 3600000
@@ -30,18 +30,39 @@
 /*
  * Writes a formatted message into err (if there is one).  vsnprintf never
  * writes more than errlen bytes and always terminates, so a long message
- * is cut short rather than overflowing.
+ * is cut short rather than overflowing.  Messages quote words of the
+ * input: a control byte there is written as \xNN, so that
+ * no message ever carries a newline (a forged log line) or a terminal
+ * escape.
  */
 static void __attribute__((format(printf, 3, 4)))
 seterr(char *err, size_t errlen, const char *fmt, ...)
 {
+	static const char hex[] = "0123456789abcdef";
+	char raw[1024];
+	size_t i, o = 0;
 	va_list ap;
 
 	if (!err || errlen == 0)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	for (i = 0; raw[i] && o + 1 < errlen; i++) {
+		unsigned char ch = (unsigned char)raw[i];
+
+		if (ch >= 0x20 && ch != 0x7f) {
+			err[o++] = (char)ch;
+		} else if (o + 5 <= errlen) {
+			err[o++] = '\\';
+			err[o++] = 'x';
+			err[o++] = hex[ch >> 4];
+			err[o++] = hex[ch & 15];
+		} else {
+			break;
+		}
+	}
+	err[o] = '\0';
 }
 
 /* Character classes by hand: <ctype.h> answers per the caller's locale,
@@ -985,16 +1006,28 @@ enum cfg_action cfg_match_name(const struct cfg *c, const char *name,
 	return CFG_PROXY;
 }
 
-/* Contract: see config.h.  Only host rules count, ports ignored. */
-int cfg_name_is_direct(const struct cfg *c, const char *name)
+/*
+ * Contract: see config.h.  The rules are walked in order as connects to
+ * name would see them: a matching rule that is not direct means some port
+ * is not direct (or may not be: a port-limited rule shadowed by an earlier
+ * one is not worked out, which only errs toward 0); a matching direct rule
+ * for every port settles it; one for some ports leaves the others to the
+ * rules below, and the default for a name is the proxy.
+ */
+int cfg_name_always_direct(const struct cfg *c, const char *name)
 {
 	size_t n = name_len(name), i;
 
 	for (i = 0; i < c->nrules; i++) {
 		const struct cfg_rule *r = &c->rules[i];
 
-		if (r->host_kind != CFG_HOST_NONE && host_match(r, name, n))
-			return r->action == CFG_DIRECT;
+		if (r->host_kind == CFG_HOST_NONE ? r->family != AF_UNSPEC
+						  : !host_match(r, name, n))
+			continue;
+		if (r->action != CFG_DIRECT)
+			return 0;
+		if (r->port_lo <= 1 && r->port_hi == 65535)
+			return 1;
 	}
 	return 0;
 }
@@ -1214,6 +1247,7 @@ enum key_id {
 	KEY_DNS_V6_RANGE,
 	KEY_DNS_NAMES,
 	KEY_DNS_SERVER,
+	KEY_DIRECT_PROTOCOLS,
 };
 
 static const struct key_desc {
@@ -1237,7 +1271,47 @@ static const struct key_desc {
     {"dns_v6_range", KEY_DNS_V6_RANGE, 1, 1, "dns_v6_range CIDR"},
     {"dns_names", KEY_DNS_NAMES, 1, 1, "dns_names N"},
     {"dns_server", KEY_DNS_SERVER, 1, 1, "dns_server ADDRESS[:PORT]"},
+    {"direct_protocols", KEY_DIRECT_PROTOCOLS, 1, 6,
+     "direct_protocols udplite|sctp|dccp|icmp|raw|all|none ..."},
 };
+
+/* Parses the values of direct_protocols into a CFG_PROTO_* mask.  "none"
+ * alone clears it.  Returns 0 or -1. */
+static int parse_protos(char **v, size_t n, unsigned int *out, char *err,
+			size_t errlen)
+{
+	static const struct {
+		const char *name;
+		unsigned int bit;
+	} protos[] = {
+	    {"udplite", CFG_PROTO_UDPLITE}, {"sctp", CFG_PROTO_SCTP},
+	    {"dccp", CFG_PROTO_DCCP},	    {"icmp", CFG_PROTO_ICMP},
+	    {"raw", CFG_PROTO_RAW},	    {"all", CFG_PROTO_ALL},
+	};
+	unsigned int mask = 0;
+	size_t i, j;
+
+	if (n == 1 && str_eq(v[0], "none")) {
+		*out = 0;
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < sizeof(protos) / sizeof(protos[0]); j++)
+			if (str_eq(v[i], protos[j].name))
+				break;
+		if (j == sizeof(protos) / sizeof(protos[0])) {
+			seterr(err, errlen,
+			       "unknown protocol '%." ECHO_MAX
+			       "s' (expected udplite, sctp, dccp, icmp, raw, "
+			       "all, or none alone)",
+			       v[i]);
+			return -1;
+		}
+		mask |= protos[j].bit;
+	}
+	*out = mask;
+	return 0;
+}
 
 /* Applies one directive (already split into words).  Returns 0 or -1
  * with a reason (no FILE:LINE prefix). */
@@ -1331,6 +1405,9 @@ static int apply_line(struct parse_state *st, char **w, size_t nw, size_t line,
 	}
 	case KEY_DNS_SERVER:
 		return parse_dns_server(c, v, err, errlen);
+	case KEY_DIRECT_PROTOCOLS:
+		return parse_protos(w + 1, nw - 1, &c->direct_protos, err,
+				    errlen);
 	case KEY_TIMEOUT:
 		return parse_timeout(v, &c->timeout_ms, err, errlen);
 	case KEY_LOG_LEVEL:
@@ -1376,7 +1453,7 @@ static int apply_line(struct parse_state *st, char **w, size_t nw, size_t line,
 			return -1;
 		if (cfg_add_rule(c, &r) < 0) {
 			seterr(err, errlen, "out of memory");
-			return -1;
+			return -ENOMEM;
 		}
 		return 0;
 	}
@@ -1513,9 +1590,13 @@ int cfg_parse_text(struct cfg *c, const char *text, size_t len,
 			;
 		if (*p == '\0' || *p == '#')
 			continue;
-		if (split_words(p, w, &nw, why, sizeof(why)) < 0 ||
-		    apply_line(&st, w, nw, line, why, sizeof(why)) < 0) {
+		if (split_words(p, w, &nw, why, sizeof(why)) < 0) {
 			rc = -1;
+			break;
+		}
+		rc = apply_line(&st, w, nw, line, why, sizeof(why));
+		if (rc < 0) {
+			rc = rc == -ENOMEM ? -ENOMEM : -1;
 			break;
 		}
 	}

@@ -74,6 +74,17 @@ struct cfg_rule {
 	char host[256]; /* lowercase, no trailing dot, without "*." / "." */
 };
 
+/* Protocols the proxy cannot carry (SOCKS5 carries TCP and UDP), for the
+ * direct_protocols key: flows of these fail closed unless listed. */
+enum cfg_proto {
+	CFG_PROTO_UDPLITE = 1u << 0, /* SOCK_DGRAM, IPPROTO_UDPLITE */
+	CFG_PROTO_SCTP = 1u << 1,    /* IPPROTO_SCTP, stream or seqpacket */
+	CFG_PROTO_DCCP = 1u << 2,    /* SOCK_DCCP */
+	CFG_PROTO_ICMP = 1u << 3,    /* ping sockets: SOCK_DGRAM ICMP/ICMPv6 */
+	CFG_PROTO_RAW = 1u << 4,     /* SOCK_RAW, and AF_PACKET sockets */
+	CFG_PROTO_ALL = (1u << 5) - 1,
+};
+
 struct cfg {
 	struct cfg_proxy proxy;
 	int timeout_ms; /* handshake bound */
@@ -91,6 +102,7 @@ struct cfg {
 	uint32_t dns_names; /* placeholder table capacity (dns_names) */
 	struct sockaddr_storage dns_server; /* tunnel resolver (dns_server) */
 	socklen_t dns_server_len;	    /* 0: none given */
+	unsigned int direct_protos;	    /* CFG_PROTO_* allowed direct */
 };
 
 /* Sets defaults (no proxy, timeout CFG_DEFAULT_TIMEOUT_MS, level error,
@@ -139,9 +151,11 @@ enum cfg_dns cfg_dns_mode(const struct cfg *c);
 enum cfg_action cfg_match_name(const struct cfg *c, const char *name,
 			       uint16_t port);
 
-/* 1 when name is to be resolved locally even in remote/tunnel mode: the
- * first host rule matching it (ports ignored) says direct.  Else 0. */
-int cfg_name_is_direct(const struct cfg *c, const char *name);
+/* The action for a name at every port, as far as it can be told without
+ * a port (a lookup has none): 1 when every port of name goes direct by
+ * the rules (so resolving it locally leaks nothing), else 0.  Errs toward
+ * 0: an answer of 0 only means the name may be proxied at some port. */
+int cfg_name_always_direct(const struct cfg *c, const char *name);
 
 /* Parses "error", "warn", "info", "debug".  Returns 0 or -1. */
 int cfg_parse_log_level(const char *s, enum cfg_log_level *out);

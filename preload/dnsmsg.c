@@ -478,3 +478,30 @@ int dns_name_equal(const char *a, const char *b)
 			return 0;
 	return 1;
 }
+
+/* Contract in dnsmsg.h. */
+int dns_name_is_host(const char *name)
+{
+	size_t n = strlen(name), i, label = 0;
+
+	if (n && name[n - 1] == '.')
+		n--;
+	if (n == 0 || n > 253 || name[0] == '-')
+		return 0;
+	for (i = 0; i < n; i++) {
+		uint8_t ch = (uint8_t)name[i];
+
+		if (ch == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= 'A' && ch <= 'Z') || ch == '-' || ch == '_'))
+			return 0;
+		if (++label > 63)
+			return 0;
+	}
+	return label > 0;
+}

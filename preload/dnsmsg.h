@@ -93,4 +93,13 @@ int dns_parse_response(const uint8_t *buf, size_t len, uint16_t id,
  * trailing dot each ("Example.COM." equals "example.com"), else 0. */
 int dns_name_equal(const char *a, const char *b);
 
+/* 1 if name is a host name glibc's resolver would look up, else 0: what
+ * glibc's res_hnok accepts (glibc refuses the rest before any query:
+ * getaddrinfo then says EAI_NONAME): printable ASCII, labels of 1..63
+ * letters, digits, '-' and '_', at most 253 bytes with one optional
+ * trailing dot, the first label not starting with '-'.  Backslash escapes,
+ * which glibc decodes first, are refused outright: an escaped name that
+ * decodes to a host name has an unescaped spelling. */
+int dns_name_is_host(const char *name);
+
 #endif

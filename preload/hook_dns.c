@@ -70,28 +70,21 @@ static void set_canon(struct addrs *a, const char *name)
 	a->canon[n] = '\0';
 }
 
-/* A name DNS can carry: labels of 1..63 bytes, at most 253 in all (a
- * trailing dot aside), no blanks or control characters. */
-static int valid_name(const char *name)
+/* The port a getaddrinfo service names, when it is a number (a name such
+ * as "http" counts as unknown: 0). */
+static uint16_t service_port(const char *service)
 {
-	size_t n = strlen(name), label = 0, i;
+	unsigned long v = 0;
+	const char *p = service;
 
-	if (n && name[n - 1] == '.')
-		n--;
-	if (n == 0 || n > 253)
+	if (!p || !*p)
 		return 0;
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)name[i];
-
-		if (ch == '.') {
-			if (label == 0)
-				return 0;
-			label = 0;
-		} else if (ch <= ' ' || ch == 0x7f || ++label > 63) {
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9' || v > 65535)
 			return 0;
-		}
+		v = v * 10 + (unsigned long)(*p - '0');
 	}
-	return label > 0;
+	return v >= 1 && v <= 65535 ? (uint16_t)v : 0;
 }
 
 /*
@@ -128,8 +121,11 @@ static int lookup(const struct cfg *c, enum sfy_res how, const char *name,
 			set_canon(a, h.canon);
 		return a->n ? 0 : EAI_NONAME;
 	}
-	if (!valid_name(name))
-		return EAI_NONAME; /* what DNS would say, without asking */
+	/* glibc's resolver refuses what is no host name before asking
+	 * anyone (res_hnok): so do we, rather than hand out a placeholder
+	 * for "::1q". */
+	if (!dns_name_is_host(name))
+		return EAI_NONAME;
 	if (how == SFY_RES_PLACEHOLDER) {
 		struct names *t = sfy_names(c);
 
@@ -168,6 +164,15 @@ static int lookup(const struct cfg *c, enum sfy_res how, const char *name,
 			set_canon(a, r4.canon);
 		else if (r6.naddr && r6.canon[0])
 			set_canon(a, r6.canon);
+		/* A name with rules of its own (direct for some ports,
+		 * refused): connects to its real addresses follow them. */
+		if (cfg_match_name(c, name, 0) != CFG_PROXY) {
+			size_t i;
+
+			for (i = 0; i < a->n; i++)
+				sfy_direct_learn(a->family[i], a->addr[i],
+						 name);
+		}
 		if (a->n)
 			return 0;
 		if (r4.rcode == 3 || r6.rcode == 3)
@@ -281,7 +286,9 @@ static int shim_getaddrinfo(const char *node, const char *service,
 		sfy_real_missing("getaddrinfo");
 		return EAI_SYSTEM;
 	}
-	how = sfy_res_decide(node, &c);
+	how = sfy_res_decide(node, service_port(service), &c);
+	if (how == SFY_RES_TRANSIENT)
+		return EAI_SYSTEM; /* errno says why (EMFILE...) */
 	if (how == SFY_RES_DIRECT) {
 		errno = saved;
 		rc = r->getaddrinfo(node, service, hints, res);
@@ -328,9 +335,10 @@ static int shim_getaddrinfo(const char *node, const char *service,
 			return EAI_MEMORY;
 		}
 	}
-	sfy_log(SFY_LOG_DEBUG, "%s resolved %s (%zu addresses)", node,
-		how == SFY_RES_PLACEHOLDER ? "to placeholders"
-					   : "over the proxy",
+	sfy_log(SFY_LOG_DEBUG, "%s %s (%zu addresses)", node,
+		how == SFY_RES_PLACEHOLDER ? "resolved to placeholders"
+		: how == SFY_RES_TUNNEL	   ? "resolved over the proxy"
+					   : "answered from /etc/hosts",
 		a.n);
 	*res = head;
 	errno = saved;
@@ -419,6 +427,10 @@ static int byname_ours(const struct cfg *c, enum sfy_res how, const char *name,
 		*herr = NO_RECOVERY;
 		return 0;
 	}
+	if (how == SFY_RES_TRANSIENT) {
+		*herr = TRY_AGAIN;
+		return EAGAIN;
+	}
 	rc = lookup(c, how, name, af, &a);
 	if (rc != 0) {
 		*herr = eai_herrno(rc);
@@ -441,7 +453,7 @@ static int shim_gethostbyname2_r(const char *name, int af, struct hostent *ret,
 {
 	const struct cfg *c = NULL;
 	int saved = errno;
-	enum sfy_res how = sfy_res_decide(name, &c);
+	enum sfy_res how = sfy_res_decide(name, 0, &c);
 	int rc;
 
 	if (how == SFY_RES_REAL || how == SFY_RES_DIRECT ||
@@ -460,7 +472,7 @@ static struct hostent *shim_gethostbyname2(const char *name, int af)
 {
 	const struct cfg *c = NULL;
 	int saved = errno;
-	enum sfy_res how = sfy_res_decide(name, &c);
+	enum sfy_res how = sfy_res_decide(name, 0, &c);
 	struct hostent *result = NULL;
 	int herr = 0;
 
@@ -654,7 +666,7 @@ static int res_ours(const char *fn, const char *name, const uint8_t *msg,
 			fn, why);
 		how = SFY_RES_FAIL;
 	} else if (cfg_dns_mode(c) == CFG_DNS_LOCAL ||
-		   (name && cfg_name_is_direct(c, name))) {
+		   (name && cfg_name_always_direct(c, name))) {
 		how = SFY_RES_REAL;
 	} else {
 		how = cfg_dns_mode(c) == CFG_DNS_TUNNEL ? SFY_RES_TUNNEL

@@ -4,18 +4,26 @@
  * child inherits the table with the fds (fdtable.c takes its lock around
  * fork with pthread_atfork).
  *
- * The pass-through path of each hook is a couple of lock-free loads (the
- * fd table's bitmap, and whether the shim owns any fd at all).
+ * An fd whose SOCKS5 handshake another thread is running is closed only
+ * when the handshake ends (its number stays taken until then, so the
+ * driver never writes into another file that got it), and dup2/dup3 onto
+ * it is refused with EBUSY.
+ *
+ * The pass-through path of each hook is a few lock-free loads (the fd
+ * table's bitmap, whether the shim owns any fd, any handshake pending).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "fdtable.h"
 #include "log.h"
+#include "ownfd.h"
+#include "pending.h"
 #include "real.h"
 #include "udp.h"
 
@@ -24,11 +32,25 @@ static int shim_close(int fd)
 	/* A control connection of ours, closed by a program that closes
 	 * every fd it does not know: it stays open (and its number taken,
 	 * so the program cannot get it back for something else). */
-	if (__builtin_expect(sfy_udp_owns_fd(fd), 0))
+	if (__builtin_expect(sfy_owns_fd(fd), 0))
+		return 0;
+	if (__builtin_expect(sfy_is_pending(fd), 0) && sfy_pending_close(fd))
 		return 0;
 	if (fdt_maybe_ours(fd))
 		fdt_del(fd);
+	if (__builtin_expect(
+		atomic_load_explicit(&sfy_udp_lingering, memory_order_relaxed),
+		0))
+		sfy_udp_reap();
 	return REAL_CALL(close, fd);
+}
+
+/* 1 when fd is kept from a close sweep: ours, or pending (then marked to
+ * be closed when its handshake ends). */
+static int kept(unsigned int fd)
+{
+	return sfy_owns_fd((int)fd) ||
+	       (sfy_is_pending((int)fd) && sfy_pending_close((int)fd));
 }
 
 static int close_range_around_syscall(unsigned int lo, unsigned int hi,
@@ -38,16 +60,18 @@ static int close_range_around_syscall(unsigned int lo, unsigned int hi,
 	unsigned long bits;
 	int rc = 0;
 
-	/* Whole bitmap words at a time: the shim owns a handful of fds. */
+	/* Whole bitmap words at a time: the shim keeps a handful of fds. */
 	last = (hi < FDT_BITMAP_FDS ? hi : FDT_BITMAP_FDS - 1) / FDT_WORD_BITS;
 	for (w = lo / FDT_WORD_BITS; lo < FDT_BITMAP_FDS && w <= last; w++) {
 		bits = atomic_load_explicit(&sfy_own_bits[w],
+					    memory_order_relaxed) |
+		       atomic_load_explicit(&sfy_pending_bits[w],
 					    memory_order_relaxed);
 		while (bits) {
 			fd = w * FDT_WORD_BITS +
 			     (unsigned int)__builtin_ctzl(bits);
 			bits &= bits - 1;
-			if (fd < start || fd > hi)
+			if (fd < start || fd > hi || !kept(fd))
 				continue;
 			if (fd > start &&
 			    REAL_CALL(close_range, start, fd - 1, flags) < 0)
@@ -60,9 +84,9 @@ static int close_range_around_syscall(unsigned int lo, unsigned int hi,
 	return rc;
 }
 
-/* close_range over [lo, hi] except our own fds.  Where the syscall is
- * missing or forbidden, closes one by one up to the fd limit, as glibc's
- * closefrom falls back. */
+/* close_range over [lo, hi] except the fds kept (see kept()).  Where the
+ * syscall is missing or forbidden, closes one by one up to the fd limit,
+ * as glibc's closefrom falls back. */
 static int close_range_around(unsigned int lo, unsigned int hi, int flags)
 {
 	/* Probe on an fd number no process has: no side effect. */
@@ -76,11 +100,18 @@ static int close_range_around(unsigned int lo, unsigned int hi, int flags)
 		    rl.rlim_cur < (rlim_t)top)
 			top = (unsigned int)rl.rlim_cur;
 		for (fd = lo; fd <= hi && fd < top; fd++)
-			if (!sfy_udp_owns_fd((int)fd))
+			if (!kept(fd))
 				(void)REAL_CALL(close, (int)fd);
 		return 0;
 	}
 	return close_range_around_syscall(lo, hi, flags);
+}
+
+/* 1 when a sweep over the fds must go around some of ours. */
+static int any_kept(void)
+{
+	return sfy_any_owned() ||
+	       atomic_load_explicit(&sfy_pending_count, memory_order_relaxed);
 }
 
 static int shim_dup(int fd)
@@ -101,15 +132,24 @@ static int after_dup2(int rc, int oldfd, int newfd)
 	return rc;
 }
 
-/* dup2/dup3 onto a control connection of ours would close it under us,
- * and the number would then be the program's with our association still
- * using it: refused with EBUSY (dup2(2): Linux's "busy" answer). */
+/* dup2/dup3 onto an fd of ours would close it under us, and the number
+ * would then be the program's with our association still using it; onto a
+ * pending one, the driver would go on in another file: refused with EBUSY
+ * (dup2(2): Linux's "busy" answer). */
 static int onto_ours(int newfd)
 {
-	if (__builtin_expect(sfy_udp_owns_fd(newfd), 0)) {
+	if (__builtin_expect(sfy_owns_fd(newfd), 0)) {
 		sfy_log(SFY_LOG_WARN,
-			"dup2/dup3 onto fd %d refused: it carries a UDP "
-			"association of the shim (EBUSY)",
+			"dup2/dup3 onto fd %d refused: it is the shim's own "
+			"(EBUSY)",
+			newfd);
+		errno = EBUSY;
+		return 1;
+	}
+	if (__builtin_expect(sfy_is_pending(newfd), 0)) {
+		sfy_log(SFY_LOG_WARN,
+			"dup2/dup3 onto fd %d refused: another thread's "
+			"connect is in its SOCKS5 handshake (EBUSY)",
 			newfd);
 		errno = EBUSY;
 		return 1;
@@ -145,6 +185,17 @@ static int shim_fcntl(fcntl_fn real_fn, const char *name, int fd, int cmd,
 		sfy_real_missing(name);
 		return -1;
 	}
+	/* During another thread's handshake the program sees its own flags,
+	 * not the O_NONBLOCK the driver set. */
+	if (__builtin_expect(
+		(cmd == F_GETFL || cmd == F_SETFL) && sfy_is_pending(fd), 0)) {
+		int flags;
+
+		if (cmd == F_GETFL && sfy_pending_getfl(fd, &flags))
+			return flags;
+		if (cmd == F_SETFL && sfy_pending_setfl(fd, (int)(intptr_t)arg))
+			return 0;
+	}
 	rc = real_fn(fd, cmd, arg);
 	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && rc >= 0 &&
 	    fdt_maybe_ours(fd))
@@ -157,7 +208,8 @@ static int shim_close_range(unsigned int lo, unsigned int hi, int flags)
 	/* CLOSE_RANGE_CLOEXEC only marks the fds: nothing is closed. */
 	if (!(flags & CLOSE_RANGE_CLOEXEC))
 		fdt_del_range(lo, hi);
-	if (!sfy_udp_any_owned())
+	/* CLOSE_RANGE_CLOEXEC closes nothing (ours are close-on-exec). */
+	if (!any_kept() || (flags & CLOSE_RANGE_CLOEXEC))
 		return REAL_CALL(close_range, lo, hi, flags);
 	return close_range_around(lo, hi, flags);
 }
@@ -165,7 +217,7 @@ static int shim_close_range(unsigned int lo, unsigned int hi, int flags)
 static void shim_closefrom(int lo)
 {
 	fdt_del_range(lo < 0 ? 0 : (unsigned int)lo, UINT_MAX);
-	if (sfy_udp_any_owned()) {
+	if (any_kept()) {
 		(void)close_range_around(lo < 0 ? 0 : (unsigned int)lo,
 					 UINT_MAX, 0);
 		return;

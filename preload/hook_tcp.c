@@ -1,7 +1,11 @@
 /*
- * hook_tcp.c - outbound TCP: connect(), getpeername(), and the implicit
- * connect of TCP Fast Open (sendto/sendmsg with MSG_FASTOPEN).
+ * hook_tcp.c - outbound connects: connect(), getpeername(), the implicit
+ * connect of TCP Fast Open (sendto/sendmsg with MSG_FASTOPEN), the sends
+ * that carry an address (sendto, sendmsg, sendmmsg: datagrams go to
+ * udp.c), and socket() for the protocols that are refused outright.
  *
+ * Every structure the program passes is read through safemem.h: a bad
+ * pointer gets EFAULT, as from the kernel.
  * Each exported X is a thin wrapper at the bottom over shim_X above it;
  * internal code calls the real symbols through real.h only.
  */
@@ -18,9 +22,12 @@
 #include "config.h"
 #include "fdtable.h"
 #include "log.h"
+#include "pending.h"
 #include "proxy.h"
 #include "real.h"
 #include "resolve.h"
+#include "safemem.h"
+#include "sockkind.h"
 #include "socks5.h"
 #include "udp.h"
 
@@ -35,8 +42,9 @@ enum route {
 
 /* Where a connect goes, as classify() worked it out. */
 struct dest {
-	int family;		    /* the socket's */
-	struct sockaddr_storage sa; /* normalised, as the program gave it */
+	struct sockaddr_storage raw; /* the program's bytes, copied in */
+	int family;		     /* the socket's */
+	struct sockaddr_storage sa;  /* normalised, as the program gave it */
 	socklen_t salen;
 	struct s5_addr s5; /* what the proxy is asked for: address or name */
 	char desc[SFY_ADDRSTRLEN + DNS_MAX_NAME + 16]; /* for log lines */
@@ -115,25 +123,34 @@ static enum route classify_name(const struct cfg *c, struct dest *d,
 }
 
 /*
- * Decides the route for fd connecting to sa.  Only TCP sockets of family
- * AF_INET/AF_INET6 connecting to an address of their own family are ours;
- * everything else (Unix sockets, UDP until it is carried, malformed
- * arguments that the kernel rejects with its own errno) passes.  For ours,
- * d gets the normalised destination and what to ask the proxy for.
+ * Decides the route for fd connecting to the program's usa.  Only TCP
+ * sockets of family AF_INET/AF_INET6 connecting to an address of their own
+ * family go to the proxy; UDP is udp.c's (ROUTE_PASS here); other IP
+ * protocols are refused unless the rules send the destination direct;
+ * everything else (Unix sockets, malformed arguments that the kernel
+ * rejects with its own errno) passes.  For ours, d gets the normalised
+ * destination and what to ask the proxy for.
  */
-static enum route classify(int fd, const struct sockaddr *sa, socklen_t len,
+static enum route classify(int fd, const struct sockaddr *usa, socklen_t len,
 			   struct dest *d)
 {
 	const struct cfg *c;
 	const char *why = NULL;
+	const struct sockaddr *sa;
 	char name[DNS_MAX_NAME + 1];
-	int dom, proto, nr;
-	socklen_t olen;
+	struct sfy_sock k;
+	int nr, err = EACCES;
+	enum cfg_action act;
 
 	/* Lengths the kernel rejects (EINVAL) are left for it to reject. */
-	if (sfy_busy || !sa || len < sizeof(sa_family_t) ||
+	if (sfy_busy || !usa || len < sizeof(sa_family_t) ||
 	    len > sizeof(struct sockaddr_storage))
 		return ROUTE_PASS;
+	if (sfy_copy_in(&d->raw, usa, len) < 0) {
+		errno = sfy_bad_address_errno(fd);
+		return ROUTE_FAIL;
+	}
+	sa = (const struct sockaddr *)&d->raw;
 	if (sa->sa_family == AF_INET) {
 		if (len < sizeof(struct sockaddr_in))
 			return ROUTE_PASS;
@@ -145,26 +162,37 @@ static enum route classify(int fd, const struct sockaddr *sa, socklen_t len,
 	} else {
 		return ROUTE_PASS;
 	}
-	olen = sizeof(dom);
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &olen) == 0) {
-		olen = sizeof(proto);
-		if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &olen) < 0)
-			goto uninspectable;
-	} else if (errno == EBADF || errno == ENOTSOCK) {
+	err = sfy_sock_probe(fd, &k);
+	if (err == -EBADF || err == -ENOTSOCK)
 		return ROUTE_PASS; /* the real call gives the same errno */
-	} else {
+	if (err < 0) {
+		errno = -err;
 		goto uninspectable;
 	}
-	if (dom != sa->sa_family ||
-	    (proto != IPPROTO_TCP && proto != IPPROTO_MPTCP))
+	if (k.carry == SFY_UNCARRIED) {
+		c = sfy_config_err(&why, &err);
+		if (!c && err != EACCES) {
+			errno = err;
+			return ROUTE_FAIL;
+		}
+		return sfy_uncarried_check(c, k.kind, fd, sa, len, "connect") <
+			       0
+			   ? ROUTE_FAIL
+			   : ROUTE_PASS;
+	}
+	if (k.carry != SFY_TCP || k.dom != sa->sa_family)
 		return ROUTE_PASS;
-	d->family = dom;
+	d->family = k.dom;
 	d->salen = normalize(sa, len, &d->sa);
 	sfy_fmt_addr((struct sockaddr *)&d->sa, d->salen, d->desc,
 		     sizeof(d->desc));
 
-	c = sfy_config(&why);
+	c = sfy_config_err(&why, &err);
 	if (!c) {
+		if (err != EACCES) {
+			errno = err; /* transient: logged once by the loader */
+			return ROUTE_FAIL;
+		}
 		sfy_log(SFY_LOG_ERROR,
 			"connect to %s refused: configuration error: %s "
 			"(EACCES)",
@@ -188,14 +216,19 @@ static enum route classify(int fd, const struct sockaddr *sa, socklen_t len,
 	}
 	(void)s5_addr_from_sockaddr(&d->s5, (struct sockaddr *)&d->sa,
 				    d->salen);
-	/* An address libc resolved for a `route direct` name: that name's
-	 * rule decides, with its ports; else the address rules do. */
+	/* An address resolved for a name with rules of its own (libc for a
+	 * `route direct` name, the tunnel for a name some rule names): that
+	 * name's rules decide, with their ports, when they send it direct or
+	 * refuse it; else the address rules do. */
 	if (sfy_direct_name((struct sockaddr *)&d->sa, d->salen, name,
-			    sizeof(name)) &&
-	    cfg_match_name(c, name,
-			   ntohs(((struct sockaddr_in *)&d->sa)->sin_port)) ==
-		CFG_DIRECT)
-		return ROUTE_DIRECT;
+			    sizeof(name))) {
+		act = cfg_match_name(
+		    c, name, ntohs(((struct sockaddr_in *)&d->sa)->sin_port));
+		if (act == CFG_DIRECT)
+			return ROUTE_DIRECT;
+		if (act == CFG_REFUSE)
+			return route_of(act, ROUTE_DIRECT, d);
+	}
 	return route_of(cfg_match(c, (struct sockaddr *)&d->sa, d->salen),
 			ROUTE_DIRECT, d);
 
@@ -227,9 +260,7 @@ static int direct_by_name(int fd, const struct dest *d)
 	hints.ai_flags =
 	    AI_NUMERICSERV | (d->family == AF_INET6 ? AI_V4MAPPED : 0);
 	snprintf(port, sizeof(port), "%u", d->s5.port);
-	sfy_busy++;
-	rc = r->getaddrinfo(d->s5.u.domain.name, port, &hints, &res);
-	sfy_busy--;
+	rc = sfy_busy_getaddrinfo(d->s5.u.domain.name, port, &hints, &res);
 	if (rc != 0) {
 		sfy_log(SFY_LOG_ERROR,
 			"connect to %s (a 'route direct' name): cannot resolve "
@@ -253,6 +284,8 @@ static int proxy_connect(int fd, const struct dest *d)
 		errno = -rc;
 		return -1;
 	}
+	if (rc == SFY_CLOSED_MEANWHILE)
+		return 0; /* another thread closed fd: nothing to record */
 	memset(&info, 0, sizeof(info));
 	info.kind = SFY_FD_TCP_PROXIED;
 	memcpy(&info.peer, &d->sa, d->salen);
@@ -330,7 +363,15 @@ static int same_connection(int fd, const struct sfy_fdinfo *info)
 static int shim_getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 {
 	struct sfy_fdinfo info;
+	socklen_t have;
+	int rc;
 
+	if (__builtin_expect(sfy_is_pending(fd), 0)) {
+		/* Connected to the proxy, not yet to the destination: what
+		 * the kernel says of a socket that is still connecting. */
+		errno = ENOTCONN;
+		return -1;
+	}
 	if (!fdt_maybe_ours(fd) || fdt_get(fd, &info) < 0 ||
 	    (info.kind == SFY_FD_UDP && !info.connected))
 		return REAL_CALL(getpeername, fd, sa, len);
@@ -338,14 +379,35 @@ static int shim_getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 		fdt_del(fd); /* stale: the fd was closed behind our back */
 		return REAL_CALL(getpeername, fd, sa, len);
 	}
-	if (!sa || !len) {
+	/* getpeername(2), as the kernel does it: *len in; the address
+	 * truncated to it; the real size out. */
+	rc = sfy_copy_in(&have, len, sizeof(have));
+	if (rc == 0 && (int)have < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (rc == 0)
+		rc = sfy_copy_out(sa, &info.peer,
+				  have < info.peerlen ? have : info.peerlen);
+	if (rc == 0)
+		rc = sfy_copy_out(len, &info.peerlen, sizeof(info.peerlen));
+	if (rc < 0) {
 		errno = EFAULT;
 		return -1;
 	}
-	/* getpeername(2): the result is truncated to *len, and *len is set
-	 * to the real size. */
-	memcpy(sa, &info.peer, *len < info.peerlen ? *len : info.peerlen);
-	*len = info.peerlen;
+	return 0;
+}
+
+/* A send on a socket whose handshake another thread is running: waits as
+ * the kernel's send on a connecting socket.  Returns 0 or -1 with errno. */
+static __attribute__((noinline, cold)) int pending_send(int fd, int flags)
+{
+	int rc = sfy_pending_wait(fd, 1, flags & MSG_DONTWAIT);
+
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
 	return 0;
 }
 
@@ -387,7 +449,7 @@ static __attribute__((noinline)) ssize_t udp_sendto(int fd, const void *buf,
 	m.msg_namelen = len;
 	m.msg_iov = &iov;
 	m.msg_iovlen = 1;
-	r = sfy_udp_send(fd, &m, flags);
+	r = sfy_udp_send(fd, &m, flags, 1);
 	if (r != SFY_UDP_PASS)
 		return r;
 	return REAL_CALL(sendto, fd, buf, n, flags, sa, len);
@@ -396,39 +458,65 @@ static __attribute__((noinline)) ssize_t udp_sendto(int fd, const void *buf,
 static ssize_t shim_sendto(int fd, const void *buf, size_t n, int flags,
 			   const struct sockaddr *sa, socklen_t len)
 {
+	if (__builtin_expect(sfy_is_pending(fd), 0) && pending_send(fd, flags))
+		return -1;
 	if (__builtin_expect((flags & MSG_FASTOPEN) && sa, 0))
 		return fastopen_sendto(fd, buf, n, flags, sa, len);
-	if (fdt_maybe_udp(fd) || (sa && !sfy_udp_direct_cached(sa, len)))
+	/* The cached direct destination is compared in place only when the
+	 * bytes passed the kernel's check before on this thread. */
+	if (fdt_maybe_udp(fd) ||
+	    (sa && !(sfy_mem_known(sa, len) && sfy_udp_direct_cached(sa, len))))
 		return udp_sendto(fd, buf, n, flags, sa, len);
 	return REAL_CALL(sendto, fd, buf, n, flags, sa, len);
 }
 
 static __attribute__((noinline, cold)) ssize_t
-fastopen_sendmsg(int fd, const struct msghdr *msg, int flags)
+fastopen_sendmsg(int fd, const struct msghdr *m, int flags)
 {
-	struct msghdr m;
-	int rc = route_connect(fd, msg->msg_name, msg->msg_namelen);
+	struct msghdr c;
+	int rc = route_connect(fd, m->msg_name, m->msg_namelen);
 
 	if (rc < 0)
 		return -1;
 	if (rc == 1)
-		return REAL_CALL(sendmsg, fd, msg, flags);
-	m = *msg;
-	m.msg_name = NULL;
-	m.msg_namelen = 0;
-	return REAL_CALL(sendmsg, fd, &m, flags & ~MSG_FASTOPEN);
+		return REAL_CALL(sendmsg, fd, m, flags);
+	c = *m;
+	c.msg_name = NULL;
+	c.msg_namelen = 0;
+	return REAL_CALL(sendmsg, fd, &c, flags & ~MSG_FASTOPEN);
 }
 
-static ssize_t shim_sendmsg(int fd, const struct msghdr *msg, int flags)
+/* The program's msghdr, copied in (a bad pointer: -1, errno as the kernel
+ * would set it). */
+static int msghdr_in(int fd, const struct msghdr *umsg, struct msghdr *m)
 {
+	if (sfy_mem_known(umsg, sizeof(*umsg))) {
+		*m = *umsg;
+		return 0;
+	}
+	if (sfy_copy_in(m, umsg, sizeof(*m)) == 0)
+		return 0;
+	errno = sfy_bad_address_errno(fd);
+	return -1;
+}
+
+static ssize_t shim_sendmsg(int fd, const struct msghdr *umsg, int flags)
+{
+	struct msghdr m;
 	ssize_t r;
 
-	if (__builtin_expect((flags & MSG_FASTOPEN) && msg && msg->msg_name, 0))
-		return fastopen_sendmsg(fd, msg, flags);
-	if (msg && (msg->msg_name || fdt_maybe_udp(fd)) &&
-	    (r = sfy_udp_send(fd, msg, flags)) != SFY_UDP_PASS)
+	if (__builtin_expect(sfy_is_pending(fd), 0) && pending_send(fd, flags))
+		return -1;
+	if (!umsg)
+		return REAL_CALL(sendmsg, fd, umsg, flags); /* EFAULT */
+	if (msghdr_in(fd, umsg, &m) < 0)
+		return -1;
+	if (__builtin_expect((flags & MSG_FASTOPEN) && m.msg_name, 0))
+		return fastopen_sendmsg(fd, &m, flags);
+	if ((m.msg_name || fdt_maybe_udp(fd)) &&
+	    (r = sfy_udp_send(fd, &m, flags, 0)) != SFY_UDP_PASS)
 		return r;
-	return REAL_CALL(sendmsg, fd, msg, flags);
+	return REAL_CALL(sendmsg, fd, &m, flags);
 }
 
 /* sendmmsg applies MSG_FASTOPEN to its messages like sendmsg: the first
@@ -436,9 +524,17 @@ static ssize_t shim_sendmsg(int fd, const struct msghdr *msg, int flags)
 static __attribute__((noinline, cold)) int
 fastopen_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 {
-	int rc =
-	    route_connect(fd, v[0].msg_hdr.msg_name, v[0].msg_hdr.msg_namelen);
+	struct mmsghdr first;
+	int rc;
 
+	if (sfy_copy_in(&first, v, sizeof(first)) < 0) {
+		errno = sfy_bad_address_errno(fd);
+		return -1;
+	}
+	if (!first.msg_hdr.msg_name)
+		return REAL_CALL(sendmmsg, fd, v, n, flags);
+	rc = route_connect(fd, first.msg_hdr.msg_name,
+			   first.msg_hdr.msg_namelen);
 	if (rc < 0)
 		return -1;
 	if (rc == 1)
@@ -448,31 +544,49 @@ fastopen_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 	return REAL_CALL(sendmmsg, fd, v, n, flags & ~MSG_FASTOPEN);
 }
 
-/* sendmmsg of datagrams: each message on its own through the relay. */
+/* sendmmsg of datagrams: each message on its own through the relay, as
+ * the kernel takes them: a bad message ends the batch (an error only when
+ * it is the first). */
 static __attribute__((noinline)) int udp_sendmmsg(int fd, struct mmsghdr *v,
 						  unsigned int n, int flags)
 {
-	unsigned int i;
+	struct mmsghdr m;
+	unsigned int i, sent;
 	ssize_t r;
 
 	for (i = 0; i < n; i++) {
-		r = sfy_udp_send(fd, &v[i].msg_hdr, flags);
+		if (sfy_copy_in(&m, &v[i], sizeof(m)) < 0) {
+			if (i > 0)
+				return (int)i;
+			errno = sfy_bad_address_errno(fd);
+			return -1;
+		}
+		r = sfy_udp_send(fd, &m.msg_hdr, flags, 0);
 		/* A message that is not ours (a direct destination) goes
 		 * alone: the next one may be proxied. */
 		if (r == SFY_UDP_PASS)
-			r = REAL_CALL(sendmsg, fd, &v[i].msg_hdr, flags);
+			r = REAL_CALL(sendmsg, fd, &m.msg_hdr, flags);
 		if (r < 0)
 			return i > 0 ? (int)i : -1;
-		v[i].msg_len = (unsigned int)r;
+		sent = (unsigned int)r;
+		if (sfy_copy_out(&v[i].msg_len, &sent, sizeof(sent)) < 0) {
+			if (i > 0)
+				return (int)i;
+			errno = EFAULT;
+			return -1;
+		}
 	}
 	return (int)n;
 }
 
-/* 1 when any message of the batch carries an address. */
+/* 1 when any message of the batch carries an address, or when the batch
+ * cannot be read as a whole (the per-message path then says where). */
 static int any_named(const struct mmsghdr *v, unsigned int n)
 {
 	unsigned int i;
 
+	if (sfy_mem_readable(v, (size_t)n * sizeof(*v)) < 0)
+		return 1;
 	for (i = 0; i < n; i++)
 		if (v[i].msg_hdr.msg_name)
 			return 1;
@@ -481,14 +595,58 @@ static int any_named(const struct mmsghdr *v, unsigned int n)
 
 static int shim_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 {
+	if (__builtin_expect(sfy_is_pending(fd), 0) && pending_send(fd, flags))
+		return -1;
+	if (!v || !n)
+		return REAL_CALL(sendmmsg, fd, v, n, flags);
+	if (n > SFY_IOV_MAX)
+		n = SFY_IOV_MAX; /* the kernel's cap on a batch */
 	/* Any message may name a proxied destination, not only the first. */
-	if (!(flags & MSG_FASTOPEN) && v && n &&
-	    (fdt_maybe_udp(fd) || any_named(v, n)))
+	if (!(flags & MSG_FASTOPEN) && (fdt_maybe_udp(fd) || any_named(v, n)))
 		return udp_sendmmsg(fd, v, n, flags);
-	if (__builtin_expect(
-		(flags & MSG_FASTOPEN) && v && n && v[0].msg_hdr.msg_name, 0))
+	if (__builtin_expect(flags & MSG_FASTOPEN, 0))
 		return fastopen_sendmmsg(fd, v, n, flags);
 	return REAL_CALL(sendmmsg, fd, v, n, flags);
+}
+
+/*
+ * socket(): SCTP and packet sockets are refused here, not per destination.
+ * An SCTP association is multi-homed: the peer announces more addresses
+ * and the kernel sends to them on its own, so checking the address the
+ * program names cannot keep its traffic where the rules say.  A packet
+ * socket needs no destination at all (write() on a bound one sends a
+ * frame).  direct_protocols sctp / raw let them be created.
+ */
+static __attribute__((noinline, cold)) int refused_socket(int dom, int type,
+							  int proto)
+{
+	struct sfy_sock k;
+	const struct cfg *c;
+	const char *why = NULL;
+	int err = EACCES;
+
+	sfy_sock_classify(&k, dom, type & 0xf, proto);
+	if (k.carry != SFY_UNCARRIED ||
+	    (k.kind != CFG_PROTO_SCTP && dom != AF_PACKET &&
+	     (type & 0xf) != SOCK_PACKET) ||
+	    sfy_busy)
+		return 0;
+	c = sfy_config_err(&why, &err);
+	if (!c && err != EACCES) {
+		errno = err;
+		return 1;
+	}
+	return sfy_uncarried_check(c, k.kind, -1, NULL, 0, "socket()") < 0;
+}
+
+static int shim_socket(int dom, int type, int proto)
+{
+	if (__builtin_expect(proto == IPPROTO_SCTP || dom == AF_PACKET ||
+				 (type & 0xf) == SOCK_PACKET,
+			     0) &&
+	    refused_socket(dom, type, proto))
+		return -1;
+	return REAL_CALL(socket, dom, type, proto);
 }
 
 /* --- exported hooks ------------------------------------------------------ */
@@ -517,4 +675,9 @@ SFY_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 SFY_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 {
 	return shim_sendmmsg(fd, v, n, flags);
+}
+
+SFY_EXPORT int socket(int dom, int type, int proto)
+{
+	return shim_socket(dom, type, proto);
 }

@@ -4,8 +4,14 @@
  * address (send, write) on UDP sockets with a relay association.  sendto
  * and sendmsg live in hook_tcp.c with the rest of the connect-like calls.
  *
- * The pass-through path of each hook is one lock-free bitmap load (of
- * the UDP bitmap: proxied TCP connections pass too).
+ * The same hooks hide a socket whose SOCKS5 handshake another thread is
+ * running (pending.h): a read or write waits for its end, as on a
+ * connecting socket.
+ *
+ * The pass-through path of each hook is two lock-free loads (the count of
+ * pending handshakes, and the UDP bitmap: proxied TCP connections pass
+ * too).  The program's structures are read through safemem.h only on the
+ * shim's own paths; otherwise the kernel gets them untouched.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -17,24 +23,65 @@
 #include <unistd.h>
 
 #include "fdtable.h"
+#include "pending.h"
 #include "real.h"
+#include "safemem.h"
 #include "udp.h"
 
+/* A read or write on a socket whose handshake another thread is running:
+ * waits as the kernel's call on a connecting socket would.  Returns 0 (go
+ * on), or -1 with errno. */
+static __attribute__((noinline, cold)) int pending_io(int fd, int write,
+						      int flags)
+{
+	int rc = sfy_pending_wait(fd, write, flags & MSG_DONTWAIT);
+
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	return 0;
+}
+
+#define PENDING_READ(fd, flags)                                                \
+	(__builtin_expect(sfy_is_pending(fd), 0) && pending_io(fd, 0, flags))
+#define PENDING_WRITE(fd, flags)                                               \
+	(__builtin_expect(sfy_is_pending(fd), 0) && pending_io(fd, 1, flags))
+
+/* recvfrom through the relay.  A bad length pointer: the datagram is
+ * taken, then EFAULT, as the kernel's recvfrom does it. */
 static ssize_t recv_via(int fd, void *buf, size_t n, int flags,
 			struct sockaddr *sa, socklen_t *len)
 {
 	struct iovec iov = {.iov_base = buf, .iov_len = n};
 	struct msghdr m;
+	socklen_t have = 0;
+	int bad_len = 0;
 	ssize_t r;
 
 	memset(&m, 0, sizeof(m));
 	m.msg_iov = &iov;
 	m.msg_iovlen = 1;
-	m.msg_name = sa;
-	m.msg_namelen = sa && len ? *len : 0;
+	if (sa && len) {
+		if (sfy_copy_in(&have, len, sizeof(have)) < 0)
+			bad_len = 1;
+		else if ((int)have < 0) {
+			errno = EINVAL;
+			return -1;
+		} else {
+			m.msg_name = sa;
+			m.msg_namelen = have;
+		}
+	}
 	r = sfy_udp_recv(fd, &m, flags);
-	if (r >= 0 && sa && len)
-		*len = m.msg_namelen;
+	if (r == SFY_UDP_PASS || r < 0)
+		return r;
+	if (bad_len ||
+	    (m.msg_name &&
+	     sfy_copy_out(len, &m.msg_namelen, sizeof(m.msg_namelen)) < 0)) {
+		errno = EFAULT;
+		return -1;
+	}
 	return r;
 }
 
@@ -46,7 +93,28 @@ static ssize_t send_via(int fd, const void *buf, size_t n, int flags)
 	memset(&m, 0, sizeof(m));
 	m.msg_iov = &iov;
 	m.msg_iovlen = 1;
-	return sfy_udp_send(fd, &m, flags);
+	return sfy_udp_send(fd, &m, flags, 1);
+}
+
+/* recvmsg through the relay on the shim's copy of the header; the fields
+ * a receive sets go back to the program's. */
+static ssize_t recvmsg_via(int fd, struct msghdr *umsg, int flags)
+{
+	struct msghdr m;
+	ssize_t r;
+
+	if (sfy_copy_in(&m, umsg, sizeof(m)) < 0) {
+		errno = sfy_bad_address_errno(fd);
+		return -1;
+	}
+	r = sfy_udp_recv(fd, &m, flags);
+	if (r == SFY_UDP_PASS || r < 0)
+		return r;
+	if (sfy_copy_out(umsg, &m, sizeof(m)) < 0) {
+		errno = EFAULT;
+		return -1;
+	}
+	return r;
 }
 
 SFY_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
@@ -54,6 +122,8 @@ SFY_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 {
 	ssize_t r;
 
+	if (PENDING_READ(fd, flags))
+		return -1;
 	if (fdt_maybe_udp(fd) &&
 	    (r = recv_via(fd, buf, n, flags, sa, len)) != SFY_UDP_PASS)
 		return r;
@@ -64,6 +134,8 @@ SFY_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
 	ssize_t r;
 
+	if (PENDING_READ(fd, flags))
+		return -1;
 	if (fdt_maybe_udp(fd) &&
 	    (r = recv_via(fd, buf, n, flags, NULL, NULL)) != SFY_UDP_PASS)
 		return r;
@@ -74,6 +146,8 @@ SFY_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	ssize_t r;
 
+	if (PENDING_READ(fd, 0))
+		return -1;
 	if (fdt_maybe_udp(fd) &&
 	    (r = recv_via(fd, buf, n, 0, NULL, NULL)) != SFY_UDP_PASS)
 		return r;
@@ -84,8 +158,10 @@ SFY_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	ssize_t r;
 
+	if (PENDING_READ(fd, flags))
+		return -1;
 	if (fdt_maybe_udp(fd) && msg &&
-	    (r = sfy_udp_recv(fd, msg, flags)) != SFY_UDP_PASS)
+	    (r = recvmsg_via(fd, msg, flags)) != SFY_UDP_PASS)
 		return r;
 	return REAL_CALL(recvmsg, fd, msg, flags);
 }
@@ -94,6 +170,8 @@ SFY_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
 	ssize_t r;
 
+	if (PENDING_WRITE(fd, flags))
+		return -1;
 	if (fdt_maybe_udp(fd) &&
 	    (r = send_via(fd, buf, n, flags)) != SFY_UDP_PASS)
 		return r;
@@ -104,6 +182,8 @@ SFY_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	ssize_t r;
 
+	if (PENDING_WRITE(fd, 0))
+		return -1;
 	if (fdt_maybe_udp(fd) && (r = send_via(fd, buf, n, 0)) != SFY_UDP_PASS)
 		return r;
 	return REAL_CALL(write, fd, buf, n);
@@ -114,6 +194,8 @@ SFY_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
 	struct msghdr m;
 	ssize_t r;
 
+	if (PENDING_READ(fd, 0))
+		return -1;
 	if (fdt_maybe_udp(fd) && n >= 0) {
 		memset(&m, 0, sizeof(m));
 		m.msg_iov = (struct iovec *)(uintptr_t)iov;
@@ -130,11 +212,13 @@ SFY_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
 	struct msghdr m;
 	ssize_t r;
 
+	if (PENDING_WRITE(fd, 0))
+		return -1;
 	if (fdt_maybe_udp(fd) && n >= 0) {
 		memset(&m, 0, sizeof(m));
 		m.msg_iov = (struct iovec *)(uintptr_t)iov;
 		m.msg_iovlen = (size_t)n;
-		r = sfy_udp_send(fd, &m, 0);
+		r = sfy_udp_send(fd, &m, 0, 0);
 		if (r != SFY_UDP_PASS)
 			return r;
 	}
@@ -149,15 +233,26 @@ SFY_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
 SFY_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
 			struct timespec *timeout)
 {
+	struct mmsghdr mm;
 	unsigned int i;
 	ssize_t r;
 
+	if (PENDING_READ(fd, flags))
+		return -1;
 	if (!fdt_maybe_udp(fd) || !v)
 		return REAL_CALL(recvmmsg, fd, v, n, flags, timeout);
+	if (n > SFY_IOV_MAX)
+		n = SFY_IOV_MAX; /* the kernel's cap on a batch */
 	for (i = 0; i < n; i++) {
+		if (sfy_copy_in(&mm, &v[i], sizeof(mm)) < 0) {
+			if (i > 0)
+				return (int)i;
+			errno = sfy_bad_address_errno(fd);
+			return -1;
+		}
 		/* The first waits as the flags say; with MSG_WAITFORONE the
 		 * rest take only what is queued. */
-		r = sfy_udp_recv(fd, &v[i].msg_hdr,
+		r = sfy_udp_recv(fd, &mm.msg_hdr,
 				 i > 0 && (flags & MSG_WAITFORONE)
 				     ? (flags & ~MSG_WAITFORONE) | MSG_DONTWAIT
 				     : flags & ~MSG_WAITFORONE);
@@ -165,7 +260,11 @@ SFY_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
 			return REAL_CALL(recvmmsg, fd, v, n, flags, timeout);
 		if (r < 0)
 			return i > 0 ? (int)i : -1;
-		v[i].msg_len = (unsigned int)r;
+		mm.msg_len = (unsigned int)r;
+		if (sfy_copy_out(&v[i], &mm, sizeof(mm)) < 0) {
+			errno = EFAULT;
+			return i > 0 ? (int)i : -1;
+		}
 	}
 	return (int)n;
 }
@@ -178,6 +277,8 @@ SFY_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen,
 {
 	ssize_t r;
 
+	if (n <= buflen && PENDING_READ(fd, flags))
+		return -1;
 	if (fdt_maybe_udp(fd) && n <= buflen &&
 	    (r = recv_via(fd, buf, n, flags, sa, len)) != SFY_UDP_PASS)
 		return r;
@@ -189,6 +290,8 @@ SFY_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen,
 {
 	ssize_t r;
 
+	if (n <= buflen && PENDING_READ(fd, flags))
+		return -1;
 	if (fdt_maybe_udp(fd) && n <= buflen &&
 	    (r = recv_via(fd, buf, n, flags, NULL, NULL)) != SFY_UDP_PASS)
 		return r;
@@ -199,6 +302,8 @@ SFY_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
 	ssize_t r;
 
+	if (n <= buflen && PENDING_READ(fd, 0))
+		return -1;
 	if (fdt_maybe_udp(fd) && n <= buflen &&
 	    (r = recv_via(fd, buf, n, 0, NULL, NULL)) != SFY_UDP_PASS)
 		return r;

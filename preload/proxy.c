@@ -1,6 +1,6 @@
 /*
- * proxy.c - configuration loading, proxy address resolution and the
- * synchronous handshake driver for TCP connects.
+ * proxy.c - the proxy's addresses and the synchronous handshake driver
+ * (contract in proxy.h).
  */
 #include "proxy.h"
 
@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,206 +21,35 @@
 #include <unistd.h>
 
 #include "handshake.h"
+#include "pending.h"
+#include "wait.h"
 #include "log.h"
 #include "real.h"
 #include "socks5.h"
 
 __thread int sfy_busy __attribute__((tls_model("initial-exec")));
 
-#define MAX_CONF_BYTES	(1u << 20)
 #define MAX_PROXY_ADDRS 8
 
-static struct cfg g_cfg;
-static char g_err[768];
-static int g_cfg_ok;
-static pthread_once_t g_cfg_once = PTHREAD_ONCE_INIT;
-
-/* Contract in proxy.h. */
-int sfy_slurp(const char *path, size_t max, char **text, size_t *len)
+/* Lowers the re-entrancy guard when a thread is cancelled inside libc's
+ * resolver (getaddrinfo is a cancellation point): the program's cleanup
+ * handlers must not run with every hook passing through. */
+static void busy_down(void *arg)
 {
-	struct stat st;
-	ssize_t n;
-	size_t got = 0;
-	char *buf;
-	int fd, err;
-
-	/* O_NONBLOCK: a FIFO in the config's place must not hang the
-	 * program in open(); it is then refused as not a regular file. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		err = -errno;
-	else if (!S_ISREG(st.st_mode))
-		err = -EINVAL;
-	else if (st.st_size > (off_t)max)
-		err = -EFBIG;
-	else
-		err = 0;
-	if (err < 0) {
-		sfy_real()->close(fd);
-		return err;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		sfy_real()->close(fd);
-		return -ENOMEM;
-	}
-	while (got < (size_t)st.st_size) {
-		n = sfy_real()->read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	sfy_real()->close(fd);
-	buf[got] = '\0';
-	*text = buf;
-	*len = got;
-	return 0;
+	(void)arg;
+	sfy_busy--;
 }
 
-/* Loads and parses path into g_cfg.  Returns 0, -ENOENT (no such file) or
- * -1 with g_err set. */
-static int load_file(const char *path)
+int sfy_busy_getaddrinfo(const char *node, const char *service,
+			 const struct addrinfo *hints, struct addrinfo **res)
 {
-	char *text = NULL;
-	size_t len = 0;
-	int rc = sfy_slurp(path, MAX_CONF_BYTES, &text, &len);
-
-	if (rc == -ENOENT)
-		return rc;
-	if (rc < 0) {
-		snprintf(g_err, sizeof(g_err), "cannot read config file %s: %s",
-			 path,
-			 rc == -EINVAL ? "not a regular file" : strerror(-rc));
-		return -1;
-	}
-	rc = cfg_parse_text(&g_cfg, text, len, path, g_err, sizeof(g_err));
-	explicit_bzero(text, len); /* it may hold a password */
-	free(text);
-	return rc < 0 ? -1 : 0;
-}
-
-/* Finds and loads the config file: $SOCKSIFY_CONF, then
- * $XDG_CONFIG_HOME/socksify/socks.conf (or ~/.config/...), then
- * /etc/socksify/socks.conf.  Returns 1 when a file was loaded, 0 when none
- * exists, -1 on error (g_err set). */
-static int find_and_load(void)
-{
-	const char *explicit_path = secure_getenv("SOCKSIFY_CONF");
-	const char *xdg = secure_getenv("XDG_CONFIG_HOME");
-	const char *home = secure_getenv("HOME");
-	char path[4096];
 	int rc;
 
-	if (explicit_path && *explicit_path) {
-		rc = load_file(explicit_path);
-		if (rc == -ENOENT) {
-			snprintf(
-			    g_err, sizeof(g_err),
-			    "config file %s (SOCKSIFY_CONF) does not exist",
-			    explicit_path);
-			return -1;
-		}
-		return rc < 0 ? -1 : 1;
-	}
-	path[0] = '\0';
-	if (xdg && *xdg == '/')
-		snprintf(path, sizeof(path), "%s/socksify/socks.conf", xdg);
-	else if (home && *home == '/')
-		snprintf(path, sizeof(path), "%s/.config/socksify/socks.conf",
-			 home);
-	if (path[0]) {
-		rc = load_file(path);
-		if (rc != -ENOENT)
-			return rc < 0 ? -1 : 1;
-	}
-	rc = load_file("/etc/socksify/socks.conf");
-	if (rc == -ENOENT)
-		return 0;
-	return rc < 0 ? -1 : 1;
-}
-
-/* Parses a URL from the environment variable name into the proxy.  The
- * URL replaces the file's server and DNS choice; credentials from the file
- * are kept unless the URL brings its own. */
-static int proxy_from_env(const char *name, const char *url)
-{
-	struct cfg_proxy p;
-	char why[256];
-
-	memset(&p, 0, sizeof(p));
-	if (cfg_parse_url(&p, url, why, sizeof(why)) < 0) {
-		snprintf(g_err, sizeof(g_err), "%s: %s", name, why);
-		return -1;
-	}
-	if (p.user_len == 0 && g_cfg.proxy.user_len > 0) {
-		memcpy(p.user, g_cfg.proxy.user, sizeof(p.user));
-		memcpy(p.pass, g_cfg.proxy.pass, sizeof(p.pass));
-		p.user_len = g_cfg.proxy.user_len;
-		p.pass_len = g_cfg.proxy.pass_len;
-	}
-	g_cfg.proxy = p;
-	explicit_bzero(&p, sizeof(p));
-	return 0;
-}
-
-/* True for the schemes we honour in ALL_PROXY (curl's convention). */
-static int is_socks5_url(const char *url)
-{
-	return strncasecmp(url, "socks5://", 9) == 0 ||
-	       strncasecmp(url, "socks5h://", 10) == 0;
-}
-
-static void load_config(void)
-{
-	const char *url, *lvl, *logfile;
-	enum cfg_log_level level;
-	int file;
-
-	cfg_init(&g_cfg);
-	file = find_and_load();
-	if (file >= 0) {
-		url = secure_getenv("SOCKSIFY_PROXY");
-		if (url && *url) {
-			if (proxy_from_env("SOCKSIFY_PROXY", url) < 0)
-				file = -1;
-		} else if (file == 0) {
-			url = secure_getenv("ALL_PROXY");
-			if (!url || !*url)
-				url = secure_getenv("all_proxy");
-			if (url && is_socks5_url(url) &&
-			    proxy_from_env("ALL_PROXY", url) < 0)
-				file = -1;
-		}
-	}
-	if (file >= 0 && !g_cfg.proxy.set) {
-		snprintf(g_err, sizeof(g_err),
-			 "no proxy configured (use socksify -x URL, "
-			 "SOCKSIFY_PROXY or a config file)");
-		file = -1;
-	}
-	g_cfg_ok = file >= 0;
-
-	level = g_cfg.log_level;
-	lvl = secure_getenv("SOCKSIFY_LOG_LEVEL");
-	if (lvl && *lvl && cfg_parse_log_level(lvl, &level) < 0)
-		level = g_cfg.log_level;
-	logfile = secure_getenv("SOCKSIFY_LOG_FILE");
-	sfy_log_configure((int)level,
-			  logfile && *logfile ? logfile : g_cfg.log_file);
-}
-
-const struct cfg *sfy_config(const char **why)
-{
-	pthread_once(&g_cfg_once, load_config);
-	if (g_cfg_ok)
-		return &g_cfg;
-	if (why)
-		*why = g_err;
-	return NULL;
+	sfy_busy++;
+	pthread_cleanup_push(busy_down, NULL);
+	rc = sfy_real()->getaddrinfo(node, service, hints, res);
+	pthread_cleanup_pop(1);
+	return rc;
 }
 
 void sfy_fmt_addr(const struct sockaddr *sa, socklen_t len, char *buf,
@@ -245,26 +76,45 @@ void sfy_fmt_addr(const struct sockaddr *sa, socklen_t len, char *buf,
 
 /* --- the proxy's addresses, resolved once ------------------------------ */
 
-/* Held while resolving the proxy's name (possibly seconds), so fork() does
- * not wait for it: the child re-initialises it instead (see at_load). */
-static pthread_mutex_t g_resolve_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * Published once, never changed after: g_npaddr (release) says how many of
+ * g_paddr are valid.  No lock is held while resolving (getaddrinfo is a
+ * cancellation point and may take seconds): threads that get here before
+ * the first answer each resolve, and the first to finish publishes under
+ * g_publish_lock (held for a copy, nothing else).
+ */
+static pthread_mutex_t g_publish_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sockaddr_storage g_paddr[MAX_PROXY_ADDRS];
 static socklen_t g_plen[MAX_PROXY_ADDRS];
-static int g_npaddr; /* > 0 once resolved */
+static atomic_int g_npaddr; /* > 0 once resolved */
 
-static void add_paddr(const struct sockaddr *sa, socklen_t len, uint16_t port)
+struct paddrs {
+	struct sockaddr_storage a[MAX_PROXY_ADDRS];
+	socklen_t len[MAX_PROXY_ADDRS];
+	int n;
+};
+
+static void add_paddr(struct paddrs *p, const struct sockaddr *sa,
+		      socklen_t len, uint16_t port)
 {
 	struct sockaddr_storage *ss;
 
-	if (g_npaddr >= MAX_PROXY_ADDRS || len > sizeof(*ss))
+	if (p->n >= MAX_PROXY_ADDRS || len > sizeof(*ss))
 		return;
-	ss = &g_paddr[g_npaddr];
+	ss = &p->a[p->n];
+	memset(ss, 0, sizeof(*ss));
 	memcpy(ss, sa, len);
 	if (sa->sa_family == AF_INET)
 		((struct sockaddr_in *)ss)->sin_port = htons(port);
 	else
 		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-	g_plen[g_npaddr++] = len;
+	p->len[p->n++] = len;
+}
+
+static void freeaddrinfo_cleanup(void *res)
+{
+	if (res)
+		sfy_real()->freeaddrinfo(res);
 }
 
 /* Resolves the proxy once.  Returns 0, or -errno with *why set. */
@@ -273,51 +123,59 @@ static int resolve_proxy(const struct cfg *c, const char **why)
 	struct addrinfo hints, *res = NULL, *ai;
 	struct sockaddr_in s4;
 	struct sockaddr_in6 s6;
-	int rc = 0;
+	struct paddrs p;
+	int rc = 0, i;
 
-	pthread_mutex_lock(&g_resolve_lock);
-	if (g_npaddr > 0)
-		goto out;
+	if (atomic_load_explicit(&g_npaddr, memory_order_acquire) > 0)
+		return 0;
+	memset(&p, 0, sizeof(p));
 	memset(&s4, 0, sizeof(s4));
 	memset(&s6, 0, sizeof(s6));
 	if (inet_pton(AF_INET, c->proxy.host, &s4.sin_addr) == 1) {
 		s4.sin_family = AF_INET;
-		add_paddr((struct sockaddr *)&s4, sizeof(s4), c->proxy.port);
+		add_paddr(&p, (struct sockaddr *)&s4, sizeof(s4),
+			  c->proxy.port);
 	} else if (inet_pton(AF_INET6, c->proxy.host, &s6.sin6_addr) == 1) {
 		s6.sin6_family = AF_INET6;
-		add_paddr((struct sockaddr *)&s6, sizeof(s6), c->proxy.port);
+		add_paddr(&p, (struct sockaddr *)&s6, sizeof(s6),
+			  c->proxy.port);
 	} else if (!sfy_real()->getaddrinfo) {
-		rc = -ENOSYS;
 		*why = "cannot resolve the proxy's host name: no getaddrinfo";
+		return -ENOSYS;
 	} else {
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_socktype = SOCK_STREAM;
 		hints.ai_family = AF_UNSPEC;
 		/* The resolver may connect() (DNS over TCP, nscd): those
 		 * calls must not come back into the proxy path. */
-		sfy_busy++;
-		rc = sfy_real()->getaddrinfo(c->proxy.host, NULL, &hints, &res);
-		sfy_busy--;
+		rc = sfy_busy_getaddrinfo(c->proxy.host, NULL, &hints, &res);
 		if (rc != 0) {
 			*why = "cannot resolve the proxy's host name";
-			rc = -EHOSTUNREACH;
-			goto out;
+			return -EHOSTUNREACH;
 		}
+		pthread_cleanup_push(freeaddrinfo_cleanup, res);
 		for (ai = res; ai; ai = ai->ai_next)
 			if (ai->ai_family == AF_INET ||
 			    ai->ai_family == AF_INET6)
-				add_paddr(ai->ai_addr, ai->ai_addrlen,
+				add_paddr(&p, ai->ai_addr, ai->ai_addrlen,
 					  c->proxy.port);
-		sfy_real()->freeaddrinfo(res);
-		if (g_npaddr == 0) {
+		pthread_cleanup_pop(1);
+		if (p.n == 0) {
 			*why = "the proxy's host name has no IPv4 or IPv6 "
 			       "address";
-			rc = -EHOSTUNREACH;
+			return -EHOSTUNREACH;
 		}
 	}
-out:
-	pthread_mutex_unlock(&g_resolve_lock);
-	return rc;
+	pthread_mutex_lock(&g_publish_lock);
+	if (atomic_load_explicit(&g_npaddr, memory_order_relaxed) == 0) {
+		for (i = 0; i < p.n; i++) {
+			g_paddr[i] = p.a[i];
+			g_plen[i] = p.len[i];
+		}
+		atomic_store_explicit(&g_npaddr, p.n, memory_order_release);
+	}
+	pthread_mutex_unlock(&g_publish_lock);
+	return 0;
 }
 
 /* Builds the address to reach proxy address i from a socket of family
@@ -349,11 +207,11 @@ static int proxy_addr_for(int i, int fam, struct sockaddr_storage *out,
 	return -1;
 }
 
-/* In a child of fork() only the forking thread exists: a resolver lock
- * held by another thread would never be released. */
-static void resolve_lock_child(void)
+/* A child of fork() has only the forking thread: a lock held by another
+ * would never be released. */
+static void publish_lock_child(void)
 {
-	pthread_mutex_init(&g_resolve_lock, NULL);
+	pthread_mutex_init(&g_publish_lock, NULL);
 }
 
 /*
@@ -371,7 +229,7 @@ __attribute__((constructor)) static void at_load(void)
 
 	if (lvl && cfg_parse_log_level(lvl, &level) == 0)
 		sfy_log_level = (int)level;
-	pthread_atfork(NULL, NULL, resolve_lock_child);
+	pthread_atfork(NULL, NULL, publish_lock_child);
 	if (check && strcmp(check, "1") == 0 && !sfy_config(&why)) {
 		/* The launcher reads this from stderr, wherever the config
 		 * sends the log. */
@@ -382,49 +240,68 @@ __attribute__((constructor)) static void at_load(void)
 
 /* --- the synchronous driver --------------------------------------------- */
 
-long long sfy_now_ms(void)
-{
-	struct timespec ts;
+/* What the driver needs to undo when it stops, also when the thread is
+ * cancelled in one of its waits (poll, connect, send and recv are all
+ * cancellation points): the program's socket gets its flags back and no
+ * half-done handshake. */
+struct drive {
+	int fd;
+	int flags;	/* F_GETFL before we set O_NONBLOCK */
+	int own_socket; /* fd is the program's: registered as pending */
+	int done;	/* the handshake succeeded */
+	int closed;	/* the program closed fd meanwhile */
+	struct sfy_pending pend;
+	struct hs h;
+};
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+/* Dissolves whatever connection fd has, so that a failed connect leaves
+ * the program a socket it can connect again (connect(2) with AF_UNSPEC),
+ * and takes the ECONNRESET that dissolving a TCP connection leaves in
+ * SO_ERROR: after a failed direct connect the error is reported once and
+ * SO_ERROR reads 0, and so it must here. */
+static void disconnect(int fd)
+{
+	struct sockaddr sa;
+	int err;
+	socklen_t el = sizeof(err);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_family = AF_UNSPEC;
+	(void)sfy_real()->connect(fd, &sa, sizeof(sa));
+	(void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
 }
 
-int sfy_wait_fd(int fd, short ev, long long deadline)
+/* Undoes the driver's changes (the cleanup handler, and the normal end). */
+static void drive_end(void *arg)
 {
-	struct pollfd p = {.fd = fd, .events = ev};
-	long long left;
-	int r;
+	struct drive *d = arg;
+	int saved = errno, flags = d->flags;
 
-	for (;;) {
-		left = deadline - sfy_now_ms();
-		if (left <= 0)
-			return -ETIMEDOUT;
-		r = sfy_real()->poll(&p, 1,
-				     left > 1000000 ? 1000000 : (int)left);
-		if (r > 0)
-			return 0; /* readiness or an error: the next call says
-				   */
-		if (r == 0)
-			continue; /* re-check the clock */
-		/* A signal: connect(2) promises EINTR, and a program that
-		 * bounds connect() with alarm() must not wait for our
-		 * whole timeout. */
-		return -errno;
-	}
+	hs_wipe(&d->h);
+	if (!d->done)
+		disconnect(d->fd);
+	if (d->own_socket)
+		flags = sfy_pending_end(&d->pend, &d->closed);
+	if (!(flags & O_NONBLOCK) || flags != d->flags)
+		(void)sfy_real()->fcntl(d->fd, F_SETFL, flags);
+	if (d->closed)
+		(void)sfy_real()->close(d->fd);
+	errno = saved;
 }
 
 /* Connects fd to one of the proxy's addresses.  Returns 0 or -errno
  * (*why is set when there is more to say than the errno). */
-static int reach_proxy(int fd, int fam, long long deadline, char *pbuf,
-		       size_t pcap, const char **why)
+static int reach_proxy(int fd, int fam, long long deadline, int sig_fd,
+		       char *pbuf, size_t pcap, const char **why)
 {
 	const struct sfy_real *r = sfy_real();
 	struct sockaddr_storage pa;
 	socklen_t plen;
-	int i, rc = -ENETUNREACH, tried = 0;
+	int i, rc = -ENETUNREACH, tried = 0, v6only = 0, n;
+	socklen_t ol = sizeof(v6only);
 
-	for (i = 0; i < g_npaddr; i++) {
+	n = atomic_load_explicit(&g_npaddr, memory_order_acquire);
+	for (i = 0; i < n; i++) {
 		if (proxy_addr_for(i, fam, &pa, &plen) < 0)
 			continue;
 		tried = 1;
@@ -437,9 +314,18 @@ static int reach_proxy(int fd, int fam, long long deadline, char *pbuf,
 			return -errno;
 		if (errno != EINPROGRESS) {
 			rc = -errno;
+			if (rc == -ENETUNREACH && fam == AF_INET6 &&
+			    pa.ss_family == AF_INET6 &&
+			    IN6_IS_ADDR_V4MAPPED(
+				&((struct sockaddr_in6 *)&pa)->sin6_addr) &&
+			    getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+				       &ol) == 0 &&
+			    v6only)
+				*why = "the socket is IPv6-only (IPV6_V6ONLY) "
+				       "and the proxy has only IPv4 addresses";
 			continue;
 		}
-		rc = sfy_wait_fd(fd, POLLOUT, deadline);
+		rc = sfy_wait_fd(fd, POLLOUT, deadline, sig_fd, SO_SNDTIMEO);
 		if (rc < 0)
 			return rc; /* out of time: no point trying others */
 		/* Asking connect() again (rather than SO_ERROR) both reports
@@ -451,7 +337,7 @@ static int reach_proxy(int fd, int fam, long long deadline, char *pbuf,
 			return 0;
 		rc = -errno;
 	}
-	if (!tried && g_npaddr > 0) {
+	if (!tried && n > 0) {
 		sfy_fmt_addr((struct sockaddr *)&g_paddr[0], g_plen[0], pbuf,
 			     pcap);
 		*why = "the proxy has only IPv6 addresses and this is an IPv4 "
@@ -460,14 +346,13 @@ static int reach_proxy(int fd, int fam, long long deadline, char *pbuf,
 	return rc;
 }
 
-/* Runs the handshake on a connected, non-blocking fd.  Returns 0, or
- * -errno with *why set. */
-static int run_handshake(int fd, const struct cfg *c, uint8_t cmd,
-			 const struct s5_addr *dst, struct s5_addr *bnd,
-			 long long deadline, const char **why)
+/* Runs the handshake in d->h on a connected, non-blocking fd.  Returns 0,
+ * or -errno with *why set. */
+static int run_handshake(struct drive *d, struct s5_addr *bnd,
+			 long long deadline, int sig_fd, const char **why)
 {
 	const struct sfy_real *r = sfy_real();
-	struct hs h;
+	struct hs *h = &d->h;
 	uint8_t *buf;
 	size_t len;
 	ssize_t n;
@@ -476,17 +361,16 @@ static int run_handshake(int fd, const struct cfg *c, uint8_t cmd,
 	 * instead of paying for a read that says EAGAIN. */
 	int expect_wait = 0;
 
-	hs_init(&h, cmd, dst, c->proxy.user_len ? c->proxy.user : NULL,
-		c->proxy.user_len, c->proxy.pass, c->proxy.pass_len);
 	for (;;) {
-		switch (hs_next(&h, &buf, &len)) {
+		switch (hs_next(h, &buf, &len)) {
 		case HS_IO_WRITE:
-			n = r->send(fd, buf, len, MSG_NOSIGNAL);
+			n = r->send(d->fd, buf, len, MSG_NOSIGNAL);
 			if (n > 0) {
-				hs_wrote(&h, (size_t)n);
+				hs_wrote(h, (size_t)n);
 				expect_wait = 1;
 			} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				rc = sfy_wait_fd(fd, POLLOUT, deadline);
+				rc = sfy_wait_fd(d->fd, POLLOUT, deadline,
+						 sig_fd, SO_SNDTIMEO);
 			} else if (errno != EINTR) {
 				rc = -errno;
 				*why = "cannot send to the proxy";
@@ -495,17 +379,19 @@ static int run_handshake(int fd, const struct cfg *c, uint8_t cmd,
 		case HS_IO_READ:
 			if (expect_wait) {
 				expect_wait = 0;
-				rc = sfy_wait_fd(fd, POLLIN, deadline);
+				rc = sfy_wait_fd(d->fd, POLLIN, deadline,
+						 sig_fd, SO_SNDTIMEO);
 				if (rc < 0)
 					break;
 			}
-			n = r->recv(fd, buf, len, 0);
+			n = r->recv(d->fd, buf, len, 0);
 			if (n > 0) {
-				hs_got(&h, (size_t)n);
+				hs_got(h, (size_t)n);
 			} else if (n == 0) {
-				hs_eof(&h);
+				hs_eof(h);
 			} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				rc = sfy_wait_fd(fd, POLLIN, deadline);
+				rc = sfy_wait_fd(d->fd, POLLIN, deadline,
+						 sig_fd, SO_SNDTIMEO);
 			} else if (errno != EINTR) {
 				rc = -errno;
 				*why = "cannot read from the proxy";
@@ -513,48 +399,35 @@ static int run_handshake(int fd, const struct cfg *c, uint8_t cmd,
 			break;
 		case HS_IO_DONE:
 			if (bnd)
-				*bnd = h.bnd;
-			hs_wipe(&h);
+				*bnd = h->bnd;
 			return 0;
 		case HS_IO_FAIL:
-			hs_wipe(&h);
-			*why = h.why;
-			return -h.err;
+			*why = h->why;
+			return -h->err;
 		}
 		if (rc < 0) {
 			if (rc == -ETIMEDOUT)
 				*why = "the proxy did not complete the SOCKS5 "
 				       "handshake in time";
-			hs_wipe(&h);
 			return rc;
 		}
 	}
 }
 
-/* Dissolves whatever connection fd has, so that a failed connect leaves
- * the program a socket it can connect again (connect(2) with AF_UNSPEC). */
-static void disconnect(int fd)
-{
-	struct sockaddr sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_family = AF_UNSPEC;
-	(void)sfy_real()->connect(fd, &sa, sizeof(sa));
-}
-
 int sfy_proxy_families(int *has4, int *has6)
 {
-	const struct cfg *c = sfy_config(NULL);
 	const char *why = NULL;
-	int i, rc;
+	int err = EACCES, i, rc, n;
+	const struct cfg *c = sfy_config_err(NULL, &err);
 
 	*has4 = *has6 = 0;
 	if (!c)
-		return -EACCES;
+		return -err;
 	rc = resolve_proxy(c, &why);
 	if (rc < 0)
 		return rc;
-	for (i = 0; i < g_npaddr; i++) {
+	n = atomic_load_explicit(&g_npaddr, memory_order_acquire);
+	for (i = 0; i < n; i++) {
 		if (g_paddr[i].ss_family == AF_INET)
 			*has4 = 1;
 		else
@@ -570,6 +443,27 @@ int sfy_tcp_connect(int fd, int sock_family, const struct s5_addr *dst,
 				 NULL);
 }
 
+/*
+ * The deadline for a handshake on the program's socket: the configured
+ * timeout, cut short by SO_SNDTIMEO on a blocking socket (the bound the
+ * kernel puts on a blocking connect, see socket(7)).
+ */
+static long long handshake_deadline(const struct cfg *c, int fd, int flags,
+				    int own_socket, int *by_sndtimeo)
+{
+	long long deadline = sfy_now_ms() + c->timeout_ms, snd;
+
+	*by_sndtimeo = 0;
+	if (own_socket && !(flags & O_NONBLOCK)) {
+		snd = sfy_socket_deadline(fd, SO_SNDTIMEO);
+		if (snd > 0 && snd < deadline) {
+			deadline = snd;
+			*by_sndtimeo = 1;
+		}
+	}
+	return deadline;
+}
+
 int sfy_socks_request(int fd, int sock_family, uint8_t cmd,
 		      const struct s5_addr *dst, const char *dbuf,
 		      struct s5_addr *bnd)
@@ -578,49 +472,65 @@ int sfy_socks_request(int fd, int sock_family, uint8_t cmd,
 			   : cmd == S5_CMD_BIND	       ? "bind for"
 						       : "connect to";
 	const struct sfy_real *r = sfy_real();
-	const struct cfg *c = sfy_config(NULL);
+	int err = EACCES;
+	const struct cfg *c = sfy_config_err(NULL, &err);
 	char pbuf[SFY_ADDRSTRLEN] = "(proxy)";
 	const char *why = NULL;
 	long long deadline;
-	int flags, rc;
+	struct drive d;
+	int rc, by_sndtimeo, sig_fd;
 
 	if (!c)
-		return -EACCES; /* callers check the config first */
+		return -err; /* callers check the config first */
 	rc = resolve_proxy(c, &why);
 	if (rc < 0) {
 		sfy_log(SFY_LOG_ERROR, "%s %s via %s: %s (%s)", verb, dbuf,
 			c->proxy.host, why, strerrorname_np(-rc));
 		return rc;
 	}
-	flags = r->fcntl(fd, F_GETFL);
-	if (flags < 0)
+	memset(&d, 0, sizeof(d));
+	d.fd = fd;
+	/* UDP associations run on a control socket of our own; everything
+	 * else on the program's socket, which must be hidden meanwhile. */
+	d.own_socket = cmd != S5_CMD_UDP_ASSOCIATE;
+	sig_fd = d.own_socket ? fd : -1;
+	d.flags = r->fcntl(fd, F_GETFL);
+	if (d.flags < 0)
 		return -errno;
-	if (!(flags & O_NONBLOCK) &&
-	    r->fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-		return -errno;
-
-	deadline = sfy_now_ms() + c->timeout_ms;
-	rc = reach_proxy(fd, sock_family, deadline, pbuf, sizeof(pbuf), &why);
-	if (rc == -EISCONN || rc == -EALREADY) {
-		/* Leave the program's existing connection alone. */
-		if (!(flags & O_NONBLOCK))
-			r->fcntl(fd, F_SETFL, flags);
+	if (d.own_socket) {
+		rc = sfy_pending_begin(&d.pend, fd, d.flags);
+		if (rc < 0)
+			return rc; /* another thread's connect is running */
+	}
+	hs_init(&d.h, cmd, dst, c->proxy.user_len ? c->proxy.user : NULL,
+		c->proxy.user_len, c->proxy.pass, c->proxy.pass_len);
+	pthread_cleanup_push(drive_end, &d);
+	if (!(d.flags & O_NONBLOCK) &&
+	    r->fcntl(fd, F_SETFL, d.flags | O_NONBLOCK) < 0) {
+		rc = -errno;
+	} else {
+		deadline = handshake_deadline(c, fd, d.flags, d.own_socket,
+					      &by_sndtimeo);
+		rc = reach_proxy(fd, sock_family, deadline, sig_fd, pbuf,
+				 sizeof(pbuf), &why);
+		if (rc == -EISCONN || rc == -EALREADY) {
+			/* Leave the program's existing connection alone. */
+			d.done = 1;
+		} else if (rc < 0 && !why) {
+			why = rc == -ETIMEDOUT
+				  ? "timed out connecting to the proxy"
+				  : "cannot connect to the proxy";
+		} else if (rc == 0) {
+			rc = run_handshake(&d, bnd, deadline, sig_fd, &why);
+			d.done = rc == 0;
+		}
+		if (rc == -ETIMEDOUT && by_sndtimeo)
+			why = "the socket's SO_SNDTIMEO ran out before the "
+			      "proxy was reached and the handshake done";
+	}
+	pthread_cleanup_pop(1);
+	if (rc == -EISCONN || rc == -EALREADY)
 		return rc;
-	}
-	if (rc < 0 && !why) {
-		why = rc == -ETIMEDOUT ? "timed out connecting to the proxy"
-				       : "cannot connect to the proxy";
-	} else if (rc == 0) {
-		rc = run_handshake(fd, c, cmd, dst, bnd, deadline, &why);
-	}
-	if (rc < 0)
-		disconnect(fd);
-	if (!(flags & O_NONBLOCK)) {
-		int saved = errno;
-
-		r->fcntl(fd, F_SETFL, flags);
-		errno = saved;
-	}
 	if (rc == -EINTR)
 		sfy_log(SFY_LOG_INFO,
 			"%s %s via %s interrupted by a signal (EINTR)", verb,
@@ -631,5 +541,7 @@ int sfy_socks_request(int fd, int sock_family, uint8_t cmd,
 			strerrorname_np(-rc));
 	else
 		sfy_log(SFY_LOG_INFO, "%s %s via %s: ok", verb, dbuf, pbuf);
+	if (rc == 0 && d.closed)
+		return SFY_CLOSED_MEANWHILE;
 	return rc;
 }

@@ -1,18 +1,29 @@
 /*
  * proxy.h - the shim's process-wide state and the TCP handshake driver.
  *
- * The configuration is loaded once, lazily, from whichever hook first needs
- * it; the proxy's host name is resolved once, on first use, with the
- * re-entrancy guard set so that the resolver's own socket calls pass through
- * our hooks untouched.
+ * The configuration is loaded lazily, from whichever hook first needs it
+ * (cfgload.c); the proxy's host name is resolved on first use, with the
+ * re-entrancy guard set so that the resolver's own socket calls pass
+ * through our hooks untouched (proxy.c).
  *
- * Every lock of the shim, in one place (they are never held together):
- *   g_resolve_lock (proxy.c)  held while resolving the proxy's name; a
- *                             child of fork() re-initialises it
- *   fdt_lock (fdtable.c)      held briefly around table operations; taken
- *                             around fork() by pthread_atfork handlers
- * The configuration is loaded under pthread_once (glibc re-runs an
- * interrupted once in a child of fork()).
+ * Every lock of the shim, in one place.  None is held across a
+ * cancellation point or a wait, and none is taken while another is held
+ * (except fdt_lock inside a UDP association's, see udp.c):
+ *   g_cfg_lock (cfgload.c)      while loading the configuration (file
+ *                               reads, cancellation disabled); taken
+ *                               around fork()
+ *   g_publish_lock (proxy.c)    while publishing the proxy's resolved
+ *                               addresses (a copy); re-initialised in a
+ *                               child of fork()
+ *   g_pending_lock (pending.c)  around the list of handshakes in progress;
+ *                               taken around fork()
+ *   fdt_lock (fdtable.c)        briefly around table operations; taken
+ *                               around fork() by pthread_atfork handlers
+ *   g_hosts_lock, g_direct_lock (resolve.c)   the /etc/hosts cache
+ *                               (cancellation disabled while reading it)
+ *                               and the direct-name addresses
+ *   a->lock (udp.c)             one UDP association's recent names
+ *   the placeholder table's robust process-shared mutex (names.c)
  */
 #ifndef SOCKSIFY_PROXY_H
 #define SOCKSIFY_PROXY_H
@@ -31,11 +42,33 @@ extern __thread int sfy_busy __attribute__((tls_model("initial-exec")));
  * *why (if why is non-NULL) says "FILE:LINE: problem" or what is missing. */
 const struct cfg *sfy_config(const char **why);
 
+/* The same; on NULL, *err (if non-NULL) gets EACCES for a broken
+ * configuration (final: every later call gets the same), or the errno of
+ * a transient failure to read it (EMFILE, ENOMEM...: the next call tries
+ * again). */
+const struct cfg *sfy_config_err(const char **why, int *err);
+
+/* libc's getaddrinfo with sfy_busy raised, lowered again also when the
+ * thread is cancelled inside it. */
+struct addrinfo;
+int sfy_busy_getaddrinfo(const char *node, const char *service,
+			 const struct addrinfo *hints, struct addrinfo **res);
+
+/* What sfy_socks_request returns when the handshake succeeded but the
+ * program closed the fd meanwhile (another thread's close(); the fd is
+ * closed now, as it asked): there is nothing to record. */
+#define SFY_CLOSED_MEANWHILE 1
+
 /* Connects fd (a TCP socket of family sock_family) through the proxy to
  * dst (an address or a name), honouring the configured timeout, and leaves
  * the socket's file status flags as they were.  desc names the
- * destination in the one log line written on failure.  Returns 0 or
- * -errno; on failure the socket is left unconnected. */
+ * destination in the one log line written on failure.  Returns 0,
+ * SFY_CLOSED_MEANWHILE or -errno; on failure the socket is left
+ * unconnected, with no error pending in SO_ERROR.  While it runs, fd is
+ * pending (pending.h): the program's other threads do not see the
+ * handshake.  A signal restarts the waits or fails the call with EINTR
+ * as the kernel would (wait.h); on a blocking socket SO_SNDTIMEO bounds
+ * the whole call (ETIMEDOUT). */
 int sfy_tcp_connect(int fd, int sock_family, const struct s5_addr *dst,
 		    const char *desc);
 
@@ -53,14 +86,6 @@ int sfy_proxy_families(int *has4, int *has6);
  * NUL-terminated buffer, without hanging on a FIFO.  Returns 0, -ENOENT,
  * -EINVAL (not a regular file), -EFBIG, or another -errno. */
 int sfy_slurp(const char *path, size_t max, char **text, size_t *len);
-
-/* Milliseconds on the monotonic clock, for deadlines. */
-long long sfy_now_ms(void);
-
-/* Waits for ev on fd until the deadline (sfy_now_ms() based).  Returns 0
- * when ready (or in error: the next call says), -ETIMEDOUT, or -errno
- * (EINTR included: connect(2) promises it). */
-int sfy_wait_fd(int fd, short ev, long long deadline);
 
 /* Formats "1.2.3.4:80" or "[2001:db8::1]:80" into buf (always terminated). */
 void sfy_fmt_addr(const struct sockaddr *sa, socklen_t len, char *buf,

@@ -50,6 +50,7 @@ static void bind_all(void)
 
 #define BIND(name, ours)                                                       \
 	*(void **)&sfy_real_table.name = bind_next(#name, (void *)(ours))
+	BIND(socket, socket);
 	BIND(connect, connect);
 	BIND(close, close);
 	BIND(dup, dup);

@@ -21,6 +21,7 @@
 #include <time.h>
 
 struct sfy_real {
+	int (*socket)(int, int, int);
 	int (*connect)(int, const struct sockaddr *, socklen_t);
 	int (*close)(int);
 	int (*dup)(int);

@@ -27,6 +27,7 @@
 #include "proxy.h"
 #include "real.h"
 #include "socks5.h"
+#include "wait.h"
 
 #define HOSTS_PATH	"/etc/hosts"
 #define HOSTS_MAX_BYTES (4u << 20)
@@ -374,8 +375,11 @@ static int hosts_line(struct hosts_query *q, const char *line, size_t len)
 static int hosts_scan(struct hosts_query *q)
 {
 	const char *p, *nl;
-	int r = 0;
+	int r = 0, old;
 
+	/* Reading the file (open, read: cancellation points) with the lock
+	 * held: a cancelled thread must not leave it locked. */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
 	pthread_mutex_lock(&g_hosts_lock);
 	hosts_refresh_locked();
 	for (p = g_hosts; p && *p && r == 0; p = nl ? nl + 1 : NULL) {
@@ -383,6 +387,7 @@ static int hosts_scan(struct hosts_query *q)
 		r = hosts_line(q, p, nl ? (size_t)(nl - p) : strlen(p));
 	}
 	pthread_mutex_unlock(&g_hosts_lock);
+	pthread_setcancelstate(old, &old);
 	return r;
 }
 
@@ -451,19 +456,25 @@ int sfy_is_localhost(const char *name)
 	return n > 10 && strncasecmp(name + n - 10, ".localhost", 10) == 0;
 }
 
-enum sfy_res sfy_res_decide(const char *name, const struct cfg **cfgp)
+enum sfy_res sfy_res_decide(const char *name, uint16_t port,
+			    const struct cfg **cfgp)
 {
 	const struct cfg *c;
 	const char *why = NULL;
 	enum cfg_dns mode;
+	int err = EACCES;
 
 	*cfgp = NULL;
 	if (sfy_busy || !name || is_numeric(name))
 		return SFY_RES_REAL;
-	c = sfy_config(&why);
+	c = sfy_config_err(&why, &err);
 	if (!c) {
 		if (sfy_is_localhost(name))
 			return SFY_RES_REAL;
+		if (err != EACCES) {
+			errno = err; /* logged once by the loader */
+			return SFY_RES_TRANSIENT;
+		}
 		sfy_log(SFY_LOG_ERROR,
 			"lookup of %s refused: configuration error: %s", name,
 			why);
@@ -477,7 +488,11 @@ enum sfy_res sfy_res_decide(const char *name, const struct cfg **cfgp)
 	 * family /etc/hosts lacks, and for localhost names it lacks. */
 	if (sfy_is_localhost(name) || sfy_hosts_has_name(name))
 		return SFY_RES_HOSTS;
-	if (cfg_name_is_direct(c, name))
+	/* Resolved locally only when no connection to it can go through
+	 * the proxy: a `route direct` rule for some ports leaves the others
+	 * proxied, and their lookups must not leave the machine. */
+	if (cfg_name_always_direct(c, name) ||
+	    (port && cfg_match_name(c, name, port) == CFG_DIRECT))
 		return SFY_RES_DIRECT;
 	return mode == CFG_DNS_TUNNEL ? SFY_RES_TUNNEL : SFY_RES_PLACEHOLDER;
 }
@@ -501,7 +516,7 @@ static int wait_until(int fd, short ev, long long deadline)
 {
 	int rc;
 
-	while ((rc = sfy_wait_fd(fd, ev, deadline)) == -EINTR)
+	while ((rc = sfy_wait_fd(fd, ev, deadline, -1, 0)) == -EINTR)
 		;
 	return rc < 0 ? -1 : 0;
 }
@@ -562,7 +577,7 @@ static int tunnel_open(const struct cfg *c, const char *name)
 	if (sfy_proxy_families(&has4, &has6) < 0)
 		return -1;
 	fam = has4 ? AF_INET : AF_INET6;
-	fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = REAL_CALL(socket, fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	sfy_fmt_addr((const struct sockaddr *)&c->dns_server, c->dns_server_len,
@@ -575,6 +590,13 @@ static int tunnel_open(const struct cfg *c, const char *name)
 		return -1;
 	}
 	return fd;
+}
+
+/* Closes a tunnel socket of ours (also when the looking-up thread is
+ * cancelled in a wait: the lookup is a cancellation point). */
+static void close_cleanup(void *arg)
+{
+	sfy_real()->close(*(int *)arg);
 }
 
 /* Frames a DNS message (RFC 1035 4.2.2) and sends it. */
@@ -605,7 +627,9 @@ static ssize_t recv_framed(int fd, uint8_t **out, long long deadline)
 	msg = malloc(len ? len : 1);
 	if (!msg)
 		return -1;
+	pthread_cleanup_push(free, msg);
 	rc = recv_all(fd, msg, len, deadline);
+	pthread_cleanup_pop(0);
 	if (rc < 0) {
 		free(msg);
 		return -1;
@@ -629,17 +653,15 @@ struct tq {
  * (call again for the rest), -1 on a failure or at the deadline, -2 when
  * the proxy could not be reached (already logged).
  */
-static int tunnel_round(const struct cfg *c, const char *name, struct tq *q,
-			size_t nq, long long deadline)
+static int tunnel_exchange(int fd, const char *name, struct tq *q, size_t nq,
+			   long long deadline)
 {
 	size_t i, pending = 0;
 	uint8_t *msg = NULL;
 	ssize_t len;
 	uint16_t id;
-	int fd = tunnel_open(c, name), rc = 0;
+	int rc = 0;
 
-	if (fd < 0)
-		return -2;
 	for (i = 0; i < nq; i++)
 		if (!q[i].done) {
 			if (send_framed(fd, q[i].q, q[i].qlen, deadline) < 0)
@@ -667,7 +689,19 @@ static int tunnel_round(const struct cfg *c, const char *name, struct tq *q,
 		}
 		free(msg);
 	}
-	sfy_real()->close(fd);
+	return rc;
+}
+
+static int tunnel_round(const struct cfg *c, const char *name, struct tq *q,
+			size_t nq, long long deadline)
+{
+	int fd = tunnel_open(c, name), rc;
+
+	if (fd < 0)
+		return -2;
+	pthread_cleanup_push(close_cleanup, &fd);
+	rc = tunnel_exchange(fd, name, q, nq, deadline);
+	pthread_cleanup_pop(1);
 	return rc;
 }
 
@@ -745,16 +779,15 @@ int sfy_tunnel_raw(const struct cfg *c, const char *what, const uint8_t *q,
 		errno = saved;
 		return -1; /* logged by the connect */
 	}
-	{
-		if (send_framed(fd, q, qlen, deadline) == 0)
-			len = recv_framed(fd, &msg, deadline);
-		if (len >= 0) {
-			rc = (int)((size_t)len < anslen ? (size_t)len : anslen);
-			memcpy(ans, msg, (size_t)rc);
-			free(msg);
-		}
-		sfy_real()->close(fd);
+	pthread_cleanup_push(close_cleanup, &fd);
+	if (send_framed(fd, q, qlen, deadline) == 0)
+		len = recv_framed(fd, &msg, deadline);
+	if (len >= 0) {
+		rc = (int)((size_t)len < anslen ? (size_t)len : anslen);
+		memcpy(ans, msg, (size_t)rc);
+		free(msg);
 	}
+	pthread_cleanup_pop(1);
 	if (rc < 0)
 		sfy_log(SFY_LOG_ERROR,
 			"DNS query for %s over the proxy failed: no answer "

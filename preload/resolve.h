@@ -24,16 +24,21 @@ enum sfy_res {
 	SFY_RES_PLACEHOLDER, /* remote mode: a placeholder for the name */
 	SFY_RES_TUNNEL,	     /* tunnel mode: DNS over TCP via the proxy */
 	SFY_RES_FAIL,	     /* broken configuration: fail the lookup */
+	SFY_RES_TRANSIENT,   /* the configuration cannot be read just now:
+				fail this lookup with errno set */
 };
 
 /*
  * Decides how to resolve name: libc for NULL, numeric hosts and in local
  * mode; SFY_RES_HOSTS (answered from /etc/hosts, localhost synthesised)
  * for localhost names and /etc/hosts names; libc, as SFY_RES_DIRECT, for
- * names a `route direct` host rule matches; else the mode's back end.  *cfgp
- * gets the configuration (NULL for SFY_RES_FAIL, which is logged).
+ * names the rules send direct at every port, or at port (when the lookup
+ * names one; 0 when not); else the mode's back end.  *cfgp gets the
+ * configuration (NULL for SFY_RES_FAIL, which is logged, and
+ * SFY_RES_TRANSIENT, which sets errno).
  */
-enum sfy_res sfy_res_decide(const char *name, const struct cfg **cfgp);
+enum sfy_res sfy_res_decide(const char *name, uint16_t port,
+			    const struct cfg **cfgp);
 
 /* The placeholder table of this process tree, created on first use from
  * the configuration.  NULL (logged once) when it cannot be created. */

@@ -1,5 +1,6 @@
 /*
- * udp.c - UDP associations: set-up, datagram wrapping and unwrapping.
+ * udp.c - UDP associations: set-up, the kernel-side filter, datagram
+ * wrapping and unwrapping, and the end of an association.
  */
 #include "udp.h"
 
@@ -7,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -15,23 +17,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "fdtable.h"
 #include "log.h"
 #include "names.h"
+#include "ownfd.h"
 #include "proxy.h"
 #include "real.h"
 #include "resolve.h"
+#include "safemem.h"
+#include "sockkind.h"
 #include "socks5.h"
+#include "udpfilter.h"
+#include "wait.h"
 
-/* Control connections live at or above this fd number when the limit
- * allows: out of the way of programs that assume small fds are theirs. */
-#define CTL_FD_BASE  512
 #define RECENT_NAMES 8
-#define MAX_IOV	     64
+/* Up to this many of the program's buffers travel in a small array; more
+ * (up to the kernel's SFY_IOV_MAX) take the slower path. */
+#define SMALL_IOV 64
+/* Two neighbouring buffers this small are merged when the program passes
+ * SFY_IOV_MAX of them (the header needs one slot of the kernel's limit). */
+#define BOUNCE 256
+
+/*
+ * How long a control connection outlives its socket when a datagram went
+ * out shortly before the close and nothing came back since: the relay
+ * must still be there when the datagram reaches it (danted drops a session
+ * whose control connection closed, with the datagram in flight).  1 ms is
+ * enough against a proxy on the same host; the margin is for the network.
+ */
+#define LINGER_MS 50
 
 struct recent_name {
 	uint16_t port;		    /* 0: unused */
@@ -39,10 +57,17 @@ struct recent_name {
 	socklen_t phlen;
 };
 
+enum filter_state {
+	FILTER_NONE = 0, /* not attached yet */
+	FILTER_OURS,	 /* attached, filter_len instructions */
+	FILTER_OFF,	 /* the program has its own, or the kernel refused */
+};
+
 struct assoc {
 	atomic_int refs;
-	pthread_mutex_t lock;
-	int ctl; /* control connection, -1 once known dead */
+	pthread_mutex_t lock; /* recent[], the filter */
+	int ctl;	      /* control connection, -1 once known dead */
+	int fam;	      /* the UDP socket's family */
 	struct sockaddr_storage relay; /* in the UDP socket's family */
 	socklen_t relaylen;
 	/* Destinations given by name: a reply comes from the name's real
@@ -51,49 +76,130 @@ struct assoc {
 	struct recent_name recent[RECENT_NAMES];
 	unsigned int recent_next;
 	atomic_llong checked_ms; /* when the control connection last stood */
+	atomic_llong sent_ms;	 /* the last datagram through the relay */
+	atomic_llong heard_ms;	 /* the last datagram from the relay */
+	/* The socket also talks to peers the rules send direct: their
+	 * datagrams pass too (else only the relay's). */
+	atomic_int mixed;
+	enum filter_state filter;
+	unsigned int filter_len;
+	atomic_int told_stray, told_unreachable;
 };
 
-/* --- fds of our own --------------------------------------------------------
- */
-
-_Atomic unsigned long sfy_own_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
-atomic_uint sfy_own_count;
 __thread struct sfy_last_direct sfy_last_direct
     __attribute__((tls_model("initial-exec")));
 
-static void own(int fd, int on)
-{
-	unsigned int u = (unsigned int)fd;
-	unsigned long bit = 1ul << (u % FDT_WORD_BITS);
+/* The process's last datagram sent through a relay and last one heard:
+ * at exit, an unanswered one that just left gets its linger too. */
+static atomic_llong g_sent_ms, g_heard_ms;
 
-	if (fd < 0 || u >= FDT_BITMAP_FDS)
-		return;
-	if (on) {
-		atomic_fetch_or(&sfy_own_bits[u / FDT_WORD_BITS], bit);
-		atomic_fetch_add(&sfy_own_count, 1);
-	} else {
-		atomic_fetch_and(&sfy_own_bits[u / FDT_WORD_BITS], ~bit);
-		atomic_fetch_sub(&sfy_own_count, 1);
+/* --- lingering control connections ------------------------------------- */
+
+#define LINGER_SLOTS 64
+
+atomic_uint sfy_udp_lingering;
+static pthread_mutex_t g_linger_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	int fd;
+	long long until;
+} g_linger[LINGER_SLOTS];
+
+/* Closes the control connections whose time is up (all with force). */
+static void reap(int force)
+{
+	long long now = sfy_now_ms();
+	int i;
+
+	pthread_mutex_lock(&g_linger_lock);
+	for (i = 0; i < LINGER_SLOTS; i++) {
+		if (g_linger[i].fd <= 0 || (!force && g_linger[i].until > now))
+			continue;
+		sfy_own_close(g_linger[i].fd);
+		g_linger[i].fd = 0;
+		atomic_fetch_sub(&sfy_udp_lingering, 1);
 	}
+	pthread_mutex_unlock(&g_linger_lock);
 }
 
-/* --- associations ----------------------------------------------------------
- */
+void sfy_udp_reap(void)
+{
+	if (atomic_load_explicit(&sfy_udp_lingering, memory_order_relaxed))
+		reap(0);
+}
+
+/* Keeps ctl open until until (or closes it now when every slot is
+ * taken: the oldest datagrams are then the ones at risk). */
+static void linger(int ctl, long long until)
+{
+	int i;
+
+	pthread_mutex_lock(&g_linger_lock);
+	for (i = 0; i < LINGER_SLOTS && g_linger[i].fd > 0; i++)
+		;
+	if (i < LINGER_SLOTS) {
+		g_linger[i].fd = ctl;
+		g_linger[i].until = until;
+		atomic_fetch_add(&sfy_udp_lingering, 1);
+		ctl = -1;
+	}
+	pthread_mutex_unlock(&g_linger_lock);
+	if (ctl >= 0)
+		sfy_own_close(ctl);
+}
+
+static void linger_child(void)
+{
+	pthread_mutex_init(&g_linger_lock, NULL);
+}
+
+/* At exit the kernel would end every association at once: a datagram
+ * that just left, unanswered, gets the same moment as at a close. */
+__attribute__((destructor)) static void udp_at_exit(void)
+{
+	long long now = sfy_now_ms(), until = 0, sent, t;
+	struct timespec ts;
+	int i;
+
+	sent = atomic_load(&g_sent_ms);
+	if (sent && sent > atomic_load(&g_heard_ms))
+		until = sent + LINGER_MS;
+	pthread_mutex_lock(&g_linger_lock);
+	for (i = 0; i < LINGER_SLOTS; i++)
+		if (g_linger[i].fd > 0 && g_linger[i].until > until)
+			until = g_linger[i].until;
+	pthread_mutex_unlock(&g_linger_lock);
+	t = until - now;
+	if (t > 0 && t <= LINGER_MS) {
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)t * 1000000;
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+	reap(1);
+}
+
+/* --- associations ------------------------------------------------------ */
 
 static void assoc_hold(void *p)
 {
 	atomic_fetch_add(&((struct assoc *)p)->refs, 1);
 }
 
+/* Called with the fd table's lock held: no call back into the table. */
 static void assoc_release(void *p)
 {
 	struct assoc *a = p;
+	long long sent;
 
 	if (atomic_fetch_sub(&a->refs, 1) != 1)
 		return;
 	if (a->ctl >= 0) {
-		own(a->ctl, 0);
-		sfy_real()->close(a->ctl);
+		sent = atomic_load(&a->sent_ms);
+		if (sent && sent > atomic_load(&a->heard_ms) &&
+		    sfy_now_ms() - sent < LINGER_MS)
+			linger(a->ctl, sent + LINGER_MS);
+		else
+			sfy_own_close(a->ctl);
 	}
 	pthread_mutex_destroy(&a->lock);
 	free(a);
@@ -104,22 +210,7 @@ static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 static void install_hooks(void)
 {
 	fdt_set_assoc_hooks(assoc_hold, assoc_release);
-}
-
-/* Moves a fresh fd of ours up, out of the program's way. */
-static int lift_fd(int fd)
-{
-	struct rlimit rl;
-	int hi;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 ||
-	    rl.rlim_cur <= CTL_FD_BASE + 64)
-		return fd;
-	hi = sfy_real()->fcntl(fd, F_DUPFD_CLOEXEC, CTL_FD_BASE);
-	if (hi < 0)
-		return fd;
-	sfy_real()->close(fd);
-	return hi;
+	pthread_atfork(NULL, NULL, linger_child);
 }
 
 /* The address to send to for relay bnd from a socket of family fam; an
@@ -170,12 +261,14 @@ static int relay_addr(int ctl, int fam, const struct s5_addr *bnd,
 }
 
 /* Binds an unbound UDP socket as its first send would, so that the
- * association can name the port it sends from. */
-static int ensure_bound(int fd, int fam, uint16_t *port)
+ * association can name the port it sends from.  *fresh gets 1 when it was
+ * unbound: it has talked to nobody yet. */
+static int ensure_bound(int fd, int fam, uint16_t *port, int *fresh)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 
+	*fresh = 0;
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
 		return -errno;
 	*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
@@ -191,94 +284,156 @@ static int ensure_bound(int fd, int fam, uint16_t *port)
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
 		return -errno;
 	*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	*fresh = 1;
 	return 0;
+}
+
+/* A control socket of ours, closed when the setting-up thread is
+ * cancelled in the handshake. */
+static void ctl_cleanup(void *arg)
+{
+	int *ctl = arg;
+
+	if (*ctl >= 0)
+		sfy_own_close(*ctl);
+}
+
+/* The UDP ASSOCIATE on control socket ctl (family cfam) for a socket of
+ * family fam bound to port.  Returns the association (owning ctl) or NULL
+ * with *rc set (logged). */
+static struct assoc *negotiate(int ctl, int cfam, int fam, uint16_t port,
+			       int fresh, const char *what, int *rc)
+{
+	struct s5_addr req, bnd;
+	struct assoc *a;
+
+	/* RFC 1928 section 7: the address the client will send from; the
+	 * port is what the relay can check, the address may be zero.  In the
+	 * control connection's family: the relay address danted hands back
+	 * follows it (an IPv6-only client needs an IPv6 relay). */
+	memset(&req, 0, sizeof(req));
+	req.atyp = cfam == AF_INET6 ? S5_ATYP_IPV6 : S5_ATYP_IPV4;
+	req.port = port;
+	*rc = sfy_socks_request(ctl, cfam, S5_CMD_UDP_ASSOCIATE, &req, what,
+				&bnd);
+	if (*rc < 0)
+		return NULL;
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		*rc = -ENOMEM;
+		sfy_log(SFY_LOG_ERROR, "UDP association for %s: out of memory",
+			what);
+		return NULL;
+	}
+	*rc = relay_addr(ctl, fam, &bnd, &a->relay, &a->relaylen);
+	if (*rc < 0) {
+		sfy_log(SFY_LOG_ERROR,
+			"%s: unusable relay address in the UDP ASSOCIATE reply "
+			"(%s)",
+			what,
+			*rc == -ENETUNREACH ? "an IPv6 relay for an IPv4 socket"
+					    : strerrorname_np(-*rc));
+		free(a);
+		return NULL;
+	}
+	atomic_init(&a->refs, 1);
+	pthread_mutex_init(&a->lock, NULL);
+	a->ctl = ctl;
+	a->fam = fam;
+	/* A socket bound before it ever sent may have talked to direct
+	 * peers (or be a server of theirs): mixed. */
+	atomic_init(&a->mixed, !fresh);
+	return a;
+}
+
+/* negotiate(), closing ctl unless it succeeded: also when the thread is
+ * cancelled in the handshake. */
+static struct assoc *negotiate_owned(int *ctl, int cfam, int fam, uint16_t port,
+				     int fresh, const char *what, int *rc)
+{
+	struct assoc *a;
+
+	pthread_cleanup_push(ctl_cleanup, ctl);
+	a = negotiate(*ctl, cfam, fam, port, fresh, what, rc);
+	if (a)
+		*ctl = -1; /* the association owns it now */
+	pthread_cleanup_pop(1);
+	return a;
 }
 
 /* Sets up an association for UDP socket fd (family fam).  Returns it with
  * one reference, or NULL with errno set (logged). */
 static struct assoc *assoc_create(int fd, int fam, const char *desc)
 {
-	struct s5_addr req, bnd;
 	struct assoc *a;
 	uint16_t port = 0;
-	int has4 = 0, has6 = 0, cfam, ctl, rc;
+	int has4 = 0, has6 = 0, cfam, ctl, rc, fresh = 0;
 	char what[SFY_ADDRSTRLEN + DNS_MAX_NAME + 48];
 
 	pthread_once(&hooks_once, install_hooks);
-	rc = ensure_bound(fd, fam, &port);
-	if (rc == 0)
-		rc = sfy_proxy_families(&has4, &has6);
+	sfy_udp_reap();
+	snprintf(what, sizeof(what), "%s", desc);
+	rc = ensure_bound(fd, fam, &port, &fresh);
+	if (rc < 0) {
+		sfy_log(SFY_LOG_ERROR,
+			"UDP association for %s: cannot bind the socket (%s)",
+			what, strerrorname_np(-rc));
+		errno = -rc;
+		return NULL;
+	}
+	rc = sfy_proxy_families(&has4, &has6);
 	if (rc < 0) {
 		errno = -rc;
-		return NULL;
+		return NULL; /* logged where it failed */
 	}
 	cfam = has4 ? AF_INET : AF_INET6;
-	ctl = socket(cfam, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (ctl < 0)
-		return NULL;
-	ctl = lift_fd(ctl);
-	own(ctl, 1);
-	/* RFC 1928 section 7: the address the client will send from; the
-	 * port is what the relay can check, the address may be zero. */
-	memset(&req, 0, sizeof(req));
-	/* In the control connection's family: the relay address danted
-	 * hands back follows it (an IPv6-only client needs an IPv6 relay). */
-	req.atyp = cfam == AF_INET6 ? S5_ATYP_IPV6 : S5_ATYP_IPV4;
-	req.port = port;
-	snprintf(what, sizeof(what), "%s", desc);
-	rc = sfy_socks_request(ctl, cfam, S5_CMD_UDP_ASSOCIATE, &req, what,
-			       &bnd);
-	a = rc < 0 ? NULL : calloc(1, sizeof(*a));
-	if (a) {
-		rc = relay_addr(ctl, fam, &bnd, &a->relay, &a->relaylen);
-		if (rc < 0) {
-			sfy_log(SFY_LOG_ERROR,
-				"%s: unusable relay address in the UDP "
-				"ASSOCIATE reply (%s)",
-				what, strerrorname_np(-rc));
-			free(a);
-			a = NULL;
-		}
-	} else if (rc >= 0) {
-		rc = -ENOMEM;
-	}
-	if (!a) {
-		own(ctl, 0);
-		sfy_real()->close(ctl);
+	ctl = REAL_CALL(socket, cfam, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ctl < 0) {
+		rc = -errno;
+		sfy_log(SFY_LOG_ERROR,
+			"UDP association for %s: cannot open its control "
+			"connection to the proxy (%s)",
+			what, strerrorname_np(-rc));
 		errno = -rc;
 		return NULL;
 	}
-	atomic_init(&a->refs, 1);
-	pthread_mutex_init(&a->lock, NULL);
-	a->ctl = ctl;
+	ctl = sfy_own_new(ctl);
+	a = negotiate_owned(&ctl, cfam, fam, port, fresh, what, &rc);
+	if (!a)
+		errno = -rc;
 	return a;
 }
 
 /* 1 while the control connection stands (RFC 1928 section 7: the
- * association ends with it). */
+ * association ends with it).  Bytes on it mean nothing (nothing is due
+ * after the reply): they are read and dropped, with one line. */
 static int ctl_check(struct assoc *a)
 {
 	struct pollfd p = {.fd = a->ctl, .events = POLLIN};
-	char b[64];
+	char b[4096];
 	ssize_t n;
 
 	if (a->ctl < 0)
 		return 0;
 	if (sfy_real()->poll(&p, 1, 0) <= 0)
 		return 1;
-	/* Nothing is due on it: bytes are discarded (so a wait does not
-	 * wake for them again), end of file or an error end it. */
 	n = sfy_real()->recv(a->ctl, b, sizeof(b), MSG_DONTWAIT);
-	return n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR));
+	if (n > 0) {
+		if (!atomic_exchange(&a->told_stray, 1))
+			sfy_log(SFY_LOG_WARN,
+				"the proxy sent %zd unexpected byte%s on a UDP "
+				"association's control connection: ignored",
+				n, n == 1 ? "" : "s");
+		return 1;
+	}
+	return n < 0 && (errno == EAGAIN || errno == EINTR);
 }
 
 /* ctl_check at most every 200 ms on the send path: a datagram sent to a
  * relay that just went away is lost, as UDP may lose it anyway, and the
  * steady state pays no syscall for the check. */
-static int ctl_alive(struct assoc *a)
+static int ctl_alive(struct assoc *a, long long now)
 {
-	long long now = sfy_now_ms();
-
 	if (now - atomic_load_explicit(&a->checked_ms, memory_order_relaxed) <
 	    200)
 		return 1;
@@ -288,15 +443,124 @@ static int ctl_alive(struct assoc *a)
 	return 1;
 }
 
-/* --- routing ---------------------------------------------------------------
- */
+/* --- the kernel-side filter -------------------------------------------- */
 
-/*
- * Where a datagram to sa goes.  Returns 1 (proxy: *dst and desc set), 0
- * (not ours: direct by rule, not a UDP socket...), or -1 with errno (a
- * refusal or a broken config; logged).  Direct destinations are decided
- * before any syscall.
- */
+/* Puts a's filter on fd (locked by the caller): relay only, or mixed; with
+ * the program's connected peer when it has one.  A socket that carries a
+ * filter of the program's is left alone (the shim's own checks on receive
+ * still drop what the filter would have). */
+static void refilter_locked(int fd, struct assoc *a,
+			    const struct sfy_fdinfo *info)
+{
+	struct uf_spec s;
+	struct sock_fprog prog;
+	struct sock_filter *insn;
+	const struct sockaddr_in6 *r6 = (const struct sockaddr_in6 *)&a->relay;
+	const struct cfg *c = sfy_config(NULL);
+	socklen_t have = 0;
+	unsigned int i;
+	int n;
+
+	if (a->filter == FILTER_OFF)
+		return;
+	/* SO_GET_FILTER with no room says how long the current one is. */
+	if (getsockopt(fd, SOL_SOCKET, SO_GET_FILTER, NULL, &have) < 0 ||
+	    (a->filter == FILTER_NONE && have != 0) ||
+	    (a->filter == FILTER_OURS && have != a->filter_len)) {
+		sfy_log(SFY_LOG_DEBUG,
+			"UDP fd %d carries a socket filter of the program's: "
+			"the shim filters on receive only",
+			fd);
+		a->filter = FILTER_OFF;
+		return;
+	}
+	memset(&s, 0, sizeof(s));
+	s.sock_family = a->fam;
+	if (a->relay.ss_family == AF_INET) {
+		s.relay_family = AF_INET;
+		memcpy(s.relay_addr,
+		       &((const struct sockaddr_in *)&a->relay)->sin_addr, 4);
+		s.relay_port =
+		    ntohs(((const struct sockaddr_in *)&a->relay)->sin_port);
+	} else if (IN6_IS_ADDR_V4MAPPED(&r6->sin6_addr)) {
+		s.relay_family = AF_INET; /* it comes over IPv4 */
+		memcpy(s.relay_addr, &r6->sin6_addr.s6_addr[12], 4);
+		s.relay_port = ntohs(r6->sin6_port);
+	} else {
+		s.relay_family = AF_INET6;
+		memcpy(s.relay_addr, &r6->sin6_addr, 16);
+		s.relay_port = ntohs(r6->sin6_port);
+	}
+	if (info->connected && info->dst.atyp != S5_ATYP_DOMAIN) {
+		s.peer_atyp = info->dst.atyp;
+		memcpy(s.peer_addr, info->dst.u.v6,
+		       info->dst.atyp == S5_ATYP_IPV4 ? 4 : 16);
+		s.peer_port = info->dst.port;
+	} else if (info->connected) {
+		s.any_sender = 1;
+	}
+	/* The ports that sender_for() shows as a name's placeholder: those
+	 * of exactly one recent name. */
+	for (i = 0; i < RECENT_NAMES; i++) {
+		unsigned int j, same = 0;
+
+		if (!a->recent[i].phlen)
+			continue;
+		for (j = 0; j < RECENT_NAMES; j++)
+			same += a->recent[j].phlen &&
+				a->recent[j].port == a->recent[i].port;
+		if (same == 1 && s.n_name_ports < 8)
+			s.name_ports[s.n_name_ports++] = a->recent[i].port;
+	}
+	s.direct = atomic_load(&a->mixed) ? c : NULL;
+	if (atomic_load(&a->mixed) && !c)
+		return; /* no rules to judge direct peers by */
+	insn = malloc(UF_MAX_INSNS * sizeof(*insn));
+	if (!insn)
+		return;
+	n = uf_build(insn, UF_MAX_INSNS, &s);
+	if (n > 0) {
+		prog.len = (unsigned short)n;
+		prog.filter = insn;
+		if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+			       sizeof(prog)) == 0) {
+			a->filter = FILTER_OURS;
+			a->filter_len = (unsigned int)n;
+		} else {
+			a->filter = FILTER_OFF;
+		}
+	} else {
+		a->filter = FILTER_OFF;
+	}
+	if (a->filter == FILTER_OFF)
+		sfy_log(SFY_LOG_DEBUG,
+			"UDP fd %d: no kernel filter (%s): the shim filters "
+			"on receive only",
+			fd, n > 0 ? strerrorname_np(errno) : "too many rules");
+	free(insn);
+}
+
+static void refilter(int fd, struct assoc *a, const struct sfy_fdinfo *info)
+{
+	int saved = errno;
+
+	pthread_mutex_lock(&a->lock);
+	refilter_locked(fd, a, info);
+	pthread_mutex_unlock(&a->lock);
+	errno = saved;
+}
+
+/* The socket starts talking to a direct peer: let its datagrams in. */
+static void go_mixed(int fd, struct assoc *a, const struct sfy_fdinfo *info)
+{
+	if (atomic_load_explicit(&a->mixed, memory_order_relaxed))
+		return;
+	atomic_store(&a->mixed, 1);
+	refilter(fd, a, info);
+}
+
+/* --- routing ----------------------------------------------------------- */
+
 /* Remembers sa as the last destination this thread found direct. */
 static void remember_direct(const struct sockaddr *sa)
 {
@@ -318,6 +582,12 @@ static void remember_direct(const struct sockaddr *sa)
 	d->valid = 1;
 }
 
+/*
+ * Where a datagram to sa (the shim's copy) goes.  Returns 1 (proxy: *dst
+ * and desc set), 0 (not ours: direct by rule, not a UDP socket...), or -1
+ * with errno (a refusal or a broken config; logged).  Direct destinations
+ * are decided before any syscall.
+ */
 static int udp_route(int fd, const struct sockaddr *sa, socklen_t len,
 		     int known_fam, int *fam, struct s5_addr *dst,
 		     struct sockaddr_storage *norm, socklen_t *normlen,
@@ -327,11 +597,11 @@ static int udp_route(int fd, const struct sockaddr *sa, socklen_t len,
 	const char *why = NULL;
 	char name[DNS_MAX_NAME + 1];
 	enum cfg_action act;
-	int dom, proto, nr;
-	socklen_t olen;
+	struct sfy_sock k;
+	int dom, nr, err = EACCES;
 	uint16_t port;
 
-	if (sfy_busy || !sa || len < sizeof(sa_family_t) ||
+	if (sfy_busy || len < sizeof(sa_family_t) ||
 	    len > sizeof(struct sockaddr_storage) ||
 	    (sa->sa_family == AF_INET && len < sizeof(struct sockaddr_in)) ||
 	    (sa->sa_family == AF_INET6 &&
@@ -340,7 +610,7 @@ static int udp_route(int fd, const struct sockaddr *sa, socklen_t len,
 		return 0;
 	if (sfy_udp_direct_cached(sa, len))
 		return 0;
-	c = sfy_config(&why);
+	c = sfy_config_err(&why, &err);
 	memset(norm, 0, sizeof(*norm));
 	memcpy(norm, sa, len);
 	*normlen = sa->sa_family == AF_INET ? sizeof(struct sockaddr_in)
@@ -364,24 +634,34 @@ static int udp_route(int fd, const struct sockaddr *sa, socklen_t len,
 	if (known_fam) {
 		dom = known_fam; /* a socket with an association is UDP */
 	} else {
-		olen = sizeof(dom);
-		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &olen) < 0) {
-			if (errno == EBADF || errno == ENOTSOCK)
-				return 0; /* the real call says the same */
+		int rc = sfy_sock_probe(fd, &k);
+
+		if (rc == -EBADF || rc == -ENOTSOCK)
+			return 0; /* the real call says the same */
+		if (rc < 0) {
 			/* A socket we may not inspect could be UDP to a
 			 * proxied destination: fail closed. */
 			sfy_log(SFY_LOG_ERROR,
 				"datagram on fd %d refused: cannot inspect the "
 				"socket (%s) (EACCES)",
-				fd, strerrorname_np(errno));
+				fd, strerrorname_np(-rc));
 			errno = EACCES;
 			return -1;
 		}
-		olen = sizeof(proto);
-		if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &olen) <
-			0 ||
-		    proto != IPPROTO_UDP)
-			return 0;
+		if (k.carry == SFY_UNCARRIED) {
+			if (!c && err != EACCES) {
+				errno = err;
+				return -1;
+			}
+			return sfy_uncarried_check(c, k.kind, fd,
+						   (struct sockaddr *)norm,
+						   *normlen, "datagram") < 0
+				   ? -1
+				   : 0;
+		}
+		if (k.carry != SFY_UDP)
+			return 0; /* TCP ignores the address; others pass */
+		dom = k.dom;
 	}
 	/* An IPv6 socket may send to an IPv4 address (the kernel maps it);
 	 * the other way round the kernel refuses, so let it. */
@@ -393,6 +673,10 @@ static int udp_route(int fd, const struct sockaddr *sa, socklen_t len,
 	if (!c || nr == -ENOENT || act != CFG_PROXY || nr > 0)
 		sfy_fmt_addr((struct sockaddr *)norm, *normlen, desc, cap);
 	if (!c) {
+		if (err != EACCES) {
+			errno = err; /* transient: logged once by the loader */
+			return -1;
+		}
 		sfy_log(SFY_LOG_ERROR,
 			"datagram to %s refused: configuration error: %s "
 			"(EACCES)",
@@ -467,7 +751,7 @@ static int get_assoc(int fd, int fam, const char *desc,
 	if (fdt_maybe_ours(fd) && fdt_get(fd, info) == 0 &&
 	    info->kind == SFY_FD_UDP) {
 		old = info->assoc;
-		if (ctl_alive(old))
+		if (ctl_alive(old, sfy_now_ms()))
 			return 0;
 		sfy_log(SFY_LOG_WARN,
 			"UDP association for fd %d ended (proxy restarted?): "
@@ -489,6 +773,8 @@ static int get_assoc(int fd, int fam, const char *desc,
 			errno = ENETRESET;
 		return -1;
 	}
+	if (old && atomic_load(&((struct assoc *)old)->mixed))
+		atomic_store(&a->mixed, 1);
 	fresh = *info;
 	fresh.assoc = a;
 	if (fdt_set(fd, &fresh) < 0) {
@@ -501,15 +787,18 @@ static int get_assoc(int fd, int fam, const char *desc,
 	    sfy_real()->connect(fd, (struct sockaddr *)&a->relay, a->relaylen) <
 		0)
 		return -1;
+	refilter(fd, a, &fresh);
 	*info = fresh;
 	return 0;
 }
 
-/* --- datagrams -------------------------------------------------------------
- */
+/* --- datagrams ---------------------------------------------------------- */
 
-static void remember_name(struct assoc *a, const struct s5_addr *dst,
-			  const struct sockaddr_storage *ph, socklen_t phlen)
+/* Remembers a name the program sent to (by its placeholder).  A new one
+ * changes which answers the filter lets in. */
+static void remember_name(int fd, struct assoc *a, const struct s5_addr *dst,
+			  const struct sockaddr_storage *ph, socklen_t phlen,
+			  const struct sfy_fdinfo *info)
 {
 	unsigned int i;
 
@@ -525,64 +814,161 @@ static void remember_name(struct assoc *a, const struct s5_addr *dst,
 	a->recent[i].port = dst->port;
 	a->recent[i].ph = *ph;
 	a->recent[i].phlen = phlen;
+	if (a->fam == AF_INET)
+		refilter_locked(fd, a, info);
 out:
 	pthread_mutex_unlock(&a->lock);
 }
 
-ssize_t sfy_udp_send(int fd, const struct msghdr *msg, int flags)
+/* Gets the program's iovec array (n entries) into out: copied in through
+ * safemem, or as is when it is the shim's own. */
+static int iov_in(struct iovec *out, const struct iovec *in, size_t n,
+		  int trusted)
+{
+	if (trusted) {
+		memcpy(out, in, n * sizeof(*in));
+		return 0;
+	}
+	return sfy_copy_in(out, in, n * sizeof(*in));
+}
+
+/* Two neighbours of iov[0..n) small enough to share one bounce buffer:
+ * the index of the first, or -1. */
+static long small_pair(const struct iovec *iov, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i++)
+		if (iov[i].iov_len <= BOUNCE &&
+		    iov[i + 1].iov_len <= BOUNCE - iov[i].iov_len)
+			return (long)i;
+	return -1;
+}
+
+/* Sends header + the n iovecs in v[1..n] (v[0] is the header's slot);
+ * SFY_IOV_MAX of the program's need one pair merged.  m has the name. */
+static ssize_t send_vec(int fd, struct msghdr *m, struct iovec *v, size_t n,
+			int flags)
+{
+	uint8_t bounce[BOUNCE];
+	long p;
+	size_t k;
+
+	if (n + 1 > SFY_IOV_MAX) {
+		p = small_pair(v + 1, n);
+		if (p < 0) {
+			errno = EMSGSIZE; /* over 64 KiB: the kernel says so */
+			return -1;
+		}
+		k = v[1 + p].iov_len;
+		if (sfy_copy_in(bounce, v[1 + p].iov_base, k) < 0 ||
+		    sfy_copy_in(bounce + k, v[2 + p].iov_base,
+				v[2 + p].iov_len) < 0) {
+			errno = EFAULT;
+			return -1;
+		}
+		v[1 + p].iov_base = bounce;
+		v[1 + p].iov_len = k + v[2 + p].iov_len;
+		memmove(&v[2 + p], &v[3 + p], (n - (size_t)p - 2) * sizeof(*v));
+		n--;
+	}
+	m->msg_iov = v;
+	m->msg_iovlen = n + 1;
+	return REAL_CALL(sendmsg, fd, m, flags);
+}
+
+/* The sends with more buffers than SMALL_IOV: a larger array, out of the
+ * common path's stack frame. */
+static __attribute__((noinline, cold)) ssize_t
+send_big(int fd, struct msghdr *m, const struct iovec *hdr,
+	 const struct iovec *prog, size_t n, int trusted, int flags)
+{
+	struct iovec v[SFY_IOV_MAX + 1];
+
+	v[0] = *hdr;
+	if (iov_in(v + 1, prog, n, trusted) < 0) {
+		errno = EFAULT;
+		return -1;
+	}
+	return send_vec(fd, m, v, n, flags);
+}
+
+/* A datagram the relay cannot be reached for from this socket (an IPv6
+ * socket bound to ::1 and an IPv4 relay...): said once per association. */
+static void tell_unreachable(int fd, struct assoc *a, const char *desc)
+{
+	char rbuf[SFY_ADDRSTRLEN];
+	int saved = errno;
+
+	if (atomic_exchange(&a->told_unreachable, 1))
+		return;
+	sfy_fmt_addr((const struct sockaddr *)&a->relay, a->relaylen, rbuf,
+		     sizeof(rbuf));
+	sfy_log(SFY_LOG_ERROR,
+		"datagram%s%s on fd %d: the relay %s cannot be reached from "
+		"this socket (its local address?) (%s)",
+		desc[0] ? " to " : "", desc, fd, rbuf, strerrorname_np(saved));
+	errno = saved;
+}
+
+ssize_t sfy_udp_send(int fd, const struct msghdr *msg, int flags,
+		     int trusted_iov)
 {
 	struct sfy_fdinfo info;
 	struct s5_addr dst;
-	struct sockaddr_storage norm;
-	socklen_t normlen = 0;
-	struct iovec iov[MAX_IOV + 1];
+	struct sockaddr_storage norm, name;
+	socklen_t normlen = 0, namelen = 0;
+	struct iovec v[SMALL_IOV + 1];
 	struct msghdr m;
 	uint8_t hdr[S5_MAX_UDP_HEADER];
 	char desc[SFY_ADDRSTRLEN + DNS_MAX_NAME + 8];
 	struct assoc *a;
 	ssize_t hlen, n;
+	long long now;
 	int fam = 0, r, saved = errno;
-
 	int have = fdt_maybe_udp(fd) && fdt_get(fd, &info) == 0 &&
 		   info.kind == SFY_FD_UDP;
-	struct msghdr fixed;
-	struct sockaddr_in as4;
 
 	desc[0] = '\0';
-	if (msg->msg_name &&
-	    (msg->msg_namelen == 0 ||
-	     ((const struct sockaddr *)msg->msg_name)->sa_family ==
-		 AF_UNSPEC)) {
-		/* What the kernel makes of these: no address at all (an
-		 * empty name; AF_UNSPEC on an IPv6 socket), or, on an IPv4
-		 * socket, AF_UNSPEC read as AF_INET (udp_sendmsg). */
-		int dom = 0;
-		socklen_t ol = sizeof(dom);
-
-		fixed = *msg;
-		if (msg->msg_namelen >= sizeof(as4) &&
-		    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &ol) == 0 &&
-		    dom == AF_INET) {
-			memcpy(&as4, msg->msg_name, sizeof(as4));
-			as4.sin_family = AF_INET;
-			fixed.msg_name = &as4;
-			fixed.msg_namelen = sizeof(as4);
-		} else {
-			fixed.msg_name = NULL;
-			fixed.msg_namelen = 0;
+	if (msg->msg_name && msg->msg_namelen > 0) {
+		if (msg->msg_namelen > sizeof(name))
+			return SFY_UDP_PASS; /* the kernel says EINVAL */
+		namelen = msg->msg_namelen;
+		if (sfy_copy_in(&name, msg->msg_name, namelen) < 0) {
+			errno = sfy_bad_address_errno(fd);
+			return -1;
 		}
-		msg = &fixed;
+		if (name.ss_family == AF_UNSPEC) {
+			/* What the kernel makes of it: on an IPv4 socket,
+			 * AF_UNSPEC read as AF_INET (udp_sendmsg); on an
+			 * IPv6 one, no address at all. */
+			int dom = have ? ((struct assoc *)info.assoc)->fam : 0;
+			socklen_t ol = sizeof(dom);
+
+			if (!have && getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom,
+						&ol) < 0)
+				dom = 0;
+			if (dom == AF_INET &&
+			    namelen >= sizeof(struct sockaddr_in))
+				name.ss_family = AF_INET;
+			else
+				namelen = 0;
+		}
 	}
-	if (msg->msg_name) {
-		/* A socket with an association is known to be UDP, of the
-		 * family its relay address is kept in. */
-		r = udp_route(
-		    fd, msg->msg_name, msg->msg_namelen,
-		    have ? ((struct assoc *)info.assoc)->relay.ss_family : 0,
-		    &fam, &dst, &norm, &normlen, desc, sizeof(desc));
-		if (r <= 0)
-			return r < 0 ? -1 : SFY_UDP_PASS;
-		if ((!have || !ctl_alive(info.assoc)) &&
+	if (namelen) {
+		r = udp_route(fd, (struct sockaddr *)&name, namelen,
+			      have ? ((struct assoc *)info.assoc)->fam : 0,
+			      &fam, &dst, &norm, &normlen, desc, sizeof(desc));
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			/* A direct peer on a socket with an association: its
+			 * answers must get in from now on. */
+			if (have)
+				go_mixed(fd, info.assoc, &info);
+			return SFY_UDP_PASS;
+		}
+		if ((!have || !ctl_alive(info.assoc, sfy_now_ms())) &&
 		    get_assoc(fd, fam, desc, &norm, normlen, &info) < 0)
 			return -1;
 	} else {
@@ -591,12 +977,12 @@ ssize_t sfy_udp_send(int fd, const struct msghdr *msg, int flags)
 		dst = info.dst;
 		norm = info.peer;
 		normlen = info.peerlen;
-		if (!ctl_alive(info.assoc) &&
-		    get_assoc(fd, ((struct assoc *)info.assoc)->relay.ss_family,
-			      desc, &norm, normlen, &info) < 0)
+		if (!ctl_alive(info.assoc, sfy_now_ms()) &&
+		    get_assoc(fd, ((struct assoc *)info.assoc)->fam, desc,
+			      &norm, normlen, &info) < 0)
 			return -1;
 	}
-	if (msg->msg_iovlen > MAX_IOV) {
+	if (msg->msg_iovlen > SFY_IOV_MAX) {
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -606,16 +992,8 @@ ssize_t sfy_udp_send(int fd, const struct msghdr *msg, int flags)
 		errno = EINVAL;
 		return -1;
 	}
-	remember_name(a, &dst, &norm, normlen);
-	/* The header in front, the program's buffers as they are. */
-	iov[0].iov_base = hdr;
-	iov[0].iov_len = (size_t)hlen;
-	if (msg->msg_iovlen)
-		memcpy(iov + 1, msg->msg_iov,
-		       msg->msg_iovlen * sizeof(struct iovec));
+	remember_name(fd, a, &dst, &norm, normlen, &info);
 	m = *msg;
-	m.msg_iov = iov;
-	m.msg_iovlen = msg->msg_iovlen + 1;
 	if (info.connected && kernel_connects(a)) {
 		m.msg_name = NULL;
 		m.msg_namelen = 0;
@@ -623,14 +1001,33 @@ ssize_t sfy_udp_send(int fd, const struct msghdr *msg, int flags)
 		m.msg_name = &a->relay;
 		m.msg_namelen = a->relaylen;
 	}
-	n = REAL_CALL(sendmsg, fd, &m, flags);
-	if (n < 0)
+	/* The header in front, the program's buffers as they are. */
+	v[0].iov_base = hdr;
+	v[0].iov_len = (size_t)hlen;
+	if (msg->msg_iovlen > SMALL_IOV) {
+		n = send_big(fd, &m, &v[0], msg->msg_iov, msg->msg_iovlen,
+			     trusted_iov, flags);
+	} else if (iov_in(v + 1, msg->msg_iov, msg->msg_iovlen, trusted_iov) <
+		   0) {
+		errno = EFAULT;
+		n = -1;
+	} else {
+		n = send_vec(fd, &m, v, msg->msg_iovlen, flags);
+	}
+	if (n < 0) {
+		if (errno == ENETUNREACH || errno == EHOSTUNREACH ||
+		    errno == EADDRNOTAVAIL || errno == EINVAL)
+			tell_unreachable(fd, a, desc);
 		return -1;
+	}
+	now = sfy_now_ms();
+	atomic_store_explicit(&a->sent_ms, now, memory_order_relaxed);
+	atomic_store_explicit(&g_sent_ms, now, memory_order_relaxed);
 	errno = saved;
 	return n >= hlen ? n - hlen : 0;
 }
 
-static int same_sockaddr(const struct sockaddr_storage *a, socklen_t al,
+static int same_sockaddr(const struct sockaddr_storage *a,
 			 const struct sockaddr_storage *b)
 {
 	if (a->ss_family != b->ss_family)
@@ -641,9 +1038,7 @@ static int same_sockaddr(const struct sockaddr_storage *a, socklen_t al,
 
 		return x->sin_port == y->sin_port &&
 		       x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	(void)al;
-	{
+	} else {
 		const struct sockaddr_in6 *x = (const void *)a,
 					  *y = (const void *)b;
 
@@ -659,6 +1054,7 @@ static socklen_t sender_for(struct assoc *a, int fam, const struct s5_addr *src,
 {
 	size_t sl = sizeof(*out);
 	unsigned int i;
+	int hit = -1, hits = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (src->atyp == S5_ATYP_DOMAIN ||
@@ -667,21 +1063,16 @@ static socklen_t sender_for(struct assoc *a, int fam, const struct s5_addr *src,
 	/* A reply from a name's real address: show the placeholder the
 	 * program sent to, when exactly one recent name matches the port. */
 	pthread_mutex_lock(&a->lock);
-	{
-		int hit = -1, hits = 0;
-
-		for (i = 0; i < RECENT_NAMES; i++)
-			if (a->recent[i].port == src->port &&
-			    a->recent[i].phlen) {
-				hit = (int)i;
-				hits++;
-			}
-		if (hits == 1) {
-			*out = a->recent[hit].ph;
-			sl = a->recent[hit].phlen;
-			pthread_mutex_unlock(&a->lock);
-			return (socklen_t)sl;
+	for (i = 0; i < RECENT_NAMES; i++)
+		if (a->recent[i].port == src->port && a->recent[i].phlen) {
+			hit = (int)i;
+			hits++;
 		}
+	if (hits == 1) {
+		*out = a->recent[hit].ph;
+		sl = a->recent[hit].phlen;
+		pthread_mutex_unlock(&a->lock);
+		return (socklen_t)sl;
 	}
 	pthread_mutex_unlock(&a->lock);
 	if (out->ss_family == fam)
@@ -701,11 +1092,16 @@ static socklen_t sender_for(struct assoc *a, int fam, const struct s5_addr *src,
 	return 0; /* an IPv6 sender for an IPv4 socket */
 }
 
-/* 1 when a datagram from src is one the rules send direct. */
-static int from_direct_peer(const struct sockaddr_storage *src, socklen_t sl)
+/* 1 when a datagram from src comes from a peer the rules send direct and
+ * the socket talks to such peers. */
+static int from_direct_peer(struct assoc *a, const struct sockaddr_storage *src,
+			    socklen_t sl)
 {
-	const struct cfg *c = sfy_config(NULL);
+	const struct cfg *c;
 
+	if (!atomic_load_explicit(&a->mixed, memory_order_relaxed))
+		return 0;
+	c = sfy_config(NULL);
 	return c &&
 	       cfg_match(c, (const struct sockaddr *)src, sl) == CFG_DIRECT;
 }
@@ -713,42 +1109,130 @@ static int from_direct_peer(const struct sockaddr_storage *src, socklen_t sl)
 /*
  * Waits, as a blocking receive on fd would, for a datagram; and for the
  * end of the association: a program blocked in a receive must not hang on
- * once the proxy is gone.  Honours O_NONBLOCK and SO_RCVTIMEO.  Returns 0
- * when something may be readable, -1 with errno (EAGAIN, ECONNREFUSED).
+ * once the proxy is gone.  Honours O_NONBLOCK, SO_RCVTIMEO (*deadline, 0
+ * until first needed, -1 for none) and SA_RESTART.  Returns 0 when
+ * something may be readable, 1 when the socket was shut down for reading
+ * (a receive returns 0), -1 with errno (EAGAIN, EINTR, ECONNREFUSED).
  */
-static int wait_datagram(int fd, struct assoc *a)
+static int wait_datagram(int fd, struct assoc *a, long long *deadline)
 {
-	struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+	struct pollfd p[2] = {{.fd = fd, .events = POLLIN | POLLRDHUP},
 			      {.fd = a->ctl, .events = POLLIN}};
-	struct timeval tv;
-	socklen_t tl = sizeof(tv);
-	int fl = sfy_real()->fcntl(fd, F_GETFL), ms = -1, rc;
+	int fl = sfy_real()->fcntl(fd, F_GETFL), ms, rc;
 
 	if (fl >= 0 && (fl & O_NONBLOCK)) {
 		errno = EAGAIN;
 		return -1;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &tl) == 0 &&
-	    (tv.tv_sec || tv.tv_usec))
-		ms = (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
-	rc = sfy_real()->poll(p, a->ctl >= 0 ? 2 : 1, ms);
-	if (rc < 0)
-		return -1;
-	if (rc == 0) {
-		errno = EAGAIN; /* SO_RCVTIMEO ran out */
+	if (*deadline == 0) {
+		*deadline = sfy_socket_deadline(fd, SO_RCVTIMEO);
+		if (*deadline == 0)
+			*deadline = -1;
+	}
+	for (;;) {
+		ms = -1;
+		if (*deadline > 0) {
+			long long left = *deadline - sfy_now_ms();
+
+			if (left <= 0) {
+				errno = EAGAIN; /* SO_RCVTIMEO ran out */
+				return -1;
+			}
+			ms = left > INT_MAX ? INT_MAX : (int)left;
+		}
+		p[0].revents = p[1].revents = 0;
+		rc = sfy_real()->poll(p, a->ctl >= 0 ? 2 : 1, ms);
+		if (rc < 0) {
+			if (errno == EINTR &&
+			    sfy_eintr_restarts(fd, SO_RCVTIMEO))
+				continue;
+			return -1;
+		}
+		if (rc == 0)
+			continue; /* the clock decides */
+		if (p[1].revents && !ctl_check(a)) {
+			sfy_log(SFY_LOG_ERROR,
+				"UDP receive on fd %d: the proxy ended the "
+				"association (ECONNREFUSED)",
+				fd);
+			errno = ECONNREFUSED;
+			return -1;
+		}
+		if (p[0].revents & POLLRDHUP)
+			return 1;
+		if (p[0].revents)
+			return 0;
+		/* Only stray bytes on the control connection: nothing for
+		 * the program yet. */
+	}
+}
+
+/* Receives into header + the program's n buffers in v[1..n] (v[0] is the
+ * header's slot); SFY_IOV_MAX of them need a pair merged, or the last one
+ * dropped when they can hold any datagram without it. */
+static ssize_t recv_vec(int fd, struct msghdr *m, struct iovec *v, size_t n,
+			int flags, size_t hlen)
+{
+	uint8_t bounce[BOUNCE];
+	struct iovec first = {0}, second = {0};
+	size_t before = 0, k, i, got;
+	long p = -1;
+	ssize_t r;
+
+	if (n + 1 > SFY_IOV_MAX) {
+		p = small_pair(v + 1, n);
+		if (p < 0) {
+			n--; /* the others hold more than 64 KiB */
+		} else {
+			first = v[1 + p];
+			second = v[2 + p];
+			for (i = 0; i < (size_t)p; i++)
+				before += v[1 + i].iov_len;
+			v[1 + p].iov_base = bounce;
+			v[1 + p].iov_len = first.iov_len + second.iov_len;
+			memmove(&v[2 + p], &v[3 + p],
+				(n - (size_t)p - 2) * sizeof(*v));
+			n--;
+		}
+	}
+	m->msg_iov = v;
+	m->msg_iovlen = n + 1;
+	r = REAL_CALL(recvmsg, fd, m, flags);
+	if (r < 0 || p < 0)
+		return r;
+	/* The merged pair's share of the payload goes where it belongs. */
+	got = (size_t)r > hlen + before ? (size_t)r - hlen - before : 0;
+	if (got > first.iov_len + second.iov_len)
+		got = first.iov_len + second.iov_len;
+	k = got < first.iov_len ? got : first.iov_len;
+	if (sfy_copy_out(first.iov_base, bounce, k) < 0 ||
+	    sfy_copy_out(second.iov_base, bounce + k, got - k) < 0) {
+		errno = EFAULT;
 		return -1;
 	}
-	if (p[0].revents)
-		return 0;
-	if (!ctl_check(a)) {
-		sfy_log(SFY_LOG_ERROR,
-			"UDP receive on fd %d: the proxy ended the association "
-			"(ECONNREFUSED)",
-			fd);
-		errno = ECONNREFUSED;
+	return r;
+}
+
+static __attribute__((noinline, cold)) ssize_t
+recv_big(int fd, struct msghdr *m, const struct iovec *hdr,
+	 const struct iovec *prog, size_t n, int flags, size_t hlen)
+{
+	struct iovec v[SFY_IOV_MAX + 1];
+
+	v[0] = *hdr;
+	if (sfy_copy_in(v + 1, prog, n * sizeof(*prog)) < 0) {
+		errno = EFAULT;
 		return -1;
 	}
-	return 0;
+	return recv_vec(fd, m, v, n, flags, hlen);
+}
+
+/* Drops the datagram at the head of fd's queue. */
+static void drop_one(int fd)
+{
+	uint8_t b;
+
+	(void)sfy_real()->recv(fd, &b, 1, MSG_DONTWAIT);
 }
 
 ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags)
@@ -758,21 +1242,22 @@ ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags)
 	struct assoc *a;
 	uint8_t hdr[S5_MAX_UDP_HEADER];
 	struct sockaddr_storage src, from;
-	socklen_t sl, fl;
+	socklen_t sl, fl = 0;
 	struct s5_addr sender;
-	struct iovec iov[MAX_IOV + 1];
+	struct iovec v[SMALL_IOV + 1];
 	struct msghdr m;
+	long long deadline = 0;
 	uint8_t frag;
-	size_t hlen;
+	size_t hlen = 0;
 	ssize_t n;
-	int saved = errno, woke = 0;
+	int saved = errno, w;
 
 	/* The error queue carries no SOCKS header: as without us. */
 	if ((flags & MSG_ERRQUEUE) || !fdt_maybe_ours(fd) ||
 	    fdt_get(fd, &info) < 0 || info.kind != SFY_FD_UDP)
 		return SFY_UDP_PASS;
 	a = info.assoc;
-	if (msg->msg_iovlen > MAX_IOV) {
+	if (msg->msg_iovlen > SFY_IOV_MAX) {
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -786,27 +1271,24 @@ ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags)
 				(struct sockaddr *)&src, &sl);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
 		    !(flags & MSG_DONTWAIT)) {
-			if (woke) {
-				/* Readable, yet nothing to peek: shut down
-				 * for reading, where a receive returns 0. */
-				errno = saved;
-				return 0;
-			}
-			if (wait_datagram(fd, a) < 0)
+			w = wait_datagram(fd, a, &deadline);
+			if (w < 0)
 				return -1;
-			woke = 1;
+			if (w > 0) {
+				errno = saved;
+				return 0; /* shut down for reading */
+			}
 			continue;
 		}
-		woke = 0;
 		if (n < 0)
 			return -1;
-		if (!same_sockaddr(&src, sl, &a->relay) &&
-		    from_direct_peer(&src, sl)) {
+		if (!same_sockaddr(&src, &a->relay) &&
+		    from_direct_peer(a, &src, sl)) {
 			/* A peer the rules send direct: as without us. */
 			errno = saved;
 			return r->recvmsg(fd, msg, flags);
 		}
-		if (!same_sockaddr(&src, sl, &a->relay) ||
+		if (!same_sockaddr(&src, &a->relay) ||
 		    s5_parse_udp_header(hdr, (size_t)n, &frag, &sender, &hlen) <
 			0 ||
 		    frag != 0 ||
@@ -814,8 +1296,10 @@ ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags)
 					  : sender_for(a, src.ss_family,
 						       &sender, &from))) {
 			/* Not from the relay, a fragment (RFC 1928 section
-			 * 7: we do not reassemble), or unshowable: dropped. */
-			(void)r->recv(fd, hdr, 1, MSG_DONTWAIT);
+			 * 7: we do not reassemble), or unshowable: dropped
+			 * (the kernel filter drops these before they are
+			 * queued, where it is in place). */
+			drop_one(fd);
 			continue;
 		}
 		if (info.connected) {
@@ -826,48 +1310,68 @@ ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags)
 			/* A connected socket hears only its peer (a name's
 			 * replies come from wherever it resolved to). */
 			if (info.dst.atyp != S5_ATYP_DOMAIN &&
-			    (!wl || !same_sockaddr(&want, wl, &info.peer))) {
-				(void)r->recv(fd, hdr, 1, MSG_DONTWAIT);
+			    (!wl || !same_sockaddr(&want, &info.peer))) {
+				drop_one(fd);
 				continue;
 			}
 			from = info.peer;
 		}
 		break;
 	}
-	iov[0].iov_base = hdr;
-	iov[0].iov_len = hlen;
-	if (msg->msg_iovlen)
-		memcpy(iov + 1, msg->msg_iov,
-		       msg->msg_iovlen * sizeof(struct iovec));
+	v[0].iov_base = hdr;
+	v[0].iov_len = hlen;
 	m = *msg;
 	m.msg_name = NULL;
 	m.msg_namelen = 0;
-	m.msg_iov = iov;
-	m.msg_iovlen = msg->msg_iovlen + 1;
-	n = r->recvmsg ? r->recvmsg(fd, &m, flags) : -1;
+	if (msg->msg_iovlen > SMALL_IOV)
+		n = recv_big(fd, &m, &v[0], msg->msg_iov, msg->msg_iovlen,
+			     flags, hlen);
+	else if (sfy_copy_in(v + 1, msg->msg_iov,
+			     msg->msg_iovlen * sizeof(*v)) < 0) {
+		errno = EFAULT;
+		n = -1;
+	} else
+		n = recv_vec(fd, &m, v, msg->msg_iovlen, flags, hlen);
 	if (n < 0)
 		return -1;
+	if (!(flags & MSG_PEEK)) {
+		long long now = sfy_now_ms();
+
+		atomic_store_explicit(&a->heard_ms, now, memory_order_relaxed);
+		atomic_store_explicit(&g_heard_ms, now, memory_order_relaxed);
+	}
 	msg->msg_flags = m.msg_flags;
 	msg->msg_controllen = m.msg_controllen;
 	if (msg->msg_name) {
-		memcpy(msg->msg_name, &from,
-		       msg->msg_namelen < fl ? msg->msg_namelen : fl);
+		if (sfy_copy_out(msg->msg_name, &from,
+				 msg->msg_namelen < fl ? msg->msg_namelen
+						       : fl) < 0) {
+			errno = EFAULT; /* the datagram is gone, as in the
+					   kernel's recvfrom */
+			return -1;
+		}
 		msg->msg_namelen = fl;
 	}
 	errno = saved;
 	return n >= (ssize_t)hlen ? n - (ssize_t)hlen : 0;
 }
 
-int sfy_udp_connect(int fd, const struct sockaddr *sa, socklen_t len)
+int sfy_udp_connect(int fd, const struct sockaddr *usa, socklen_t len)
 {
 	struct sfy_fdinfo info;
 	struct s5_addr dst;
-	struct sockaddr_storage norm;
+	struct sockaddr_storage norm, sa;
 	socklen_t normlen = 0;
 	char desc[SFY_ADDRSTRLEN + DNS_MAX_NAME + 8];
 	int fam = 0, r;
 
-	if (sa && len >= sizeof(sa_family_t) && sa->sa_family == AF_UNSPEC) {
+	if (!usa || len < sizeof(sa_family_t) || len > sizeof(sa))
+		return SFY_UDP_PASS;
+	if (sfy_copy_in(&sa, usa, len) < 0) {
+		errno = sfy_bad_address_errno(fd);
+		return -1;
+	}
+	if (sa.ss_family == AF_UNSPEC) {
 		/* Dissolving the default destination: the association stays
 		 * for later sends. */
 		if (!fdt_maybe_ours(fd) || fdt_get(fd, &info) < 0 ||
@@ -875,20 +1379,26 @@ int sfy_udp_connect(int fd, const struct sockaddr *sa, socklen_t len)
 			return SFY_UDP_PASS;
 		info.connected = 0;
 		(void)fdt_set(fd, &info);
-		return REAL_CALL(connect, fd, sa, len);
+		r = REAL_CALL(connect, fd, (struct sockaddr *)&sa, len);
+		refilter(fd, info.assoc, &info);
+		return r;
 	}
 	desc[0] = '\0';
-	r = udp_route(fd, sa, len, 0, &fam, &dst, &norm, &normlen, desc,
-		      sizeof(desc));
+	r = udp_route(fd, (struct sockaddr *)&sa, len, 0, &fam, &dst, &norm,
+		      &normlen, desc, sizeof(desc));
 	if (r < 0)
 		return -1;
 	if (r == 0) {
 		/* A new, direct peer: the proxied one no longer applies
 		 * (sends would carry its header, receives filter for it). */
 		if (fdt_maybe_udp(fd) && fdt_get(fd, &info) == 0 &&
-		    info.kind == SFY_FD_UDP && info.connected) {
-			info.connected = 0;
-			(void)fdt_set(fd, &info);
+		    info.kind == SFY_FD_UDP) {
+			if (info.connected) {
+				info.connected = 0;
+				(void)fdt_set(fd, &info);
+			}
+			go_mixed(fd, info.assoc, &info);
+			refilter(fd, info.assoc, &info);
 		}
 		return SFY_UDP_PASS;
 	}
@@ -910,5 +1420,6 @@ int sfy_udp_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		errno = ENOMEM;
 		return -1;
 	}
+	refilter(fd, info.assoc, &info);
 	return 0;
 }

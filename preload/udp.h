@@ -22,16 +22,26 @@
 
 #include "fdtable.h"
 
+/* The most buffers (and messages in a batch) one call takes: the
+ * kernel's UIO_MAXIOV. */
+#define SFY_IOV_MAX 1024
+
 /* What the UDP layer made of a call. */
 #define SFY_UDP_PASS (-2) /* not ours: make the real call */
 
 /* Sends through the relay when fd is a UDP socket and the destination
- * (msg->msg_name, or the connected peer) is proxied.  Returns the
- * program's byte count, -1 with errno, or SFY_UDP_PASS. */
-ssize_t sfy_udp_send(int fd, const struct msghdr *msg, int flags);
+ * (msg->msg_name, or the connected peer) is proxied.  msg is the shim's own
+ * copy of the header; its name, buffers and (unless trusted_iov) iovec
+ * array are the program's, read through safemem.h.  Returns the program's
+ * byte count, -1 with errno, or SFY_UDP_PASS. */
+ssize_t sfy_udp_send(int fd, const struct msghdr *msg, int flags,
+		     int trusted_iov);
 
-/* Receives through the relay on a socket with an association.  Returns
- * the payload length, -1 with errno, or SFY_UDP_PASS. */
+/* Receives through the relay on a socket with an association.  msg is the
+ * shim's own copy of the program's header (its name, buffers, iovec array
+ * and control buffer are the program's); on return msg_namelen,
+ * msg_flags and msg_controllen are updated there for the caller to copy
+ * back.  Returns the payload length, -1 with errno, or SFY_UDP_PASS. */
 ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags);
 
 /* connect() on a UDP socket: returns 0 / -1 with errno when handled (a
@@ -39,28 +49,12 @@ ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags);
  * SFY_UDP_PASS. */
 int sfy_udp_connect(int fd, const struct sockaddr *sa, socklen_t len);
 
-/* The shim's own fds (control connections), for close() & co. */
-extern _Atomic unsigned long sfy_own_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
-extern atomic_uint sfy_own_count;
-
-/* 1 when the shim owns any fd at all. */
-static inline int sfy_udp_any_owned(void)
-{
-	return atomic_load_explicit(&sfy_own_count, memory_order_relaxed) != 0;
-}
-
-/* 1 when fd is an fd of the shim's own.  No lock, no syscall, no call. */
-static inline int sfy_udp_owns_fd(int fd)
-{
-	unsigned int u = (unsigned int)fd;
-
-	if (!sfy_udp_any_owned() || fd < 0 || u >= FDT_BITMAP_FDS)
-		return 0;
-	return (atomic_load_explicit(&sfy_own_bits[u / FDT_WORD_BITS],
-				     memory_order_relaxed) >>
-		(u % FDT_WORD_BITS)) &
-	       1u;
-}
+/* Control connections whose socket was closed just after a datagram went
+ * out stay open a moment (see udp.c, "lingering"), so that the relay still
+ * forwards it.  A nonzero count means some are waiting: sfy_udp_reap()
+ * closes those whose time is up. */
+extern atomic_uint sfy_udp_lingering;
+void sfy_udp_reap(void);
 
 /* The last destination this thread found direct (family, port and
  * address as in the sockaddr), so that a program sending datagrams to

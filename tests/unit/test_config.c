@@ -2091,7 +2091,7 @@ START_TEST(test_match_host_rule_then_all)
 }
 END_TEST
 
-/* Rules, a name, and cfg_name_is_direct's answer. */
+/* Rules, a name, and cfg_name_always_direct's answer. */
 static const struct {
 	const char *rules;
 	const char *name;
@@ -2101,14 +2101,21 @@ static const struct {
     {"route direct .lan\n", "x.lan", 1},
     {"route direct .lan\n", "LAN.", 1},
     {"route direct .lan\n", "x.example", 0},
-    {"route direct .lan 53\n", "x.lan", 1}, /* ports ignored */
+    /* A port-limited rule: the name's other ports go to the proxy, so a
+     * local lookup would leak it (issue 7, item 11). */
+    {"route direct .lan 53\n", "x.lan", 0},
+    {"route direct .lan 1-65535\n", "x.lan", 1},
+    {"route direct .lan 53\nroute direct .lan\n", "x.lan", 1},
     {"route direct host.example\n", "HOST.EXAMPLE.", 1},
     {"route proxy host.lan\nroute direct .lan\n", "host.lan", 0},
     {"route proxy host.lan\nroute direct .lan\n", "a.lan", 1},
+    {"route proxy host.lan 443\nroute direct .lan\n", "host.lan", 0},
     {"route refuse .lan\n", "x.lan", 0},
-    {"route direct all\n", "x.lan", 0}, /* 'all' is no host rule */
-    {"route refuse all\nroute direct .lan\n", "x.lan", 1},
-    {"route direct 10.0.0.0/8\n", "x.lan", 0}, /* nor is a CIDR */
+    {"route direct all\n", "x.lan", 1}, /* every name, every port */
+    {"route direct all 22\n", "x.lan", 0},
+    {"route refuse all\nroute direct .lan\n", "x.lan", 0},
+    {"route direct 10.0.0.0/8\n", "x.lan", 0}, /* CIDRs match no name */
+    {"route direct 10.0.0.0/8\nroute direct .lan\n", "x.lan", 1},
     {"route direct *.corp.example\n", "corp.example", 0},
     {"route direct *.corp.example\n", "a.corp.example", 1},
     {"route refuse .lan 25\nroute direct .lan\n", "x.lan", 0},
@@ -2119,7 +2126,7 @@ START_TEST(test_name_is_direct)
 	struct cfg c;
 
 	routes(&c, name_direct[_i].rules);
-	ck_assert_int_eq(cfg_name_is_direct(&c, name_direct[_i].name),
+	ck_assert_int_eq(cfg_name_always_direct(&c, name_direct[_i].name),
 			 name_direct[_i].direct);
 	cfg_free(&c);
 }

@@ -1,0 +1,54 @@
+/*
+ * ownfd.c - the shim's own fds (contract in ownfd.h).
+ */
+#include "ownfd.h"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "real.h"
+
+_Atomic unsigned long sfy_own_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
+atomic_uint sfy_own_count;
+
+void sfy_own(int fd, int on)
+{
+	unsigned int u = (unsigned int)fd;
+	unsigned long bit = 1ul << (u % FDT_WORD_BITS);
+
+	if (fd < 0 || u >= FDT_BITMAP_FDS)
+		return;
+	if (on) {
+		atomic_fetch_or(&sfy_own_bits[u / FDT_WORD_BITS], bit);
+		atomic_fetch_add(&sfy_own_count, 1);
+	} else {
+		atomic_fetch_and(&sfy_own_bits[u / FDT_WORD_BITS], ~bit);
+		atomic_fetch_sub(&sfy_own_count, 1);
+	}
+}
+
+int sfy_own_new(int fd)
+{
+	struct rlimit rl;
+	int hi;
+
+	if (fd >= 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur > SFY_OWN_FD_BASE + 64) {
+		hi = sfy_real()->fcntl(fd, F_DUPFD_CLOEXEC, SFY_OWN_FD_BASE);
+		if (hi >= 0) {
+			sfy_real()->close(fd);
+			fd = hi;
+		}
+	}
+	sfy_own(fd, 1);
+	return fd;
+}
+
+void sfy_own_close(int fd)
+{
+	if (fd < 0)
+		return;
+	sfy_own(fd, 0);
+	sfy_real()->close(fd);
+}

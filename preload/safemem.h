@@ -1,0 +1,62 @@
+/*
+ * safemem.h - the caller's memory, read and written as the kernel does.
+ *
+ * A hook that looks into a structure the program passed (a sockaddr, a
+ * msghdr, an iovec array) must answer a bad pointer with EFAULT, as the
+ * system call would, instead of dying with SIGSEGV inside the shim.  No
+ * user-space load can test an address, so each new region is checked by
+ * the kernel: process_vm_readv/process_vm_writev on our own process (one
+ * system call), or, where a seccomp policy forbids those (Docker's default
+ * profile), a probe through a private memfd.  Each thread remembers the
+ * last few regions that passed, so a program that reuses its buffers (a
+ * sockaddr on the stack in a send loop) pays no system call after the
+ * first.  The one thing this cannot catch: a region that passed on an
+ * earlier call of the same thread and was unmapped since.
+ */
+#ifndef SOCKSIFY_SAFEMEM_H
+#define SOCKSIFY_SAFEMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Regions that passed, per thread (the memo behind the fast paths). */
+#define SFY_MEMO_SLOTS 4
+struct sfy_memo {
+	uintptr_t lo[SFY_MEMO_SLOTS], hi[SFY_MEMO_SLOTS];
+	unsigned int next;
+};
+extern __thread struct sfy_memo sfy_memo_read
+    __attribute__((tls_model("initial-exec")));
+
+/* 1 when [p, p + len) passed the read check earlier on this thread: then
+ * it may be read directly.  No system call, no lock. */
+static inline int sfy_mem_known(const void *p, size_t len)
+{
+	uintptr_t lo = (uintptr_t)p, hi = lo + len;
+	unsigned int i;
+
+	for (i = 0; i < SFY_MEMO_SLOTS; i++)
+		if (lo >= sfy_memo_read.lo[i] && hi <= sfy_memo_read.hi[i] &&
+		    hi >= lo)
+			return 1;
+	return 0;
+}
+
+/* The errno a system call gives for fd and a bad address: EBADF or
+ * ENOTSOCK when the fd says so first (the kernel looks at it first),
+ * else EFAULT.  Leaves errno alone. */
+int sfy_bad_address_errno(int fd);
+
+/* 0 when the len bytes at p can be read by the kernel on our behalf, else
+ * -EFAULT.  len 0 is always fine. */
+int sfy_mem_readable(const void *p, size_t len);
+
+/* Copies len bytes of the caller's src into our dst.  0 or -EFAULT (dst
+ * then holds nothing useful). */
+int sfy_copy_in(void *dst, const void *src, size_t len);
+
+/* Copies len bytes of our src into the caller's dst.  0 or -EFAULT (as
+ * with the kernel's own copy, a prefix of dst may have been written). */
+int sfy_copy_out(void *dst, const void *src, size_t len);
+
+#endif
