@@ -2,13 +2,14 @@
 # tests/fuzz/run.sh - build and run every libFuzzer target in tests/fuzz/.
 #
 #   FUZZ_SECONDS=60   how long each target runs (-max_total_time)
-#   FUZZ_CFLAGS=...   extra compiler flags for every target
+#   FUZZ_CFLAGS=...   extra compiler flags for every target (such as
+#                     -DSTRICT_ERRORS=1, see fuzz_config.c)
 #
 # Targets are built into build/fuzz/ with ASan and UBSan, and UBSan findings
 # abort, so any report is a crash.  Each target NAME (fuzz_NAME.c) reads two
 # corpus directories: build/fuzz/corpus-NAME/ (untracked, kept between runs
 # so coverage only grows; new inputs go there) and tests/fuzz/seeds/NAME/
-# (a few hand-picked valid inputs, in git, so the fuzzer starts past the
+# (a few hand-picked inputs, in git, so the fuzzer starts past the
 # first checks).  A crashing input is saved as build/fuzz/crash-*; replay it
 # with build/fuzz/fuzz_NAME FILE.  Exits nonzero if any target crashed.
 set -euo pipefail
@@ -26,6 +27,7 @@ for src in tests/fuzz/fuzz_*.c; do
 	seeds=tests/fuzz/seeds/${name#fuzz_}
 	# The code under test, per target.
 	case $name in
+	fuzz_config) objs=(preload/config.c) ;;
 	fuzz_dnsmsg) objs=(preload/dnsmsg.c) ;;
 	fuzz_socks5) objs=(preload/socks5.c) ;;
 	*)
