@@ -42,8 +42,26 @@ PROG_BIN = $(PROG_SRC:tests/prog/%.c=build/prog/%)
 
 .SECONDARY: $(UNIT_OBJ)
 
-.PHONY: all deps check unit test-exports test-fake test-lab demo bench \
-	format format-check fuzz install clean
+# The same sources built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (`make sanitize`; run by tests/sanitize.sh in `make check`): the library
+# and the unit tests, objects under build/san/ only.  _FORTIFY_SOURCE stays:
+# hook_udp.c's __*_chk hooks take their prototypes from glibc's fortified
+# headers, and GCC's ASan checks the __*_chk builtins' ranges as it checks
+# memcpy's.
+SAN = build/san
+SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+SAN_CFLAGS = $(ALL_CFLAGS) $(SAN_FLAGS)
+SAN_LIB = $(SAN)/libsocksify.so
+SAN_LIB_OBJ = $(LIB_SRC:preload/%.c=$(SAN)/%.pic.o)
+SAN_UNIT_OBJ = $(CORE_SRC:preload/%.c=$(SAN)/%.o) \
+	$(TABLE_SRC:preload/%.c=$(SAN)/%.o)
+SAN_UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(SAN)/unit/%)
+
+.SECONDARY: $(SAN_UNIT_OBJ)
+
+.PHONY: all deps check unit sanitize test-exports test-fake test-lab demo \
+	bench format format-check fuzz install clean
 
 all: $(LIB) $(PROG_BIN)
 
@@ -65,6 +83,32 @@ build/unit/%: tests/unit/%.c $(UNIT_OBJ) preload/*.h tests/unit/*.h
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(UNIT_OBJ) \
 		$(CHECK_LIBS) -lpthread
 
+$(SAN)/%.pic.o: preload/%.c preload/*.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(SAN_CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+
+$(SAN)/%.o: preload/%.c preload/*.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(SAN_CFLAGS) -c -o $@ $<
+
+$(SAN_LIB): $(SAN_LIB_OBJ) preload/socksify.map
+	$(CC) $(SAN_FLAGS) -shared -o $@ $(SAN_LIB_OBJ) \
+		-Wl,--version-script=preload/socksify.map $(LDHARDEN) $(LDFLAGS) \
+		-ldl -lpthread
+
+$(SAN)/unit/%: tests/unit/%.c $(SAN_UNIT_OBJ) preload/*.h tests/unit/*.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(SAN_CFLAGS) $(CHECK_CFLAGS) -o $@ $< \
+		$(SAN_UNIT_OBJ) $(CHECK_LIBS) -lpthread
+
+# Not sanitized: preloaded beside the ASan runtime (see the file).
+$(SAN)/asan-dlerror-fix.so: tests/san/asan_dlerror_fix.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fPIC -shared -o $@ $< $(LDHARDEN) \
+		$(LDFLAGS)
+
+sanitize: $(SAN_LIB) $(SAN_UNIT_BIN) $(SAN)/asan-dlerror-fix.so
+
 # Test programs driven by the lab and fake-server tests (same flags).
 build/prog/%: tests/prog/%.c tests/prog/*.h
 	@mkdir -p build/prog
@@ -72,7 +116,7 @@ build/prog/%: tests/prog/%.c tests/prog/*.h
 
 # Everything `make check` runs; each runner prints its own closing line.
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) sanitize
 	@scripts/run-checks.sh
 
 unit: $(UNIT_BIN)

@@ -1,10 +1,10 @@
 #!/bin/bash
 # Runs every test suite `make check` owns and prints each runner's closing
 # line.  Exits nonzero if any suite failed.  With an argument, runs only the
-# named suites (format unit exports launcher resolver hooks fuzz fake lab
-# dns udp).
+# named suites (format unit sanitize exports launcher resolver hooks fuzz
+# fake lab dns udp).
 cd "$(dirname "$0")/.." || exit 1
-suites=${*:-format unit exports launcher resolver hooks fuzz fake lab dns udp}
+suites=${*:-format unit sanitize exports launcher resolver hooks fuzz fake lab dns udp}
 rc=0
 for s in $suites; do
 	case $s in
@@ -24,6 +24,12 @@ for s in $suites; do
 			echo "format: 0 passed, 1 failed"
 			rc=1
 		fi
+		;;
+	sanitize)
+		# ASan + UBSan build (make sanitize): the unit suites and real
+		# programs in the lab through the sanitized library.
+		echo "== sanitize (ASan+UBSan: build/san)"
+		tests/sanitize.sh || rc=1
 		;;
 	exports) echo "== exports"; tests/exports.sh || rc=1 ;;
 	launcher) echo "== launcher"; tests/launcher.sh || rc=1 ;;
