@@ -2,8 +2,7 @@
 # tests/fuzz/run.sh - build and run every libFuzzer target in tests/fuzz/.
 #
 #   FUZZ_SECONDS=60   how long each target runs (-max_total_time)
-#   FUZZ_CFLAGS=...   extra compiler flags for every target (such as
-#                     -DSTRICT_ERRORS=1, see fuzz_config.c)
+#   FUZZ_CFLAGS=...   extra compiler flags for every target
 #
 # Targets are built into build/fuzz/ with ASan and UBSan, and UBSan findings
 # abort, so any report is a crash.  Each target NAME (fuzz_NAME.c) reads two
