@@ -95,8 +95,9 @@ const char *sfy_proto_name(unsigned int kind)
 	}
 }
 
-/* The last refusal this thread logged, so that a program retrying the
- * same send in a loop gets one line, not one per datagram. */
+/* The last datagram refusal this thread logged, so that a program
+ * retrying the same send in a loop gets one line, not one per datagram
+ * (connects and socket() are logged each time). */
 static __thread struct {
 	int fd;
 	unsigned int kind;
@@ -115,8 +116,8 @@ int sfy_uncarried_check(const struct cfg *c, unsigned int kind, int fd,
 		return 0;
 	if (c && ip && cfg_match(c, sa, len) == CFG_DIRECT)
 		return 0;
-	if (!last_refusal.valid || last_refusal.fd != fd ||
-	    last_refusal.kind != kind) {
+	if (strcmp(call, "datagram") != 0 || !last_refusal.valid ||
+	    last_refusal.fd != fd || last_refusal.kind != kind) {
 		if (ip)
 			sfy_fmt_addr(sa, len, desc, sizeof(desc));
 		sfy_log(SFY_LOG_ERROR,
@@ -131,7 +132,7 @@ int sfy_uncarried_check(const struct cfg *c, unsigned int kind, int fd,
 						  : "raw");
 		last_refusal.fd = fd;
 		last_refusal.kind = kind;
-		last_refusal.valid = 1;
+		last_refusal.valid = !strcmp(call, "datagram");
 	}
 	errno = EACCES;
 	return -1;

@@ -2,9 +2,9 @@
 # Runs every test suite `make check` owns and prints each runner's closing
 # line.  Exits nonzero if any suite failed.  With an argument, runs only the
 # named suites (format unit sanitize exports launcher resolver hooks fuzz
-# fake lab dns udp).
+# fake lab dns udp harden).
 cd "$(dirname "$0")/.." || exit 1
-suites=${*:-format unit sanitize exports launcher resolver hooks fuzz fake lab dns udp}
+suites=${*:-format unit sanitize exports launcher resolver hooks fuzz fake lab dns udp harden}
 rc=0
 for s in $suites; do
 	case $s in
@@ -51,6 +51,7 @@ for s in $suites; do
 	lab) echo "== lab"; tests/lab/run.sh || rc=1 ;;
 	dns) echo "== dns"; tests/lab/dns.sh || rc=1 ;;
 	udp) echo "== udp"; tests/lab/udp.sh || rc=1 ;;
+	harden) echo "== harden (issue 7's defects)"; tests/lab/harden.sh || rc=1 ;;
 	*) echo "run-checks: unknown suite $s" >&2; rc=1 ;;
 	esac
 done

@@ -369,7 +369,125 @@ def silent_at(phase, n=0):
     return run
 
 
+def slow_ok(delay):
+    """Answers the request with success (and the banner) after delay
+    seconds: a distant proxy, for tests that act during the handshake."""
+    def run(c):
+        negotiate(c)
+        c.read_request()
+        time.sleep(delay)
+        c.send(reply(0x00, BND_V4) + BANNER)
+        c.drain()
+        c.close()
+    return run
+
+
+_first_lock = threading.Lock()
+_first_seen = [False]
+
+
+def hold_then_ok(delay=0.05):
+    """The first connection gets a greeting answer and then silence; every
+    later one is a slow success."""
+    def run(c):
+        with _first_lock:
+            first = not _first_seen[0]
+            _first_seen[0] = True
+        if first:
+            negotiate(c)
+            c.read_request()
+            c.drain("raw")
+            c.close()
+            return
+        slow_ok(delay)(c)
+    return run
+
+
+# UDP ASSOCIATE: the relay is a UDP socket of this server on the same host;
+# the client's datagrams are answered as the scenario says.
+UDP_DST = bytes([0x01, 203, 0, 113, 10]) + (7).to_bytes(2, "big")
+
+
+def udp_hdr(dst=UDP_DST, frag=0):
+    return b"\x00\x00" + bytes([frag]) + dst
+
+
+UDP_GARBAGE = [
+    b"", b"\x00", b"\x00\x00", b"\x00\x00\x00", b"\x00\x00\x00\x01\x01",
+    b"\x01\x00\x00" + UDP_DST + b"RSV",            # RSV != 0
+    udp_hdr(frag=1) + b"FRAG",                      # a fragment
+    b"\x00\x00\x00\x03\x00\x00\x07EMPTYNAME",      # zero-length name
+    b"\x00\x00\x00\x03\x05a.b.c\x00\x07DOMAIN",     # a name: unshowable
+    b"\x00\x00\x00\x07" + bytes(8),                # unknown ATYP
+    b"\x00\x00\x00\x04" + bytes(16) + b"\x00\x07V6FOR4",  # IPv6 sender, v4 socket
+]
+
+
+def udp_relay(mode):
+    def run(c):
+        _, methods = c.read_greeting()
+        m = method_for(methods)
+        c.send(bytes([0x05, m]))
+        if m == 0x02:
+            c.read_auth()
+            c.send(b"\x01\x00")
+        req = c.read_request()
+        if req[1] != 0x03:
+            c.send(reply(0x07, BND_ZERO))
+            c.close()
+            return
+        host = c.s.getsockname()[0]
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind((host, 0))
+        port = u.getsockname()[1]
+        c.send(reply(0x00, bytes([0x01]) + socket.inet_aton(host) +
+                     port.to_bytes(2, "big")))
+        u.settimeout(READ_TIMEOUT)
+        try:
+            d, a = u.recvfrom(65535)
+        except socket.timeout:
+            c.log.write("timeout udp")
+            c.close()
+            return
+        c.log.write("udp %s" % d.hex())
+        if mode == "garbage":
+            for g in UDP_GARBAGE:
+                u.sendto(g, a)
+            # The right header from the wrong port, and from another host
+            # (127.0.0.2 is loopback too: a rule may send it to the proxy).
+            for src in ((host, 0), ("127.0.0.2", 0)):
+                sp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sp.bind(src)
+                sp.sendto(udp_hdr() + b"SPOOFED", a)
+                sp.close()
+            time.sleep(0.6)
+            u.sendto(udp_hdr() + b"REAL", a)
+        elif mode == "ctlbyte":
+            time.sleep(0.3)
+            c.s.sendall(b"Z")
+            c.log.write("sent ctl byte")
+            time.sleep(0.4)
+            u.sendto(udp_hdr() + b"REAL", a)
+        elif mode == "closectl":
+            time.sleep(0.4)
+            c.close()
+            u.close()
+            return
+        c.drain("raw")
+        u.close()
+        c.close()
+    return run
+
+
 SCENARIOS = {
+    # slow answers: the handshake takes a while (tests that act during it)
+    "slow_ok": slow_ok(0.4),
+    "slow_ok_1500": slow_ok(1.5),
+    "hold_then_ok": hold_then_ok(),
+    # UDP ASSOCIATE with a hostile relay
+    "udp_garbage": udp_relay("garbage"),
+    "udp_ctlbyte": udp_relay("ctlbyte"),
+    "udp_closectl": udp_relay("closectl"),
     # success: BND as IPv4 / IPv6 / domain, whole or one byte per write,
     # the first application bytes in the same write as the reply's tail
     "ok_v4": success(BND_V4),
