@@ -171,6 +171,12 @@ static void direct_rules(struct asm_ *a, const struct cfg *c, int v, int fam,
 		if (r->family == AF_INET && v == 4) {
 			match_prefix(a, SRC4, r->addr, 1, r->prefix, next);
 		} else if (r->family == AF_INET6 && v == 6) {
+			/* Within ::ffff:0:0/96 a rule matches no IPv6 packet:
+			 * Linux drops v4-mapped sources on the wire. */
+			if (r->prefix >= 96 && memcmp(r->addr, mapped, 12) == 0) {
+				place(a, next);
+				continue;
+			}
 			match_prefix(a, SRC6, r->addr, 4, r->prefix, next);
 		} else if (r->family == AF_INET6 && v == 4 && fam == AF_INET6) {
 			/* The program sees ::ffff:a.b.c.d: the rule's first
@@ -225,8 +231,9 @@ static void relay_header(struct asm_ *a, const struct uf_spec *s, int accept,
 	int v6 = new_label(a), dom = new_label(a);
 	unsigned int i;
 
+	/* The shortest header: a one-byte name. */
 	emit(a, BPF_LD | BPF_W | BPF_LEN, 0, 0, 0);
-	jump_unless(a, BPF_JGE, UDP_HDR + 4 + 4 + 2, drop);
+	jump_unless(a, BPF_JGE, UDP_HDR + 4 + 1 + 1 + 2, drop);
 	load(a, BPF_H, OFF_RSV);
 	jump_unless(a, BPF_JEQ, 0, drop);
 	load(a, BPF_B, OFF_FRAG);
@@ -236,7 +243,8 @@ static void relay_header(struct asm_ *a, const struct uf_spec *s, int accept,
 	if (s->any_sender)
 		jump_if(a, BPF_JEQ, S5_ATYP_DOMAIN, dom);
 	jump_unless(a, BPF_JEQ, S5_ATYP_IPV4, drop);
-	/* ATYP IPv4: the length was checked above. */
+	emit(a, BPF_LD | BPF_W | BPF_LEN, 0, 0, 0);
+	jump_unless(a, BPF_JGE, UDP_HDR + 4 + 4 + 2, drop);
 	if (s->peer_atyp == S5_ATYP_IPV4) {
 		match_prefix(a, OFF_ADDR, s->peer_addr, 1, 32, drop);
 		load(a, BPF_H, OFF_ADDR + 4);

@@ -10,6 +10,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <resolv.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1627,6 +1628,272 @@ START_TEST(test_dnsmasq_every_truncation)
 }
 END_TEST
 
+/* ---- dns_name_is_host ---- */
+
+struct host_case {
+	const char *name;
+	int want;
+};
+
+static const struct host_case host_names[] = {
+    {"example.com", 1},
+    {"www.example.com", 1},
+    {"a", 1},
+    {"0", 1},
+    {"A-b_c.d", 1},
+    {"example.com.", 1},
+    {"a.", 1},
+    {"_dmarc.example", 1},
+    {"xn--bcher-kva.example", 1},
+    {"a-", 1},
+    {"a.-b", 1}, /* only the first label may not start with '-' */
+    {"a.b-.c", 1},
+    {"1.2.3.4", 1},
+    {"EXAMPLE.COM", 1},
+    {"", 0},
+    {".", 0},
+    {"..", 0},
+    {"::1q", 0},
+    {"::1", 0},
+    {"0.1.1.~1", 0},
+    {"1+.1.1.1", 0},
+    {"a..b", 0},
+    {".a", 0},
+    {"a..", 0},
+    {"-a.b", 0},
+    {"-", 0},
+    {"-.a", 0},
+    {"a b", 0},
+    {" a", 0},
+    {"a ", 0},
+    {"a\nb", 0},
+    {"a\tb", 0},
+    {"a\rb", 0},
+    {"a\x7f", 0},
+    {"a*b", 0},
+    {"a/b", 0},
+    {"a@b", 0},
+    {"[::1]", 0},
+    {"example.com:80", 0},
+    {"a\\.b", 0},
+    {"a\\065", 0}, /* glibc decodes it to "aA": refused here */
+    {"a\\", 0},
+    {"b\xc3\xbc"
+     "cher.example",
+     0}, /* UTF-8 */
+    {"\xff", 0},
+    {"\xc3\xa9", 0},
+};
+
+START_TEST(test_host_name)
+{
+	const struct host_case *h = &host_names[_i];
+
+	ck_assert_msg(dns_name_is_host(h->name) == h->want,
+		      "host_names[%d]: %d, expected %d", _i,
+		      dns_name_is_host(h->name), h->want);
+}
+END_TEST
+
+/* The deviations from glibc's res_hnok that dnsmsg.h documents: "", "."
+ * and any backslash are refused here. */
+static int host_deviation(const char *name)
+{
+	return strcmp(name, "") == 0 || strcmp(name, ".") == 0 ||
+	       strchr(name, '\\') != NULL;
+}
+
+/* The table says what glibc says, but for the documented deviations. */
+START_TEST(test_host_name_is_glibc)
+{
+	const struct host_case *h = &host_names[_i];
+
+	if (host_deviation(h->name))
+		return;
+	ck_assert_msg(res_hnok(h->name) == h->want,
+		      "host_names[%d]: res_hnok says %d, the table %d", _i,
+		      res_hnok(h->name), h->want);
+}
+END_TEST
+
+/* Names of @total bytes in labels of @label bytes (the last one shorter),
+ * with a trailing dot when @dot. */
+struct host_long {
+	size_t label, total;
+	int dot, want;
+};
+
+static const struct host_long host_longs[] = {
+    {63, 63, 0, 1},  {63, 63, 1, 1},   {64, 64, 0, 0},	{64, 64, 1, 0},
+    {63, 127, 0, 1}, {64, 129, 0, 0},  {63, 252, 0, 1}, {63, 253, 0, 1},
+    {63, 253, 1, 1}, {63, 254, 0, 0},  {63, 254, 1, 0}, {62, 254, 0, 0},
+    {1, 253, 0, 1},  {1, 253, 1, 1},   {1, 255, 0, 0},	{2, 254, 0, 0},
+    {10, 300, 0, 0}, {253, 253, 0, 0},
+};
+
+static void host_long_name(char *out, const struct host_long *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->total; i++)
+		out[i] = i % (h->label + 1) == h->label
+			     ? '.'
+			     : (char)('a' + (i / (h->label + 1)) % 26);
+	ck_assert_msg(h->total == 0 || out[h->total - 1] != '.',
+		      "host_longs: %zu bytes in %zu-byte labels ends in a dot",
+		      h->total, h->label);
+	if (h->dot)
+		out[i++] = '.';
+	out[i] = '\0';
+}
+
+START_TEST(test_host_name_long)
+{
+	const struct host_long *h = &host_longs[_i];
+	char name[512];
+
+	host_long_name(name, h);
+	ck_assert_msg(dns_name_is_host(name) == h->want,
+		      "%zu bytes in %zu-byte labels%s: %d, expected %d",
+		      h->total, h->label, h->dot ? " and a dot" : "",
+		      dns_name_is_host(name), h->want);
+}
+END_TEST
+
+START_TEST(test_host_name_long_is_glibc)
+{
+	const struct host_long *h = &host_longs[_i];
+	char name[512];
+
+	host_long_name(name, h);
+	ck_assert_msg(res_hnok(name) == h->want,
+		      "%zu bytes in %zu-byte labels%s: res_hnok says %d, the "
+		      "table %d",
+		      h->total, h->label, h->dot ? " and a dot" : "",
+		      res_hnok(name), h->want);
+}
+END_TEST
+
+/* Generated names (xorshift32, a fixed seed per loop index): letters,
+ * digits, '-', '_' and '.', with some ':', '~', '+' and ' '; short ones,
+ * ones near the 63-byte label and 253-byte name limits, and ones of
+ * labels of 0..66 bytes, some starting with '-'. */
+#define HOST_RANDOM_N 1000
+#define HOST_GOOD     64 /* host_alpha's letters, digits, '-' and '_' */
+
+static const char host_alpha[] = "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				 "0123456789-_"
+				 ".:~+ ";
+
+static uint32_t host_prng;
+
+static uint32_t host_rnd(void)
+{
+	host_prng ^= host_prng << 13;
+	host_prng ^= host_prng >> 17;
+	host_prng ^= host_prng << 5;
+	return host_prng;
+}
+
+static char host_good(void)
+{
+	return host_rnd() % 8 == 0 ? '-' : host_alpha[host_rnd() % HOST_GOOD];
+}
+
+static char host_bad(void)
+{
+	return ":~+ "[host_rnd() % 4];
+}
+
+/* Writes a name of at most 300 bytes into out (at least 301 bytes). */
+static void host_random(char *out)
+{
+	size_t n = 0, len, run = 0, i, nlab;
+
+	switch (host_rnd() % 4) {
+	case 0: /* short, anything */
+		for (len = host_rnd() % 13; n < len; n++)
+			out[n] =
+			    host_alpha[host_rnd() % (sizeof(host_alpha) - 1)];
+		break;
+	case 1: /* short, mostly good */
+		for (len = host_rnd() % 41; n < len; n++)
+			out[n] = host_rnd() % 20 == 0  ? host_bad()
+				 : host_rnd() % 6 == 0 ? '.'
+						       : host_good();
+		break;
+	case 2: /* near 253 bytes, labels near 63 */
+		for (len = 230 + host_rnd() % 40; n < len; n++) {
+			if (run >= 55 + host_rnd() % 12 ||
+			    host_rnd() % 100 == 0) {
+				out[n] = '.';
+				run = 0;
+			} else {
+				out[n] = host_rnd() % 400 == 0 ? host_bad()
+							       : host_good();
+				run++;
+			}
+		}
+		break;
+	default: /* labels of 0..66 bytes */
+		for (nlab = 1 + host_rnd() % 5; nlab > 0; nlab--) {
+			len = host_rnd() % 67;
+			for (i = 0; i < len && n < 300; i++)
+				out[n++] = i == 0 && host_rnd() % 5 == 0
+					       ? '-'
+					       : host_good();
+			if ((nlab > 1 || host_rnd() % 3 == 0) && n < 300)
+				out[n++] = '.';
+		}
+		break;
+	}
+	out[n] = '\0';
+}
+
+/* Every generated name, but for the documented deviations, is a host name
+ * exactly when glibc's res_hnok says so. */
+START_TEST(test_host_name_random_is_glibc)
+{
+	char name[512];
+	int i;
+
+	host_prng = 0x2545f491u + (uint32_t)_i * 0x9e3779b9u;
+	for (i = 0; i < HOST_RANDOM_N; i++) {
+		host_random(name);
+		if (host_deviation(name))
+			continue;
+		ck_assert_msg(dns_name_is_host(name) == res_hnok(name),
+			      "\"%s\" (%zu bytes): dns_name_is_host %d, "
+			      "res_hnok %d",
+			      name, strlen(name), dns_name_is_host(name),
+			      res_hnok(name));
+	}
+}
+END_TEST
+
+/* The generated names are not all of one answer: each loop's names hold
+ * a fair share of both. */
+START_TEST(test_host_name_random_has_both)
+{
+	char name[512];
+	int i, yes = 0, no = 0;
+
+	host_prng = 0x2545f491u + (uint32_t)_i * 0x9e3779b9u;
+	for (i = 0; i < HOST_RANDOM_N; i++) {
+		host_random(name);
+		if (host_deviation(name))
+			continue;
+		if (res_hnok(name))
+			yes++;
+		else
+			no++;
+	}
+	ck_assert_msg(yes >= HOST_RANDOM_N / 5 && no >= HOST_RANDOM_N / 5,
+		      "%d host names, %d others", yes, no);
+}
+END_TEST
+
 static Suite *dnsmsg_suite(void)
 {
 	Suite *s = suite_create("dnsmsg");
@@ -1737,6 +2004,17 @@ static Suite *dnsmsg_suite(void)
 	tcase_add_test(tc, test_dnsmasq_aaaa);
 	tcase_add_test(tc, test_dnsmasq_wrong_qtype);
 	tcase_add_test(tc, test_dnsmasq_every_truncation);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("is_host");
+	tcase_add_loop_test(tc, test_host_name, 0, ARRAY_SIZE(host_names));
+	tcase_add_loop_test(tc, test_host_name_is_glibc, 0,
+			    ARRAY_SIZE(host_names));
+	tcase_add_loop_test(tc, test_host_name_long, 0, ARRAY_SIZE(host_longs));
+	tcase_add_loop_test(tc, test_host_name_long_is_glibc, 0,
+			    ARRAY_SIZE(host_longs));
+	tcase_add_loop_test(tc, test_host_name_random_is_glibc, 0, 8);
+	tcase_add_loop_test(tc, test_host_name_random_has_both, 0, 8);
 	suite_add_tcase(s, tc);
 
 	return s;
