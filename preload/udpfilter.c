@@ -173,7 +173,8 @@ static void direct_rules(struct asm_ *a, const struct cfg *c, int v, int fam,
 		} else if (r->family == AF_INET6 && v == 6) {
 			/* Within ::ffff:0:0/96 a rule matches no IPv6 packet:
 			 * Linux drops v4-mapped sources on the wire. */
-			if (r->prefix >= 96 && memcmp(r->addr, mapped, 12) == 0) {
+			if (r->prefix >= 96 &&
+			    memcmp(r->addr, mapped, 12) == 0) {
 				place(a, next);
 				continue;
 			}
