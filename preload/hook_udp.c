@@ -73,7 +73,7 @@ static ssize_t recv_via(int fd, void *buf, size_t n, int flags,
 			m.msg_namelen = have;
 		}
 	}
-	r = sfy_udp_recv(fd, &m, flags);
+	r = sfy_udp_recv(fd, &m, flags, 1);
 	if (r == SFY_UDP_PASS || r < 0)
 		return r;
 	if (bad_len ||
@@ -107,7 +107,7 @@ static ssize_t recvmsg_via(int fd, struct msghdr *umsg, int flags)
 		errno = sfy_bad_address_errno(fd);
 		return -1;
 	}
-	r = sfy_udp_recv(fd, &m, flags);
+	r = sfy_udp_recv(fd, &m, flags, 0);
 	if (r == SFY_UDP_PASS || r < 0)
 		return r;
 	if (sfy_copy_out(umsg, &m, sizeof(m)) < 0) {
@@ -200,7 +200,7 @@ SFY_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
 		memset(&m, 0, sizeof(m));
 		m.msg_iov = (struct iovec *)(uintptr_t)iov;
 		m.msg_iovlen = (size_t)n;
-		r = sfy_udp_recv(fd, &m, 0);
+		r = sfy_udp_recv(fd, &m, 0, 0);
 		if (r != SFY_UDP_PASS)
 			return r;
 	}
@@ -255,7 +255,8 @@ SFY_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
 		r = sfy_udp_recv(fd, &mm.msg_hdr,
 				 i > 0 && (flags & MSG_WAITFORONE)
 				     ? (flags & ~MSG_WAITFORONE) | MSG_DONTWAIT
-				     : flags & ~MSG_WAITFORONE);
+				     : flags & ~MSG_WAITFORONE,
+				 0);
 		if (r == SFY_UDP_PASS)
 			return REAL_CALL(recvmmsg, fd, v, n, flags, timeout);
 		if (r < 0)

@@ -1235,7 +1235,7 @@ static void drop_one(int fd)
 	(void)sfy_real()->recv(fd, &b, 1, MSG_DONTWAIT);
 }
 
-ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags)
+ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags, int trusted_iov)
 {
 	const struct sfy_real *r = sfy_real();
 	struct sfy_fdinfo info;
@@ -1326,8 +1326,8 @@ ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags)
 	if (msg->msg_iovlen > SMALL_IOV)
 		n = recv_big(fd, &m, &v[0], msg->msg_iov, msg->msg_iovlen,
 			     flags, hlen);
-	else if (sfy_copy_in(v + 1, msg->msg_iov,
-			     msg->msg_iovlen * sizeof(*v)) < 0) {
+	else if (iov_in(v + 1, msg->msg_iov, msg->msg_iovlen, trusted_iov) <
+		 0) {
 		errno = EFAULT;
 		n = -1;
 	} else

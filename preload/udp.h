@@ -38,11 +38,12 @@ ssize_t sfy_udp_send(int fd, const struct msghdr *msg, int flags,
 		     int trusted_iov);
 
 /* Receives through the relay on a socket with an association.  msg is the
- * shim's own copy of the program's header (its name, buffers, iovec array
- * and control buffer are the program's); on return msg_namelen,
+ * shim's own copy of the program's header (its name, buffers, control
+ * buffer and, unless trusted_iov, iovec array are the program's); on
+ * return msg_namelen,
  * msg_flags and msg_controllen are updated there for the caller to copy
  * back.  Returns the payload length, -1 with errno, or SFY_UDP_PASS. */
-ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags);
+ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags, int trusted_iov);
 
 /* connect() on a UDP socket: returns 0 / -1 with errno when handled (a
  * proxied peer, or AF_UNSPEC on a socket with an association), or

@@ -30,6 +30,12 @@
 #      datagrams from danted's external address (anything else gets
 #      "direct", which the client rejects), and the client checks every
 #      reply's bytes and shown sender.
+#   5. the bad-pointer checks on proxied calls (issue 7): the same UDP
+#      round trips under socksify with the program's buffers reused (the
+#      shim checks them once) and with a new destination, sender and
+#      length buffer every call (udpbench ... rotate: the kernel is asked
+#      every time, two process_vm_* calls per trip), alternated; the ratio
+#      is what the check costs at worst.  No goal: it is reported.
 #
 # Network: one network namespace made here, loopback only, with two test
 # addresses on its lo: 198.18.0.1 (danted's external address) and
@@ -409,12 +415,39 @@ udp_pre() {
 	esac
 }
 
-udp_run() { # TOOL -> round trips/s
+udp_run() { # TOOL [rotate] -> round trips/s
 	udp_pre "$1"
 	ip netns exec "$NS" timeout 60 "${PRE[@]}" \
-		"$BIN/udpbench" "$TARGET" "$UDP_PORT" "$UDP_N" \
+		"$BIN/udpbench" "$TARGET" "$UDP_PORT" "$UDP_N" 64 ${2:+"$2"} \
 		2>>"$TMP/udp-$1.err" | awk '{print $1}'
 	return "${PIPESTATUS[0]}"
+}
+
+# 5: socksify with reused buffers against a new buffer every call.
+SAFE_RATIO=nan SAFE_RANGE='?' SAFE_REUSE=nan SAFE_ROTATE=nan
+bench_safemem() {
+	local rep a b
+	: >"$TMP/safe-ratio"; : >"$TMP/safe-reuse"; : >"$TMP/safe-rotate"
+	for rep in $(seq 1 "$UDP_REPS"); do
+		if [ $((rep % 2)) = 1 ]; then
+			a=$(udp_run socksify) && b=$(udp_run socksify rotate) || break
+		else
+			b=$(udp_run socksify rotate) && a=$(udp_run socksify) || break
+		fi
+		echo "$a" >>"$TMP/safe-reuse"
+		echo "$b" >>"$TMP/safe-rotate"
+		ratio "$b" "$a" >>"$TMP/safe-ratio"
+		echo >>"$TMP/safe-ratio"
+	done
+	if [ ! -s "$TMP/safe-rotate" ]; then
+		measure_failed "UDP round trips with rotating buffers: $(tail -n 3 "$TMP/udp-socksify.err" | tr '\n' ' ')"
+		return 1
+	fi
+	SAFE_REUSE=$(median <"$TMP/safe-reuse")
+	SAFE_ROTATE=$(median <"$TMP/safe-rotate")
+	SAFE_RATIO=$(grep . "$TMP/safe-ratio" | median)
+	SAFE_RANGE=$(grep . "$TMP/safe-ratio" | sort -g |
+		awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.3f-%.3f", lo, hi}')
 }
 
 UDP_TOOLS=(socksify dante)
@@ -546,7 +579,7 @@ udp_cg_where() { # KIND (self|calls) MIN COUNT
 udp_cg_sys() {
 	awk -F'\t' '$1 == "calls" && $2 ~ / \[libc\.so/ {
 			n = $2; sub(/ \[.*/, "", n); sub(/@.*/, "", n)
-			if (n ~ /^(send|sendto|sendmsg|sendmmsg|recv|recvfrom|recvmsg|recvmmsg|read|write|readv|writev|poll|ppoll|select|pselect|epoll_wait|fcntl|fcntl64|__libc_fcntl64|ioctl|getsockopt|setsockopt|getsockname|getpeername|clock_gettime|gettimeofday|time|getpid|sigprocmask|pthread_sigmask|sigaction)$/ && $3 >= 0.05)
+			if (n ~ /^(send|sendto|sendmsg|sendmmsg|recv|recvfrom|recvmsg|recvmmsg|read|write|readv|writev|poll|ppoll|select|pselect|epoll_wait|fcntl|fcntl64|__libc_fcntl64|ioctl|getsockopt|setsockopt|getsockname|getpeername|clock_gettime|gettimeofday|time|getpid|sigprocmask|pthread_sigmask|sigaction|process_vm_readv|process_vm_writev|pwrite|pwrite64|pread|pread64)$/ && $3 >= 0.05)
 				printf "%s %.2f\n", n, $3 }' "$TMP/cg-$1-$2" |
 		sort -k2,2gr -k1,1 | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }'
 	echo
@@ -572,6 +605,8 @@ say "[4] UDP echo: $UDP_REPS reps x $UDP_N round trips per tool via danted's rel
 bench_udp
 bench_udp_cg
 T4=$(($(date +%s) - T4))
+say "[5] bad-pointer checks: $UDP_REPS reps x $UDP_N round trips under socksify, buffers reused vs new every call, alternated"
+bench_safemem
 
 # The target's own count: every connection should have come from danted.
 kill -TERM "$ECHOD_PID" 2>/dev/null
@@ -656,6 +691,17 @@ if [ "$UDP_CG_DONE" = 1 ]; then
 	done
 	say "(memcpy instr: self instructions in memcpy/memmove/mempcpy per pair; a copy of 8 KB more payload would add ~800)"
 fi
+
+say ""
+say "== 5. bad-pointer checks on proxied UDP calls (median of $UDP_REPS x $UDP_N; alternated) =="
+printf '%-46s %14s %10s\n' "socksify, the program's buffers" "round trips/s" "per trip"
+for v in reuse rotate; do
+	c=$([ "$v" = reuse ] && echo "$SAFE_REUSE" || echo "$SAFE_ROTATE")
+	us=$(awk -v c="$c" 'BEGIN { if (c > 0) printf "%.1f us", 1e6 / c; else print "-" }')
+	printf '%-46s %14s %10s\n' "$([ "$v" = reuse ] && echo "reused (checked once)" || echo "new every call (the kernel asked each time)")" \
+		"$(fmt %.0f "$c")" "$us"
+done
+say "check cost at worst: new-buffer/reused = $(fmt %.3f "$SAFE_RATIO") (paired per rep, range $SAFE_RANGE); reported, no goal"
 
 say ""
 r1=$(fmt %.3f "${PT_RATIO[sendto]:-nan}") r2=$(fmt %.3f "${PT_RATIO[dupclose]:-nan}")

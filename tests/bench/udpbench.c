@@ -1,7 +1,7 @@
 /*
  * udpbench.c - sequential UDP round trips.
  *
- *   udpbench ADDR PORT N [SIZE]
+ *   udpbench ADDR PORT N [SIZE [rotate]]
  *
  * One UDP socket; 64 warm-up round trips (not timed: they include a
  * SOCKS tool's UDP ASSOCIATE), then N times: sendto(ADDR:PORT) a SIZE-byte
@@ -13,7 +13,10 @@
  * address and answers "direct" to anything else, so a tool that went direct
  * fails on the first datagram.  A lost datagram fails too (2 s receive
  * timeout). Prints "ROUND_TRIPS_PER_SECOND ELAPSED_S" on stdout; exits nonzero
- * on the first failure.
+ * on the first failure.  With "rotate" every call gets its destination,
+ * sender and length from the next of 16 buffers, each on a page of its own:
+ * the shim then cannot reuse its check of the last call's structures and
+ * asks the kernel every time (what a bad-pointer check costs at worst).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -30,7 +33,12 @@
 #define MAXSIZE 16384
 #define WARMUP	64
 
+#define ROT 16
+
 static size_t size = 64;
+static int rotate;
+static struct sockaddr_in *dsts[ROT], *froms[ROT];
+static socklen_t *flens[ROT];
 static unsigned char out[MAXSIZE], in[MAXSIZE + 16];
 
 static double now_s(void)
@@ -41,13 +49,22 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int one(int fd, const struct sockaddr_in *a, unsigned long i)
+static int one(int fd, const struct sockaddr_in *a0, unsigned long i)
 {
-	struct sockaddr_in from;
-	socklen_t flen = sizeof(from);
+	struct sockaddr_in fromst, *fp = &fromst;
+	socklen_t flenst = sizeof(fromst), *flp = &flenst;
+	const struct sockaddr_in *a = a0;
 	ssize_t r;
 	int k;
 
+	if (rotate) {
+		a = dsts[i % ROT];
+		fp = froms[i % ROT];
+		flp = flens[i % ROT];
+		*flp = sizeof(*fp);
+	}
+#define from (*fp)
+#define flen (*flp)
 	for (k = 0; k < 8; k++)
 		out[k] = (unsigned char)(i >> (8 * k)) ^ (unsigned char)k;
 	r = sendto(fd, out, size, 0, (const struct sockaddr *)a, sizeof(*a));
@@ -56,7 +73,7 @@ static int one(int fd, const struct sockaddr_in *a, unsigned long i)
 			r < 0 ? strerror(errno) : "short");
 		return -1;
 	}
-	r = recvfrom(fd, in, sizeof(in), 0, (struct sockaddr *)&from, &flen);
+	r = recvfrom(fd, in, sizeof(in), 0, (struct sockaddr *)fp, flp);
 	if (r < 0) {
 		fprintf(stderr, "udpbench: #%lu: recvfrom: %s\n", i,
 			errno == EAGAIN ? "timed out (datagram lost?)"
@@ -82,6 +99,8 @@ static int one(int fd, const struct sockaddr_in *a, unsigned long i)
 		return -1;
 	}
 	return 0;
+#undef from
+#undef flen
 }
 
 int main(int argc, char **argv)
@@ -92,12 +111,14 @@ int main(int argc, char **argv)
 	double t0, dt;
 	int fd;
 
-	if (argc != 4 && argc != 5) {
-		fprintf(stderr, "usage: udpbench ADDR PORT N [SIZE]\n");
+	if (argc < 4 || argc > 6) {
+		fprintf(stderr,
+			"usage: udpbench ADDR PORT N [SIZE [rotate]]\n");
 		return 2;
 	}
-	if (argc == 5)
+	if (argc >= 5)
 		size = strtoul(argv[4], NULL, 10);
+	rotate = argc == 6 && strcmp(argv[5], "rotate") == 0;
 	if (size < 8 || size > MAXSIZE) {
 		fprintf(stderr, "udpbench: SIZE must be 8..%d\n", MAXSIZE);
 		return 2;
@@ -112,6 +133,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	n = strtoul(argv[3], NULL, 10);
+	for (i = 0; rotate && i < ROT; i++) {
+		char *pg = aligned_alloc(4096, 4096);
+
+		if (!pg)
+			return 1;
+		dsts[i] = (struct sockaddr_in *)pg;
+		froms[i] = (struct sockaddr_in *)(pg + 1024);
+		flens[i] = (socklen_t *)(pg + 2048);
+		*dsts[i] = a;
+	}
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
