@@ -147,7 +147,7 @@ static enum route classify(int fd, const struct sockaddr *usa, socklen_t len,
 	    len > sizeof(struct sockaddr_storage))
 		return ROUTE_PASS;
 	if (sfy_copy_in(&d->raw, usa, len) < 0) {
-		errno = sfy_bad_address_errno(fd);
+		errno = sfy_bad_address_errno(fd, 1);
 		return ROUTE_FAIL;
 	}
 	sa = (const struct sockaddr *)&d->raw;
@@ -496,7 +496,7 @@ static int msghdr_in(int fd, const struct msghdr *umsg, struct msghdr *m)
 	}
 	if (sfy_copy_in(m, umsg, sizeof(*m)) == 0)
 		return 0;
-	errno = sfy_bad_address_errno(fd);
+	errno = sfy_bad_address_errno(fd, 0);
 	return -1;
 }
 
@@ -528,7 +528,7 @@ fastopen_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 	int rc;
 
 	if (sfy_copy_in(&first, v, sizeof(first)) < 0) {
-		errno = sfy_bad_address_errno(fd);
+		errno = sfy_bad_address_errno(fd, 0);
 		return -1;
 	}
 	if (!first.msg_hdr.msg_name)
@@ -558,7 +558,7 @@ static __attribute__((noinline)) int udp_sendmmsg(int fd, struct mmsghdr *v,
 		if (sfy_copy_in(&m, &v[i], sizeof(m)) < 0) {
 			if (i > 0)
 				return (int)i;
-			errno = sfy_bad_address_errno(fd);
+			errno = sfy_bad_address_errno(fd, 0);
 			return -1;
 		}
 		r = sfy_udp_send(fd, &m.msg_hdr, flags, 0);

@@ -104,7 +104,7 @@ static ssize_t recvmsg_via(int fd, struct msghdr *umsg, int flags)
 	ssize_t r;
 
 	if (sfy_copy_in(&m, umsg, sizeof(m)) < 0) {
-		errno = sfy_bad_address_errno(fd);
+		errno = sfy_bad_address_errno(fd, 0);
 		return -1;
 	}
 	r = sfy_udp_recv(fd, &m, flags, 0);
@@ -247,7 +247,7 @@ SFY_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
 		if (sfy_copy_in(&mm, &v[i], sizeof(mm)) < 0) {
 			if (i > 0)
 				return (int)i;
-			errno = sfy_bad_address_errno(fd);
+			errno = sfy_bad_address_errno(fd, 0);
 			return -1;
 		}
 		/* The first waits as the flags say; with MSG_WAITFORONE the

@@ -45,13 +45,13 @@ static void memo_add(struct sfy_memo *m, uintptr_t lo, uintptr_t hi)
 	m->hi[i] = hi;
 }
 
-int sfy_bad_address_errno(int fd)
+int sfy_bad_address_errno(int fd, int connect_order)
 {
 	int saved = errno, type, rc = EFAULT;
 	socklen_t tl = sizeof(type);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 &&
-	    (errno == EBADF || errno == ENOTSOCK))
+	    (errno == EBADF || (errno == ENOTSOCK && !connect_order)))
 		rc = errno;
 	errno = saved;
 	return rc;

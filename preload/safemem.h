@@ -42,10 +42,12 @@ static inline int sfy_mem_known(const void *p, size_t len)
 	return 0;
 }
 
-/* The errno a system call gives for fd and a bad address: EBADF or
- * ENOTSOCK when the fd says so first (the kernel looks at it first),
+/* The errno a system call gives for fd and a bad address, in the
+ * kernel's order: EBADF for no such fd; for the send and receive calls
+ * ENOTSOCK next (they look up the socket first), while connect reads the
+ * address before (connect_order: a bad address is EFAULT on any open fd);
  * else EFAULT.  Leaves errno alone. */
-int sfy_bad_address_errno(int fd);
+int sfy_bad_address_errno(int fd, int connect_order);
 
 /* 0 when the len bytes at p can be read by the kernel on our behalf, else
  * -EFAULT.  len 0 is always fine. */

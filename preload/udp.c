@@ -935,7 +935,7 @@ ssize_t sfy_udp_send(int fd, const struct msghdr *msg, int flags,
 			return SFY_UDP_PASS; /* the kernel says EINVAL */
 		namelen = msg->msg_namelen;
 		if (sfy_copy_in(&name, msg->msg_name, namelen) < 0) {
-			errno = sfy_bad_address_errno(fd);
+			errno = sfy_bad_address_errno(fd, 0);
 			return -1;
 		}
 		if (name.ss_family == AF_UNSPEC) {
@@ -1368,7 +1368,7 @@ int sfy_udp_connect(int fd, const struct sockaddr *usa, socklen_t len)
 	if (!usa || len < sizeof(sa_family_t) || len > sizeof(sa))
 		return SFY_UDP_PASS;
 	if (sfy_copy_in(&sa, usa, len) < 0) {
-		errno = sfy_bad_address_errno(fd);
+		errno = sfy_bad_address_errno(fd, 1);
 		return -1;
 	}
 	if (sa.ss_family == AF_UNSPEC) {

@@ -139,6 +139,27 @@ else
 	skip "setuid detection" "needs root and a 'nobody' user"
 fi
 
+# A default config location the user may not even look into (a $HOME of
+# another user, mode 0700) counts as absent: with -x the command runs.
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+	mkdir -p "$T/lockedhome/.config/socksify"
+	echo "bogus 1" >"$T/lockedhome/.config/socksify/socks.conf"
+	chmod 0700 "$T/lockedhome"
+	chmod 0755 "$T"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		env -u SOCKSIFY_CONF -u XDG_CONFIG_HOME HOME="$T/lockedhome" \
+		"$SOCKSIFY" -x $URL /bin/true 2>"$T/err"
+	rc=$?
+	expect "an unreadable \$HOME with -x: the command runs (exit 0, was $rc)" [ $rc = 0 ]
+	expect "an unreadable \$HOME with -x: nothing said" [ ! -s "$T/err" ]
+	# The owner can read it: that file is the configuration, and it is bad.
+	env -u SOCKSIFY_CONF -u XDG_CONFIG_HOME HOME="$T/lockedhome" \
+		"$SOCKSIFY" -x $URL /bin/true 2>"$T/err"
+	expect "the same file, readable: its error still stops the start (exit 125)" [ $? = 125 ]
+else
+	skip "unreadable \$HOME" "needs root, a 'nobody' user and setpriv"
+fi
+
 # --env prints export lines that a shell can evaluate.
 envout=$(LD_PRELOAD= "$SOCKSIFY" -x "socks5://a'b:c@127.0.0.1:1080" --env)
 got=$(LD_PRELOAD=/lib/x86_64-linux-gnu/libc.so.6 sh -c "$envout"'

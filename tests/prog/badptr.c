@@ -98,6 +98,26 @@ static long c_connect_badfd(void)
 	return connect(1000, nopage, sizeof(struct sockaddr_in));
 }
 
+/* A pipe: connect reads the address before it looks for a socket,
+ * sendto the other way round. */
+static long c_connect_notsock(void)
+{
+	int p[2];
+
+	if (pipe(p) < 0)
+		return -2;
+	return connect(p[0], nopage, sizeof(struct sockaddr_in));
+}
+
+static long c_sendto_notsock(void)
+{
+	int p[2];
+
+	if (pipe(p) < 0)
+		return -2;
+	return sendto(p[1], "x", 1, 0, nopage, sizeof(struct sockaddr_in));
+}
+
 static long c_connect_udp(void)
 {
 	return connect(udp_sock(), nopage, sizeof(struct sockaddr_in));
@@ -223,8 +243,8 @@ static long c_recvfrom_buf(void)
 	struct sockaddr_in a;
 	socklen_t l = sizeof(a);
 
-	return recvfrom(udp_with_echo(), nopage, 100, MSG_DONTWAIT,
-			(void *)&a, &l);
+	return recvfrom(udp_with_echo(), nopage, 100, MSG_DONTWAIT, (void *)&a,
+			&l);
 }
 
 static long c_recvfrom_addrlen(void)
@@ -232,8 +252,8 @@ static long c_recvfrom_addrlen(void)
 	struct sockaddr_in a;
 	char b[100];
 
-	return recvfrom(udp_with_echo(), b, sizeof(b), MSG_DONTWAIT,
-			(void *)&a, nopage);
+	return recvfrom(udp_with_echo(), b, sizeof(b), MSG_DONTWAIT, (void *)&a,
+			nopage);
 }
 
 static long c_recvfrom_addr(void)
@@ -312,19 +332,22 @@ struct tcase {
 	long (*fn)(void);
 };
 
-#define C(x) {#x, c_##x}
+#define C(x)                                                                   \
+	{                                                                      \
+#x, c_##x                                                      \
+	}
 static const struct tcase cases[] = {
-    C(connect_low),	   C(connect_nopage),	    C(connect_straddle),
-    C(connect_badfd),	   C(connect_udp),	    C(sendto_udp_sa),
-    C(sendto_udp_sa_low),  C(sendto_udp_buf),	    C(sendto_fastopen),
-    C(sendmsg_msg),	   C(sendmsg_msg_straddle), C(sendmsg_name),
-    C(sendmsg_iov),	   C(sendmsg_iov_base),	    C(sendmsg_tcp_msg),
-    C(sendmmsg_v),	   C(sendmmsg_second),	    C(recvmsg_msg),
-    C(recvmsg_iov),	   C(recvmsg_name),	    C(recvfrom_buf),
-    C(recvfrom_addrlen),   C(recvfrom_addr),	    C(recvmmsg_v),
-    C(readv_iov),	   C(writev_iov),	    C(getpeername_len),
-    C(getpeername_sa),	   C(getpeername_sa_low),   C(getpeername_len0),
-    C(getpeername_udp),
+    C(connect_low),	     C(connect_nopage),	  C(connect_straddle),
+    C(connect_badfd),	     C(connect_notsock),  C(sendto_notsock),
+    C(connect_udp),	     C(sendto_udp_sa),	  C(sendto_udp_sa_low),
+    C(sendto_udp_buf),	     C(sendto_fastopen),  C(sendmsg_msg),
+    C(sendmsg_msg_straddle), C(sendmsg_name),	  C(sendmsg_iov),
+    C(sendmsg_iov_base),     C(sendmsg_tcp_msg),  C(sendmmsg_v),
+    C(sendmmsg_second),	     C(recvmsg_msg),	  C(recvmsg_iov),
+    C(recvmsg_name),	     C(recvfrom_buf),	  C(recvfrom_addrlen),
+    C(recvfrom_addr),	     C(recvmmsg_v),	  C(readv_iov),
+    C(writev_iov),	     C(getpeername_len),  C(getpeername_sa),
+    C(getpeername_sa_low),   C(getpeername_len0), C(getpeername_udp),
 };
 
 int main(int argc, char **argv)

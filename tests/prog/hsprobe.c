@@ -165,8 +165,7 @@ static void do_write(void)
 
 	start(&t);
 	r = send(sock, "EARLY", 5, MSG_NOSIGNAL);
-	fact(r == 5, "a blocking send during the handshake returns 5 (%zd)",
-	     r);
+	fact(r == 5, "a blocking send during the handshake returns 5 (%zd)", r);
 	fact(__atomic_load_n(&res.done, __ATOMIC_ACQUIRE) && res.rc == 0,
 	     "... once the connect had succeeded (after %ld ms)",
 	     now_ms() - t0);
@@ -195,8 +194,8 @@ static void do_close(void)
 	fact(fcntl(s, F_GETFD) < 0 && errno == EBADF,
 	     "the fd is closed once the handshake ended");
 	close(other);
-	fact(count_fds() == fds0, "no fd left behind (%d, was %d)",
-	     count_fds(), fds0);
+	fact(count_fds() == fds0, "no fd left behind (%d, was %d)", count_fds(),
+	     fds0);
 }
 
 static void do_cancel(void)
@@ -224,8 +223,8 @@ static void do_cancel(void)
 	     "a read on it no longer waits for a handshake (%zd, %s, %ld ms)",
 	     r, strerror(errno), now_ms() - t0);
 	close(s);
-	fact(count_fds() == fds0, "no fd left behind (%d, was %d)",
-	     count_fds(), fds0);
+	fact(count_fds() == fds0, "no fd left behind (%d, was %d)", count_fds(),
+	     fds0);
 	/* The next connect, in another thread, goes through. */
 	start(&t);
 	pthread_join(t, NULL);

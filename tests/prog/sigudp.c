@@ -86,7 +86,8 @@ int main(int argc, char **argv)
 	/* Rounded to 0.5 s, so that runs with and without the shim print the
 	 * same line. */
 	printf("recvfrom=%zd errno=%s at=%.1fs\n", n,
-	       n < 0 ? strerrorname_np(e) : "0", (double)((ms + 250) / 500) / 2);
+	       n < 0 ? strerrorname_np(e) : "0",
+	       (double)((ms + 250) / 500) / 2);
 	if (!strcmp(mode, "restart"))
 		fact(n == 4 && ms >= 1800, "SA_RESTART: the receive goes on");
 	else if (!strcmp(mode, "norestart"))

@@ -141,8 +141,8 @@ static void run(const char *kind, const char *mode)
 		else
 			other++;
 	}
-	fact(real == 1, "%s %s: the real answer arrives, from %s:7", kind,
-	     mode, "203.0.113.10");
+	fact(real == 1, "%s %s: the real answer arrives, from %s:7", kind, mode,
+	     "203.0.113.10");
 	fact(stalls == 0,
 	     "%s %s: every time it said readable a receive returned at once "
 	     "(%d stalls)",
@@ -157,8 +157,8 @@ static void run(const char *kind, const char *mode)
 		/* The spoof from 127.0.0.1 comes from a direct peer's address:
 		 * delivered as it is, as without the shim; 127.0.0.2's is
 		 * refused by the config's rule. */
-		fact(direct == 1, "mixed %s: the direct peer's datagram comes in",
-		     mode);
+		fact(direct == 1,
+		     "mixed %s: the direct peer's datagram comes in", mode);
 		fact(spoof == 1 && wakes == 3,
 		     "mixed %s: only loopback's spoof, not 127.0.0.2's (%d "
 		     "wake-ups, %d spoofed)",

@@ -2132,6 +2132,67 @@ START_TEST(test_name_is_direct)
 }
 END_TEST
 
+/* direct_protocols: text and the CFG_PROTO_* mask it gives. */
+static const struct {
+	const char *text;
+	unsigned int mask;
+} protos_good[] = {
+    {"", 0},
+    {"direct_protocols none\n", 0},
+    {"direct_protocols udplite\n", CFG_PROTO_UDPLITE},
+    {"direct_protocols SCTP dccp\n", CFG_PROTO_SCTP | CFG_PROTO_DCCP},
+    {"direct_protocols icmp raw udplite sctp dccp\n", CFG_PROTO_ALL},
+    {"direct_protocols all\n", CFG_PROTO_ALL},
+    {"direct_protocols raw\ndirect_protocols icmp\n", CFG_PROTO_ICMP},
+    {"direct_protocols udplite\ndirect_protocols none\n", 0},
+};
+
+START_TEST(test_direct_protocols)
+{
+	struct cfg c;
+	char err[256];
+
+	ck_assert_int_eq(parse_str(&c, protos_good[_i].text, err, sizeof(err)),
+			 0);
+	ck_assert_uint_eq(c.direct_protos, protos_good[_i].mask);
+	cfg_free(&c);
+}
+END_TEST
+
+static const struct {
+	const char *text;
+	const char *err;
+} protos_bad[] = {
+    {"direct_protocols\n", "t.conf:1: missing value (expected: "
+			   "direct_protocols udplite|sctp|dccp|icmp|raw|all|"
+			   "none ...)"},
+    {"direct_protocols tcp\n",
+     "t.conf:1: unknown protocol 'tcp' (expected udplite, sctp, dccp, icmp, "
+     "raw, all, or none alone)"},
+    {"direct_protocols none raw\n",
+     "t.conf:1: unknown protocol 'none' (expected udplite, sctp, dccp, icmp, "
+     "raw, all, or none alone)"},
+    {"direct_protocols a b c d e f g\n",
+     "t.conf:1: too many values (expected: direct_protocols "
+     "udplite|sctp|dccp|icmp|raw|all|none ...)"},
+    {"direct_protocols \"\x01\"\n",
+     "t.conf:1: unknown protocol '\\x01' (expected udplite, sctp, dccp, "
+     "icmp, raw, all, or none alone)"},
+};
+
+START_TEST(test_direct_protocols_bad)
+{
+	struct cfg c;
+	char err[256];
+
+	ck_assert_int_eq(parse_str(&c, protos_bad[_i].text, err, sizeof(err)),
+			 -1);
+	ck_assert_str_eq(err, protos_bad[_i].err);
+	ck_assert_uint_eq(c.direct_protos, 0);
+	cfg_free(&c);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 
 static Suite *config_suite(void)
@@ -2261,6 +2322,12 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_match_ignores_host_rules);
 	tcase_add_test(tc, test_match_host_rule_then_all);
 	tcase_add_loop_test(tc, test_name_is_direct, 0, NELEM(name_direct));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("direct_protocols");
+	tcase_add_loop_test(tc, test_direct_protocols, 0, NELEM(protos_good));
+	tcase_add_loop_test(tc, test_direct_protocols_bad, 0,
+			    NELEM(protos_bad));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("log_level");
