@@ -773,8 +773,16 @@ static int get_assoc(int fd, int fam, const char *desc,
 			errno = ENETRESET;
 		return -1;
 	}
-	if (old && atomic_load(&((struct assoc *)old)->mixed))
-		atomic_store(&a->mixed, 1);
+	if (old) {
+		/* The socket still carries the old association's filter (or
+		 * the program's): the new one takes it over. */
+		pthread_mutex_lock(&old->lock);
+		a->filter = old->filter;
+		a->filter_len = old->filter_len;
+		pthread_mutex_unlock(&old->lock);
+		if (atomic_load(&old->mixed))
+			atomic_store(&a->mixed, 1);
+	}
 	fresh = *info;
 	fresh.assoc = a;
 	if (fdt_set(fd, &fresh) < 0) {
