@@ -195,6 +195,24 @@ int fdt_get(int fd, struct sfy_fdinfo *out)
 	return rc;
 }
 
+int fdt_get_held(int fd, struct sfy_fdinfo *out)
+{
+	struct fd_entry *e;
+	int rc = -1;
+
+	if (!fdt_maybe_ours(fd))
+		return -1;
+	pthread_mutex_lock(&fdt_lock);
+	e = find_locked(fd);
+	if (e) {
+		*out = e->info;
+		hold(out);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&fdt_lock);
+	return rc;
+}
+
 int fdt_set(int fd, const struct sfy_fdinfo *in)
 {
 	int rc;

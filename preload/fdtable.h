@@ -86,8 +86,14 @@ static inline int fdt_maybe_udp(int fd)
 	return fdt_maybe_ours(fd);
 }
 
-/* Copies fd's record into *out.  Returns 0, or -1 when fd has none. */
+/* Copies fd's record into *out.  Returns 0, or -1 when fd has none.  The
+ * copy's assoc pointer is only good while the record stands: use
+ * fdt_get_held to keep using it. */
 int fdt_get(int fd, struct sfy_fdinfo *out);
+/* The same, with a reference on the copy's assoc (when it has one) taken
+ * under the lock: the caller drops it with the release hook when done, so
+ * a close or replacement meanwhile cannot free it under the caller. */
+int fdt_get_held(int fd, struct sfy_fdinfo *out);
 /* Sets (adds or replaces) fd's record.  Returns 0, -EBADF (fd < 0) or
  * -ENOMEM. */
 int fdt_set(int fd, const struct sfy_fdinfo *in);

@@ -114,9 +114,20 @@ static int any_kept(void)
 	       atomic_load_explicit(&sfy_pending_count, memory_order_relaxed);
 }
 
+/* A copy of an fd whose handshake another thread is running would be an
+ * fd the pending checks do not know: the copy is made once it is over. */
+static inline void dup_of_pending(int oldfd)
+{
+	if (__builtin_expect(sfy_is_pending(oldfd), 0))
+		sfy_pending_wait_end(oldfd);
+}
+
 static int shim_dup(int fd)
 {
-	int nfd = REAL_CALL(dup, fd);
+	int nfd;
+
+	dup_of_pending(fd);
+	nfd = REAL_CALL(dup, fd);
 
 	if (nfd >= 0 && fdt_maybe_ours(fd))
 		fdt_dup(fd, nfd);
@@ -161,6 +172,7 @@ static int shim_dup2(int oldfd, int newfd)
 {
 	if (onto_ours(newfd))
 		return -1;
+	dup_of_pending(oldfd);
 	return after_dup2(REAL_CALL(dup2, oldfd, newfd), oldfd, newfd);
 }
 
@@ -168,6 +180,7 @@ static int shim_dup3(int oldfd, int newfd, int flags)
 {
 	if (onto_ours(newfd))
 		return -1;
+	dup_of_pending(oldfd);
 	return after_dup2(REAL_CALL(dup3, oldfd, newfd, flags), oldfd, newfd);
 }
 
@@ -196,6 +209,8 @@ static int shim_fcntl(fcntl_fn real_fn, const char *name, int fd, int cmd,
 		if (cmd == F_SETFL && sfy_pending_setfl(fd, (int)(intptr_t)arg))
 			return 0;
 	}
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		dup_of_pending(fd);
 	rc = real_fn(fd, cmd, arg);
 	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && rc >= 0 &&
 	    fdt_maybe_ours(fd))

@@ -175,8 +175,7 @@ static enum route classify(int fd, const struct sockaddr *usa, socklen_t len,
 			errno = err;
 			return ROUTE_FAIL;
 		}
-		return sfy_uncarried_check(c, k.kind, fd, sa, len, "connect") <
-			       0
+		return sfy_uncarried_check(c, &k, fd, sa, len, "connect") < 0
 			   ? ROUTE_FAIL
 			   : ROUTE_PASS;
 	}
@@ -418,8 +417,13 @@ static __attribute__((noinline, cold)) int pending_send(int fd, int flags)
  * but nothing goes out directly.
  */
 
+static ssize_t udp_sendto(int fd, const void *buf, size_t n, int flags,
+			  const struct sockaddr *sa, socklen_t len);
+
 /* The MSG_FASTOPEN path of sendto, kept out of line so that the common
- * path of the hook is a flag test and a tail call. */
+ * path of the hook is a flag test and a tail call.  What is not a proxied
+ * TCP connect (a UDP socket, on which the kernel ignores the flag; a
+ * direct destination) goes the way of any sendto. */
 static __attribute__((noinline, cold)) ssize_t
 fastopen_sendto(int fd, const void *buf, size_t n, int flags,
 		const struct sockaddr *sa, socklen_t len)
@@ -430,7 +434,7 @@ fastopen_sendto(int fd, const void *buf, size_t n, int flags,
 		return -1;
 	if (rc == 0)
 		return REAL_CALL(send, fd, buf, n, flags & ~MSG_FASTOPEN);
-	return REAL_CALL(sendto, fd, buf, n, flags, sa, len);
+	return udp_sendto(fd, buf, n, flags, sa, len);
 }
 
 /* A datagram with an address, or on a UDP socket with an association:
@@ -474,12 +478,15 @@ static __attribute__((noinline, cold)) ssize_t
 fastopen_sendmsg(int fd, const struct msghdr *m, int flags)
 {
 	struct msghdr c;
+	ssize_t r;
 	int rc = route_connect(fd, m->msg_name, m->msg_namelen);
 
 	if (rc < 0)
 		return -1;
-	if (rc == 1)
-		return REAL_CALL(sendmsg, fd, m, flags);
+	if (rc == 1) {
+		r = sfy_udp_send(fd, m, flags, 0);
+		return r != SFY_UDP_PASS ? r : REAL_CALL(sendmsg, fd, m, flags);
+	}
 	c = *m;
 	c.msg_name = NULL;
 	c.msg_namelen = 0;
@@ -519,8 +526,11 @@ static ssize_t shim_sendmsg(int fd, const struct msghdr *umsg, int flags)
 	return REAL_CALL(sendmsg, fd, &m, flags);
 }
 
+static int udp_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags);
+
 /* sendmmsg applies MSG_FASTOPEN to its messages like sendmsg: the first
- * message's name is where the implicit connect goes. */
+ * message's name is where the implicit connect goes.  What is not a
+ * proxied TCP connect goes the way of any sendmmsg. */
 static __attribute__((noinline, cold)) int
 fastopen_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 {
@@ -532,13 +542,13 @@ fastopen_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 		return -1;
 	}
 	if (!first.msg_hdr.msg_name)
-		return REAL_CALL(sendmmsg, fd, v, n, flags);
+		return udp_sendmmsg(fd, v, n, flags);
 	rc = route_connect(fd, first.msg_hdr.msg_name,
 			   first.msg_hdr.msg_namelen);
 	if (rc < 0)
 		return -1;
 	if (rc == 1)
-		return REAL_CALL(sendmmsg, fd, v, n, flags);
+		return udp_sendmmsg(fd, v, n, flags);
 	/* Connected through the proxy: TCP ignores msg_name without
 	 * MSG_FASTOPEN. */
 	return REAL_CALL(sendmmsg, fd, v, n, flags & ~MSG_FASTOPEN);
@@ -610,12 +620,14 @@ static int shim_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 }
 
 /*
- * socket(): SCTP and packet sockets are refused here, not per destination.
- * An SCTP association is multi-homed: the peer announces more addresses
- * and the kernel sends to them on its own, so checking the address the
- * program names cannot keep its traffic where the rules say.  A packet
- * socket needs no destination at all (write() on a bound one sends a
- * frame).  direct_protocols sctp / raw let them be created.
+ * socket(): SCTP, raw and packet sockets are refused here, not per
+ * destination.  An SCTP association is multi-homed: the peer announces
+ * more addresses and the kernel sends to them on its own, so checking the
+ * address the program names cannot keep its traffic where the rules say.
+ * A raw socket may write its own IP header (IP_HDRINCL, IPPROTO_RAW), with
+ * any destination in it; a packet socket needs no destination at all
+ * (write() on a bound one sends a frame).  direct_protocols sctp / raw let
+ * them be created.
  */
 static __attribute__((noinline, cold)) int refused_socket(int dom, int type,
 							  int proto)
@@ -627,21 +639,20 @@ static __attribute__((noinline, cold)) int refused_socket(int dom, int type,
 
 	sfy_sock_classify(&k, dom, type & 0xf, proto);
 	if (k.carry != SFY_UNCARRIED ||
-	    (k.kind != CFG_PROTO_SCTP && dom != AF_PACKET &&
-	     (type & 0xf) != SOCK_PACKET) ||
-	    sfy_busy)
+	    (k.kind != CFG_PROTO_SCTP && k.kind != CFG_PROTO_RAW) || sfy_busy)
 		return 0;
 	c = sfy_config_err(&why, &err);
 	if (!c && err != EACCES) {
 		errno = err;
 		return 1;
 	}
-	return sfy_uncarried_check(c, k.kind, -1, NULL, 0, "socket()") < 0;
+	return sfy_uncarried_check(c, &k, -1, NULL, 0, "socket()") < 0;
 }
 
 static int shim_socket(int dom, int type, int proto)
 {
 	if (__builtin_expect(proto == IPPROTO_SCTP || dom == AF_PACKET ||
+				 (type & 0xf) == SOCK_RAW ||
 				 (type & 0xf) == SOCK_PACKET,
 			     0) &&
 	    refused_socket(dom, type, proto))

@@ -4,6 +4,7 @@
 #include "ownfd.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -47,8 +48,14 @@ int sfy_own_new(int fd)
 
 void sfy_own_close(int fd)
 {
+	int old;
+
 	if (fd < 0)
 		return;
 	sfy_own(fd, 0);
+	/* close() is a cancellation point, and this runs with locks held
+	 * (an association's last reference goes under the fd table's). */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
 	sfy_real()->close(fd);
+	pthread_setcancelstate(old, &old);
 }

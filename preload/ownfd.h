@@ -45,7 +45,8 @@ void sfy_own(int fd, int on);
  * one when it cannot move). */
 int sfy_own_new(int fd);
 
-/* Unmarks and closes an fd of ours. */
+/* Unmarks and closes an fd of ours (not a cancellation point: callers may
+ * hold locks). */
 void sfy_own_close(int fd);
 
 #endif

@@ -81,34 +81,45 @@ static struct sfy_pending *find_locked(int fd)
 	return NULL;
 }
 
-int sfy_pending_begin(struct sfy_pending *p, int fd, int flags)
+int sfy_pending_begin(struct sfy_pending *p, int fd, int *flags)
 {
 	int rc = 0;
 
 	pthread_once(&g_pending_once, pending_init);
 	p->fd = fd;
-	p->flags = flags;
 	p->close_pending = 0;
 	p->pid = getpid();
 	pthread_mutex_lock(&g_pending_lock);
 	if (find_locked(fd)) {
 		rc = -EALREADY;
 	} else {
-		p->next = g_pending;
-		g_pending = p;
-		atomic_fetch_add(&sfy_pending_count, 1);
-		mark(fd, 1);
+		/* The flags as of now, read under the lock: a program F_SETFL
+		 * from here on lands in the record. */
+		p->flags = sfy_real()->fcntl(fd, F_GETFL);
+		if (p->flags < 0) {
+			rc = -errno;
+		} else {
+			*flags = p->flags;
+			p->next = g_pending;
+			g_pending = p;
+			atomic_fetch_add(&sfy_pending_count, 1);
+			mark(fd, 1);
+		}
 	}
 	pthread_mutex_unlock(&g_pending_lock);
 	return rc;
 }
 
-int sfy_pending_end(struct sfy_pending *p, int *closed)
+int sfy_pending_end(struct sfy_pending *p, int driver_flags, int *closed)
 {
 	struct sfy_pending **pp;
-	int flags;
+	int saved = errno;
 
 	pthread_mutex_lock(&g_pending_lock);
+	/* The program's flags go back before anyone is told the handshake is
+	 * over: a woken reader must find its blocking socket blocking. */
+	if (p->flags != driver_flags)
+		(void)sfy_real()->fcntl(p->fd, F_SETFL, p->flags);
 	for (pp = &g_pending; *pp; pp = &(*pp)->next) {
 		if (*pp == p) {
 			*pp = p->next;
@@ -117,13 +128,13 @@ int sfy_pending_end(struct sfy_pending *p, int *closed)
 			break;
 		}
 	}
-	flags = p->flags;
 	*closed = p->close_pending;
 	atomic_fetch_add(&g_pending_gen, 1);
 	pthread_mutex_unlock(&g_pending_lock);
 	(void)sfy_real()->syscall(SYS_futex, &g_pending_gen, FUTEX_WAKE_PRIVATE,
 				  INT_MAX, NULL, NULL, 0);
-	return flags;
+	errno = saved;
+	return p->flags;
 }
 
 /* Sleeps until g_pending_gen moves from gen, or ms (-1: no bound) pass.
@@ -185,6 +196,23 @@ int sfy_pending_wait(int fd, int write, int dontwait)
 		if (rc == -EINTR)
 			return rc;
 	}
+}
+
+void sfy_pending_wait_end(int fd)
+{
+	unsigned int gen;
+	int saved = errno, found;
+
+	for (;;) {
+		pthread_mutex_lock(&g_pending_lock);
+		found = find_locked(fd) != NULL;
+		gen = atomic_load(&g_pending_gen);
+		pthread_mutex_unlock(&g_pending_lock);
+		if (!found)
+			break;
+		(void)sleep_gen(gen, -1);
+	}
+	errno = saved;
 }
 
 int sfy_pending_getfl(int fd, int *flags)

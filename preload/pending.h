@@ -51,22 +51,29 @@ static inline int sfy_is_pending(int fd)
 	       1u;
 }
 
-/* Registers p (caller-owned until sfy_pending_end) for fd with the
- * program's flags.  Returns 0, or -EALREADY when fd already has a
- * handshake in progress (another thread's connect). */
-int sfy_pending_begin(struct sfy_pending *p, int fd, int flags);
+/* Registers p (caller-owned until sfy_pending_end) for fd, reading the
+ * program's file status flags into *flags.  Returns 0, -EALREADY when fd
+ * already has a handshake in progress (another thread's connect), or the
+ * -errno of F_GETFL. */
+int sfy_pending_begin(struct sfy_pending *p, int fd, int *flags);
 
-/* Unregisters p and wakes every waiter.  Returns the flags to restore on
- * the file (the program may have changed them meanwhile); *closed gets 1
- * when the program closed the fd meanwhile (the caller then closes it, as
- * the program asked, after restoring the flags). */
-int sfy_pending_end(struct sfy_pending *p, int *closed);
+/* Unregisters p and wakes every waiter.  First, under the lock, the file
+ * gets the program's flags back (they may have changed meanwhile) unless
+ * they are driver_flags, what the driver left on it.  Returns the
+ * program's flags; *closed gets 1 when the program closed the fd
+ * meanwhile (the caller then closes it, as the program asked). */
+int sfy_pending_end(struct sfy_pending *p, int driver_flags, int *closed);
 
 /* The data path on a pending fd: waits (write 0: for reading, 1: for
  * writing) as the kernel's blocking call on a connecting socket would.
  * Returns 0 (the handshake is over: make the call), -EAGAIN
  * (non-blocking, or the socket's timeout ran out), -EINTR. */
 int sfy_pending_wait(int fd, int write, int dontwait);
+
+/* Waits, whatever the flags and signals, until fd's handshake is over:
+ * for dup and friends, whose new fd must not see it (the handshake is
+ * bounded by its timeout). */
+void sfy_pending_wait_end(int fd);
 
 /* F_GETFL / F_SETFL on a pending fd: the program's view.  Return 1 when
  * handled (*flags set for get), 0 when fd is not pending after all. */

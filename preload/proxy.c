@@ -271,21 +271,26 @@ static void disconnect(int fd)
 	(void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
 }
 
-/* Undoes the driver's changes (the cleanup handler, and the normal end). */
+/* Undoes the driver's changes (the cleanup handler, and the normal end).
+ * With cancellation off: a cancel acted on in here (connect and close are
+ * cancellation points) would leave the record linked and the flags wrong. */
 static void drive_end(void *arg)
 {
 	struct drive *d = arg;
-	int saved = errno, flags = d->flags;
+	int saved = errno, old;
 
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
 	hs_wipe(&d->h);
 	if (!d->done)
 		disconnect(d->fd);
 	if (d->own_socket)
-		flags = sfy_pending_end(&d->pend, &d->closed);
-	if (!(flags & O_NONBLOCK) || flags != d->flags)
-		(void)sfy_real()->fcntl(d->fd, F_SETFL, flags);
+		(void)sfy_pending_end(&d->pend, d->flags | O_NONBLOCK,
+				      &d->closed);
+	else if (!(d->flags & O_NONBLOCK))
+		(void)sfy_real()->fcntl(d->fd, F_SETFL, d->flags);
 	if (d->closed)
 		(void)sfy_real()->close(d->fd);
+	pthread_setcancelstate(old, &old);
 	errno = saved;
 }
 
@@ -494,13 +499,14 @@ int sfy_socks_request(int fd, int sock_family, uint8_t cmd,
 	 * else on the program's socket, which must be hidden meanwhile. */
 	d.own_socket = cmd != S5_CMD_UDP_ASSOCIATE;
 	sig_fd = d.own_socket ? fd : -1;
-	d.flags = r->fcntl(fd, F_GETFL);
-	if (d.flags < 0)
-		return -errno;
 	if (d.own_socket) {
-		rc = sfy_pending_begin(&d.pend, fd, d.flags);
+		rc = sfy_pending_begin(&d.pend, fd, &d.flags);
 		if (rc < 0)
 			return rc; /* another thread's connect is running */
+	} else {
+		d.flags = r->fcntl(fd, F_GETFL);
+		if (d.flags < 0)
+			return -errno;
 	}
 	hs_init(&d.h, cmd, dst, c->proxy.user_len ? c->proxy.user : NULL,
 		c->proxy.user_len, c->proxy.pass, c->proxy.pass_len);

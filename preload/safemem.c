@@ -21,7 +21,7 @@
 
 #define memo_read sfy_memo_read
 
-/* Regions that passed, per thread and per direction. */
+/* Pages that passed, per thread and per direction. */
 __thread struct sfy_memo sfy_memo_read
     __attribute__((tls_model("initial-exec")));
 static __thread struct sfy_memo memo_write
@@ -29,20 +29,22 @@ static __thread struct sfy_memo memo_write
 
 static int memo_has(const struct sfy_memo *m, uintptr_t lo, uintptr_t hi)
 {
-	unsigned int i;
+	uintptr_t pg;
 
-	for (i = 0; i < SFY_MEMO_SLOTS; i++)
-		if (lo >= m->lo[i] && hi <= m->hi[i] && m->hi[i])
-			return 1;
-	return 0;
+	for (pg = lo >> SFY_PAGE_SHIFT; pg <= (hi - 1) >> SFY_PAGE_SHIFT; pg++)
+		if (!sfy_memo_has_page(m, pg))
+			return 0;
+	return 1;
 }
 
+/* Remembers the pages of [lo, hi), which the kernel just read or wrote. */
 static void memo_add(struct sfy_memo *m, uintptr_t lo, uintptr_t hi)
 {
-	unsigned int i = m->next++ % SFY_MEMO_SLOTS;
+	uintptr_t pg, last = (hi - 1) >> SFY_PAGE_SHIFT;
 
-	m->lo[i] = lo;
-	m->hi[i] = hi;
+	for (pg = lo >> SFY_PAGE_SHIFT; pg <= last; pg++)
+		if (!sfy_memo_has_page(m, pg))
+			m->page[m->next++ % SFY_MEMO_PAGES] = pg + 1;
 }
 
 int sfy_bad_address_errno(int fd, int connect_order)
@@ -57,35 +59,8 @@ int sfy_bad_address_errno(int fd, int connect_order)
 	return rc;
 }
 
-/* Our pid, for process_vm_*: a child of fork() forgets it (atfork).  A
- * vfork() child shares our memory, so the parent's pid reads the same
- * bytes. */
-static atomic_int g_pid;
 /* 1 once process_vm_* turned out to be forbidden or missing. */
 static atomic_int g_no_vm;
-static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
-
-static void forget_pid(void)
-{
-	atomic_store(&g_pid, 0);
-}
-
-static void register_atfork(void)
-{
-	pthread_atfork(NULL, NULL, forget_pid);
-}
-
-static pid_t self_pid(void)
-{
-	pid_t p = atomic_load_explicit(&g_pid, memory_order_relaxed);
-
-	if (p == 0) {
-		pthread_once(&g_atfork_once, register_atfork);
-		p = getpid();
-		atomic_store_explicit(&g_pid, p, memory_order_relaxed);
-	}
-	return p;
-}
 
 /*
  * The fallback probe: a private memfd.  Writing the caller's bytes into it
@@ -99,16 +74,23 @@ static pid_t self_pid(void)
 static atomic_int g_probe_fd = -1;
 static atomic_int g_probe_failed;
 
+/* 1 when RLIMIT_FSIZE leaves too little room for the probe's writes. */
+static int fsize_too_low(void)
+{
+	struct rlimit rl;
+
+	return getrlimit(RLIMIT_FSIZE, &rl) < 0 ||
+	       (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 4 * PROBE_MAX);
+}
+
 static int probe_fd(void)
 {
 	int fd = atomic_load_explicit(&g_probe_fd, memory_order_acquire);
 	int expect = -1;
-	struct rlimit rl;
 
 	if (fd >= 0 || atomic_load(&g_probe_failed))
 		return fd;
-	if (getrlimit(RLIMIT_FSIZE, &rl) < 0 ||
-	    (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 4 * PROBE_MAX)) {
+	if (fsize_too_low()) {
 		atomic_store(&g_probe_failed, 1);
 		return -1;
 	}
@@ -137,8 +119,8 @@ static int ask_kernel(const void *p, size_t len, int write, void *local)
 	ssize_t n;
 
 	if (!atomic_load_explicit(&g_no_vm, memory_order_relaxed)) {
-		n = write ? process_vm_writev(self_pid(), &l, 1, &r, 1, 0)
-			  : process_vm_readv(self_pid(), &l, 1, &r, 1, 0);
+		n = write ? process_vm_writev(getpid(), &l, 1, &r, 1, 0)
+			  : process_vm_readv(getpid(), &l, 1, &r, 1, 0);
 		if (n == (ssize_t)len) {
 			errno = saved;
 			return 0;
@@ -154,6 +136,10 @@ static int ask_kernel(const void *p, size_t len, int write, void *local)
 		atomic_store(&g_no_vm, 1);
 	}
 	fd = len <= PROBE_MAX ? probe_fd() : -1;
+	/* The program may have lowered RLIMIT_FSIZE since: a write past it
+	 * would raise SIGXFSZ (a pread needs no room). */
+	if (fd >= 0 && !write && fsize_too_low())
+		fd = -1;
 	if (fd < 0) {
 		errno = saved;
 		return 1;
@@ -186,8 +172,7 @@ static int ask_kernel_big(const void *p, size_t len)
 		k = (int)((n + sizeof(scratch) - 1) / sizeof(scratch));
 		r.iov_base = (uint8_t *)(uintptr_t)p + off;
 		r.iov_len = n;
-		got =
-		    process_vm_readv(self_pid(), l, (unsigned long)k, &r, 1, 0);
+		got = process_vm_readv(getpid(), l, (unsigned long)k, &r, 1, 0);
 		if (got < 0 &&
 		    (errno == EPERM || errno == ENOSYS || errno == ESRCH)) {
 			atomic_store(&g_no_vm, 1);

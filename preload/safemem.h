@@ -8,9 +8,9 @@
  * the kernel: process_vm_readv/process_vm_writev on our own process (one
  * system call), or, where a seccomp policy forbids those (Docker's default
  * profile), a probe through a private memfd.  Each thread remembers the
- * last few regions that passed, so a program that reuses its buffers (a
+ * last pages that passed, so a program that reuses its buffers (a
  * sockaddr on the stack in a send loop) pays no system call after the
- * first.  The one thing this cannot catch: a region that passed on an
+ * first.  The one thing this cannot catch: a page that passed on an
  * earlier call of the same thread and was unmapped since.
  */
 #ifndef SOCKSIFY_SAFEMEM_H
@@ -19,27 +19,42 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Regions that passed, per thread (the memo behind the fast paths). */
-#define SFY_MEMO_SLOTS 4
+/* The pages that passed, per thread (the memo behind the fast paths):
+ * permissions are per page, so a page the kernel could read from once
+ * holds nothing unreadable, until it is unmapped. */
+#define SFY_MEMO_PAGES 16
+#define SFY_PAGE_SHIFT 12
 struct sfy_memo {
-	uintptr_t lo[SFY_MEMO_SLOTS], hi[SFY_MEMO_SLOTS];
+	uintptr_t page[SFY_MEMO_PAGES]; /* page number + 1; 0: empty */
 	unsigned int next;
 };
 extern __thread struct sfy_memo sfy_memo_read
     __attribute__((tls_model("initial-exec")));
 
-/* 1 when [p, p + len) passed the read check earlier on this thread: then
- * it may be read directly.  No system call, no lock. */
-static inline int sfy_mem_known(const void *p, size_t len)
+static inline int sfy_memo_has_page(const struct sfy_memo *m, uintptr_t pg)
 {
-	uintptr_t lo = (uintptr_t)p, hi = lo + len;
 	unsigned int i;
 
-	for (i = 0; i < SFY_MEMO_SLOTS; i++)
-		if (lo >= sfy_memo_read.lo[i] && hi <= sfy_memo_read.hi[i] &&
-		    hi >= lo)
+	for (i = 0; i < SFY_MEMO_PAGES; i++)
+		if (m->page[i] == pg + 1)
 			return 1;
 	return 0;
+}
+
+/* 1 when every page of [p, p + len) passed the read check earlier on
+ * this thread: then it may be read directly.  No system call, no lock.
+ * len 0 is known only at a known page (a zero-length read of p still
+ * names it). */
+static inline int sfy_mem_known(const void *p, size_t len)
+{
+	uintptr_t lo = (uintptr_t)p, hi = lo + (len ? len : 1) - 1, pg;
+
+	if (hi < lo)
+		return 0;
+	for (pg = lo >> SFY_PAGE_SHIFT; pg <= hi >> SFY_PAGE_SHIFT; pg++)
+		if (!sfy_memo_has_page(&sfy_memo_read, pg))
+			return 0;
+	return 1;
 }
 
 /* The errno a system call gives for fd and a bad address, in the

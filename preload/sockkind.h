@@ -39,13 +39,16 @@ int sfy_sock_probe(int fd, struct sfy_sock *s);
 const char *sfy_proto_name(unsigned int kind);
 
 /*
- * May an uncarried flow of kind go to sa (what connect/sendto named; NULL
- * or a non-IP family for calls without an IP destination)?  Returns 0
- * (yes: the rules send sa direct, or direct_protocols allows kind), or -1
- * with errno EACCES and a line in the log (one per fd and protocol for a
- * run of refusals on one thread).  c NULL (broken configuration): refused.
+ * May an uncarried flow of socket k (fd; -1 from socket()) go to sa (what
+ * connect/sendto named; NULL or a non-IP family for calls without an IP
+ * destination)?  Returns 0 (yes: the rules send sa direct, or
+ * direct_protocols allows k's protocol), or -1 with errno EACCES and a
+ * line in the log (one per fd and protocol for a run of datagram refusals
+ * on one thread).  A raw socket that writes its own IP header (IP_HDRINCL,
+ * IPPROTO_RAW) may put any destination there: for it only
+ * direct_protocols counts.  c NULL (broken configuration): refused.
  */
-int sfy_uncarried_check(const struct cfg *c, unsigned int kind, int fd,
+int sfy_uncarried_check(const struct cfg *c, const struct sfy_sock *k, int fd,
 			const struct sockaddr *sa, socklen_t len,
 			const char *call);
 

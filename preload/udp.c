@@ -25,6 +25,7 @@
 #include "log.h"
 #include "names.h"
 #include "ownfd.h"
+#include "pending.h"
 #include "proxy.h"
 #include "real.h"
 #include "resolve.h"
@@ -77,7 +78,7 @@ struct assoc {
 	unsigned int recent_next;
 	atomic_llong checked_ms; /* when the control connection last stood */
 	atomic_llong sent_ms;	 /* the last datagram through the relay */
-	atomic_llong heard_ms;	 /* the last datagram from the relay */
+	atomic_int unanswered;	 /* nothing came back since it went */
 	/* The socket also talks to peers the rules send direct: their
 	 * datagrams pass too (else only the relay's). */
 	atomic_int mixed;
@@ -89,9 +90,11 @@ struct assoc {
 __thread struct sfy_last_direct sfy_last_direct
     __attribute__((tls_model("initial-exec")));
 
-/* The process's last datagram sent through a relay and last one heard:
- * at exit, an unanswered one that just left gets its linger too. */
-static atomic_llong g_sent_ms, g_heard_ms;
+/* The process's last datagram sent through a relay, and whether one came
+ * back since: at exit, an unanswered one that just left gets its linger
+ * too. */
+static atomic_llong g_sent_ms;
+static atomic_int g_unanswered;
 
 /* --- lingering control connections ------------------------------------- */
 
@@ -100,25 +103,28 @@ static atomic_llong g_sent_ms, g_heard_ms;
 atomic_uint sfy_udp_lingering;
 static pthread_mutex_t g_linger_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
-	int fd;
+	int fd1; /* the fd + 1; 0: a free slot */
 	long long until;
 } g_linger[LINGER_SLOTS];
 
-/* Closes the control connections whose time is up (all with force). */
+/* Closes the control connections whose time is up (all with force): taken
+ * from their slots under the lock, closed after it. */
 static void reap(int force)
 {
 	long long now = sfy_now_ms();
-	int i;
+	int i, n = 0, fds[LINGER_SLOTS];
 
 	pthread_mutex_lock(&g_linger_lock);
 	for (i = 0; i < LINGER_SLOTS; i++) {
-		if (g_linger[i].fd <= 0 || (!force && g_linger[i].until > now))
+		if (!g_linger[i].fd1 || (!force && g_linger[i].until > now))
 			continue;
-		sfy_own_close(g_linger[i].fd);
-		g_linger[i].fd = 0;
+		fds[n++] = g_linger[i].fd1 - 1;
+		g_linger[i].fd1 = 0;
 		atomic_fetch_sub(&sfy_udp_lingering, 1);
 	}
 	pthread_mutex_unlock(&g_linger_lock);
+	for (i = 0; i < n; i++)
+		sfy_own_close(fds[i]);
 }
 
 void sfy_udp_reap(void)
@@ -134,10 +140,10 @@ static void linger(int ctl, long long until)
 	int i;
 
 	pthread_mutex_lock(&g_linger_lock);
-	for (i = 0; i < LINGER_SLOTS && g_linger[i].fd > 0; i++)
+	for (i = 0; i < LINGER_SLOTS && g_linger[i].fd1; i++)
 		;
 	if (i < LINGER_SLOTS) {
-		g_linger[i].fd = ctl;
+		g_linger[i].fd1 = ctl + 1;
 		g_linger[i].until = until;
 		atomic_fetch_add(&sfy_udp_lingering, 1);
 		ctl = -1;
@@ -145,6 +151,16 @@ static void linger(int ctl, long long until)
 	pthread_mutex_unlock(&g_linger_lock);
 	if (ctl >= 0)
 		sfy_own_close(ctl);
+}
+
+static void linger_prepare(void)
+{
+	pthread_mutex_lock(&g_linger_lock);
+}
+
+static void linger_parent(void)
+{
+	pthread_mutex_unlock(&g_linger_lock);
 }
 
 static void linger_child(void)
@@ -161,11 +177,11 @@ __attribute__((destructor)) static void udp_at_exit(void)
 	int i;
 
 	sent = atomic_load(&g_sent_ms);
-	if (sent && sent > atomic_load(&g_heard_ms))
+	if (sent && atomic_load(&g_unanswered))
 		until = sent + LINGER_MS;
 	pthread_mutex_lock(&g_linger_lock);
 	for (i = 0; i < LINGER_SLOTS; i++)
-		if (g_linger[i].fd > 0 && g_linger[i].until > until)
+		if (g_linger[i].fd1 && g_linger[i].until > until)
 			until = g_linger[i].until;
 	pthread_mutex_unlock(&g_linger_lock);
 	t = until - now;
@@ -195,7 +211,7 @@ static void assoc_release(void *p)
 		return;
 	if (a->ctl >= 0) {
 		sent = atomic_load(&a->sent_ms);
-		if (sent && sent > atomic_load(&a->heard_ms) &&
+		if (sent && atomic_load(&a->unanswered) &&
 		    sfy_now_ms() - sent < LINGER_MS)
 			linger(a->ctl, sent + LINGER_MS);
 		else
@@ -210,7 +226,7 @@ static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 static void install_hooks(void)
 {
 	fdt_set_assoc_hooks(assoc_hold, assoc_release);
-	pthread_atfork(NULL, NULL, linger_child);
+	pthread_atfork(linger_prepare, linger_parent, linger_child);
 }
 
 /* The address to send to for relay bnd from a socket of family fam; an
@@ -276,16 +292,19 @@ static int ensure_bound(int fd, int fam, uint16_t *port, int *fresh)
 		return 0;
 	memset(&ss, 0, sizeof(ss));
 	ss.ss_family = (sa_family_t)fam;
+	/* EINVAL: another thread of the program bound it meanwhile (its own
+	 * first datagram): the port is there to read. */
 	if (bind(fd, (struct sockaddr *)&ss,
 		 fam == AF_INET ? sizeof(struct sockaddr_in)
-				: sizeof(struct sockaddr_in6)) < 0)
+				: sizeof(struct sockaddr_in6)) < 0 &&
+	    errno != EINVAL)
 		return -errno;
 	sl = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
 		return -errno;
 	*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	*fresh = 1;
-	return 0;
+	return *port ? 0 : -EINVAL;
 }
 
 /* A control socket of ours, closed when the setting-up thread is
@@ -653,7 +672,7 @@ static int udp_route(int fd, const struct sockaddr *sa, socklen_t len,
 				errno = err;
 				return -1;
 			}
-			return sfy_uncarried_check(c, k.kind, fd,
+			return sfy_uncarried_check(c, &k, fd,
 						   (struct sockaddr *)norm,
 						   *normlen, "datagram") < 0
 				   ? -1
@@ -738,28 +757,87 @@ static int kernel_connects(const struct assoc *a)
 	       !IN6_IS_ADDR_V4MAPPED(&r6->sin6_addr);
 }
 
-/* Gets fd's association (creating or renewing it).  On success *info
- * holds the record.  Returns 0 or -1 with errno. */
+/* Setting up an association for the program's socket: the fd is pending
+ * meanwhile (pending.h), so that the program's other threads wait for it
+ * instead of setting up one of their own (two associations for one socket
+ * would each have half of its answers). */
+struct setup {
+	struct sfy_pending pend;
+	int flags, closed;
+};
+
+static void setup_end(void *arg)
+{
+	struct setup *su = arg;
+	int old;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	(void)sfy_pending_end(&su->pend, su->flags, &su->closed);
+	pthread_setcancelstate(old, &old);
+}
+
+/* assoc_create, ending the pending state if the thread is cancelled. */
+static struct assoc *create_pending(int fd, int fam, const char *desc,
+				    struct setup *su)
+{
+	struct assoc *a;
+
+	pthread_cleanup_push(setup_end, su);
+	a = assoc_create(fd, fam, desc);
+	pthread_cleanup_pop(0);
+	return a;
+}
+
+struct sfy_fdinfo;
+static int get_info(int fd, struct sfy_fdinfo *info);
+static void put_info(struct sfy_fdinfo *info, int held);
+
+/*
+ * Gets fd's association, creating or renewing it.  *info is the caller's
+ * copy of the record, holding a reference on its association when *held
+ * (fdt_get_held).  On success *info holds a reference on the association
+ * to use (the old one's reference, if any, has been dropped) and *held is
+ * 1.  Returns 0 or -1 with errno (then *info and *held are as they were,
+ * or as another thread's set-up left them).
+ */
 static int get_assoc(int fd, int fam, const char *desc,
 		     const struct sockaddr_storage *norm, socklen_t normlen,
-		     struct sfy_fdinfo *info)
+		     struct sfy_fdinfo *info, int *held)
 {
 	struct assoc *a, *old = NULL;
 	struct sfy_fdinfo fresh;
+	struct setup su;
 	char dbuf[SFY_ADDRSTRLEN];
+	int rc, tries;
 
-	if (fdt_maybe_ours(fd) && fdt_get(fd, info) == 0 &&
-	    info->kind == SFY_FD_UDP) {
-		old = info->assoc;
-		if (ctl_alive(old, sfy_now_ms()))
+	if (*held && ctl_alive(info->assoc, sfy_now_ms()))
+		return 0;
+	for (tries = 0;; tries++) {
+		rc = sfy_pending_begin(&su.pend, fd, &su.flags);
+		if (rc != -EALREADY || tries > 3)
+			break;
+		/* Another thread is setting one up: use it. */
+		sfy_pending_wait_end(fd);
+		put_info(info, *held);
+		*held = get_info(fd, info);
+		if (*held && ctl_alive(info->assoc, sfy_now_ms()))
 			return 0;
+	}
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	su.closed = 0;
+	if (*held) {
+		old = info->assoc;
 		sfy_log(SFY_LOG_WARN,
 			"UDP association for fd %d ended (proxy restarted?): "
 			"setting up a new one",
 			fd);
+		fresh = *info;
 	} else {
-		memset(info, 0, sizeof(*info));
-		info->kind = SFY_FD_UDP;
+		memset(&fresh, 0, sizeof(fresh));
+		fresh.kind = SFY_FD_UDP;
 	}
 	/* Only now is a description worth formatting (a log line). */
 	if (!desc[0] && norm) {
@@ -767,10 +845,11 @@ static int get_assoc(int fd, int fam, const char *desc,
 			     sizeof(dbuf));
 		desc = dbuf;
 	}
-	a = assoc_create(fd, fam, desc);
+	a = create_pending(fd, fam, desc, &su);
 	if (!a) {
-		if (old)
-			errno = ENETRESET;
+		rc = old ? ENETRESET : errno;
+		setup_end(&su);
+		errno = rc;
 		return -1;
 	}
 	if (old) {
@@ -783,21 +862,60 @@ static int get_assoc(int fd, int fam, const char *desc,
 		if (atomic_load(&old->mixed))
 			atomic_store(&a->mixed, 1);
 	}
-	fresh = *info;
 	fresh.assoc = a;
 	if (fdt_set(fd, &fresh) < 0) {
 		assoc_release(a);
+		setup_end(&su);
 		errno = ENOMEM;
 		return -1;
 	}
-	assoc_release(a); /* the table holds it now */
+	/* The table holds one reference now; the one from assoc_create is
+	 * the caller's. */
+	if (old)
+		assoc_release(old);
+	*info = fresh;
+	*held = 1;
+	rc = 0;
 	if (fresh.connected && kernel_connects(a) &&
 	    sfy_real()->connect(fd, (struct sockaddr *)&a->relay, a->relaylen) <
 		0)
-		return -1;
+		rc = -errno;
 	refilter(fd, a, &fresh);
-	*info = fresh;
+	setup_end(&su);
+	if (su.closed) {
+		/* The program closed the socket meanwhile: as it asked. */
+		fdt_del(fd);
+		(void)sfy_real()->close(fd);
+		rc = -EBADF;
+	}
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
 	return 0;
+}
+
+/* The record of fd when it is a UDP one, with a reference on its
+ * association (drop it with put_info).  Returns 1, or 0 (no such record;
+ * nothing held). */
+static int get_info(int fd, struct sfy_fdinfo *info)
+{
+	if (!fdt_maybe_ours(fd) || fdt_get_held(fd, info) < 0)
+		return 0;
+	if (info->kind == SFY_FD_UDP && info->assoc)
+		return 1;
+	if (info->assoc)
+		assoc_release(info->assoc);
+	return 0;
+}
+
+static void put_info(struct sfy_fdinfo *info, int held)
+{
+	int saved = errno;
+
+	if (held)
+		assoc_release(info->assoc);
+	errno = saved;
 }
 
 /* --- datagrams ---------------------------------------------------------- */
@@ -919,10 +1037,26 @@ static void tell_unreachable(int fd, struct assoc *a, const char *desc)
 	errno = saved;
 }
 
+static ssize_t udp_send(int fd, const struct msghdr *msg, int flags,
+			int trusted_iov, struct sfy_fdinfo *infop, int *have);
+
 ssize_t sfy_udp_send(int fd, const struct msghdr *msg, int flags,
 		     int trusted_iov)
 {
 	struct sfy_fdinfo info;
+	int have = fdt_maybe_udp(fd) && get_info(fd, &info);
+	ssize_t r = udp_send(fd, msg, flags, trusted_iov, &info, &have);
+
+	put_info(&info, have);
+	return r;
+}
+
+/* sfy_udp_send with the record in *infop (holding its association when
+ * *have). */
+static ssize_t udp_send(int fd, const struct msghdr *msg, int flags,
+			int trusted_iov, struct sfy_fdinfo *infop, int *have)
+{
+#define info (*infop)
 	struct s5_addr dst;
 	struct sockaddr_storage norm, name;
 	socklen_t normlen = 0, namelen = 0;
@@ -934,8 +1068,6 @@ ssize_t sfy_udp_send(int fd, const struct msghdr *msg, int flags,
 	ssize_t hlen, n;
 	long long now;
 	int fam = 0, r, saved = errno;
-	int have = fdt_maybe_udp(fd) && fdt_get(fd, &info) == 0 &&
-		   info.kind == SFY_FD_UDP;
 
 	desc[0] = '\0';
 	if (msg->msg_name && msg->msg_namelen > 0) {
@@ -950,11 +1082,11 @@ ssize_t sfy_udp_send(int fd, const struct msghdr *msg, int flags,
 			/* What the kernel makes of it: on an IPv4 socket,
 			 * AF_UNSPEC read as AF_INET (udp_sendmsg); on an
 			 * IPv6 one, no address at all. */
-			int dom = have ? ((struct assoc *)info.assoc)->fam : 0;
+			int dom = *have ? ((struct assoc *)info.assoc)->fam : 0;
 			socklen_t ol = sizeof(dom);
 
-			if (!have && getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom,
-						&ol) < 0)
+			if (!*have && getsockopt(fd, SOL_SOCKET, SO_DOMAIN,
+						 &dom, &ol) < 0)
 				dom = 0;
 			if (dom == AF_INET &&
 			    namelen >= sizeof(struct sockaddr_in))
@@ -965,29 +1097,29 @@ ssize_t sfy_udp_send(int fd, const struct msghdr *msg, int flags,
 	}
 	if (namelen) {
 		r = udp_route(fd, (struct sockaddr *)&name, namelen,
-			      have ? ((struct assoc *)info.assoc)->fam : 0,
+			      *have ? ((struct assoc *)info.assoc)->fam : 0,
 			      &fam, &dst, &norm, &normlen, desc, sizeof(desc));
 		if (r < 0)
 			return -1;
 		if (r == 0) {
 			/* A direct peer on a socket with an association: its
 			 * answers must get in from now on. */
-			if (have)
+			if (*have)
 				go_mixed(fd, info.assoc, &info);
 			return SFY_UDP_PASS;
 		}
-		if ((!have || !ctl_alive(info.assoc, sfy_now_ms())) &&
-		    get_assoc(fd, fam, desc, &norm, normlen, &info) < 0)
+		if ((!*have || !ctl_alive(info.assoc, sfy_now_ms())) &&
+		    get_assoc(fd, fam, desc, &norm, normlen, &info, have) < 0)
 			return -1;
 	} else {
-		if (!have || !info.connected)
+		if (!*have || !info.connected)
 			return SFY_UDP_PASS;
 		dst = info.dst;
 		norm = info.peer;
 		normlen = info.peerlen;
 		if (!ctl_alive(info.assoc, sfy_now_ms()) &&
 		    get_assoc(fd, ((struct assoc *)info.assoc)->fam, desc,
-			      &norm, normlen, &info) < 0)
+			      &norm, normlen, &info, have) < 0)
 			return -1;
 	}
 	if (msg->msg_iovlen > SFY_IOV_MAX) {
@@ -1030,9 +1162,12 @@ ssize_t sfy_udp_send(int fd, const struct msghdr *msg, int flags,
 	}
 	now = sfy_now_ms();
 	atomic_store_explicit(&a->sent_ms, now, memory_order_relaxed);
+	atomic_store_explicit(&a->unanswered, 1, memory_order_relaxed);
 	atomic_store_explicit(&g_sent_ms, now, memory_order_relaxed);
+	atomic_store_explicit(&g_unanswered, 1, memory_order_relaxed);
 	errno = saved;
 	return n >= hlen ? n - hlen : 0;
+#undef info
 }
 
 static int same_sockaddr(const struct sockaddr_storage *a,
@@ -1055,10 +1190,11 @@ static int same_sockaddr(const struct sockaddr_storage *a,
 	}
 }
 
-/* The sender the program sees, in its socket's family.  Returns its
- * length, or 0 when it cannot be shown (then the datagram is dropped). */
+/* The sender the program sees, in its socket's family (with names: a
+ * name's answer shown as its placeholder).  Returns its length, or 0 when
+ * it cannot be shown (then the datagram is dropped). */
 static socklen_t sender_for(struct assoc *a, int fam, const struct s5_addr *src,
-			    struct sockaddr_storage *out)
+			    struct sockaddr_storage *out, int names)
 {
 	size_t sl = sizeof(*out);
 	unsigned int i;
@@ -1070,6 +1206,8 @@ static socklen_t sender_for(struct assoc *a, int fam, const struct s5_addr *src,
 		return 0;
 	/* A reply from a name's real address: show the placeholder the
 	 * program sent to, when exactly one recent name matches the port. */
+	if (!names)
+		goto plain;
 	pthread_mutex_lock(&a->lock);
 	for (i = 0; i < RECENT_NAMES; i++)
 		if (a->recent[i].port == src->port && a->recent[i].phlen) {
@@ -1083,6 +1221,7 @@ static socklen_t sender_for(struct assoc *a, int fam, const struct s5_addr *src,
 		return (socklen_t)sl;
 	}
 	pthread_mutex_unlock(&a->lock);
+plain:
 	if (out->ss_family == fam)
 		return (socklen_t)sl;
 	if (fam == AF_INET6 && out->ss_family == AF_INET) {
@@ -1243,10 +1382,28 @@ static void drop_one(int fd)
 	(void)sfy_real()->recv(fd, &b, 1, MSG_DONTWAIT);
 }
 
+static ssize_t udp_recv(int fd, struct msghdr *msg, int flags, int trusted_iov,
+			struct sfy_fdinfo *infop);
+
 ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags, int trusted_iov)
 {
-	const struct sfy_real *r = sfy_real();
 	struct sfy_fdinfo info;
+	ssize_t r;
+
+	/* The error queue carries no SOCKS header: as without us. */
+	if ((flags & MSG_ERRQUEUE) || !get_info(fd, &info))
+		return SFY_UDP_PASS;
+	r = udp_recv(fd, msg, flags, trusted_iov, &info);
+	put_info(&info, 1);
+	return r;
+}
+
+/* sfy_udp_recv with the record in *infop, holding its association. */
+static ssize_t udp_recv(int fd, struct msghdr *msg, int flags, int trusted_iov,
+			struct sfy_fdinfo *infop)
+{
+#define info (*infop)
+	const struct sfy_real *r = sfy_real();
 	struct assoc *a;
 	uint8_t hdr[S5_MAX_UDP_HEADER];
 	struct sockaddr_storage src, from;
@@ -1260,10 +1417,6 @@ ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags, int trusted_iov)
 	ssize_t n;
 	int saved = errno, w;
 
-	/* The error queue carries no SOCKS header: as without us. */
-	if ((flags & MSG_ERRQUEUE) || !fdt_maybe_ours(fd) ||
-	    fdt_get(fd, &info) < 0 || info.kind != SFY_FD_UDP)
-		return SFY_UDP_PASS;
 	a = info.assoc;
 	if (msg->msg_iovlen > SFY_IOV_MAX) {
 		errno = EMSGSIZE;
@@ -1302,7 +1455,7 @@ ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags, int trusted_iov)
 		    frag != 0 ||
 		    !(fl = info.connected ? info.peerlen
 					  : sender_for(a, src.ss_family,
-						       &sender, &from))) {
+						       &sender, &from, 1))) {
 			/* Not from the relay, a fragment (RFC 1928 section
 			 * 7: we do not reassemble), or unshowable: dropped
 			 * (the kernel filter drops these before they are
@@ -1313,10 +1466,11 @@ ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags, int trusted_iov)
 		if (info.connected) {
 			struct sockaddr_storage want;
 			socklen_t wl =
-			    sender_for(a, src.ss_family, &sender, &want);
+			    sender_for(a, src.ss_family, &sender, &want, 0);
 
 			/* A connected socket hears only its peer (a name's
-			 * replies come from wherever it resolved to). */
+			 * replies come from wherever it resolved to), by the
+			 * sender's own address, as the filter checks it. */
 			if (info.dst.atyp != S5_ATYP_DOMAIN &&
 			    (!wl || !same_sockaddr(&want, &info.peer))) {
 				drop_one(fd);
@@ -1343,10 +1497,8 @@ ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags, int trusted_iov)
 	if (n < 0)
 		return -1;
 	if (!(flags & MSG_PEEK)) {
-		long long now = sfy_now_ms();
-
-		atomic_store_explicit(&a->heard_ms, now, memory_order_relaxed);
-		atomic_store_explicit(&g_heard_ms, now, memory_order_relaxed);
+		atomic_store_explicit(&a->unanswered, 0, memory_order_relaxed);
+		atomic_store_explicit(&g_unanswered, 0, memory_order_relaxed);
 	}
 	msg->msg_flags = m.msg_flags;
 	msg->msg_controllen = m.msg_controllen;
@@ -1362,16 +1514,17 @@ ssize_t sfy_udp_recv(int fd, struct msghdr *msg, int flags, int trusted_iov)
 	}
 	errno = saved;
 	return n >= (ssize_t)hlen ? n - (ssize_t)hlen : 0;
+#undef info
 }
+
+static int udp_connect(int fd, const struct sockaddr_storage *sa, socklen_t len,
+		       struct sfy_fdinfo *info, int *held);
 
 int sfy_udp_connect(int fd, const struct sockaddr *usa, socklen_t len)
 {
 	struct sfy_fdinfo info;
-	struct s5_addr dst;
-	struct sockaddr_storage norm, sa;
-	socklen_t normlen = 0;
-	char desc[SFY_ADDRSTRLEN + DNS_MAX_NAME + 8];
-	int fam = 0, r;
+	struct sockaddr_storage sa;
+	int held, r;
 
 	if (!usa || len < sizeof(sa_family_t) || len > sizeof(sa))
 		return SFY_UDP_PASS;
@@ -1379,55 +1532,70 @@ int sfy_udp_connect(int fd, const struct sockaddr *usa, socklen_t len)
 		errno = sfy_bad_address_errno(fd, 1);
 		return -1;
 	}
-	if (sa.ss_family == AF_UNSPEC) {
+	held = get_info(fd, &info);
+	r = udp_connect(fd, &sa, len, &info, &held);
+	put_info(&info, held);
+	return r;
+}
+
+/* sfy_udp_connect on the shim's copy of the address, with fd's record in
+ * *info (holding its association when *held). */
+static int udp_connect(int fd, const struct sockaddr_storage *sa, socklen_t len,
+		       struct sfy_fdinfo *info, int *held)
+{
+	struct s5_addr dst;
+	struct sockaddr_storage norm;
+	socklen_t normlen = 0;
+	char desc[SFY_ADDRSTRLEN + DNS_MAX_NAME + 8];
+	int fam = 0, r;
+
+	if (sa->ss_family == AF_UNSPEC) {
 		/* Dissolving the default destination: the association stays
 		 * for later sends. */
-		if (!fdt_maybe_ours(fd) || fdt_get(fd, &info) < 0 ||
-		    info.kind != SFY_FD_UDP)
+		if (!*held)
 			return SFY_UDP_PASS;
-		info.connected = 0;
-		(void)fdt_set(fd, &info);
-		r = REAL_CALL(connect, fd, (struct sockaddr *)&sa, len);
-		refilter(fd, info.assoc, &info);
+		info->connected = 0;
+		(void)fdt_set(fd, info);
+		r = REAL_CALL(connect, fd, (const struct sockaddr *)sa, len);
+		refilter(fd, info->assoc, info);
 		return r;
 	}
 	desc[0] = '\0';
-	r = udp_route(fd, (struct sockaddr *)&sa, len, 0, &fam, &dst, &norm,
-		      &normlen, desc, sizeof(desc));
+	r = udp_route(fd, (const struct sockaddr *)sa, len, 0, &fam, &dst,
+		      &norm, &normlen, desc, sizeof(desc));
 	if (r < 0)
 		return -1;
 	if (r == 0) {
 		/* A new, direct peer: the proxied one no longer applies
 		 * (sends would carry its header, receives filter for it). */
-		if (fdt_maybe_udp(fd) && fdt_get(fd, &info) == 0 &&
-		    info.kind == SFY_FD_UDP) {
-			if (info.connected) {
-				info.connected = 0;
-				(void)fdt_set(fd, &info);
+		if (*held) {
+			if (info->connected) {
+				info->connected = 0;
+				(void)fdt_set(fd, info);
 			}
-			go_mixed(fd, info.assoc, &info);
-			refilter(fd, info.assoc, &info);
+			go_mixed(fd, info->assoc, info);
+			refilter(fd, info->assoc, info);
 		}
 		return SFY_UDP_PASS;
 	}
-	if (get_assoc(fd, fam, desc, &norm, normlen, &info) < 0)
+	if (get_assoc(fd, fam, desc, &norm, normlen, info, held) < 0)
 		return -1;
 	/* The kernel's peer is the relay (so only it is heard); the
 	 * program's peer is kept for send() and getpeername(). */
-	if (kernel_connects(info.assoc) &&
+	if (kernel_connects(info->assoc) &&
 	    REAL_CALL(connect, fd,
-		      (struct sockaddr *)&((struct assoc *)info.assoc)->relay,
-		      ((struct assoc *)info.assoc)->relaylen) < 0)
+		      (struct sockaddr *)&((struct assoc *)info->assoc)->relay,
+		      ((struct assoc *)info->assoc)->relaylen) < 0)
 		return -1;
-	info.connected = 1;
-	info.dst = dst;
-	info.peer = norm;
-	info.peerlen = normlen;
-	info.locallen = 0;
-	if (fdt_set(fd, &info) < 0) {
+	info->connected = 1;
+	info->dst = dst;
+	info->peer = norm;
+	info->peerlen = normlen;
+	info->locallen = 0;
+	if (fdt_set(fd, info) < 0) {
 		errno = ENOMEM;
 		return -1;
 	}
-	refilter(fd, info.assoc, &info);
+	refilter(fd, info->assoc, info);
 	return 0;
 }

@@ -74,7 +74,8 @@ static inline int sfy_udp_direct_cached(const struct sockaddr *sa,
 {
 	const struct sfy_last_direct *d = &sfy_last_direct;
 
-	if (!d->valid || sa->sa_family != d->family)
+	if (!d->valid || len < sizeof(sa_family_t) ||
+	    sa->sa_family != d->family)
 		return 0;
 	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;

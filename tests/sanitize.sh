@@ -231,6 +231,33 @@ MSG="san-name-$TOKEN"
 san_expect "python3 TCP echo $LAB_NAME:7 via $UH (getaddrinfo placeholder)" pyname "$MSG" \
 	"$UH" "$PY" -c "$PYECHO" "$LAB_NAME" 7 "$MSG"
 
+# san_facts DESC NAME URL CMD...: a test program of ours (tests/prog,
+# fact.h lines): pass if it exits 0, printed no FAIL and the sanitizers
+# said nothing.
+san_facts() {
+	local desc=$1 name=$2
+	shift 2
+	san_run "$name" "$@"
+	if [ "$RC" -eq 0 ] && grep -q '^ok:' "$T/$name/out" &&
+		! grep -q '^FAIL' "$T/$name/out" && ! san_said "$T/$name" "$T/$name/err"; then
+		pass "b $desc ($(grep -c '^ok:' "$T/$name/out") facts)"
+	else
+		fail "b $desc (rc $RC)"
+		sed 's/^/  | /' "$T/$name/out" | head -10
+		san_show "$T/$name" "$T/$name/err"
+	fi
+}
+PROG=$TOP/build/prog
+for p in udpstress; do
+	[ -x "$PROG/$p" ] || make -s -C "$TOP" "build/prog/$p" >/dev/null 2>&1
+done
+san_facts "four threads set up one socket's association at once (udpstress threads)" \
+	udpthreads "$U4" "$PROG/udpstress" "$T4" "$LAB_UDP_PORT" threads
+san_facts "cancelled closes of proxied UDP sockets (udpstress cancelclose)" \
+	udpcancel "$U4" "$PROG/udpstress" "$T4" "$LAB_UDP_PORT" cancelclose
+# (No bad-pointer cases here: the ASan runtime's own interceptors, which
+# come before the shim, read through such pointers themselves.)
+
 lab_down
 rm -rf "$T"
 summary sanitize

@@ -482,6 +482,7 @@ def udp_relay(mode):
 SCENARIOS = {
     # slow answers: the handshake takes a while (tests that act during it)
     "slow_ok": slow_ok(0.4),
+    "slow_ok_20ms": slow_ok(0.02),
     "slow_ok_1500": slow_ok(1.5),
     "hold_then_ok": hold_then_ok(),
     # UDP ASSOCIATE with a hostile relay

@@ -61,7 +61,7 @@ if ! why=$(lab_available); then
 	summary harden
 	exit $?
 fi
-for p in badptr hsprobe udpready cancelres sigudp; do
+for p in badptr hsprobe udpready cancelres sigudp udpstress; do
 	if [ ! -x "$PROG/$p" ] || [ "$PROG/$p" -ot "$TOP/tests/prog/$p.c" ]; then
 		make -s -C "$TOP" "build/prog/$p" >/dev/null 2>&1 ||
 			{ skip "hardening suite" "cannot build build/prog/$p"; summary harden; exit $?; }
@@ -127,9 +127,15 @@ else
 fi
 fake hs_close slow_ok 1 'timeout 3\n' -- "$PROG/hsprobe" close
 facts hs_close "7 close during the handshake is kept until its end; dup2 onto it EBUSY"
+fake hs_racestorm slow_ok_20ms 300 'timeout 3\n' -- "$PROG/hsprobe" racestorm 300
+facts hs_racestorm "7 300 connects, each with a blocking reader from its start: the stream's first bytes, never EAGAIN"
+fake hs_dup slow_ok 1 'timeout 3\n' -- "$PROG/hsprobe" dup
+facts hs_dup "7 dup() during the handshake returns after it: the copy never sees the proxy's reply"
 # 2. cancellation in the handshake
 fake hs_cancel hold_then_ok 2 'timeout 3\n' -- "$PROG/hsprobe" cancel
 facts hs_cancel "2 a thread cancelled in the handshake leaves its socket as it was; the next connect works"
+fake hs_cancelstorm rep_05 301 'timeout 3\n' -- "$PROG/hsprobe" cancelstorm 300
+facts hs_cancelstorm "2 300 connects cancelled at every moment of the handshake and its end: no record, fd or flag left behind"
 # 6. signals during a blocking connect
 for m in restart norestart sndtimeo sndtimeo_alarm; do
 	fake "hs_sig_$m" slow_ok_1500 1 'timeout 3\n' -- "$PROG/hsprobe" signal "$m"
@@ -198,6 +204,15 @@ if [ "$RC" = 0 ] && ! grep -q '^FAIL' "$OUT/cancelres.out"; then
 	pass "2 pthread_cancel in the proxy's name lookup: a later connect in another thread comes back"
 else
 	fail "2 cancel in the proxy's name lookup (rc $RC)"; show cancelres
+fi
+
+# 2. cancellation of a thread closing a proxied UDP socket (the
+# association's end runs under the fd table's lock)
+run cancelclose cl "$U4" "$PROG/udpstress" "$T4" "$LAB_UDP_PORT" cancelclose
+if [ "$RC" = 0 ] && ! grep -q '^FAIL' "$OUT/cancelclose.out"; then
+	pass "2 a cancelled close of a proxied UDP socket, during a linger too: no lock left held, exit works"
+else
+	fail "2 cancelled UDP close (rc $RC)"; show cancelclose
 fi
 
 # 3. the config load in a full fd table
@@ -272,6 +287,96 @@ else
 	fail "8 datagrams before close: $nc_/30, before exit: $ne_/10"
 fi
 lab_kill "$SINK_PID"
+
+# 8. ... and a control connection on fd 0 lingers and goes like any other
+run fd0 lab_c bash -c "ulimit -n 64; exec env LD_PRELOAD='$LIB' SOCKSIFY_PROXY='$U4' '$PROG/udpstress' $T4 $LAB_UDP_PORT fd0"
+if [ "$RC" = 0 ] && ! grep -q '^FAIL' "$OUT/fd0.out"; then
+	pass "8 a control connection that got fd 0 lingers and is closed; the program's fd 0 is its own again"
+else
+	fail "8 fd 0 as a control connection (rc $RC)"; show fd0
+fi
+
+# 4/6. four threads sending a socket's first datagrams at once: one
+# association, every answer
+run udpthreads cl "$U4" "$PROG/udpstress" "$T4" "$LAB_UDP_PORT" threads
+if [ "$RC" = 0 ] && ! grep -q '^FAIL' "$OUT/udpthreads.out"; then
+	pass "4 four threads set up one socket's association at once: one association, every answer ($(grep -c '^ok' "$OUT/udpthreads.out") facts)"
+else
+	fail "4 concurrent first datagrams (rc $RC)"; show udpthreads
+fi
+
+# 10. MSG_FASTOPEN on a UDP socket is no way out: through the relay, and
+# refused with the proxy down (no route to the target: a direct send would
+# fail with ENETUNREACH)
+PYFO='
+import socket, sys, errno
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+try:
+    s.sendto(b"fo", socket.MSG_FASTOPEN, (sys.argv[1], 7)); print("echo", s.recv(10).decode())
+except OSError as e: print(errno.errorcode[e.errno])
+m = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); m.settimeout(3)
+try:
+    m.sendmsg([b"fm"], [], socket.MSG_FASTOPEN, (sys.argv[1], 7)); print("echo", m.recv(10).decode())
+except OSError as e: print(errno.errorcode[e.errno])
+'
+run fo_up cl "$U4" "$PY" -c "$PYFO" "$T4"
+run fo_down cl "$DOWN" "$PY" -c "$PYFO" "$T4"
+if [ "$(tr '\n' ' ' <"$OUT/fo_up.out")" = "echo fo echo fm " ] &&
+	[ "$(tr '\n' ' ' <"$OUT/fo_down.out")" = "ECONNREFUSED ECONNREFUSED " ]; then
+	pass "10 MSG_FASTOPEN on UDP sendto/sendmsg: through the relay; proxy down: ECONNREFUSED, never direct"
+else
+	fail "10 MSG_FASTOPEN on UDP: up '$(tr '\n' ' ' <"$OUT/fo_up.out")', down '$(tr '\n' ' ' <"$OUT/fo_down.out")'"
+fi
+
+# 10. raw sockets (they may write their own IP header, with any
+# destination in it) are refused when created, also for loopback, unless
+# direct_protocols raw
+PYHDR='
+import socket, errno
+def tryit(what, fn):
+    try: fn(); print(what, "ok")
+    except OSError as e: print(what, errno.errorcode.get(e.errno, e.errno))
+tryit("own-header", lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW))
+tryit("raw6", lambda: socket.socket(socket.AF_INET6, socket.SOCK_RAW, 253))
+tryit("raw-loopback", lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, 253).sendto(b"x", ("127.0.0.1", 0)))
+'
+run rawhdr cl "$DOWN" "$PY" -c "$PYHDR"
+CONF=$WORK/raw.conf
+printf 'direct_protocols raw\n' >"$CONF"
+run rawok cl "$DOWN" "$PY" -c "$PYHDR"
+CONF=
+if [ "$(tr '\n' ' ' <"$OUT/rawhdr.out")" = "own-header EACCES raw6 EACCES raw-loopback EACCES " ] &&
+	[ "$(tr '\n' ' ' <"$OUT/rawok.out")" = "own-header ok raw6 ok raw-loopback ok " ]; then
+	pass "10 raw sockets: refused when created (even for loopback); direct_protocols raw allows them"
+else
+	fail "10 raw sockets: '$(tr '\n' ' ' <"$OUT/rawhdr.out")', allowed: '$(tr '\n' ' ' <"$OUT/rawok.out")'"; show rawhdr
+fi
+
+# 1. the checks cost no system call once a buffer passed: 1000 sendmsg on
+# a Unix socketpair and 1000 direct UDP sendto, each from one of five heap
+# buffers, make at most a handful of checks
+if command -v strace >/dev/null 2>&1; then
+	PYPT='
+import socket, ctypes, sys
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
+d = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(1000):
+    a.sendmsg([b"x"]); b.recv(10)
+    d.sendto(b"y", u.getsockname()); u.recv(10)
+print("done")
+'
+	run ptcalls lab_c env LD_PRELOAD="$LIB" SOCKSIFY_PROXY="$U4" \
+		strace -f -c -e trace=process_vm_readv,process_vm_writev,pwrite64 -o "$WORK/pt.strace" "$PY" -c "$PYPT"
+	n=$(awk '$NF ~ /^process_vm|^pwrite/ {s += $4} END {print s + 0}' "$WORK/pt.strace")
+	if [ "$RC" = 0 ] && [ "$n" -le 20 ]; then
+		pass "1 2000 pass-through sendmsg/sendto from reused buffers: $n kernel checks in all"
+	else
+		fail "1 pass-through checks: $n kernel checks for 2000 calls (rc $RC)"; cat "$WORK/pt.strace" | head
+	fi
+else
+	skip "1 pass-through check count" "strace is not installed"
+fi
 
 # 9. strings that are no host names
 PYNAMES='
