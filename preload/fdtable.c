@@ -178,7 +178,8 @@ static int set_locked(int fd, const struct sfy_fdinfo *in)
 	return 0;
 }
 
-int fdt_get(int fd, struct sfy_fdinfo *out)
+/* fdt_get, with a reference on the copy's association when held. */
+static int get(int fd, struct sfy_fdinfo *out, int held)
 {
 	struct fd_entry *e;
 	int rc = -1;
@@ -189,28 +190,22 @@ int fdt_get(int fd, struct sfy_fdinfo *out)
 	e = find_locked(fd);
 	if (e) {
 		*out = e->info;
+		if (held)
+			hold(out);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&fdt_lock);
 	return rc;
 }
 
+int fdt_get(int fd, struct sfy_fdinfo *out)
+{
+	return get(fd, out, 0);
+}
+
 int fdt_get_held(int fd, struct sfy_fdinfo *out)
 {
-	struct fd_entry *e;
-	int rc = -1;
-
-	if (!fdt_maybe_ours(fd))
-		return -1;
-	pthread_mutex_lock(&fdt_lock);
-	e = find_locked(fd);
-	if (e) {
-		*out = e->info;
-		hold(out);
-		rc = 0;
-	}
-	pthread_mutex_unlock(&fdt_lock);
-	return rc;
+	return get(fd, out, 1);
 }
 
 int fdt_set(int fd, const struct sfy_fdinfo *in)

@@ -15,17 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "handshake.h"
-#include "pending.h"
-#include "wait.h"
 #include "log.h"
+#include "pending.h"
 #include "real.h"
 #include "socks5.h"
+#include "wait.h"
 
 __thread int sfy_busy __attribute__((tls_model("initial-exec")));
 

@@ -27,12 +27,26 @@ __thread struct sfy_memo sfy_memo_read
 static __thread struct sfy_memo memo_write
     __attribute__((tls_model("initial-exec")));
 
-static int memo_has(const struct sfy_memo *m, uintptr_t lo, uintptr_t hi)
+static int memo_has_page(struct sfy_memo *m, uintptr_t pg)
+{
+	unsigned int i;
+
+	if (m->hot == pg + 1)
+		return 1;
+	for (i = 0; i < SFY_MEMO_PAGES; i++)
+		if (m->page[i] == pg + 1) {
+			m->hot = pg + 1;
+			return 1;
+		}
+	return 0;
+}
+
+static int memo_has(struct sfy_memo *m, uintptr_t lo, uintptr_t hi)
 {
 	uintptr_t pg;
 
 	for (pg = lo >> SFY_PAGE_SHIFT; pg <= (hi - 1) >> SFY_PAGE_SHIFT; pg++)
-		if (!sfy_memo_has_page(m, pg))
+		if (!memo_has_page(m, pg))
 			return 0;
 	return 1;
 }
@@ -43,8 +57,17 @@ static void memo_add(struct sfy_memo *m, uintptr_t lo, uintptr_t hi)
 	uintptr_t pg, last = (hi - 1) >> SFY_PAGE_SHIFT;
 
 	for (pg = lo >> SFY_PAGE_SHIFT; pg <= last; pg++)
-		if (!sfy_memo_has_page(m, pg))
+		if (!memo_has_page(m, pg)) {
 			m->page[m->next++ % SFY_MEMO_PAGES] = pg + 1;
+			m->hot = pg + 1;
+		}
+}
+
+int sfy_mem_known_slow(const void *p, size_t len)
+{
+	uintptr_t lo = (uintptr_t)p, hi = lo + (len ? len : 1);
+
+	return hi > lo && memo_has(&memo_read, lo, hi);
 }
 
 int sfy_bad_address_errno(int fd, int connect_order)

@@ -26,35 +26,30 @@
 #define SFY_PAGE_SHIFT 12
 struct sfy_memo {
 	uintptr_t page[SFY_MEMO_PAGES]; /* page number + 1; 0: empty */
+	uintptr_t hot;			/* the page last found or added, + 1 */
 	unsigned int next;
 };
 extern __thread struct sfy_memo sfy_memo_read
     __attribute__((tls_model("initial-exec")));
 
-static inline int sfy_memo_has_page(const struct sfy_memo *m, uintptr_t pg)
-{
-	unsigned int i;
-
-	for (i = 0; i < SFY_MEMO_PAGES; i++)
-		if (m->page[i] == pg + 1)
-			return 1;
-	return 0;
-}
+/* sfy_mem_known beyond the page last found: a scan of the memo. */
+int sfy_mem_known_slow(const void *p, size_t len);
 
 /* 1 when every page of [p, p + len) passed the read check earlier on
  * this thread: then it may be read directly.  No system call, no lock.
  * len 0 is known only at a known page (a zero-length read of p still
- * names it). */
+ * names it).  The common case, a buffer in the page last found, is two
+ * compares. */
 static inline int sfy_mem_known(const void *p, size_t len)
 {
-	uintptr_t lo = (uintptr_t)p, hi = lo + (len ? len : 1) - 1, pg;
+	uintptr_t lo = (uintptr_t)p, hi = lo + len - (len != 0);
 
-	if (hi < lo)
-		return 0;
-	for (pg = lo >> SFY_PAGE_SHIFT; pg <= hi >> SFY_PAGE_SHIFT; pg++)
-		if (!sfy_memo_has_page(&sfy_memo_read, pg))
-			return 0;
-	return 1;
+	if (__builtin_expect(((lo ^ hi) >> SFY_PAGE_SHIFT) == 0 &&
+				 sfy_memo_read.hot ==
+				     (lo >> SFY_PAGE_SHIFT) + 1,
+			     1))
+		return 1;
+	return sfy_mem_known_slow(p, len);
 }
 
 /* The errno a system call gives for fd and a bad address, in the

@@ -104,24 +104,6 @@ static __thread struct {
 	int valid;
 } last_refusal __attribute__((tls_model("initial-exec")));
 
-/* 1 when raw socket k writes its own IP header. */
-static int own_header(const struct sfy_sock *k, int fd)
-{
-	int on = 0, saved = errno;
-	socklen_t l = sizeof(on);
-
-	if (k->kind != CFG_PROTO_RAW || fd < 0)
-		return 0;
-	if (k->dom == AF_INET && k->proto == IPPROTO_RAW)
-		return 1;
-	if (getsockopt(fd, k->dom == AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
-		       k->dom == AF_INET ? IP_HDRINCL : 36 /* IPV6_HDRINCL */,
-		       &on, &l) < 0)
-		on = 0;
-	errno = saved;
-	return on != 0;
-}
-
 int sfy_uncarried_check(const struct cfg *c, const struct sfy_sock *k, int fd,
 			const struct sockaddr *sa, socklen_t len,
 			const char *call)
@@ -133,8 +115,12 @@ int sfy_uncarried_check(const struct cfg *c, const struct sfy_sock *k, int fd,
 
 	if (c && (c->direct_protos & kind))
 		return 0;
-	if (c && ip && cfg_match(c, sa, len) == CFG_DIRECT &&
-	    !own_header(k, fd))
+	/* SCTP and raw sockets go by direct_protocols alone (they are refused
+	 * at socket(), see hook_tcp.c): an SCTP peer moves its association to
+	 * addresses no rule saw, a raw socket may write its own IP header
+	 * with any destination in it. */
+	if (c && ip && kind != CFG_PROTO_SCTP && kind != CFG_PROTO_RAW &&
+	    cfg_match(c, sa, len) == CFG_DIRECT)
 		return 0;
 	if (strcmp(call, "datagram") != 0 || !last_refusal.valid ||
 	    last_refusal.fd != fd || last_refusal.kind != kind) {

@@ -44,9 +44,8 @@ const char *sfy_proto_name(unsigned int kind);
  * destination)?  Returns 0 (yes: the rules send sa direct, or
  * direct_protocols allows k's protocol), or -1 with errno EACCES and a
  * line in the log (one per fd and protocol for a run of datagram refusals
- * on one thread).  A raw socket that writes its own IP header (IP_HDRINCL,
- * IPPROTO_RAW) may put any destination there: for it only
- * direct_protocols counts.  c NULL (broken configuration): refused.
+ * on one thread).  For SCTP and raw sockets only direct_protocols counts.
+ * c NULL (broken configuration): refused.
  */
 int sfy_uncarried_check(const struct cfg *c, const struct sfy_sock *k, int fd,
 			const struct sockaddr *sa, socklen_t len,

@@ -788,7 +788,6 @@ static struct assoc *create_pending(int fd, int fam, const char *desc,
 	return a;
 }
 
-struct sfy_fdinfo;
 static int get_info(int fd, struct sfy_fdinfo *info);
 static void put_info(struct sfy_fdinfo *info, int held);
 

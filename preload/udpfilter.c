@@ -225,6 +225,22 @@ static void direct_rules(struct asm_ *a, const struct cfg *c, int v, int fam,
 	}
 }
 
+/* On a socket connected to an address: a header of type atyp passes only
+ * with the peer's address and port in it (else to drop). */
+static void match_peer(struct asm_ *a, const struct uf_spec *s, int atyp,
+		       int drop)
+{
+	unsigned int nw = atyp == S5_ATYP_IPV4 ? 1 : 4;
+
+	if (s->peer_atyp != atyp) {
+		jump(a, drop);
+		return;
+	}
+	match_prefix(a, OFF_ADDR, s->peer_addr, nw, nw * 32, drop);
+	load(a, BPF_H, OFF_ADDR + (int32_t)(4 * nw));
+	jump_unless(a, BPF_JEQ, s->peer_port, drop);
+}
+
 /* The checks on a datagram from the relay: its SOCKS header. */
 static void relay_header(struct asm_ *a, const struct uf_spec *s, int accept,
 			 int drop)
@@ -246,24 +262,15 @@ static void relay_header(struct asm_ *a, const struct uf_spec *s, int accept,
 	jump_unless(a, BPF_JEQ, S5_ATYP_IPV4, drop);
 	emit(a, BPF_LD | BPF_W | BPF_LEN, 0, 0, 0);
 	jump_unless(a, BPF_JGE, UDP_HDR + 4 + 4 + 2, drop);
-	if (s->peer_atyp == S5_ATYP_IPV4) {
-		match_prefix(a, OFF_ADDR, s->peer_addr, 1, 32, drop);
-		load(a, BPF_H, OFF_ADDR + 4);
-		jump_unless(a, BPF_JEQ, s->peer_port, drop);
-	} else if (s->peer_atyp == S5_ATYP_IPV6) {
-		jump(a, drop);
-	}
+	if (s->peer_atyp)
+		match_peer(a, s, S5_ATYP_IPV4, drop);
 	jump(a, accept);
 
 	place(a, v6);
 	emit(a, BPF_LD | BPF_W | BPF_LEN, 0, 0, 0);
 	jump_unless(a, BPF_JGE, UDP_HDR + 4 + 16 + 2, drop);
-	if (s->peer_atyp == S5_ATYP_IPV6) {
-		match_prefix(a, OFF_ADDR, s->peer_addr, 4, 128, drop);
-		load(a, BPF_H, OFF_ADDR + 16);
-		jump_unless(a, BPF_JEQ, s->peer_port, drop);
-	} else if (s->peer_atyp == S5_ATYP_IPV4) {
-		jump(a, drop);
+	if (s->peer_atyp) {
+		match_peer(a, s, S5_ATYP_IPV6, drop);
 	} else if (s->sock_family == AF_INET && !s->any_sender) {
 		/* Only as a name's answer, shown as its placeholder. */
 		load(a, BPF_H, OFF_ADDR + 16);
