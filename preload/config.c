@@ -154,6 +154,7 @@ void cfg_init(struct cfg *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->timeout_ms = CFG_DEFAULT_TIMEOUT_MS;
+	c->async_connect = 1;
 	c->log_level = CFG_LOG_ERROR;
 	c->proxy.port = CFG_DEFAULT_PORT;
 	c->proxy.dns = CFG_DNS_LOCAL;
@@ -1248,6 +1249,8 @@ enum key_id {
 	KEY_DNS_NAMES,
 	KEY_DNS_SERVER,
 	KEY_DIRECT_PROTOCOLS,
+	KEY_ASYNC_CONNECT,
+	KEY_PIPELINE,
 };
 
 static const struct key_desc {
@@ -1273,7 +1276,28 @@ static const struct key_desc {
     {"dns_server", KEY_DNS_SERVER, 1, 1, "dns_server ADDRESS[:PORT]"},
     {"direct_protocols", KEY_DIRECT_PROTOCOLS, 1, 6,
      "direct_protocols udplite|sctp|dccp|icmp|raw|all|none ..."},
+    {"async_connect", KEY_ASYNC_CONNECT, 1, 1, "async_connect yes|no"},
+    {"pipeline", KEY_PIPELINE, 1, 1, "pipeline yes|no"},
 };
+
+/* Parses yes/no (also on/off, true/false, 1/0).  Returns 0 or -1. */
+static int parse_bool(const char *key, const char *s, int *out, char *err,
+		      size_t errlen)
+{
+	if (str_eq(s, "yes") || str_eq(s, "on") || str_eq(s, "true") ||
+	    str_eq(s, "1")) {
+		*out = 1;
+		return 0;
+	}
+	if (str_eq(s, "no") || str_eq(s, "off") || str_eq(s, "false") ||
+	    str_eq(s, "0")) {
+		*out = 0;
+		return 0;
+	}
+	seterr(err, errlen,
+	       "bad %s value '%." ECHO_MAX "s' (expected yes or no)", key, s);
+	return -1;
+}
 
 /* Parses the values of direct_protocols into a CFG_PROTO_* mask.  "none"
  * alone clears it.  Returns 0 or -1. */
@@ -1410,6 +1434,11 @@ static int apply_line(struct parse_state *st, char **w, size_t nw, size_t line,
 				    errlen);
 	case KEY_TIMEOUT:
 		return parse_timeout(v, &c->timeout_ms, err, errlen);
+	case KEY_ASYNC_CONNECT:
+		return parse_bool("async_connect", v, &c->async_connect, err,
+				  errlen);
+	case KEY_PIPELINE:
+		return parse_bool("pipeline", v, &c->pipeline, err, errlen);
 	case KEY_LOG_LEVEL:
 		if (cfg_parse_log_level(v, &c->log_level) < 0) {
 			seterr(err, errlen,

@@ -103,6 +103,8 @@ struct cfg {
 	struct sockaddr_storage dns_server; /* tunnel resolver (dns_server) */
 	socklen_t dns_server_len;	    /* 0: none given */
 	unsigned int direct_protos;	    /* CFG_PROTO_* allowed direct */
+	int async_connect; /* non-blocking connects return EINPROGRESS (1) */
+	int pipeline;	   /* greeting, auth and request in one write (0) */
 };
 
 /* Sets defaults (no proxy, timeout CFG_DEFAULT_TIMEOUT_MS, level error,

@@ -67,6 +67,34 @@ void hs_init(struct hs *h, uint8_t cmd, const struct s5_addr *dst,
 	prepare_out(h);
 }
 
+void hs_pipeline(struct hs *h)
+{
+	const uint8_t method = h->user ? S5_METHOD_USERPASS : S5_METHOD_NOAUTH;
+	ssize_t n, m;
+
+	if (h->state != HS_GREETING)
+		return;
+	n = s5_encode_greeting(h->out, sizeof(h->out), &method, 1);
+	if (n > 0 && h->user) {
+		m = s5_encode_userpass(h->out + n, sizeof(h->out) - (size_t)n,
+				       h->user, h->ulen, h->pass, h->plen);
+		n = m < 0 ? m : n + m;
+	}
+	if (n > 0) {
+		m = s5_encode_request(h->out + n, sizeof(h->out) - (size_t)n,
+				      h->cmd, &h->dst);
+		n = m < 0 ? m : n + m;
+	}
+	if (n < 0) {
+		fail(h, n == -EINVAL ? EINVAL : ENOBUFS,
+		     "username, password or request cannot be encoded");
+		return;
+	}
+	h->outlen = (size_t)n;
+	h->outoff = 0;
+	h->pipelined = 1;
+}
+
 /* Moves to a sending state (fills the buffer) or a reading one. */
 static void enter(struct hs *h, enum hs_state s)
 {
@@ -89,7 +117,22 @@ static size_t parse_in(struct hs *h)
 		r = s5_parse_method_reply(h->in, h->inlen, &v);
 		if (r != 0)
 			break;
-		if (v == S5_METHOD_NOAUTH) {
+		if (h->pipelined) {
+			/* We offered one method and sent what follows it. */
+			if (v ==
+			    (h->user ? S5_METHOD_USERPASS : S5_METHOD_NOAUTH))
+				enter(h, h->user ? HS_AUTH_REPLY : HS_REPLY);
+			else if (v == S5_METHOD_NONE)
+				fail(h, EACCES,
+				     h->user ? "proxy does not accept "
+					       "username/password "
+					       "authentication"
+					     : "proxy requires authentication "
+					       "and none is configured");
+			else
+				fail(h, EPROTO,
+				     "proxy chose a method we did not offer");
+		} else if (v == S5_METHOD_NOAUTH) {
 			enter(h, HS_REQUEST);
 		} else if (v == S5_METHOD_USERPASS && h->user) {
 			enter(h, HS_AUTH);
@@ -118,7 +161,7 @@ static size_t parse_in(struct hs *h)
 			     "proxy rejected the username/password "
 			     "(authentication failed)");
 		else
-			enter(h, HS_REQUEST);
+			enter(h, h->pipelined ? HS_REPLY : HS_REQUEST);
 		return 0;
 	case HS_REPLY:
 		r = s5_parse_reply(h->in, h->inlen, &h->rep, &h->bnd, &used);
@@ -178,7 +221,7 @@ void hs_wrote(struct hs *h, size_t n)
 	h->outoff += n;
 	if (h->outoff < h->outlen)
 		return;
-	if (h->state == HS_AUTH)
+	if (h->state == HS_AUTH || h->pipelined)
 		explicit_bzero(h->out, sizeof(h->out));
 	switch (h->state) {
 	case HS_GREETING:

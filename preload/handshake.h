@@ -40,7 +40,10 @@ struct hs {
 	struct s5_addr dst;
 	const char *user, *pass; /* borrowed; NULL user: no authentication */
 	size_t ulen, plen;
-	uint8_t out[S5_MAX_USERPASS];
+	/* Pipelined: the one-method greeting, the credentials and the
+	 * request, all in one write. */
+	uint8_t out[3 + S5_MAX_USERPASS + S5_MAX_REQUEST];
+	int pipelined;
 	size_t outlen, outoff;
 	uint8_t in[S5_MAX_REPLY];
 	size_t inlen;
@@ -54,6 +57,14 @@ struct hs {
  * no-auth and username/password are offered (1..255 bytes each). */
 void hs_init(struct hs *h, uint8_t cmd, const struct s5_addr *dst,
 	     const char *user, size_t ulen, const char *pass, size_t plen);
+
+/* Right after hs_init: send the greeting (offering only the method we
+ * will use: username/password when we have credentials, else no-auth),
+ * the credentials and the request in one write, saving a round trip per
+ * reply we do not wait for.  The replies are read in order as usual.  A
+ * server that reads the greeting and discards the rest of its buffer
+ * breaks this (see socks.conf.example, `pipeline`). */
+void hs_pipeline(struct hs *h);
 
 /* What to do next.  For WRITE and READ, buf and len say where and how
  * much. */

@@ -20,12 +20,26 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "async.h"
+#include "epreg.h"
 #include "fdtable.h"
 #include "log.h"
 #include "ownfd.h"
 #include "pending.h"
 #include "real.h"
 #include "udp.h"
+
+/* A fresh TCP socket (epreg.h) closed or replaced: its records go, and an
+ * asynchronous connect's unreported error (such sockets are fresh). */
+static __attribute__((noinline)) void forget_fresh(int fd)
+{
+	int saved = errno;
+
+	sfy_fresh_clear(fd);
+	if (sfy_async_entry(fd))
+		sfy_async_forget(fd);
+	errno = saved;
+}
 
 static int shim_close(int fd)
 {
@@ -36,6 +50,13 @@ static int shim_close(int fd)
 		return 0;
 	if (__builtin_expect(sfy_is_pending(fd), 0) && sfy_pending_close(fd))
 		return 0;
+	if (__builtin_expect(sfy_is_fresh(fd), 0))
+		forget_fresh(fd);
+	if (__builtin_expect(
+		atomic_load_explicit(&sfy_pending_count, memory_order_relaxed),
+		0) &&
+	    sfy_async_epfd_watched(fd))
+		sfy_async_epfd_closed(fd);
 	if (fdt_maybe_ours(fd))
 		fdt_del(fd);
 	if (__builtin_expect(
@@ -157,6 +178,10 @@ static int onto_ours(int newfd)
 		errno = EBUSY;
 		return 1;
 	}
+	if (__builtin_expect(sfy_async_entry(newfd) != 0, 0))
+		sfy_async_forget(newfd); /* closed by the dup: cancelled */
+	if (__builtin_expect(sfy_is_fresh(newfd), 0))
+		forget_fresh(newfd);
 	if (__builtin_expect(sfy_is_pending(newfd), 0)) {
 		sfy_log(SFY_LOG_WARN,
 			"dup2/dup3 onto fd %d refused: another thread's "
@@ -221,8 +246,11 @@ static int shim_fcntl(fcntl_fn real_fn, const char *name, int fd, int cmd,
 static int shim_close_range(unsigned int lo, unsigned int hi, int flags)
 {
 	/* CLOSE_RANGE_CLOEXEC only marks the fds: nothing is closed. */
-	if (!(flags & CLOSE_RANGE_CLOEXEC))
+	if (!(flags & CLOSE_RANGE_CLOEXEC)) {
 		fdt_del_range(lo, hi);
+		sfy_fresh_clear_range(lo, hi);
+		sfy_async_forget_range(lo, hi);
+	}
 	/* CLOSE_RANGE_CLOEXEC closes nothing (ours are close-on-exec). */
 	if (!any_kept() || (flags & CLOSE_RANGE_CLOEXEC))
 		return REAL_CALL(close_range, lo, hi, flags);
@@ -232,6 +260,8 @@ static int shim_close_range(unsigned int lo, unsigned int hi, int flags)
 static void shim_closefrom(int lo)
 {
 	fdt_del_range(lo < 0 ? 0 : (unsigned int)lo, UINT_MAX);
+	sfy_fresh_clear_range(lo < 0 ? 0 : (unsigned int)lo, UINT_MAX);
+	sfy_async_forget_range(lo < 0 ? 0 : (unsigned int)lo, UINT_MAX);
 	if (any_kept()) {
 		(void)close_range_around(lo < 0 ? 0 : (unsigned int)lo,
 					 UINT_MAX, 0);

@@ -19,7 +19,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <fcntl.h>
+
+#include "async.h"
 #include "config.h"
+#include "epreg.h"
 #include "fdtable.h"
 #include "log.h"
 #include "pending.h"
@@ -277,7 +281,22 @@ static int direct_by_name(int fd, const struct dest *d)
 static int proxy_connect(int fd, const struct dest *d)
 {
 	struct sfy_fdinfo info;
-	int rc = sfy_tcp_connect(fd, d->family, &d->s5, d->desc);
+	const struct cfg *c;
+	int rc, fl;
+
+	/* A non-blocking socket: EINPROGRESS now, the handshake in the
+	 * helper thread (async.h). */
+	if (sfy_is_fresh(fd) && (c = sfy_config(NULL)) != NULL &&
+	    (fl = REAL_CALL(fcntl, fd, F_GETFL)) >= 0 && (fl & O_NONBLOCK)) {
+		rc = sfy_async_connect(c, fd, d->family, &d->s5,
+				       (const struct sockaddr *)&d->sa,
+				       d->salen, d->desc);
+		if (rc != 1) {
+			errno = -rc;
+			return -1;
+		}
+	}
+	rc = sfy_tcp_connect(fd, d->family, &d->s5, d->desc);
 
 	if (rc < 0) {
 		errno = -rc;
@@ -336,15 +355,46 @@ static int route_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	return rc;
 }
 
+/* connect() on a socket with an asynchronous connect's entry: pending,
+ * or failed with the error not reported yet. */
+static __attribute__((noinline, cold)) int async_again(int fd)
+{
+	int rc = sfy_async_reconnect(fd);
+
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	return 0;
+}
+
+/* The real connect of a socket that is ours to pass: a fresh TCP socket
+ * that connected (or started to) is fresh no more. */
+static int real_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int rc = REAL_CALL(connect, fd, sa, len);
+
+	if (__builtin_expect(sfy_is_fresh(fd), 0) &&
+	    (rc == 0 || errno == EINPROGRESS)) {
+		int saved = errno;
+
+		sfy_fresh_clear(fd);
+		errno = saved;
+	}
+	return rc;
+}
+
 static int shim_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	int rc = route_connect(fd, sa, len);
+	int rc;
 
+	if (__builtin_expect(sfy_async_entry(fd) != 0, 0) && async_again(fd))
+		return -1;
+	rc = route_connect(fd, sa, len);
 	/* Not a proxied TCP connect: perhaps a UDP socket's peer. */
 	if (rc == 1 && !sfy_busy)
 		rc = sfy_udp_connect(fd, sa, len);
-	return rc == 1 || rc == SFY_UDP_PASS ? REAL_CALL(connect, fd, sa, len)
-					     : rc;
+	return rc == 1 || rc == SFY_UDP_PASS ? real_connect(fd, sa, len) : rc;
 }
 
 /* 1 when fd still holds the connection info was recorded for. */
@@ -651,13 +701,22 @@ static __attribute__((noinline, cold)) int refused_socket(int dom, int type,
 
 static int shim_socket(int dom, int type, int proto)
 {
+	int fd;
+
 	if (__builtin_expect(proto == IPPROTO_SCTP || dom == AF_PACKET ||
 				 (type & 0xf) == SOCK_RAW ||
 				 (type & 0xf) == SOCK_PACKET,
 			     0) &&
 	    refused_socket(dom, type, proto))
 		return -1;
-	return REAL_CALL(socket, dom, type, proto);
+	fd = REAL_CALL(socket, dom, type, proto);
+	/* A TCP socket: its epoll registrations are watched until it
+	 * connects (epreg.h). */
+	if (fd >= 0 && (type & 0xf) == SOCK_STREAM &&
+	    (dom == AF_INET || dom == AF_INET6) &&
+	    (proto == 0 || proto == IPPROTO_TCP || proto == IPPROTO_MPTCP))
+		sfy_fresh_set(fd);
+	return fd;
 }
 
 /* --- exported hooks ------------------------------------------------------ */

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "async.h"
 #include "real.h"
 #include "wait.h"
 
@@ -57,11 +58,23 @@ static void pending_child(void)
 {
 	struct sfy_pending *p;
 
-	for (p = g_pending; p; p = p->next)
+	for (p = g_pending; p; p = p->next) {
 		mark(p->fd, 0);
+		atomic_fetch_sub(&sfy_pending_count, 1);
+	}
 	g_pending = NULL;
-	atomic_store(&sfy_pending_count, 0);
 	pthread_mutex_init(&g_pending_lock, NULL);
+}
+
+void sfy_pending_mark(int fd, int on)
+{
+	if (on) {
+		atomic_fetch_add(&sfy_pending_count, 1);
+		mark(fd, 1);
+	} else {
+		mark(fd, 0);
+		atomic_fetch_sub(&sfy_pending_count, 1);
+	}
 }
 
 static void pending_init(void)
@@ -172,6 +185,9 @@ int sfy_pending_wait(int fd, int write, int dontwait)
 	unsigned int gen;
 	int nonblock, saved = errno, rc;
 
+	if (sfy_async_entry(fd))
+		return sfy_async_wait(fd, write, dontwait);
+
 	for (;;) {
 		pthread_mutex_lock(&g_pending_lock);
 		p = find_locked(fd);
@@ -202,6 +218,11 @@ void sfy_pending_wait_end(int fd)
 {
 	unsigned int gen;
 	int saved = errno, found;
+
+	if (sfy_async_entry(fd)) {
+		sfy_async_wait_end(fd);
+		return;
+	}
 
 	for (;;) {
 		pthread_mutex_lock(&g_pending_lock);
@@ -247,6 +268,11 @@ int sfy_pending_close(int fd)
 {
 	struct sfy_pending *p;
 
+	if (sfy_async_entry(fd)) {
+		sfy_async_forget(fd); /* cancelled: the caller closes it */
+		return 0;
+	}
+
 	pthread_mutex_lock(&g_pending_lock);
 	p = find_locked(fd);
 	if (p)
@@ -262,6 +288,7 @@ unsigned int sfy_pending_close_range(unsigned int lo, unsigned int hi)
 
 	if (atomic_load(&sfy_pending_count) == 0)
 		return 0;
+	sfy_async_forget_range(lo, hi);
 	pthread_mutex_lock(&g_pending_lock);
 	for (p = g_pending; p; p = p->next)
 		if ((unsigned int)p->fd >= lo && (unsigned int)p->fd <= hi &&

@@ -51,6 +51,10 @@ static inline int sfy_is_pending(int fd)
 	       1u;
 }
 
+/* Sets or clears fd's pending bit and counts it (asynchronous connects,
+ * async.h, keep their records elsewhere). */
+void sfy_pending_mark(int fd, int on);
+
 /* Registers p (caller-owned until sfy_pending_end) for fd, reading the
  * program's file status flags into *flags.  Returns 0, -EALREADY when fd
  * already has a handshake in progress (another thread's connect), or the

@@ -255,7 +255,7 @@ struct drive {
  * and takes the ECONNRESET that dissolving a TCP connection leaves in
  * SO_ERROR: after a failed direct connect the error is reported once and
  * SO_ERROR reads 0, and so it must here. */
-static void disconnect(int fd)
+void sfy_disconnect(int fd)
 {
 	struct sockaddr sa;
 	int err;
@@ -264,7 +264,7 @@ static void disconnect(int fd)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_family = AF_UNSPEC;
 	(void)sfy_real()->connect(fd, &sa, sizeof(sa));
-	(void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+	(void)REAL_CALL(getsockopt, fd, SOL_SOCKET, SO_ERROR, &err, &el);
 }
 
 /* Undoes the driver's changes (the cleanup handler, and the normal end).
@@ -278,7 +278,7 @@ static void drive_end(void *arg)
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
 	hs_wipe(&d->h);
 	if (!d->done)
-		disconnect(d->fd);
+		sfy_disconnect(d->fd);
 	if (d->own_socket)
 		(void)sfy_pending_end(&d->pend, d->flags | O_NONBLOCK,
 				      &d->closed);
@@ -344,6 +344,59 @@ static int reach_proxy(int fd, int fam, long long deadline, int sig_fd,
 		*why = "the proxy has only IPv6 addresses and this is an IPv4 "
 		       "socket";
 	}
+	return rc;
+}
+
+int sfy_proxy_start(int fd, int fam, int *idx, char *pbuf, size_t pcap,
+		    const char **why)
+{
+	struct sockaddr_storage pa;
+	socklen_t plen;
+	int rc = -ENETUNREACH, n, tried = 0;
+
+	n = atomic_load_explicit(&g_npaddr, memory_order_acquire);
+	for (; *idx < n; (*idx)++) {
+		if (proxy_addr_for(*idx, fam, &pa, &plen) < 0)
+			continue;
+		tried = 1;
+		sfy_fmt_addr((struct sockaddr *)&pa, plen, pbuf, pcap);
+		if (sfy_real()->connect(fd, (struct sockaddr *)&pa, plen) == 0)
+			return 0;
+		if (errno == EINPROGRESS || errno == EISCONN ||
+		    errno == EALREADY)
+			return -errno;
+		rc = -errno;
+	}
+	if (!tried && n > 0) {
+		sfy_fmt_addr((struct sockaddr *)&g_paddr[0], g_plen[0], pbuf,
+			     pcap);
+		*why = "the proxy has only IPv6 addresses and this is an IPv4 "
+		       "socket";
+	}
+	return rc;
+}
+
+int sfy_proxy_finish(int fd, int fam, int idx)
+{
+	struct sockaddr_storage pa;
+	socklen_t plen;
+
+	if (proxy_addr_for(idx, fam, &pa, &plen) < 0)
+		return -ENETUNREACH;
+	if (sfy_real()->connect(fd, (struct sockaddr *)&pa, plen) == 0 ||
+	    errno == EISCONN)
+		return 0;
+	return -errno;
+}
+
+int sfy_proxy_prepare(const struct cfg *c, const char *verb, const char *desc)
+{
+	const char *why = NULL;
+	int rc = resolve_proxy(c, &why);
+
+	if (rc < 0)
+		sfy_log(SFY_LOG_ERROR, "%s %s via %s: %s (%s)", verb, desc,
+			c->proxy.host, why, strerrorname_np(-rc));
 	return rc;
 }
 
@@ -506,6 +559,8 @@ int sfy_socks_request(int fd, int sock_family, uint8_t cmd,
 	}
 	hs_init(&d.h, cmd, dst, c->proxy.user_len ? c->proxy.user : NULL,
 		c->proxy.user_len, c->proxy.pass, c->proxy.pass_len);
+	if (c->pipeline)
+		hs_pipeline(&d.h);
 	pthread_cleanup_push(drive_end, &d);
 	if (!(d.flags & O_NONBLOCK) &&
 	    r->fcntl(fd, F_SETFL, d.flags | O_NONBLOCK) < 0) {

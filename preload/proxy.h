@@ -78,6 +78,26 @@ int sfy_socks_request(int fd, int sock_family, uint8_t cmd,
 		      const struct s5_addr *dst, const char *desc,
 		      struct s5_addr *bnd);
 
+/* Resolves the proxy (once); on failure logs "VERB DESC via PROXY: why"
+ * and returns -errno. */
+int sfy_proxy_prepare(const struct cfg *c, const char *verb, const char *desc);
+
+/* Starts a non-blocking connect of fd (family fam) to proxy address *idx,
+ * or the next ones when a connect fails at once.  Returns 0 (connected),
+ * -EINPROGRESS (*idx is the address in flight; pbuf names it), or -errno
+ * with *why set when there is more to say.  Needs sfy_proxy_prepare. */
+int sfy_proxy_start(int fd, int fam, int *idx, char *pbuf, size_t pcap,
+		    const char **why);
+
+/* After fd turned writable: the outcome of the connect to address idx
+ * (connect() again, which also moves the socket to the connected state):
+ * 0, -EINPROGRESS / -EALREADY (not yet), or the connect's -errno. */
+int sfy_proxy_finish(int fd, int fam, int idx);
+
+/* Dissolves fd's connection (connect AF_UNSPEC) and takes the ECONNRESET
+ * that leaves in SO_ERROR. */
+void sfy_disconnect(int fd);
+
 /* Which families the proxy has addresses in (resolving it if need be).
  * Returns 0, or -errno when the proxy cannot be resolved. */
 int sfy_proxy_families(int *has4, int *has6);

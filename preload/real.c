@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <sys/uio.h>
+#include <sys/sendfile.h>
+#include <poll.h>
 #include <resolv.h>
 #include <errno.h>
 #include <pthread.h>
@@ -43,6 +45,9 @@ extern int connect(int, const struct sockaddr *, socklen_t);
 extern int close_range(unsigned int, unsigned int, int);
 extern void closefrom(int);
 extern int fcntl64(int, int, ...);
+extern int __poll_chk(struct pollfd *, nfds_t, int, size_t);
+extern int __ppoll_chk(struct pollfd *, nfds_t, const struct timespec *,
+		       const sigset_t *, size_t);
 
 static void bind_all(void)
 {
@@ -80,7 +85,18 @@ static void bind_all(void)
 	    bind_next("__recv_chk", (void *)__recv_chk);
 	*(void **)&sfy_real_table.read_chk =
 	    bind_next("__read_chk", (void *)__read_chk);
-	BIND(poll, NULL);
+	BIND(poll, poll);
+	BIND(ppoll, ppoll);
+	*(void **)&sfy_real_table.poll_chk =
+	    bind_next("__poll_chk", (void *)__poll_chk);
+	*(void **)&sfy_real_table.ppoll_chk =
+	    bind_next("__ppoll_chk", (void *)__ppoll_chk);
+	BIND(select, select);
+	BIND(pselect, pselect);
+	BIND(epoll_ctl, epoll_ctl);
+	BIND(getsockopt, getsockopt);
+	BIND(sendfile, sendfile);
+	BIND(sendfile64, sendfile64);
 	BIND(getaddrinfo, getaddrinfo);
 	BIND(freeaddrinfo, NULL);
 	BIND(gethostbyname2, gethostbyname2);

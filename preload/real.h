@@ -13,6 +13,8 @@
 #include <netdb.h>
 #include <resolv.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
@@ -53,6 +55,18 @@ struct sfy_real {
 	ssize_t (*recv_chk)(int, void *, size_t, size_t, int);
 	ssize_t (*read_chk)(int, void *, size_t, size_t);
 	int (*poll)(struct pollfd *, nfds_t, int);
+	int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *,
+		     const sigset_t *);
+	int (*poll_chk)(struct pollfd *, nfds_t, int, size_t);
+	int (*ppoll_chk)(struct pollfd *, nfds_t, const struct timespec *,
+			 const sigset_t *, size_t);
+	int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+	int (*pselect)(int, fd_set *, fd_set *, fd_set *,
+		       const struct timespec *, const sigset_t *);
+	int (*epoll_ctl)(int, int, int, struct epoll_event *);
+	int (*getsockopt)(int, int, int, void *, socklen_t *);
+	ssize_t (*sendfile)(int, int, off_t *, size_t);
+	ssize_t (*sendfile64)(int, int, off64_t *, size_t);
 	int (*getaddrinfo)(const char *, const char *, const struct addrinfo *,
 			   struct addrinfo **);
 	void (*freeaddrinfo)(struct addrinfo *);

@@ -1,0 +1,1090 @@
+/*
+ * async.c - asynchronous proxied connects (contract in async.h).
+ *
+ * A record ("slot") goes FREE -> SETUP (claimed by a connect) ->
+ * CONNECTING (TCP to the proxy) -> HANDSHAKE -> OK or FAILED, and back to
+ * FREE once no poll or select of any thread holds a reference to it.  Its
+ * generation, bumped at every claim, tells a stale reference (a child of
+ * fork() that looks at its parent's record long after) from the current
+ * one.  The slot's spin lock serialises the helper's I/O on the program's
+ * fd with the program's close of it and with epoll_ctl on it; program
+ * threads block signals while they hold it (a handler that closes the fd
+ * must not spin on its own thread's lock).
+ *
+ * Order at the end of a handshake (complete()): the fd's entry and pending
+ * bit first, so that whoever wakes sees a finished socket; then the epoll
+ * registrations go back (the kernel wakes epoll waiters and makes the
+ * edge); then the eventfd (poll and select waiters); then O_ASYNC's
+ * signal.
+ */
+#include "async.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "epreg.h"
+#include "fdtable.h"
+#include "handshake.h"
+#include "log.h"
+#include "ownfd.h"
+#include "pending.h"
+#include "proxy.h"
+#include "real.h"
+#include "wait.h"
+
+#define SLOTS	  1024
+#define MAX_REGS  8
+#define IDLE_MS	  2000 /* the helper leaves after this long with no work */
+#define GRACE_MS  2000 /* past the deadline: the driving process is gone */
+#define WAKE_DATA (~0ull)
+#define DESC_LEN  (SFY_ADDRSTRLEN + 256 + 16)
+
+enum state { S_FREE, S_SETUP, S_CONNECTING, S_HANDSHAKE, S_OK, S_FAILED };
+
+struct slot {
+	_Atomic int state;
+	_Atomic int lock;
+	_Atomic unsigned int gen;
+	_Atomic int refs; /* poll/select waiters holding efd */
+	pid_t owner;	  /* the process whose helper drives it */
+	int fd;		  /* the program's fd, in owner */
+	int efd;	  /* eventfd: written once at the end */
+	int family;
+	int paddr; /* the proxy address in flight */
+	int err;   /* S_FAILED: the errno */
+	long long deadline;
+	int nregs;
+	struct sfy_epreg regs[MAX_REGS];
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	char desc[DESC_LEN];
+	char pbuf[SFY_ADDRSTRLEN];
+	struct hs h;
+};
+
+_Atomic uint32_t sfy_async_map[SFY_ASYNC_FDS];
+_Atomic unsigned long sfy_async_epfds[SFY_ASYNC_FDS / FDT_WORD_BITS];
+
+static void watch_epfd(int epfd)
+{
+	if ((unsigned int)epfd < SFY_ASYNC_FDS)
+		atomic_fetch_or(&sfy_async_epfds[epfd / FDT_WORD_BITS],
+				1ul << (epfd % FDT_WORD_BITS));
+}
+
+static struct slot *g_slots; /* MAP_SHARED, SLOTS of them */
+static pthread_once_t g_map_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t g_start_lock = PTHREAD_MUTEX_INITIALIZER;
+static int g_hep = -1;			 /* the helper's epoll */
+static int g_wake = -1;			 /* eventfd: wakes the helper */
+static atomic_int g_helper;		 /* 0 none, 1 running, 2 starting */
+static atomic_int g_active;		 /* this process's live handshakes */
+static atomic_uint g_next;		 /* where the next claim looks first */
+static _Atomic long long g_helper_until; /* when the helper wakes anyway */
+
+static inline uint32_t enc(int i, unsigned int gen)
+{
+	return (uint32_t)(i + 1) | ((gen & 0xfffffu) << 11);
+}
+
+static inline struct slot *slot_of(uint32_t e, unsigned int *gen)
+{
+	int i = (int)(e & 0x7ffu) - 1;
+
+	if (!g_slots || i < 0 || i >= SLOTS)
+		return NULL;
+	*gen = (e >> 11) & 0xfffffu;
+	return &g_slots[i];
+}
+
+static inline int live(int st)
+{
+	return st == S_SETUP || st == S_CONNECTING || st == S_HANDSHAKE;
+}
+
+static inline int gen_is(struct slot *s, unsigned int gen)
+{
+	return (atomic_load(&s->gen) & 0xfffffu) == gen;
+}
+
+/* --- locks --------------------------------------------------------------- */
+
+static void lock_raw(struct slot *s)
+{
+	while (atomic_exchange_explicit(&s->lock, 1, memory_order_acquire))
+		sched_yield();
+}
+
+static void unlock_raw(struct slot *s)
+{
+	atomic_store_explicit(&s->lock, 0, memory_order_release);
+}
+
+/* In a program thread: with every signal blocked. */
+static void lock_prog(struct slot *s, sigset_t *old)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, old);
+	lock_raw(s);
+}
+
+static void unlock_prog(struct slot *s, const sigset_t *old)
+{
+	unlock_raw(s);
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/* --- set-up -------------------------------------------------------------- */
+
+static void async_child(void)
+{
+	/* The helper and its fds are the parent's; this process gets its own
+	 * on its first asynchronous connect. */
+	if (g_hep >= 0)
+		sfy_own_close(g_hep);
+	if (g_wake >= 0)
+		sfy_own_close(g_wake);
+	g_hep = g_wake = -1;
+	atomic_store(&g_helper, 0);
+	atomic_store(&g_active, 0);
+	pthread_mutex_init(&g_start_lock, NULL);
+}
+
+static void map_slots(void)
+{
+	void *p =
+	    mmap(NULL, sizeof(struct slot) * SLOTS, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int i;
+
+	if (p == MAP_FAILED)
+		return;
+	g_slots = p;
+	for (i = 0; i < SLOTS; i++)
+		g_slots[i].efd = -1;
+	pthread_atfork(NULL, NULL, async_child);
+}
+
+/* The helper's epoll and wake eventfd (locked by g_start_lock). */
+static int make_fds_locked(void)
+{
+	struct epoll_event ev;
+	int ep, wk;
+
+	if (g_hep >= 0)
+		return 0;
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		return -errno;
+	wk = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (wk < 0) {
+		(void)sfy_real()->close(ep);
+		return -errno;
+	}
+	ep = sfy_own_new(ep);
+	wk = sfy_own_new(wk);
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u64 = WAKE_DATA;
+	if (REAL_CALL(epoll_ctl, ep, EPOLL_CTL_ADD, wk, &ev) < 0) {
+		sfy_own_close(ep);
+		sfy_own_close(wk);
+		return -ENOMEM;
+	}
+	g_wake = wk;
+	g_hep = ep;
+	return 0;
+}
+
+int sfy_async_wanted(const struct cfg *c)
+{
+	const char *e = secure_getenv("SOCKSIFY_ASYNC_CONNECT");
+
+	if (e && *e)
+		return !(strcmp(e, "no") == 0 || strcmp(e, "0") == 0 ||
+			 strcmp(e, "off") == 0 || strcmp(e, "false") == 0);
+	return c->async_connect;
+}
+
+/* --- slots --------------------------------------------------------------- */
+
+static struct slot *claim(void)
+{
+	unsigned int k, i;
+	int expect;
+
+	for (k = 0; k < SLOTS; k++) {
+		i = atomic_fetch_add(&g_next, 1) % SLOTS;
+		expect = S_FREE;
+		if (atomic_load(&g_slots[i].refs) == 0 &&
+		    atomic_compare_exchange_strong(&g_slots[i].state, &expect,
+						   S_SETUP)) {
+			atomic_fetch_add(&g_slots[i].gen, 1);
+			return &g_slots[i];
+		}
+	}
+	return NULL;
+}
+
+/* Frees a finished slot nobody waits on. */
+static void try_free(struct slot *s)
+{
+	int st;
+
+	if (atomic_load(&s->refs) != 0)
+		return;
+	lock_raw(s);
+	st = atomic_load(&s->state);
+	if (atomic_load(&s->refs) == 0 && (st == S_OK || st == S_FAILED))
+		atomic_store(&s->state, S_FREE);
+	unlock_raw(s);
+}
+
+static void signal_done(struct slot *s)
+{
+	uint64_t one = 1;
+
+	(void)sfy_real()->write(s->efd, &one, sizeof(one));
+}
+
+/* Replaces fd's entry e with v; whoever succeeds ends the pending state
+ * (bit and count) in this process. */
+static int settle_entry(int fd, uint32_t e, uint32_t v)
+{
+	if (!atomic_compare_exchange_strong(&sfy_async_map[fd], &e, v))
+		return 0;
+	sfy_pending_mark(fd, 0);
+	return 1;
+}
+
+/* What getsockname shows now: the record's tie to this connection. */
+static void record_peer(int fd, const struct slot *s)
+{
+	struct sfy_fdinfo info;
+
+	memset(&info, 0, sizeof(info));
+	info.kind = SFY_FD_TCP_PROXIED;
+	memcpy(&info.peer, &s->peer, s->peerlen);
+	info.peerlen = s->peerlen;
+	info.locallen = sizeof(info.local);
+	if (getsockname(fd, (struct sockaddr *)&info.local, &info.locallen) < 0)
+		info.locallen = 0;
+	if (fdt_set(fd, &info) < 0)
+		sfy_log(SFY_LOG_WARN, "out of memory recording fd %d", fd);
+}
+
+/* O_ASYNC: the kernel signalled when the proxy's TCP connection came up,
+ * which the program could not act on; this is the edge it waits for. */
+static void async_signal(int fd)
+{
+	const struct sfy_real *r = sfy_real();
+	struct f_owner_ex o;
+	siginfo_t si;
+	int fl = r->fcntl(fd, F_GETFL), sig;
+	pid_t me = getpid();
+
+	if (fl < 0 || !(fl & O_ASYNC) || r->fcntl(fd, F_GETOWN_EX, &o) < 0 ||
+	    o.pid <= 0)
+		return;
+	sig = r->fcntl(fd, F_GETSIG);
+	if (sig <= 0) {
+		if (o.type == F_OWNER_TID)
+			(void)r->syscall(SYS_tgkill, me, o.pid, SIGIO);
+		else if (o.type == F_OWNER_PGRP)
+			(void)kill(-o.pid, SIGIO);
+		else
+			(void)kill(o.pid, SIGIO);
+		return;
+	}
+	memset(&si, 0, sizeof(si));
+	si.si_signo = sig;
+	si.si_code = POLL_OUT;
+	si.si_band = POLLOUT | POLLWRNORM;
+	si.si_fd = fd;
+	if (o.type == F_OWNER_TID)
+		(void)r->syscall(SYS_rt_tgsigqueueinfo, me, o.pid, sig, &si);
+	else if (o.type == F_OWNER_PID && o.pid == me)
+		(void)r->syscall(SYS_rt_sigqueueinfo, me, sig, &si);
+	else if (o.type == F_OWNER_PGRP)
+		(void)kill(-o.pid, sig);
+	else
+		(void)kill(o.pid, sig);
+}
+
+/* The end of a handshake this process drives (slot locked; rc 0 or
+ * -errno).  Logs after unlocking, from copies. */
+static void complete(struct slot *s, int rc, const char *why)
+{
+	char desc[DESC_LEN], pbuf[SFY_ADDRSTRLEN];
+	struct epoll_event ev;
+	int fd = s->fd, i;
+	uint32_t e = enc((int)(s - g_slots), atomic_load(&s->gen));
+
+	(void)REAL_CALL(epoll_ctl, g_hep, EPOLL_CTL_DEL, fd, NULL);
+	hs_wipe(&s->h);
+	if (rc == 0) {
+		record_peer(fd, s);
+		(void)settle_entry(fd, e, 0);
+	} else {
+		sfy_disconnect(fd);
+		s->err = -rc;
+		/* Unconnected again: it may connect anew. */
+		sfy_fresh_set(fd);
+		(void)settle_entry(fd, e, SFY_ASYNC_ERR | (uint32_t)-rc);
+	}
+	atomic_store(&s->state, rc == 0 ? S_OK : S_FAILED);
+	for (i = 0; i < s->nregs; i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.events = s->regs[i].events;
+		ev.data.u64 = s->regs[i].data;
+		(void)REAL_CALL(epoll_ctl, s->regs[i].epfd, EPOLL_CTL_ADD, fd,
+				&ev);
+	}
+	if (rc < 0 && s->nregs)
+		sfy_epreg_put(fd, s->regs, s->nregs);
+	signal_done(s);
+	async_signal(fd);
+	atomic_fetch_sub(&g_active, 1);
+	memcpy(desc, s->desc, sizeof(desc));
+	memcpy(pbuf, s->pbuf, sizeof(pbuf));
+	unlock_raw(s);
+	if (rc == 0)
+		sfy_log(SFY_LOG_INFO, "connect to %s via %s: ok", desc, pbuf);
+	else
+		sfy_log(SFY_LOG_ERROR, "connect to %s via %s failed: %s (%s)",
+			desc, pbuf, why ? why : strerror(-rc),
+			strerrorname_np(-rc));
+	try_free(s);
+}
+
+/* --- the helper ----------------------------------------------------------- */
+
+static void arm(struct slot *s, uint32_t what)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = what | EPOLLONESHOT;
+	ev.data.u64 = (uint64_t)(s - g_slots) |
+		      ((uint64_t)(atomic_load(&s->gen) & 0xfffffu) << 32);
+	(void)REAL_CALL(epoll_ctl, g_hep, EPOLL_CTL_MOD, s->fd, &ev);
+}
+
+/* Runs the handshake as far as the socket lets it (slot locked; unlocks
+ * when it completes). Returns 1 when completed. */
+static int drive(struct slot *s)
+{
+	const struct sfy_real *r = sfy_real();
+	uint8_t *buf;
+	size_t len;
+	ssize_t n;
+
+	for (;;) {
+		switch (hs_next(&s->h, &buf, &len)) {
+		case HS_IO_WRITE:
+			n = r->send(s->fd, buf, len,
+				    MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n > 0) {
+				hs_wrote(&s->h, (size_t)n);
+				continue;
+			}
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				arm(s, EPOLLOUT);
+				return 0;
+			}
+			if (errno == EINTR)
+				continue;
+			complete(s, -errno, "cannot send to the proxy");
+			return 1;
+		case HS_IO_READ:
+			n = r->recv(s->fd, buf, len, MSG_DONTWAIT);
+			if (n > 0) {
+				hs_got(&s->h, (size_t)n);
+				continue;
+			}
+			if (n == 0) {
+				hs_eof(&s->h);
+				continue;
+			}
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				arm(s, EPOLLIN);
+				return 0;
+			}
+			if (errno == EINTR)
+				continue;
+			complete(s, -errno, "cannot read from the proxy");
+			return 1;
+		case HS_IO_DONE:
+			complete(s, 0, NULL);
+			return 1;
+		case HS_IO_FAIL:
+		default:
+			complete(s, -s->h.err, s->h.why);
+			return 1;
+		}
+	}
+}
+
+/* An event for slot i of generation gen. */
+static void step(unsigned int i, unsigned int gen)
+{
+	struct slot *s;
+	const char *why = NULL;
+	int rc, st;
+
+	if (i >= SLOTS)
+		return;
+	s = &g_slots[i];
+	lock_raw(s);
+	st = atomic_load(&s->state);
+	if (!gen_is(s, gen) || (st != S_CONNECTING && st != S_HANDSHAKE)) {
+		unlock_raw(s);
+		return;
+	}
+	if (st == S_CONNECTING) {
+		rc = sfy_proxy_finish(s->fd, s->family, s->paddr);
+		if (rc == -EINPROGRESS || rc == -EALREADY) {
+			arm(s, EPOLLOUT);
+			unlock_raw(s);
+			return;
+		}
+		if (rc < 0) {
+			/* That address failed: the next ones, if any. */
+			s->paddr++;
+			rc = sfy_proxy_start(s->fd, s->family, &s->paddr,
+					     s->pbuf, sizeof(s->pbuf), &why);
+			if (rc == -EINPROGRESS) {
+				arm(s, EPOLLOUT);
+				unlock_raw(s);
+				return;
+			}
+			if (rc < 0 && rc != -EISCONN) {
+				complete(s, rc,
+					 why ? why
+					     : "cannot connect to the proxy");
+				return;
+			}
+		}
+		atomic_store(&s->state, S_HANDSHAKE);
+	}
+	if (!drive(s))
+		unlock_raw(s);
+}
+
+/* Fails the handshakes past their deadline; returns the earliest deadline
+ * still ahead (0: none). */
+static long long expire(pid_t me, long long now)
+{
+	long long next = 0;
+	struct slot *s;
+	int i, st;
+
+	for (i = 0; i < SLOTS; i++) {
+		s = &g_slots[i];
+		st = atomic_load_explicit(&s->state, memory_order_relaxed);
+		if ((st != S_CONNECTING && st != S_HANDSHAKE) || s->owner != me)
+			continue;
+		if (s->deadline <= now) {
+			lock_raw(s);
+			st = atomic_load(&s->state);
+			if ((st == S_CONNECTING || st == S_HANDSHAKE) &&
+			    s->owner == me && s->deadline <= now)
+				complete(s, -ETIMEDOUT,
+					 st == S_CONNECTING
+					     ? "timed out connecting to the "
+					       "proxy"
+					     : "the proxy did not complete the "
+					       "SOCKS5 handshake in time");
+			else
+				unlock_raw(s);
+		} else if (!next || s->deadline < next) {
+			next = s->deadline;
+		}
+	}
+	return next;
+}
+
+/* 1 when this helper should leave (nothing to do, or another helper took
+ * over), 0 when work came in meanwhile. */
+static int may_leave(void)
+{
+	int one = 1;
+
+	atomic_store(&g_helper, 0);
+	if (atomic_load(&g_active) == 0)
+		return 1;
+	return !atomic_compare_exchange_strong(&g_helper, &(int){0}, one);
+}
+
+static void *helper_main(void *arg)
+{
+	struct epoll_event ev[64];
+	pid_t me = getpid();
+	long long now, next, idle_since;
+	uint64_t junk;
+	int n, i, timeout;
+
+	(void)arg;
+	(void)prctl(PR_SET_NAME, "socksify", 0, 0, 0);
+	atomic_store(&g_helper, 1);
+	idle_since = sfy_now_ms();
+	for (;;) {
+		now = sfy_now_ms();
+		next = expire(me, now);
+		if (atomic_load(&g_active) > 0)
+			idle_since = now;
+		else if (now - idle_since >= IDLE_MS && may_leave())
+			return NULL;
+		timeout = next ? (int)(next - now) : IDLE_MS;
+		if (timeout < 0)
+			timeout = 0;
+		if (atomic_load(&g_active) == 0 && timeout > IDLE_MS)
+			timeout = IDLE_MS;
+		atomic_store(&g_helper_until, now + timeout);
+		n = epoll_wait(g_hep, ev, 64, timeout);
+		for (i = 0; i < n; i++) {
+			if (ev[i].data.u64 == WAKE_DATA) {
+				(void)sfy_real()->read(g_wake, &junk,
+						       sizeof(junk));
+				continue;
+			}
+			step((unsigned int)(ev[i].data.u64 & 0xffffffffu),
+			     (unsigned int)(ev[i].data.u64 >> 32));
+		}
+	}
+}
+
+/* Makes sure a helper runs.  Returns 0 or -errno. */
+static int ensure_helper(void)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	sigset_t all, old;
+	int rc, expect = 0;
+
+	if (atomic_load(&g_helper) != 0)
+		return 0;
+	if (!atomic_compare_exchange_strong(&g_helper, &expect, 2))
+		return 0;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&a, 256 * 1024);
+	rc = pthread_create(&t, &a, helper_main, NULL);
+	pthread_attr_destroy(&a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		atomic_store(&g_helper, 0);
+		return -rc;
+	}
+	return 0;
+}
+
+/* --- connect ---------------------------------------------------------------
+ */
+
+/* Puts fd back as it was before a connect that failed at once. */
+static void undo(struct slot *s, int fd)
+{
+	struct epoll_event ev;
+	int i;
+
+	for (i = 0; i < s->nregs; i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.events = s->regs[i].events;
+		ev.data.u64 = s->regs[i].data;
+		(void)REAL_CALL(epoll_ctl, s->regs[i].epfd, EPOLL_CTL_ADD, fd,
+				&ev);
+	}
+	if (s->nregs)
+		sfy_epreg_put(fd, s->regs, s->nregs);
+	sfy_fresh_set(fd);
+	if (settle_entry(fd, atomic_load(&sfy_async_map[fd]), 0) == 0)
+		atomic_store(&sfy_async_map[fd], 0);
+	atomic_store(&s->state, S_FREE);
+}
+
+int sfy_async_connect(const struct cfg *c, int fd, int family,
+		      const struct s5_addr *dst, const struct sockaddr *peer,
+		      socklen_t peerlen, const char *desc)
+{
+	const struct sfy_real *r = sfy_real();
+	struct epoll_event ev;
+	const char *why = NULL;
+	struct slot *s;
+	uint64_t junk;
+	int rc, n, i, k;
+	unsigned int gen = 0;
+
+	if ((unsigned int)fd >= SFY_ASYNC_FDS || !sfy_is_fresh(fd) ||
+	    !sfy_async_wanted(c) || peerlen > sizeof(s->peer))
+		return 1;
+	rc = sfy_proxy_prepare(c, "connect to", desc);
+	if (rc < 0)
+		return rc;
+	pthread_once(&g_map_once, map_slots);
+	if (!g_slots)
+		return 1;
+	pthread_mutex_lock(&g_start_lock);
+	rc = make_fds_locked();
+	pthread_mutex_unlock(&g_start_lock);
+	if (rc < 0)
+		return 1;
+	s = claim();
+	if (!s)
+		return 1; /* a thousand in flight: this one waits its turn */
+	i = (int)(s - g_slots);
+	gen = atomic_load(&s->gen) & 0xfffffu;
+	n = sfy_epreg_take(fd, s->regs, MAX_REGS);
+	if (n < 0) {
+		atomic_store(&s->state, S_FREE);
+		return 1; /* registrations we cannot account for */
+	}
+	s->nregs = n;
+	if (s->efd < 0) {
+		s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (s->efd >= 0)
+			s->efd = sfy_own_new(s->efd);
+	} else {
+		(void)r->read(s->efd, &junk, sizeof(junk)); /* reused */
+	}
+	atomic_fetch_add(&g_active, 1);
+	if (s->efd < 0 || ensure_helper() < 0) {
+		atomic_fetch_sub(&g_active, 1);
+		sfy_epreg_put(fd, s->regs, s->nregs);
+		atomic_store(&s->state, S_FREE);
+		return 1;
+	}
+	s->owner = getpid();
+	s->fd = fd;
+	s->family = family;
+	s->err = 0;
+	s->paddr = 0;
+	s->deadline = sfy_now_ms() + c->timeout_ms;
+	memcpy(&s->peer, peer, peerlen);
+	s->peerlen = peerlen;
+	snprintf(s->desc, sizeof(s->desc), "%s", desc);
+	snprintf(s->pbuf, sizeof(s->pbuf), "(proxy)");
+	hs_init(&s->h, S5_CMD_CONNECT, dst,
+		c->proxy.user_len ? c->proxy.user : NULL, c->proxy.user_len,
+		c->proxy.pass, c->proxy.pass_len);
+	if (c->pipeline)
+		hs_pipeline(&s->h);
+
+	/* Hidden before anything can make it writable. */
+	atomic_store(&sfy_async_map[fd], enc(i, gen));
+	sfy_pending_mark(fd, 1);
+	for (k = 0; k < s->nregs; k++)
+		if (REAL_CALL(epoll_ctl, s->regs[k].epfd, EPOLL_CTL_DEL, fd,
+			      NULL) < 0)
+			s->regs[k--] = s->regs[--s->nregs]; /* gone already */
+		else
+			watch_epfd(s->regs[k].epfd);
+	sfy_fresh_clear(fd);
+
+	rc = sfy_proxy_start(fd, family, &s->paddr, s->pbuf, sizeof(s->pbuf),
+			     &why);
+	if (rc == -EISCONN || rc == -EALREADY ||
+	    (rc < 0 && rc != -EINPROGRESS)) {
+		atomic_fetch_sub(&g_active, 1);
+		undo(s, fd);
+		if (rc == -EISCONN || rc == -EALREADY)
+			return rc; /* the program's own connection */
+		sfy_log(SFY_LOG_ERROR, "connect to %s via %s failed: %s (%s)",
+			desc, s->pbuf,
+			why ? why : "cannot connect to the proxy",
+			strerrorname_np(-rc));
+		return rc;
+	}
+	atomic_store(&s->state, rc == 0 ? S_HANDSHAKE : S_CONNECTING);
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLOUT | EPOLLONESHOT;
+	ev.data.u64 = (uint64_t)i | ((uint64_t)gen << 32);
+	if (REAL_CALL(epoll_ctl, g_hep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		rc = -errno;
+		lock_raw(s);
+		complete(s, rc, "cannot watch the socket");
+		return -EINPROGRESS; /* the failure is reported as SO_ERROR */
+	}
+	/* A helper asleep past this deadline (idle) must see it. */
+	if (atomic_load(&g_helper_until) > s->deadline) {
+		junk = 1;
+		(void)r->write(g_wake, &junk, sizeof(junk));
+	}
+	return -EINPROGRESS;
+}
+
+/* --- the program's calls on a pending fd -----------------------------------
+ */
+
+/*
+ * Brings fd's entry e up to date in this process: when the handshake is
+ * over (driven by another process: a parent of fork()), the entry becomes
+ * what complete() would have made it.  Returns 1 while still pending.
+ */
+static int settle(int fd, uint32_t e)
+{
+	struct slot *s;
+	unsigned int gen = 0;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	sigset_t old;
+	int st;
+
+	if (!e || (e & SFY_ASYNC_ERR))
+		return 0;
+	s = slot_of(e, &gen);
+	if (!s) {
+		(void)settle_entry(fd, e, 0);
+		return 0;
+	}
+	st = atomic_load(&s->state);
+	if (!gen_is(s, gen) || st == S_FREE) {
+		/* Long over: the kernel knows whether it connected. */
+		if (sfy_real()->getpeername(fd, (struct sockaddr *)&ss, &sl) ==
+		    0)
+			(void)settle_entry(fd, e, 0);
+		else
+			(void)settle_entry(fd, e, SFY_ASYNC_ERR | ECONNABORTED);
+		return 0;
+	}
+	if (st == S_OK) {
+		if (s->owner != getpid())
+			record_peer(fd, s);
+		(void)settle_entry(fd, e, 0);
+		return 0;
+	}
+	if (st == S_FAILED) {
+		if (settle_entry(fd, e, SFY_ASYNC_ERR | (uint32_t)s->err))
+			sfy_fresh_set(fd);
+		return 0;
+	}
+	if (s->owner == getpid() || sfy_now_ms() < s->deadline + GRACE_MS)
+		return 1;
+	/* The driving process is gone (or stuck): give up here. */
+	lock_prog(s, &old);
+	if (gen_is(s, gen) && live(atomic_load(&s->state))) {
+		s->err = ETIMEDOUT;
+		atomic_store(&s->state, S_FAILED);
+		signal_done(s);
+	}
+	unlock_prog(s, &old);
+	sfy_disconnect(fd);
+	return settle(fd, e);
+}
+
+int sfy_async_reconnect(int fd)
+{
+	uint32_t e = sfy_async_entry(fd);
+
+	if (!e)
+		return 0;
+	if (settle(fd, e))
+		return -EALREADY;
+	e = sfy_async_entry(fd);
+	if ((e & SFY_ASYNC_ERR) &&
+	    atomic_compare_exchange_strong(&sfy_async_map[fd], &e, 0))
+		return -(int)(e & 0xfffu);
+	return 0;
+}
+
+int sfy_async_so_error(int fd, int *err)
+{
+	uint32_t e = sfy_async_entry(fd);
+	int real = 0;
+	socklen_t l = sizeof(real);
+
+	if (!e)
+		return 0;
+	if (settle(fd, e)) {
+		*err = 0;
+		return 1;
+	}
+	e = sfy_async_entry(fd);
+	if ((e & SFY_ASYNC_ERR) &&
+	    atomic_compare_exchange_strong(&sfy_async_map[fd], &e, 0)) {
+		/* And whatever the kernel kept, so it is not told twice. */
+		(void)REAL_CALL(getsockopt, fd, SOL_SOCKET, SO_ERROR, &real,
+				&l);
+		*err = (int)(e & 0xfffu);
+		return 1;
+	}
+	return 0;
+}
+
+int sfy_async_poll_get(int fd, uint64_t *ticket, long long *deadline)
+{
+	uint32_t e = sfy_async_entry(fd);
+	struct slot *s;
+	unsigned int gen = 0;
+
+	if (!e || (e & SFY_ASYNC_ERR) || !settle(fd, e))
+		return -1;
+	s = slot_of(e, &gen);
+	atomic_fetch_add(&s->refs, 1);
+	if (!gen_is(s, gen) || !live(atomic_load(&s->state)) || s->efd < 0) {
+		atomic_fetch_sub(&s->refs, 1);
+		try_free(s);
+		(void)settle(fd, e);
+		return -1;
+	}
+	*ticket = e;
+	*deadline = s->owner == getpid() ? 0 : s->deadline + GRACE_MS;
+	return s->efd;
+}
+
+int sfy_async_poll_put(int fd, uint64_t ticket, int *failed)
+{
+	unsigned int gen = 0;
+	struct slot *s = slot_of((uint32_t)ticket, &gen);
+	int done;
+
+	done = !live(atomic_load(&s->state)) || !gen_is(s, gen);
+	if (done || sfy_now_ms() >= s->deadline + GRACE_MS)
+		done = !settle(fd, (uint32_t)ticket);
+	*failed = (sfy_async_entry(fd) & SFY_ASYNC_ERR) != 0;
+	if (atomic_fetch_sub(&s->refs, 1) == 1)
+		try_free(s);
+	return done;
+}
+
+/* Waits on fd's eventfd until deadline (0: the handshake's own bound).
+ * Returns 0 (over or still pending: ask again), -ETIMEDOUT or -EINTR (when
+ * the kernel's call would give it: sig_opt as for sfy_wait_fd). */
+static int wait_done(int fd, long long deadline, int sig_opt)
+{
+	uint64_t t;
+	long long d;
+	int efd, failed, rc;
+
+	efd = sfy_async_poll_get(fd, &t, &d);
+	if (efd < 0)
+		return 0;
+	if (!deadline) {
+		unsigned int gen = 0;
+		struct slot *s = slot_of((uint32_t)t, &gen);
+
+		deadline = s->deadline + GRACE_MS;
+	}
+	rc = sfy_wait_fd(efd, POLLIN, deadline, sig_opt ? fd : -1, sig_opt);
+	(void)sfy_async_poll_put(fd, t, &failed);
+	return rc;
+}
+
+int sfy_async_wait(int fd, int write, int dontwait)
+{
+	const int opt = write ? SO_SNDTIMEO : SO_RCVTIMEO;
+	long long deadline = -1;
+	uint32_t e;
+	int fl, rc, saved = errno;
+
+	for (;;) {
+		e = sfy_async_entry(fd);
+		if (e & SFY_ASYNC_ERR) {
+			/* The failure, once, as a call on a socket whose
+			 * connect failed gives it. */
+			if (atomic_compare_exchange_strong(&sfy_async_map[fd],
+							   &e, 0))
+				return -(int)(e & 0xfffu);
+			continue;
+		}
+		if (!e || !settle(fd, e)) {
+			if (sfy_async_entry(fd) & SFY_ASYNC_ERR)
+				continue;
+			errno = saved;
+			return 0;
+		}
+		fl = sfy_real()->fcntl(fd, F_GETFL);
+		if (dontwait || (fl >= 0 && (fl & O_NONBLOCK)))
+			return -EAGAIN;
+		/* Made blocking meanwhile: wait, as the kernel's call waits
+		 * for a connecting socket, bounded by the socket's timeout. */
+		if (deadline < 0)
+			deadline = sfy_socket_deadline(fd, opt);
+		rc = wait_done(fd, deadline, opt);
+		if (rc == -ETIMEDOUT && deadline > 0)
+			return -EAGAIN;
+		if (rc == -EINTR)
+			return rc;
+	}
+}
+
+void sfy_async_wait_end(int fd)
+{
+	uint32_t e;
+	int saved = errno;
+
+	while ((e = sfy_async_entry(fd)) && !(e & SFY_ASYNC_ERR) &&
+	       settle(fd, e))
+		(void)wait_done(fd, 0, 0);
+	errno = saved;
+}
+
+void sfy_async_forget(int fd)
+{
+	uint32_t e = sfy_async_entry(fd);
+	char desc[DESC_LEN], pbuf[SFY_ADDRSTRLEN];
+	unsigned int gen = 0;
+	struct slot *s;
+	sigset_t old;
+	int cancelled = 0;
+
+	if (!e)
+		return;
+	if (e & SFY_ASYNC_ERR) {
+		(void)atomic_compare_exchange_strong(&sfy_async_map[fd], &e, 0);
+		return;
+	}
+	s = slot_of(e, &gen);
+	if (!s) {
+		(void)settle_entry(fd, e, 0);
+		return;
+	}
+	lock_prog(s, &old);
+	if (gen_is(s, gen) && live(atomic_load(&s->state)) &&
+	    s->owner == getpid() && s->fd == fd) {
+		/* Cancelled: the helper no longer touches fd (it checks the
+		 * state under this lock). */
+		(void)REAL_CALL(epoll_ctl, g_hep, EPOLL_CTL_DEL, fd, NULL);
+		hs_wipe(&s->h);
+		s->err = ECONNABORTED;
+		atomic_store(&s->state, S_FAILED);
+		signal_done(s);
+		atomic_fetch_sub(&g_active, 1);
+		memcpy(desc, s->desc, sizeof(desc));
+		memcpy(pbuf, s->pbuf, sizeof(pbuf));
+		cancelled = 1;
+	}
+	(void)settle_entry(fd, e, 0);
+	unlock_prog(s, &old);
+	if (cancelled)
+		sfy_log(SFY_LOG_INFO,
+			"connect to %s via %s: abandoned: the program closed "
+			"the socket during the SOCKS5 handshake",
+			desc, pbuf);
+	try_free(s);
+}
+
+void sfy_async_forget_range(unsigned int lo, unsigned int hi)
+{
+	unsigned int fd, top = hi < SFY_ASYNC_FDS ? hi : SFY_ASYNC_FDS - 1;
+
+	if (lo >= SFY_ASYNC_FDS)
+		return;
+	for (fd = lo; fd <= top; fd++)
+		if (sfy_async_entry((int)fd))
+			sfy_async_forget((int)fd);
+}
+
+int sfy_async_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	uint32_t e = sfy_async_entry(fd);
+	struct epoll_event probe;
+	unsigned int gen = 0;
+	struct slot *s;
+	sigset_t old;
+	int k, rc = 0;
+
+	if (!e || (e & SFY_ASYNC_ERR) || !settle(fd, e) ||
+	    (op != EPOLL_CTL_ADD && op != EPOLL_CTL_MOD && op != EPOLL_CTL_DEL))
+		return 1;
+	s = slot_of(e, &gen);
+	if (s->owner != getpid()) {
+		/* Another process drives it: its registrations are that
+		 * process's to restore; this one waits for the end. */
+		sfy_async_wait_end(fd);
+		return 1;
+	}
+	/* The kernel's own checks of epfd and fd, with no effect: the fd is
+	 * in no set of ours now, so a valid call says ENOENT. */
+	memset(&probe, 0, sizeof(probe));
+	if (ev)
+		probe = *ev;
+	probe.events &= ~(uint32_t)EPOLLEXCLUSIVE;
+	if (REAL_CALL(epoll_ctl, epfd, EPOLL_CTL_MOD, fd, &probe) == 0)
+		return 1; /* registered behind our back: not ours to hide */
+	if (errno != ENOENT)
+		return -errno;
+	lock_prog(s, &old);
+	if (!gen_is(s, gen) || !live(atomic_load(&s->state))) {
+		unlock_prog(s, &old);
+		return 1;
+	}
+	for (k = 0; k < s->nregs; k++)
+		if (s->regs[k].epfd == epfd)
+			break;
+	switch (op) {
+	case EPOLL_CTL_ADD:
+		if (k < s->nregs)
+			rc = -EEXIST;
+		else if (s->nregs == MAX_REGS)
+			rc = -ENOSPC;
+		else {
+			s->regs[s->nregs].epfd = epfd;
+			s->regs[s->nregs].events = ev->events;
+			s->regs[s->nregs].data = ev->data.u64;
+			s->nregs++;
+			watch_epfd(epfd);
+		}
+		break;
+	case EPOLL_CTL_MOD:
+		if (k == s->nregs)
+			rc = -ENOENT;
+		else if ((s->regs[k].events | ev->events) & EPOLLEXCLUSIVE)
+			rc = -EINVAL;
+		else {
+			s->regs[k].events = ev->events;
+			s->regs[k].data = ev->data.u64;
+		}
+		break;
+	default:
+		if (k == s->nregs)
+			rc = -ENOENT;
+		else
+			s->regs[k] = s->regs[--s->nregs];
+		break;
+	}
+	unlock_prog(s, &old);
+	return rc;
+}
+
+void sfy_async_epfd_closed(int epfd)
+{
+	pid_t me;
+	struct slot *s;
+	sigset_t old;
+	int i, k;
+
+	if ((unsigned int)epfd < SFY_ASYNC_FDS)
+		atomic_fetch_and(&sfy_async_epfds[epfd / FDT_WORD_BITS],
+				 ~(1ul << (epfd % FDT_WORD_BITS)));
+	if (!g_slots || atomic_load(&g_active) == 0)
+		return;
+	me = getpid();
+	for (i = 0; i < SLOTS; i++) {
+		s = &g_slots[i];
+		if (!live(atomic_load(&s->state)) || s->owner != me ||
+		    !s->nregs)
+			continue;
+		lock_prog(s, &old);
+		if (live(atomic_load(&s->state)) && s->owner == me)
+			for (k = 0; k < s->nregs; k++)
+				if (s->regs[k].epfd == epfd)
+					s->regs[k--] = s->regs[--s->nregs];
+		unlock_prog(s, &old);
+	}
+}

@@ -1,0 +1,223 @@
+/*
+ * epreg.c - epoll registrations of fresh TCP sockets (contract in epreg.h).
+ */
+#include "epreg.h"
+
+#include <pthread.h>
+#include <string.h>
+
+_Atomic unsigned long sfy_fresh_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
+
+/* Enough for the sockets a program registers between socket() and
+ * connect(), and its listening sockets (fresh for good). */
+#define EPREG_MAX 512
+
+struct rec {
+	int fd; /* -1: free */
+	struct sfy_epreg r;
+};
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rec g_recs[EPREG_MAX];
+static int g_used;		 /* high-water mark of g_recs in use */
+static int g_unknown[EPREG_MAX]; /* fds whose records overflowed */
+static int g_nunknown;
+static atomic_int g_nrecs; /* > 0: some fd has records */
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void ep_prepare(void)
+{
+	pthread_mutex_lock(&g_lock);
+}
+
+static void ep_parent(void)
+{
+	pthread_mutex_unlock(&g_lock);
+}
+
+static void ep_child(void)
+{
+	pthread_mutex_init(&g_lock, NULL);
+}
+
+static void ep_init(void)
+{
+	pthread_atfork(ep_prepare, ep_parent, ep_child);
+}
+
+static void bit(int fd, int on)
+{
+	unsigned int u = (unsigned int)fd;
+	unsigned long b = 1ul << (u % FDT_WORD_BITS);
+
+	if (fd < 0 || u >= FDT_BITMAP_FDS)
+		return;
+	if (on)
+		atomic_fetch_or_explicit(&sfy_fresh_bits[u / FDT_WORD_BITS], b,
+					 memory_order_relaxed);
+	else
+		atomic_fetch_and_explicit(&sfy_fresh_bits[u / FDT_WORD_BITS],
+					  ~b, memory_order_relaxed);
+}
+
+void sfy_fresh_set(int fd)
+{
+	bit(fd, 1);
+}
+
+/* Drops fd's records and unknown mark (locked). */
+static void drop_locked(int fd)
+{
+	int i;
+
+	for (i = 0; i < g_used; i++)
+		if (g_recs[i].fd == fd) {
+			g_recs[i].fd = -1;
+			atomic_fetch_sub(&g_nrecs, 1);
+		}
+	while (g_used > 0 && g_recs[g_used - 1].fd < 0)
+		g_used--;
+	for (i = 0; i < g_nunknown; i++)
+		if (g_unknown[i] == fd)
+			g_unknown[i--] = g_unknown[--g_nunknown];
+}
+
+void sfy_fresh_clear(int fd)
+{
+	bit(fd, 0);
+	if (atomic_load_explicit(&g_nrecs, memory_order_relaxed) == 0 &&
+	    !g_nunknown)
+		return;
+	pthread_mutex_lock(&g_lock);
+	drop_locked(fd);
+	pthread_mutex_unlock(&g_lock);
+}
+
+void sfy_fresh_clear_range(unsigned int lo, unsigned int hi)
+{
+	unsigned int w, last, fd;
+	unsigned long bits;
+	int i;
+
+	if (lo >= FDT_BITMAP_FDS)
+		return;
+	last = (hi < FDT_BITMAP_FDS ? hi : FDT_BITMAP_FDS - 1) / FDT_WORD_BITS;
+	for (w = lo / FDT_WORD_BITS; w <= last; w++) {
+		bits = atomic_load_explicit(&sfy_fresh_bits[w],
+					    memory_order_relaxed);
+		while (bits) {
+			fd = w * FDT_WORD_BITS +
+			     (unsigned int)__builtin_ctzl(bits);
+			bits &= bits - 1;
+			if (fd >= lo && fd <= hi)
+				bit((int)fd, 0);
+		}
+	}
+	pthread_mutex_lock(&g_lock);
+	for (i = 0; i < g_used; i++)
+		if (g_recs[i].fd >= 0 && (unsigned int)g_recs[i].fd >= lo &&
+		    (unsigned int)g_recs[i].fd <= hi)
+			drop_locked(g_recs[i].fd);
+	for (i = 0; i < g_nunknown; i++)
+		if ((unsigned int)g_unknown[i] >= lo &&
+		    (unsigned int)g_unknown[i] <= hi)
+			g_unknown[i--] = g_unknown[--g_nunknown];
+	pthread_mutex_unlock(&g_lock);
+}
+
+static void mark_unknown_locked(int fd)
+{
+	int i;
+
+	for (i = 0; i < g_nunknown; i++)
+		if (g_unknown[i] == fd)
+			return;
+	if (g_nunknown < EPREG_MAX)
+		g_unknown[g_nunknown++] = fd;
+	else
+		bit(fd, 0); /* no room even for that: not fresh, so sync */
+}
+
+static void add_locked(int fd, const struct sfy_epreg *r)
+{
+	int i;
+
+	for (i = 0; i < g_used; i++)
+		if (g_recs[i].fd < 0)
+			break;
+	if (i == EPREG_MAX) {
+		mark_unknown_locked(fd);
+		return;
+	}
+	if (i == g_used)
+		g_used++;
+	g_recs[i].fd = fd;
+	g_recs[i].r = *r;
+	atomic_fetch_add(&g_nrecs, 1);
+}
+
+void sfy_epreg_note(int epfd, int op, int fd, const struct epoll_event *ev)
+{
+	struct sfy_epreg r;
+	int i;
+
+	pthread_once(&g_once, ep_init);
+	pthread_mutex_lock(&g_lock);
+	for (i = 0; i < g_used; i++)
+		if (g_recs[i].fd == fd && g_recs[i].r.epfd == epfd)
+			break;
+	if (op == EPOLL_CTL_DEL) {
+		if (i < g_used) {
+			g_recs[i].fd = -1;
+			atomic_fetch_sub(&g_nrecs, 1);
+		}
+	} else if (i < g_used) {
+		g_recs[i].r.events = ev->events;
+		g_recs[i].r.data = ev->data.u64;
+	} else {
+		r.epfd = epfd;
+		r.events = ev->events;
+		r.data = ev->data.u64;
+		add_locked(fd, &r);
+	}
+	pthread_mutex_unlock(&g_lock);
+}
+
+int sfy_epreg_take(int fd, struct sfy_epreg *out, int max)
+{
+	int i, n = 0, unknown = 0;
+
+	if (atomic_load_explicit(&g_nrecs, memory_order_relaxed) == 0 &&
+	    !g_nunknown)
+		return 0;
+	pthread_once(&g_once, ep_init);
+	pthread_mutex_lock(&g_lock);
+	for (i = 0; i < g_nunknown; i++)
+		if (g_unknown[i] == fd)
+			unknown = 1;
+	for (i = 0; i < g_used && !unknown; i++)
+		if (g_recs[i].fd == fd && n++ >= max)
+			unknown = 1;
+	if (!unknown) {
+		n = 0;
+		for (i = 0; i < g_used; i++)
+			if (g_recs[i].fd == fd) {
+				out[n++] = g_recs[i].r;
+				g_recs[i].fd = -1;
+				atomic_fetch_sub(&g_nrecs, 1);
+			}
+	}
+	pthread_mutex_unlock(&g_lock);
+	return unknown ? -1 : n;
+}
+
+void sfy_epreg_put(int fd, const struct sfy_epreg *in, int n)
+{
+	int i;
+
+	pthread_once(&g_once, ep_init);
+	pthread_mutex_lock(&g_lock);
+	for (i = 0; i < n; i++)
+		add_locked(fd, &in[i]);
+	pthread_mutex_unlock(&g_lock);
+}
