@@ -461,8 +461,12 @@ static void step(unsigned int i, unsigned int gen)
 			unlock_raw(s);
 			return;
 		}
+		if (rc < 0 && s->paddr + 1 >= sfy_proxy_count()) {
+			complete(s, rc, "cannot connect to the proxy");
+			return;
+		}
 		if (rc < 0) {
-			/* That address failed: the next ones, if any. */
+			/* That address failed: the next ones. */
 			s->paddr++;
 			rc = sfy_proxy_start(s->fd, s->family, &s->paddr,
 					     s->pbuf, sizeof(s->pbuf), &why);

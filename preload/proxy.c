@@ -376,6 +376,11 @@ int sfy_proxy_start(int fd, int fam, int *idx, char *pbuf, size_t pcap,
 	return rc;
 }
 
+int sfy_proxy_count(void)
+{
+	return atomic_load_explicit(&g_npaddr, memory_order_acquire);
+}
+
 int sfy_proxy_finish(int fd, int fam, int idx)
 {
 	struct sockaddr_storage pa;

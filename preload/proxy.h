@@ -94,6 +94,9 @@ int sfy_proxy_start(int fd, int fam, int *idx, char *pbuf, size_t pcap,
  * 0, -EINPROGRESS / -EALREADY (not yet), or the connect's -errno. */
 int sfy_proxy_finish(int fd, int fam, int idx);
 
+/* How many addresses the proxy has (once resolved). */
+int sfy_proxy_count(void);
+
 /* Dissolves fd's connection (connect AF_UNSPEC) and takes the ECONNRESET
  * that leaves in SO_ERROR. */
 void sfy_disconnect(int fd);
