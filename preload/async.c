@@ -342,7 +342,7 @@ static void complete(struct slot *s, int rc, const char *why)
 		sfy_disconnect(fd);
 		s->err = -rc;
 		/* Unconnected again: it may connect anew. */
-		sfy_fresh_set(fd);
+		sfy_fresh_set(fd, s->family);
 		(void)settle_entry(fd, e, SFY_ASYNC_ERR | (uint32_t)-rc);
 	}
 	atomic_store(&s->state, rc == 0 ? S_OK : S_FAILED);
@@ -616,7 +616,7 @@ static void undo(struct slot *s, int fd)
 	}
 	if (s->nregs)
 		sfy_epreg_put(fd, s->regs, s->nregs);
-	sfy_fresh_set(fd);
+	sfy_fresh_set(fd, s->family);
 	if (settle_entry(fd, atomic_load(&sfy_async_map[fd]), 0) == 0)
 		atomic_store(&sfy_async_map[fd], 0);
 	atomic_store(&s->state, S_FREE);
@@ -774,7 +774,7 @@ static int settle(int fd, uint32_t e)
 	}
 	if (st == S_FAILED) {
 		if (settle_entry(fd, e, SFY_ASYNC_ERR | (uint32_t)s->err))
-			sfy_fresh_set(fd);
+			sfy_fresh_set(fd, s->family);
 		return 0;
 	}
 	if (s->owner == getpid() || sfy_now_ms() < s->deadline + GRACE_MS)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 _Atomic unsigned long sfy_fresh_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
+_Atomic unsigned long sfy_fresh6_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
 
 /* Enough for the sockets a program registers between socket() and
  * connect(), and its listening sockets (fresh for good). */
@@ -45,6 +46,19 @@ static void ep_init(void)
 	pthread_atfork(ep_prepare, ep_parent, ep_child);
 }
 
+static void bit6(int fd, int on)
+{
+	unsigned int u = (unsigned int)fd;
+	unsigned long b = 1ul << (u % FDT_WORD_BITS);
+
+	if (on)
+		atomic_fetch_or_explicit(&sfy_fresh6_bits[u / FDT_WORD_BITS], b,
+					 memory_order_relaxed);
+	else
+		atomic_fetch_and_explicit(&sfy_fresh6_bits[u / FDT_WORD_BITS],
+					  ~b, memory_order_relaxed);
+}
+
 static void bit(int fd, int on)
 {
 	unsigned int u = (unsigned int)fd;
@@ -60,8 +74,11 @@ static void bit(int fd, int on)
 					  ~b, memory_order_relaxed);
 }
 
-void sfy_fresh_set(int fd)
+void sfy_fresh_set(int fd, int fam)
 {
+	if (fd < 0 || (unsigned int)fd >= FDT_BITMAP_FDS)
+		return;
+	bit6(fd, fam == AF_INET6);
 	bit(fd, 1);
 }
 

@@ -22,10 +22,12 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "fdtable.h"
 
 extern _Atomic unsigned long sfy_fresh_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
+extern _Atomic unsigned long sfy_fresh6_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
 
 /* 1 when fd is a TCP socket the shim saw created and not yet connected.
  * One relaxed load. */
@@ -41,6 +43,20 @@ static inline int sfy_is_fresh(int fd)
 	       1u;
 }
 
+/* The family of a fresh socket (AF_INET or AF_INET6), as socket() made
+ * it: its connect needs no probe of the kernel. */
+static inline int sfy_fresh_family(int fd)
+{
+	unsigned int u = (unsigned int)fd;
+
+	return (atomic_load_explicit(&sfy_fresh6_bits[u / FDT_WORD_BITS],
+				     memory_order_relaxed) >>
+		(u % FDT_WORD_BITS)) &
+		       1u
+		   ? AF_INET6
+		   : AF_INET;
+}
+
 /* One registration of an fd in an epoll set. */
 struct sfy_epreg {
 	int epfd;
@@ -48,8 +64,8 @@ struct sfy_epreg {
 	uint64_t data;
 };
 
-/* socket() made fd, a TCP socket. */
-void sfy_fresh_set(int fd);
+/* socket() made fd, a TCP socket of family fam. */
+void sfy_fresh_set(int fd, int fam);
 
 /* fd is fresh no more (connected, closed, replaced): its records go. */
 void sfy_fresh_clear(int fd);

@@ -166,7 +166,14 @@ static enum route classify(int fd, const struct sockaddr *usa, socklen_t len,
 	} else {
 		return ROUTE_PASS;
 	}
-	err = sfy_sock_probe(fd, &k);
+	/* A socket we saw made needs no probe (epreg.h). */
+	if (sfy_is_fresh(fd)) {
+		sfy_sock_classify(&k, sfy_fresh_family(fd), SOCK_STREAM,
+				  IPPROTO_TCP);
+		err = 0;
+	} else {
+		err = sfy_sock_probe(fd, &k);
+	}
 	if (err == -EBADF || err == -ENOTSOCK)
 		return ROUTE_PASS; /* the real call gives the same errno */
 	if (err < 0) {
@@ -282,21 +289,31 @@ static int proxy_connect(int fd, const struct dest *d)
 {
 	struct sfy_fdinfo info;
 	const struct cfg *c;
-	int rc, fl;
+	int rc, fl = -1;
 
+	/* Connected through the proxy already: the kernel may still call
+	 * the socket "connecting" (the driver does not ask it twice). */
+	if (fdt_maybe_ours(fd) && !sfy_is_fresh(fd) &&
+	    fdt_get(fd, &info) == 0 && info.kind == SFY_FD_TCP_PROXIED) {
+		errno = EISCONN;
+		return -1;
+	}
 	/* A non-blocking socket: EINPROGRESS now, the handshake in the
 	 * helper thread (async.h). */
-	if (sfy_is_fresh(fd) && (c = sfy_config(NULL)) != NULL &&
-	    (fl = REAL_CALL(fcntl, fd, F_GETFL)) >= 0 && (fl & O_NONBLOCK)) {
-		rc = sfy_async_connect(c, fd, d->family, &d->s5,
-				       (const struct sockaddr *)&d->sa,
-				       d->salen, d->desc);
-		if (rc != 1) {
-			errno = -rc;
-			return -1;
+	if (sfy_is_fresh(fd)) {
+		fl = REAL_CALL(fcntl, fd, F_GETFL);
+		if (fl >= 0 && (fl & O_NONBLOCK) &&
+		    (c = sfy_config(NULL)) != NULL) {
+			rc = sfy_async_connect(c, fd, d->family, &d->s5,
+					       (const struct sockaddr *)&d->sa,
+					       d->salen, d->desc);
+			if (rc != 1) {
+				errno = -rc;
+				return -1;
+			}
 		}
 	}
-	rc = sfy_tcp_connect(fd, d->family, &d->s5, d->desc);
+	rc = sfy_tcp_connect(fd, d->family, &d->s5, d->desc, fl);
 
 	if (rc < 0) {
 		errno = -rc;
@@ -308,9 +325,11 @@ static int proxy_connect(int fd, const struct dest *d)
 	info.kind = SFY_FD_TCP_PROXIED;
 	memcpy(&info.peer, &d->sa, d->salen);
 	info.peerlen = d->salen;
-	info.locallen = sizeof(info.local);
-	if (getsockname(fd, (struct sockaddr *)&info.local, &info.locallen) < 0)
-		info.locallen = 0;
+	/* The local address is learnt when first needed (same_connection):
+	 * no syscall here. */
+	info.locallen = 0;
+	if (sfy_is_fresh(fd))
+		sfy_fresh_clear(fd);
 	/* Without a record only getpeername() is affected (it shows the
 	 * proxy): not worth failing a working connection for. */
 	if (fdt_set(fd, &info) < 0)
@@ -398,14 +417,24 @@ static int shim_connect(int fd, const struct sockaddr *sa, socklen_t len)
 }
 
 /* 1 when fd still holds the connection info was recorded for. */
-static int same_connection(int fd, const struct sfy_fdinfo *info)
+static int same_connection(int fd, struct sfy_fdinfo *info)
 {
 	struct sockaddr_storage local;
 	socklen_t llen = sizeof(local);
 
 	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0)
 		return 0;
-	return info->locallen != 0 && llen == info->locallen &&
+	if (info->locallen == 0) {
+		/* First asked: recorded now.  A socket made since on the
+		 * same number would be fresh (epreg.h). */
+		if (sfy_is_fresh(fd))
+			return 0;
+		memcpy(&info->local, &local, llen);
+		info->locallen = llen;
+		(void)fdt_set(fd, info);
+		return 1;
+	}
+	return llen == info->locallen &&
 	       memcmp(&local, &info->local, llen) == 0;
 }
 
@@ -711,11 +740,14 @@ static int shim_socket(int dom, int type, int proto)
 		return -1;
 	fd = REAL_CALL(socket, dom, type, proto);
 	/* A TCP socket: its epoll registrations are watched until it
-	 * connects (epreg.h). */
+	 * connects (epreg.h).  Any other: a stale mark left by a close we
+	 * did not see (fclose, a raw syscall) goes. */
 	if (fd >= 0 && (type & 0xf) == SOCK_STREAM &&
 	    (dom == AF_INET || dom == AF_INET6) &&
 	    (proto == 0 || proto == IPPROTO_TCP || proto == IPPROTO_MPTCP))
-		sfy_fresh_set(fd);
+		sfy_fresh_set(fd, dom);
+	else if (__builtin_expect(sfy_is_fresh(fd), 0))
+		sfy_fresh_clear(fd);
 	return fd;
 }
 

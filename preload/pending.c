@@ -27,6 +27,12 @@ static struct sfy_pending *g_pending;
 /* Bumped at every handshake's end: waiters sleep on it (futex). */
 static atomic_uint g_pending_gen;
 static pthread_once_t g_pending_once = PTHREAD_ONCE_INIT;
+/* This process (a vfork() child, which runs no fork handler, keeps the
+ * parent's: its calls are told apart where it matters, by getpid()). */
+static pid_t g_self;
+/* Threads asleep in sleep_gen: the end of a handshake wakes them only
+ * when there are any. */
+static atomic_int g_sleepers;
 
 static void mark(int fd, int on)
 {
@@ -63,6 +69,7 @@ static void pending_child(void)
 		atomic_fetch_sub(&sfy_pending_count, 1);
 	}
 	g_pending = NULL;
+	g_self = getpid();
 	pthread_mutex_init(&g_pending_lock, NULL);
 }
 
@@ -79,6 +86,7 @@ void sfy_pending_mark(int fd, int on)
 
 static void pending_init(void)
 {
+	g_self = getpid();
 	pthread_atfork(pending_prepare, pending_parent, pending_child);
 }
 
@@ -94,21 +102,22 @@ static struct sfy_pending *find_locked(int fd)
 	return NULL;
 }
 
-int sfy_pending_begin(struct sfy_pending *p, int fd, int *flags)
+int sfy_pending_begin(struct sfy_pending *p, int fd, int known, int *flags)
 {
 	int rc = 0;
 
 	pthread_once(&g_pending_once, pending_init);
 	p->fd = fd;
 	p->close_pending = 0;
-	p->pid = getpid();
+	p->pid = g_self;
 	pthread_mutex_lock(&g_pending_lock);
-	if (find_locked(fd)) {
+	if (g_pending && find_locked(fd)) {
 		rc = -EALREADY;
 	} else {
-		/* The flags as of now, read under the lock: a program F_SETFL
-		 * from here on lands in the record. */
-		p->flags = sfy_real()->fcntl(fd, F_GETFL);
+		/* The flags as of now (read under the lock unless the caller
+		 * just read them): a program F_SETFL from here on lands in
+		 * the record. */
+		p->flags = known >= 0 ? known : sfy_real()->fcntl(fd, F_GETFL);
 		if (p->flags < 0) {
 			rc = -errno;
 		} else {
@@ -144,8 +153,10 @@ int sfy_pending_end(struct sfy_pending *p, int driver_flags, int *closed)
 	*closed = p->close_pending;
 	atomic_fetch_add(&g_pending_gen, 1);
 	pthread_mutex_unlock(&g_pending_lock);
-	(void)sfy_real()->syscall(SYS_futex, &g_pending_gen, FUTEX_WAKE_PRIVATE,
-				  INT_MAX, NULL, NULL, 0);
+	if (atomic_load(&g_sleepers))
+		(void)sfy_real()->syscall(SYS_futex, &g_pending_gen,
+					  FUTEX_WAKE_PRIVATE, INT_MAX, NULL,
+					  NULL, 0);
 	errno = saved;
 	return p->flags;
 }
@@ -167,6 +178,9 @@ static int sleep_gen(unsigned int gen, long long ms)
 		ts.tv_nsec = (long)(ms % 1000) * 1000000;
 		tp = &ts;
 	}
+	atomic_fetch_add(&g_sleepers, 1);
+	/* The generation may have moved before the count went up: the futex
+	 * then returns at once (EAGAIN). */
 	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &old);
 	r = sfy_real()->syscall(SYS_futex, &g_pending_gen, FUTEX_WAIT_PRIVATE,
 				gen, tp, NULL, 0);
@@ -175,6 +189,7 @@ static int sleep_gen(unsigned int gen, long long ms)
 	else if (r < 0 && errno == ETIMEDOUT)
 		rc = -ETIMEDOUT;
 	pthread_setcanceltype(old, &old);
+	atomic_fetch_sub(&g_sleepers, 1);
 	return rc;
 }
 

@@ -56,10 +56,11 @@ static inline int sfy_is_pending(int fd)
 void sfy_pending_mark(int fd, int on);
 
 /* Registers p (caller-owned until sfy_pending_end) for fd, reading the
- * program's file status flags into *flags.  Returns 0, -EALREADY when fd
+ * program's file status flags into *flags (known >= 0: the caller just
+ * read them).  Returns 0, -EALREADY when fd
  * already has a handshake in progress (another thread's connect), or the
  * -errno of F_GETFL. */
-int sfy_pending_begin(struct sfy_pending *p, int fd, int *flags);
+int sfy_pending_begin(struct sfy_pending *p, int fd, int known, int *flags);
 
 /* Unregisters p and wakes every waiter.  First, under the lock, the file
  * gets the program's flags back (they may have changed meanwhile) unless

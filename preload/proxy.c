@@ -300,6 +300,7 @@ static int reach_proxy(int fd, int fam, long long deadline, int sig_fd,
 	socklen_t plen;
 	int i, rc = -ENETUNREACH, tried = 0, v6only = 0, n;
 	socklen_t ol = sizeof(v6only);
+	short rev;
 
 	n = atomic_load_explicit(&g_npaddr, memory_order_acquire);
 	for (i = 0; i < n; i++) {
@@ -326,13 +327,15 @@ static int reach_proxy(int fd, int fam, long long deadline, int sig_fd,
 				       "and the proxy has only IPv4 addresses";
 			continue;
 		}
-		rc = sfy_wait_fd(fd, POLLOUT, deadline, sig_fd, SO_SNDTIMEO);
+		rc = sfy_wait_fd_rev(fd, POLLOUT, deadline, sig_fd, SO_SNDTIMEO,
+				     &rev);
 		if (rc < 0)
 			return rc; /* out of time: no point trying others */
-		/* Asking connect() again (rather than SO_ERROR) both reports
-		 * the outcome and moves the socket to the connected state, so
-		 * that a later connect() by the program gets EISCONN from the
-		 * kernel instead of a silent 0 (connect(2), EINPROGRESS). */
+		/* Writable with no error: connected, at no further cost (the
+		 * program's later connect() gets EISCONN from hook_tcp.c).
+		 * Else connect() again says what went wrong. */
+		if (!(rev & (POLLERR | POLLHUP)))
+			return 0;
 		if (r->connect(fd, (struct sockaddr *)&pa, plen) == 0 ||
 		    errno == EISCONN)
 			return 0;
@@ -495,11 +498,15 @@ int sfy_proxy_families(int *has4, int *has6)
 	return 0;
 }
 
+static int socks_request(int fd, int sock_family, uint8_t cmd,
+			 const struct s5_addr *dst, const char *dbuf,
+			 struct s5_addr *bnd, int known_flags);
+
 int sfy_tcp_connect(int fd, int sock_family, const struct s5_addr *dst,
-		    const char *dbuf)
+		    const char *dbuf, int flags)
 {
-	return sfy_socks_request(fd, sock_family, S5_CMD_CONNECT, dst, dbuf,
-				 NULL);
+	return socks_request(fd, sock_family, S5_CMD_CONNECT, dst, dbuf, NULL,
+			     flags);
 }
 
 /*
@@ -526,6 +533,13 @@ static long long handshake_deadline(const struct cfg *c, int fd, int flags,
 int sfy_socks_request(int fd, int sock_family, uint8_t cmd,
 		      const struct s5_addr *dst, const char *dbuf,
 		      struct s5_addr *bnd)
+{
+	return socks_request(fd, sock_family, cmd, dst, dbuf, bnd, -1);
+}
+
+static int socks_request(int fd, int sock_family, uint8_t cmd,
+			 const struct s5_addr *dst, const char *dbuf,
+			 struct s5_addr *bnd, int known_flags)
 {
 	const char *verb = cmd == S5_CMD_UDP_ASSOCIATE ? "UDP association for"
 			   : cmd == S5_CMD_BIND	       ? "bind for"
@@ -554,7 +568,7 @@ int sfy_socks_request(int fd, int sock_family, uint8_t cmd,
 	d.own_socket = cmd != S5_CMD_UDP_ASSOCIATE;
 	sig_fd = d.own_socket ? fd : -1;
 	if (d.own_socket) {
-		rc = sfy_pending_begin(&d.pend, fd, &d.flags);
+		rc = sfy_pending_begin(&d.pend, fd, known_flags, &d.flags);
 		if (rc < 0)
 			return rc; /* another thread's connect is running */
 	} else {

@@ -68,9 +68,12 @@ int sfy_busy_getaddrinfo(const char *node, const char *service,
  * pending (pending.h): the program's other threads do not see the
  * handshake.  A signal restarts the waits or fails the call with EINTR
  * as the kernel would (wait.h); on a blocking socket SO_SNDTIMEO bounds
- * the whole call (ETIMEDOUT). */
+ * the whole call (ETIMEDOUT).  flags: fd's F_GETFL when the caller has
+ * just read it, else -1.  On success the socket may be left in the
+ * kernel's "connecting" state (it is connected; a later connect() by the
+ * program must be answered EISCONN by the hook). */
 int sfy_tcp_connect(int fd, int sock_family, const struct s5_addr *dst,
-		    const char *desc);
+		    const char *desc, int flags);
 
 /* The same for any request (S5_CMD_*): on success *bnd (if non-NULL) gets
  * the reply's BND.ADDR/BND.PORT (for UDP ASSOCIATE, the relay). */

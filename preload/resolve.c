@@ -584,7 +584,7 @@ static int tunnel_open(const struct cfg *c, const char *name)
 		     desc, SFY_ADDRSTRLEN);
 	snprintf(desc + strlen(desc), sizeof(desc) - strlen(desc),
 		 " (DNS over TCP, looking up %s)", name);
-	rc = sfy_tcp_connect(fd, fam, &dst, desc);
+	rc = sfy_tcp_connect(fd, fam, &dst, desc, -1);
 	if (rc < 0) {
 		sfy_real()->close(fd);
 		return -1;

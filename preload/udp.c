@@ -812,7 +812,7 @@ static int get_assoc(int fd, int fam, const char *desc,
 	if (*held && ctl_alive(info->assoc, sfy_now_ms()))
 		return 0;
 	for (tries = 0;; tries++) {
-		rc = sfy_pending_begin(&su.pend, fd, &su.flags);
+		rc = sfy_pending_begin(&su.pend, fd, -1, &su.flags);
 		if (rc != -EALREADY || tries > 3)
 			break;
 		/* Another thread is setting one up: use it. */

@@ -65,6 +65,14 @@ int sfy_eintr_restarts(int fd, int opt)
 
 int sfy_wait_fd(int fd, short ev, long long deadline, int sig_fd, int opt)
 {
+	short rev;
+
+	return sfy_wait_fd_rev(fd, ev, deadline, sig_fd, opt, &rev);
+}
+
+int sfy_wait_fd_rev(int fd, short ev, long long deadline, int sig_fd, int opt,
+		    short *rev)
+{
 	struct pollfd p = {.fd = fd, .events = ev};
 	long long left;
 	int r;
@@ -75,9 +83,11 @@ int sfy_wait_fd(int fd, short ev, long long deadline, int sig_fd, int opt)
 			return -ETIMEDOUT;
 		r = sfy_real()->poll(&p, 1,
 				     left > 1000000 ? 1000000 : (int)left);
-		if (r > 0)
+		if (r > 0) {
+			*rev = p.revents;
 			return 0; /* readiness or an error: the next call says
 				   */
+		}
 		if (r == 0)
 			continue; /* re-check the clock */
 		if (errno != EINTR)

@@ -33,4 +33,8 @@ int sfy_eintr_restarts(int fd, int opt);
  */
 int sfy_wait_fd(int fd, short ev, long long deadline, int sig_fd, int opt);
 
+/* The same; on 0, *rev gets poll's revents. */
+int sfy_wait_fd_rev(int fd, short ev, long long deadline, int sig_fd, int opt,
+		    short *rev);
+
 #endif
