@@ -947,7 +947,7 @@ void sfy_async_forget(int fd)
 	sigset_t old;
 	int cancelled = 0;
 
-	if (!e)
+	if (!e || sfy_in_vfork_child())
 		return;
 	if (e & SFY_ASYNC_ERR) {
 		(void)atomic_compare_exchange_strong(&sfy_async_map[fd], &e, 0);
@@ -987,7 +987,7 @@ void sfy_async_forget_range(unsigned int lo, unsigned int hi)
 {
 	unsigned int fd, top = hi < SFY_ASYNC_FDS ? hi : SFY_ASYNC_FDS - 1;
 
-	if (lo >= SFY_ASYNC_FDS)
+	if (lo >= SFY_ASYNC_FDS || !g_slots || sfy_in_vfork_child())
 		return;
 	for (fd = lo; fd <= top; fd++)
 		if (sfy_async_entry((int)fd))

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 _Atomic unsigned long sfy_fresh_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
 _Atomic unsigned long sfy_fresh6_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
@@ -36,14 +37,29 @@ static void ep_parent(void)
 	pthread_mutex_unlock(&g_lock);
 }
 
+static pid_t g_self;
+
 static void ep_child(void)
 {
+	g_self = getpid();
 	pthread_mutex_init(&g_lock, NULL);
 }
 
 static void ep_init(void)
 {
+}
+
+/* At load: fork children (which run the handlers) know themselves; a
+ * vfork() child, which shares our memory and runs none, does not. */
+__attribute__((constructor)) static void ep_load(void)
+{
+	g_self = getpid();
 	pthread_atfork(ep_prepare, ep_parent, ep_child);
+}
+
+int sfy_in_vfork_child(void)
+{
+	return g_self != 0 && getpid() != g_self;
 }
 
 static void bit6(int fd, int on)
@@ -101,6 +117,8 @@ static void drop_locked(int fd)
 
 void sfy_fresh_clear(int fd)
 {
+	if (sfy_in_vfork_child())
+		return; /* the parent's memory: its sockets, not ours */
 	bit(fd, 0);
 	if (atomic_load_explicit(&g_nrecs, memory_order_relaxed) == 0 &&
 	    !g_nunknown)
@@ -116,7 +134,7 @@ void sfy_fresh_clear_range(unsigned int lo, unsigned int hi)
 	unsigned long bits;
 	int i;
 
-	if (lo >= FDT_BITMAP_FDS)
+	if (lo >= FDT_BITMAP_FDS || sfy_in_vfork_child())
 		return;
 	last = (hi < FDT_BITMAP_FDS ? hi : FDT_BITMAP_FDS - 1) / FDT_WORD_BITS;
 	for (w = lo / FDT_WORD_BITS; w <= last; w++) {

@@ -64,6 +64,10 @@ struct sfy_epreg {
 	uint64_t data;
 };
 
+/* 1 in a child of vfork() (it shares the parent's memory, whose records
+ * must stay the parent's).  A syscall: for slow paths only. */
+int sfy_in_vfork_child(void);
+
 /* socket() made fd, a TCP socket of family fam. */
 void sfy_fresh_set(int fd, int fam);
 
