@@ -907,6 +907,116 @@ START_TEST(test_eof_after_fail)
 }
 END_TEST
 
+/* ---- pipelining (hs_pipeline) ---- */
+
+/* One write: the greeting offering no-auth only, then the request. */
+START_TEST(test_pipeline_noauth)
+{
+	const struct dst_case *c = &dsts[_i % ARRAY_SIZE(dsts)];
+	const struct bnd_case *b = &bnds[_i % ARRAY_SIZE(bnds)];
+	uint8_t want[3 + S5_MAX_REQUEST];
+	uint8_t *buf;
+	size_t len;
+	struct hs h;
+
+	hs_init(&h, S5_CMD_CONNECT, &c->dst, NULL, 0, NULL, 0);
+	hs_pipeline(&h);
+	memcpy(want, GREETING_NOAUTH, 3);
+	memcpy(want + 3, c->req.p, c->req.n);
+	expect_write(&h, want, 3 + c->req.n);
+	write_all(&h);
+	feed(&h, CHOSE_NOAUTH, sizeof(CHOSE_NOAUTH));
+	/* Nothing more to write: the request went with the greeting. */
+	feed(&h, b->reply.p, b->reply.n);
+	ck_assert_int_eq(hs_next(&h, &buf, &len), HS_IO_DONE);
+	assert_addr_eq(&h.bnd, &b->bnd);
+}
+END_TEST
+
+/* One write: the greeting offering username/password only, the
+ * credentials, the request; the replies are read in order. */
+START_TEST(test_pipeline_userpass)
+{
+	const struct dst_case *c = &dsts[_i];
+	uint8_t want[3 + sizeof(AUTH_MSG) + S5_MAX_REQUEST];
+	static const uint8_t greeting[] = {0x05, 0x01, 0x02};
+	uint8_t *buf;
+	size_t len;
+	struct hs h;
+
+	hs_init(&h, S5_CMD_CONNECT, &c->dst, USER, strlen(USER), PASS,
+		strlen(PASS));
+	hs_pipeline(&h);
+	memcpy(want, greeting, 3);
+	memcpy(want + 3, AUTH_MSG, sizeof(AUTH_MSG));
+	memcpy(want + 3 + sizeof(AUTH_MSG), c->req.p, c->req.n);
+	expect_write(&h, want, 3 + sizeof(AUTH_MSG) + c->req.n);
+	write_all(&h);
+	/* The password does not outlive the write. */
+	ck_assert_ptr_null(memmem(h.out, sizeof(h.out), PASS, strlen(PASS)));
+	feed(&h, CHOSE_USERPASS, sizeof(CHOSE_USERPASS));
+	feed(&h, AUTH_OK, sizeof(AUTH_OK));
+	feed(&h, OK_REPLY->p, OK_REPLY->n);
+	ck_assert_int_eq(hs_next(&h, &buf, &len), HS_IO_DONE);
+}
+END_TEST
+
+/* Partial writes of the pipelined buffer, and replies in small reads. */
+START_TEST(test_pipeline_chunks)
+{
+	struct drv d;
+	struct hs h;
+
+	drv_init(&d, chunks[_i], chunks[_i]);
+	drv_add(&d, CHOSE_NOAUTH, sizeof(CHOSE_NOAUTH));
+	drv_add(&d, OK_REPLY->p, OK_REPLY->n);
+	hs_init(&h, S5_CMD_CONNECT, DST, NULL, 0, NULL, 0);
+	hs_pipeline(&h);
+	ck_assert_int_eq(drive(&h, &d), HS_IO_DONE);
+	ck_assert_uint_eq(d.nout, 3 + dsts[0].req.n);
+	ck_assert_mem_eq(d.out, GREETING_NOAUTH, 3);
+	ck_assert_mem_eq(d.out + 3, dsts[0].req.p, dsts[0].req.n);
+}
+END_TEST
+
+/* A method other than the one offered: EPROTO; none acceptable: EACCES;
+ * a rejected password: EACCES. */
+START_TEST(test_pipeline_refused)
+{
+	static const uint8_t none[] = {0x05, 0xff};
+	static const uint8_t bad_auth[] = {0x01, 0x01};
+	struct hs h;
+
+	hs_init(&h, S5_CMD_CONNECT, DST, NULL, 0, NULL, 0);
+	hs_pipeline(&h);
+	write_all(&h);
+	feed(&h, CHOSE_USERPASS, sizeof(CHOSE_USERPASS));
+	expect_fail(&h, EPROTO);
+
+	hs_init(&h, S5_CMD_CONNECT, DST, USER, strlen(USER), PASS,
+		strlen(PASS));
+	hs_pipeline(&h);
+	write_all(&h);
+	feed(&h, CHOSE_NOAUTH, sizeof(CHOSE_NOAUTH));
+	expect_fail(&h, EPROTO);
+
+	hs_init(&h, S5_CMD_CONNECT, DST, USER, strlen(USER), PASS,
+		strlen(PASS));
+	hs_pipeline(&h);
+	write_all(&h);
+	feed(&h, none, sizeof(none));
+	expect_fail(&h, EACCES);
+
+	hs_init(&h, S5_CMD_CONNECT, DST, USER, strlen(USER), PASS,
+		strlen(PASS));
+	hs_pipeline(&h);
+	write_all(&h);
+	feed(&h, CHOSE_USERPASS, sizeof(CHOSE_USERPASS));
+	feed(&h, bad_auth, sizeof(bad_auth));
+	expect_fail(&h, EACCES);
+}
+END_TEST
+
 static Suite *handshake_suite(void)
 {
 	Suite *s = suite_create("handshake");
@@ -958,6 +1068,13 @@ static Suite *handshake_suite(void)
 	tcase_add_loop_test(tc, test_malformed, 0,
 			    ARRAY_SIZE(bads) * ARRAY_SIZE(chunks));
 	tcase_add_test(tc, test_bad_dst);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pipeline");
+	tcase_add_loop_test(tc, test_pipeline_noauth, 0, ARRAY_SIZE(dsts));
+	tcase_add_loop_test(tc, test_pipeline_userpass, 0, ARRAY_SIZE(dsts));
+	tcase_add_loop_test(tc, test_pipeline_chunks, 0, ARRAY_SIZE(chunks));
+	tcase_add_test(tc, test_pipeline_refused);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("eof");
