@@ -1,16 +1,23 @@
 #!/usr/bin/python3
 """fake_socks5.py - a scripted, deliberately misbehaving SOCKS5 server.
 
-    fake_socks5.py --port N --scenario NAME [--log FILE] [--ready FILE]
-                   [--host ADDR] [--conns K] [--idle SECONDS]
+    fake_socks5.py --port N --scenario NAME[,NAME...] [--log FILE]
+                   [--ready FILE] [--mark FILE] [--host ADDR] [--conns K]
+                   [--idle SECONDS]
     fake_socks5.py --list
 
-One scenario per run.  The server listens on --host (127.0.0.1) --port,
-serves --conns connections (1) with the scenario, one thread each, and exits
-once they are all done; it also exits by itself after --idle seconds (5)
-without any connection, and in any case after MAX_LIFE seconds.
+One scenario per run, or a comma-separated list: the i-th connection
+accepted gets the i-th name (the last one repeats).  The server listens on
+--host (127.0.0.1) --port, serves --conns connections (1) with the
+scenario, one thread each, and exits once they are all done; it also exits
+by itself after --idle seconds (5) without any connection, and in any case
+after MAX_LIFE seconds.
 
 --ready FILE is created once the socket listens (so a test can wait for it).
+--mark FILE gets one line ("reply", "close", ...) appended, and closed,
+just before the server writes its final answer to a request (success or
+failure) or closes on purpose: a client that finds fewer lines there than
+answers it has seen was told something before the server said it.
 --log FILE records, one line per event, what the client sent, as hex:
 
     accept                 a connection was accepted
@@ -23,6 +30,7 @@ without any connection, and in any case after MAX_LIFE seconds.
     timeout PHASE          the client sent nothing for a while
     raw HEX                bytes received after the scenario stopped parsing
     sent HEX               what the server wrote (for debugging)
+    mark WHAT              the line just appended to the --mark file
     closed                 the server closed the connection
     error TEXT             the scenario broke (bug in this script)
 
@@ -40,6 +48,7 @@ import time
 MAX_LIFE = 30.0      # hard cap on the life of the process, seconds
 READ_TIMEOUT = 8.0   # longest wait for one client message
 BANNER = b"SERVER-FIRST-BYTES"   # first application bytes after a success
+SLOW = 0.4           # the delay of the slow_* failure scenarios, seconds
 
 BND_V4 = bytes([0x01, 10, 9, 8, 7]) + (4321).to_bytes(2, "big")
 BND_V6 = bytes([0x04]) + bytes.fromhex("20010db8ffff00000000000000000042") + \
@@ -220,6 +229,7 @@ def success(bnd, split=False, pick=None):
             c.read_greeting()
             c.send(bytes([0x05, pick]), split=split)
         c.read_request()
+        c.log.mark("reply")
         if split:
             c.send_split_tail(reply(0x00, bnd), BANNER)
         else:
@@ -229,38 +239,46 @@ def success(bnd, split=False, pick=None):
     return run
 
 
-def rep_code(code):
+def rep_code(code, delay=0.0):
     def run(c):
         negotiate(c)
         c.read_request()
+        time.sleep(delay)
+        c.log.mark("rep %02x" % code)
         c.send(reply(code, BND_ZERO))
         c.drain("raw")
         c.close()
     return run
 
 
-def method_reply(data):
-    """Answers the greeting with data, then waits for the client to go."""
+def method_reply(data, delay=0.0):
+    """Answers the greeting with data (after delay seconds), then waits for
+    the client to go."""
     def run(c):
         c.read_greeting()
+        time.sleep(delay)
+        c.log.mark("method")
         c.send(data)
         c.drain("raw")
         c.close()
     return run
 
 
-def bad_reply(data):
-    """A normal negotiation, then data as the CONNECT reply."""
+def bad_reply(data, delay=0.0):
+    """A normal negotiation, then data as the CONNECT reply (after delay
+    seconds)."""
     def run(c):
         negotiate(c)
         c.read_request()
+        time.sleep(delay)
+        c.log.mark("reply")
         c.send(data)
         c.drain("raw")
         c.close()
     return run
 
 
-def auth_reply(data):
+def auth_reply(data, delay=0.0):
     def run(c):
         _, methods = c.read_greeting()
         if 0x02 not in methods:
@@ -269,6 +287,8 @@ def auth_reply(data):
             return
         c.send(b"\x05\x02")
         c.read_auth()
+        time.sleep(delay)
+        c.log.mark("auth")
         c.send(data)
         c.drain("raw")
         c.close()
@@ -376,9 +396,25 @@ def slow_ok(delay):
         negotiate(c)
         c.read_request()
         time.sleep(delay)
+        c.log.mark("reply")
         c.send(reply(0x00, BND_V4) + BANNER)
         c.drain()
         c.close()
+    return run
+
+
+def slow_end(delay, how):
+    """Reads the request, waits delay seconds, then closes (how "close": a
+    FIN after reading what the client sent) or aborts ("reset": an RST)."""
+    def run(c):
+        negotiate(c)
+        c.read_request()
+        time.sleep(delay)
+        c.log.mark(how)
+        if how == "reset":
+            c.reset()
+        else:
+            c.close_clean()
     return run
 
 
@@ -485,6 +521,17 @@ SCENARIOS = {
     "slow_ok_20ms": slow_ok(0.02),
     "slow_ok_1500": slow_ok(1.5),
     "hold_then_ok": hold_then_ok(),
+    # slow failures: the answer comes SLOW seconds after the request (or
+    # the greeting), so that a client can be caught reporting it early
+    **{"slow_rep_%02x" % code: rep_code(code, delay=SLOW)
+       for code in (0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09)},
+    "slow_close": slow_end(SLOW, "close"),
+    "slow_reset": slow_end(SLOW, "reset"),
+    "slow_garbage": method_reply(b"HTTP/1.0 400 Bad Request\r\n\r\n",
+                                 delay=SLOW),
+    "slow_reply_garbage": bad_reply(b"HTTP/1.0 200 OK\r\n\r\n", delay=SLOW),
+    "slow_method_none": method_reply(b"\x05\xff", delay=SLOW),
+    "slow_auth_reject": auth_reply(b"\x01\x01", delay=SLOW),
     # UDP ASSOCIATE with a hostile relay
     "udp_garbage": udp_relay("garbage"),
     "udp_ctlbyte": udp_relay("ctlbyte"),
@@ -556,9 +603,19 @@ SCENARIOS = {
 
 
 class Log:
-    def __init__(self, path):
+    def __init__(self, path, mark=None):
         self.f = open(path, "a", buffering=1) if path else None
+        self.mark_path = mark
         self.lock = threading.Lock()
+
+    def mark(self, what):
+        """Appends what to the --mark file (closed before returning, so a
+        reader sees it at once) and logs it."""
+        with self.lock:
+            if self.mark_path:
+                with open(self.mark_path, "a") as f:
+                    f.write(what + "\n")
+        self.write("mark %s" % what)
 
     def write(self, line):
         with self.lock:
@@ -569,9 +626,9 @@ class Log:
                 sys.stderr.write("fake_socks5: %s\n" % line)
 
 
-def serve(conn, scenario, log):
+def serve(conn, scenario, log, named=False):
     c = Conn(conn, log)
-    log.write("accept")
+    log.write("accept %s" % scenario if named else "accept")
     try:
         SCENARIOS[scenario](c)
     except Short:
@@ -591,6 +648,7 @@ def main():
     ap.add_argument("--scenario")
     ap.add_argument("--log")
     ap.add_argument("--ready")
+    ap.add_argument("--mark")
     ap.add_argument("--conns", type=int, default=1)
     ap.add_argument("--idle", type=float, default=5.0)
     ap.add_argument("--list", action="store_true")
@@ -598,14 +656,15 @@ def main():
     if a.list:
         print("\n".join(sorted(SCENARIOS)))
         return 0
-    if a.port is None or a.scenario not in SCENARIOS:
+    names = (a.scenario or "").split(",")
+    if a.port is None or not all(n in SCENARIOS for n in names):
         ap.error("need --port and a known --scenario (see --list)")
-    log = Log(a.log)
+    log = Log(a.log, a.mark)
     fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
     ls = socket.socket(fam, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((a.host, a.port))
-    ls.listen(16)
+    ls.listen(128)   # a burst of 100 connects at once gets no SYN dropped
     if a.ready:
         with open(a.ready, "w") as f:
             f.write("%d\n" % os.getpid())
@@ -635,7 +694,9 @@ def main():
             continue
         conn.settimeout(None)
         served += 1
-        t = threading.Thread(target=serve, args=(conn, a.scenario, log),
+        name = names[min(served, len(names)) - 1]
+        t = threading.Thread(target=serve,
+                             args=(conn, name, log, len(names) > 1),
                              daemon=True)
         t.start()
         threads.append(t)
