@@ -46,7 +46,7 @@
 #define SLOTS	  1024
 #define MAX_REGS  8
 #define IDLE_MS	  2000 /* the helper leaves after this long with no work */
-#define GRACE_MS  2000 /* past the deadline: the driving process is gone */
+#define GRACE_MS  1000 /* past the deadline: the driving process is gone */
 #define WAKE_DATA (~0ull)
 #define DESC_LEN  (SFY_ADDRSTRLEN + 256 + 16)
 
@@ -66,8 +66,6 @@ struct slot {
 	long long deadline;
 	int nregs;
 	struct sfy_epreg regs[MAX_REGS];
-	struct sockaddr_storage peer;
-	socklen_t peerlen;
 	char desc[DESC_LEN];
 	char pbuf[SFY_ADDRSTRLEN];
 	struct hs h;
@@ -84,13 +82,19 @@ static void watch_epfd(int epfd)
 }
 
 static struct slot *g_slots; /* MAP_SHARED, SLOTS of them */
+/* Each slot's destination, in this process's own memory as well: a child
+ * of fork() keeps the copy of the slot's use at fork time, whatever the
+ * parent reuses the slot for later. */
+static struct {
+	struct sockaddr_storage peer;
+	socklen_t len;
+} g_peers[SLOTS];
 static pthread_once_t g_map_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t g_start_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_hep = -1;			 /* the helper's epoll */
 static int g_wake = -1;			 /* eventfd: wakes the helper */
 static atomic_int g_helper;		 /* 0 none, 1 running, 2 starting */
 static atomic_int g_active;		 /* this process's live handshakes */
-static atomic_uint g_next;		 /* where the next claim looks first */
 static _Atomic long long g_helper_until; /* when the helper wakes anyway */
 
 static inline uint32_t enc(int i, unsigned int gen)
@@ -211,7 +215,7 @@ static int make_fds_locked(void)
 
 int sfy_async_wanted(const struct cfg *c)
 {
-	const char *e = secure_getenv("SOCKSIFY_ASYNC_CONNECT");
+	const char *e = sfy_getenv("SOCKSIFY_ASYNC_CONNECT");
 
 	if (e && *e)
 		return !(strcmp(e, "no") == 0 || strcmp(e, "0") == 0 ||
@@ -226,9 +230,15 @@ static struct slot *claim(void)
 	unsigned int k, i;
 	int expect;
 
+	/* The lowest free slot: their eventfds are kept for reuse, so the
+	 * shim holds as many as connects were ever in flight at once. */
 	for (k = 0; k < SLOTS; k++) {
-		i = atomic_fetch_add(&g_next, 1) % SLOTS;
-		expect = S_FREE;
+		i = k;
+		/* A finished slot keeps its outcome (for other processes that
+		 * share the socket) until a connect needs the slot again. */
+		expect = atomic_load(&g_slots[i].state);
+		if (live(expect))
+			continue;
 		if (atomic_load(&g_slots[i].refs) == 0 &&
 		    atomic_compare_exchange_strong(&g_slots[i].state, &expect,
 						   S_SETUP)) {
@@ -237,20 +247,6 @@ static struct slot *claim(void)
 		}
 	}
 	return NULL;
-}
-
-/* Frees a finished slot nobody waits on. */
-static void try_free(struct slot *s)
-{
-	int st;
-
-	if (atomic_load(&s->refs) != 0)
-		return;
-	lock_raw(s);
-	st = atomic_load(&s->state);
-	if (atomic_load(&s->refs) == 0 && (st == S_OK || st == S_FAILED))
-		atomic_store(&s->state, S_FREE);
-	unlock_raw(s);
 }
 
 static void signal_done(struct slot *s)
@@ -271,14 +267,14 @@ static int settle_entry(int fd, uint32_t e, uint32_t v)
 }
 
 /* What getsockname shows now: the record's tie to this connection. */
-static void record_peer(int fd, const struct slot *s)
+static void record_peer(int fd, int i)
 {
 	struct sfy_fdinfo info;
 
 	memset(&info, 0, sizeof(info));
 	info.kind = SFY_FD_TCP_PROXIED;
-	memcpy(&info.peer, &s->peer, s->peerlen);
-	info.peerlen = s->peerlen;
+	memcpy(&info.peer, &g_peers[i].peer, g_peers[i].len);
+	info.peerlen = g_peers[i].len;
 	info.locallen = sizeof(info.local);
 	if (getsockname(fd, (struct sockaddr *)&info.local, &info.locallen) < 0)
 		info.locallen = 0;
@@ -336,7 +332,7 @@ static void complete(struct slot *s, int rc, const char *why)
 	(void)REAL_CALL(epoll_ctl, g_hep, EPOLL_CTL_DEL, fd, NULL);
 	hs_wipe(&s->h);
 	if (rc == 0) {
-		record_peer(fd, s);
+		record_peer(fd, (int)(s - g_slots));
 		(void)settle_entry(fd, e, 0);
 	} else {
 		sfy_disconnect(fd);
@@ -367,7 +363,6 @@ static void complete(struct slot *s, int rc, const char *why)
 		sfy_log(SFY_LOG_ERROR, "connect to %s via %s failed: %s (%s)",
 			desc, pbuf, why ? why : strerror(-rc),
 			strerrorname_np(-rc));
-	try_free(s);
 }
 
 /* --- the helper ----------------------------------------------------------- */
@@ -635,7 +630,7 @@ int sfy_async_connect(const struct cfg *c, int fd, int family,
 	unsigned int gen = 0;
 
 	if ((unsigned int)fd >= SFY_ASYNC_FDS || !sfy_is_fresh(fd) ||
-	    !sfy_async_wanted(c) || peerlen > sizeof(s->peer))
+	    !sfy_async_wanted(c) || peerlen > sizeof(g_peers[0].peer))
 		return 1;
 	rc = sfy_proxy_prepare(c, "connect to", desc);
 	if (rc < 0)
@@ -679,8 +674,8 @@ int sfy_async_connect(const struct cfg *c, int fd, int family,
 	s->err = 0;
 	s->paddr = 0;
 	s->deadline = sfy_now_ms() + c->timeout_ms;
-	memcpy(&s->peer, peer, peerlen);
-	s->peerlen = peerlen;
+	memcpy(&g_peers[i].peer, peer, peerlen);
+	g_peers[i].len = peerlen;
 	snprintf(s->desc, sizeof(s->desc), "%s", desc);
 	snprintf(s->pbuf, sizeof(s->pbuf), "(proxy)");
 	hs_init(&s->h, S5_CMD_CONNECT, dst,
@@ -735,6 +730,53 @@ int sfy_async_connect(const struct cfg *c, int fd, int family,
 /* --- the program's calls on a pending fd -----------------------------------
  */
 
+/* Takes over the handshake on fd (slot s, generation gen) from a process
+ * that is gone.  Returns 1 when this process drives it now. */
+static int adopt(struct slot *s, int fd, unsigned int gen)
+{
+	struct epoll_event ev;
+	sigset_t old;
+	int st, rc, done = 0;
+	pid_t was;
+
+	pthread_mutex_lock(&g_start_lock);
+	rc = make_fds_locked();
+	pthread_mutex_unlock(&g_start_lock);
+	if (rc < 0)
+		return 0;
+	atomic_fetch_add(&g_active, 1);
+	if (ensure_helper() < 0) {
+		atomic_fetch_sub(&g_active, 1);
+		return 0;
+	}
+	lock_prog(s, &old);
+	st = atomic_load(&s->state);
+	was = s->owner;
+	if (gen_is(s, gen) && (st == S_CONNECTING || st == S_HANDSHAKE) &&
+	    kill(was, 0) < 0 && errno == ESRCH) {
+		s->owner = getpid();
+		s->fd = fd;
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN | EPOLLOUT | EPOLLONESHOT;
+		ev.data.u64 = (uint64_t)(s - g_slots) | ((uint64_t)gen << 32);
+		if (REAL_CALL(epoll_ctl, g_hep, EPOLL_CTL_ADD, fd, &ev) == 0 ||
+		    errno == EEXIST)
+			done = 1;
+		else
+			s->owner = was;
+	}
+	unlock_prog(s, &old);
+	if (!done) {
+		atomic_fetch_sub(&g_active, 1);
+		return 0;
+	}
+	sfy_log(SFY_LOG_INFO,
+		"connect to %s: handshake taken over from process %d, which "
+		"exited",
+		s->desc, (int)was);
+	return 1;
+}
+
 /*
  * Brings fd's entry e up to date in this process: when the handshake is
  * over (driven by another process: a parent of fork()), the entry becomes
@@ -758,17 +800,20 @@ static int settle(int fd, uint32_t e)
 	}
 	st = atomic_load(&s->state);
 	if (!gen_is(s, gen) || st == S_FREE) {
-		/* Long over: the kernel knows whether it connected. */
+		/* Long over, the slot reused since: the kernel knows whether
+		 * it connected, and our copy where to. */
 		if (sfy_real()->getpeername(fd, (struct sockaddr *)&ss, &sl) ==
-		    0)
+		    0) {
+			record_peer(fd, (int)(s - g_slots));
 			(void)settle_entry(fd, e, 0);
-		else
+		} else {
 			(void)settle_entry(fd, e, SFY_ASYNC_ERR | ECONNABORTED);
+		}
 		return 0;
 	}
 	if (st == S_OK) {
 		if (s->owner != getpid())
-			record_peer(fd, s);
+			record_peer(fd, (int)(s - g_slots));
 		(void)settle_entry(fd, e, 0);
 		return 0;
 	}
@@ -777,9 +822,15 @@ static int settle(int fd, uint32_t e)
 			sfy_fresh_set(fd, s->family);
 		return 0;
 	}
-	if (s->owner == getpid() || sfy_now_ms() < s->deadline + GRACE_MS)
+	if (s->owner == getpid())
 		return 1;
-	/* The driving process is gone (or stuck): give up here. */
+	/* Driven by another process (our parent, for a child of fork()):
+	 * when it is gone, this one takes the handshake over. */
+	if (kill(s->owner, 0) < 0 && errno == ESRCH && adopt(s, fd, gen))
+		return 1;
+	if (sfy_now_ms() < s->deadline + GRACE_MS)
+		return 1;
+	/* The driving process is stuck: give up here. */
 	lock_prog(s, &old);
 	if (gen_is(s, gen) && live(atomic_load(&s->state))) {
 		s->err = ETIMEDOUT;
@@ -842,12 +893,18 @@ int sfy_async_poll_get(int fd, uint64_t *ticket, long long *deadline)
 	atomic_fetch_add(&s->refs, 1);
 	if (!gen_is(s, gen) || !live(atomic_load(&s->state)) || s->efd < 0) {
 		atomic_fetch_sub(&s->refs, 1);
-		try_free(s);
 		(void)settle(fd, e);
 		return -1;
 	}
 	*ticket = e;
-	*deadline = s->owner == getpid() ? 0 : s->deadline + GRACE_MS;
+	/* Driven by another process: look again now and then (it may exit,
+	 * and this one take over). */
+	*deadline = 0;
+	if (s->owner != getpid()) {
+		*deadline = sfy_now_ms() + 250;
+		if (*deadline > s->deadline + GRACE_MS)
+			*deadline = s->deadline + GRACE_MS;
+	}
 	return s->efd;
 }
 
@@ -857,12 +914,12 @@ int sfy_async_poll_put(int fd, uint64_t ticket, int *failed)
 	struct slot *s = slot_of((uint32_t)ticket, &gen);
 	int done;
 
-	done = !live(atomic_load(&s->state)) || !gen_is(s, gen);
-	if (done || sfy_now_ms() >= s->deadline + GRACE_MS)
+	done = !live(atomic_load(&s->state)) || !gen_is(s, gen) ||
+	       s->owner != getpid();
+	if (done)
 		done = !settle(fd, (uint32_t)ticket);
 	*failed = (sfy_async_entry(fd) & SFY_ASYNC_ERR) != 0;
-	if (atomic_fetch_sub(&s->refs, 1) == 1)
-		try_free(s);
+	atomic_fetch_sub(&s->refs, 1);
 	return done;
 }
 
@@ -980,7 +1037,6 @@ void sfy_async_forget(int fd)
 			"connect to %s via %s: abandoned: the program closed "
 			"the socket during the SOCKS5 handshake",
 			desc, pbuf);
-	try_free(s);
 }
 
 void sfy_async_forget_range(unsigned int lo, unsigned int hi)

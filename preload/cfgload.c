@@ -139,15 +139,51 @@ static int load_file(const char *path, int implicit)
 	return rc < 0 ? -EINVAL : 0;
 }
 
+/*
+ * The variables the shim reads, as they were when it was loaded: a
+ * program that empties its environment before its first connect (nginx
+ * does, keeping only what its `env` directives name) still gets the proxy
+ * it was started with.  A value the program sets itself wins.
+ */
+static const char *const g_env_names[] = {
+    "SOCKSIFY_CONF",	  "XDG_CONFIG_HOME",   "HOME",
+    "SOCKSIFY_PROXY",	  "ALL_PROXY",	       "all_proxy",
+    "SOCKSIFY_LOG_LEVEL", "SOCKSIFY_LOG_FILE", "SOCKSIFY_ASYNC_CONNECT",
+};
+static char *g_env_at_load[sizeof(g_env_names) / sizeof(g_env_names[0])];
+
+__attribute__((constructor)) static void env_at_load(void)
+{
+	size_t i;
+	const char *v;
+
+	for (i = 0; i < sizeof(g_env_names) / sizeof(g_env_names[0]); i++)
+		if ((v = secure_getenv(g_env_names[i])) != NULL)
+			g_env_at_load[i] = strdup(v);
+}
+
+const char *sfy_getenv(const char *name)
+{
+	const char *v = secure_getenv(name);
+	size_t i;
+
+	if (v)
+		return v;
+	for (i = 0; i < sizeof(g_env_names) / sizeof(g_env_names[0]); i++)
+		if (strcmp(g_env_names[i], name) == 0)
+			return g_env_at_load[i];
+	return NULL;
+}
+
 /* Finds and loads the config file: $SOCKSIFY_CONF, then
  * $XDG_CONFIG_HOME/socksify/socks.conf (or ~/.config/...), then
  * /etc/socksify/socks.conf.  Returns 1 when a file was loaded, 0 when none
  * exists, or a negative value as load_file. */
 static int find_and_load(void)
 {
-	const char *explicit_path = secure_getenv("SOCKSIFY_CONF");
-	const char *xdg = secure_getenv("XDG_CONFIG_HOME");
-	const char *home = secure_getenv("HOME");
+	const char *explicit_path = sfy_getenv("SOCKSIFY_CONF");
+	const char *xdg = sfy_getenv("XDG_CONFIG_HOME");
+	const char *home = sfy_getenv("HOME");
 	char path[4096];
 	int rc;
 
@@ -222,14 +258,14 @@ static int load_once(void)
 	file = find_and_load();
 	if (file < 0)
 		return file;
-	url = secure_getenv("SOCKSIFY_PROXY");
+	url = sfy_getenv("SOCKSIFY_PROXY");
 	if (url && *url) {
 		if (proxy_from_env("SOCKSIFY_PROXY", url) < 0)
 			return -EINVAL;
 	} else if (file == 0) {
-		url = secure_getenv("ALL_PROXY");
+		url = sfy_getenv("ALL_PROXY");
 		if (!url || !*url)
-			url = secure_getenv("all_proxy");
+			url = sfy_getenv("all_proxy");
 		if (url && is_socks5_url(url) &&
 		    proxy_from_env("ALL_PROXY", url) < 0)
 			return -EINVAL;
@@ -247,8 +283,8 @@ static int load_once(void)
  * while the configuration cannot be read. */
 static void configure_log(int loaded)
 {
-	const char *lvl = secure_getenv("SOCKSIFY_LOG_LEVEL");
-	const char *logfile = secure_getenv("SOCKSIFY_LOG_FILE");
+	const char *lvl = sfy_getenv("SOCKSIFY_LOG_LEVEL");
+	const char *logfile = sfy_getenv("SOCKSIFY_LOG_FILE");
 	enum cfg_log_level level = loaded ? g_cfg.log_level : CFG_LOG_ERROR;
 
 	if (lvl && *lvl && cfg_parse_log_level(lvl, &level) < 0)

@@ -24,6 +24,11 @@ static struct rec g_recs[EPREG_MAX];
 static int g_used;		 /* high-water mark of g_recs in use */
 static int g_unknown[EPREG_MAX]; /* fds whose records overflowed */
 static int g_nunknown;
+/* Fresh fds made by dup of a fresh socket: their registrations under the
+ * other number are not theirs to see, so they connect asynchronously only
+ * while no fresh fd has any. */
+static int g_dupborn[EPREG_MAX];
+static int g_ndupborn;
 static atomic_int g_nrecs; /* > 0: some fd has records */
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
@@ -113,6 +118,9 @@ static void drop_locked(int fd)
 	for (i = 0; i < g_nunknown; i++)
 		if (g_unknown[i] == fd)
 			g_unknown[i--] = g_unknown[--g_nunknown];
+	for (i = 0; i < g_ndupborn; i++)
+		if (g_dupborn[i] == fd)
+			g_dupborn[i--] = g_dupborn[--g_ndupborn];
 }
 
 void sfy_fresh_clear(int fd)
@@ -121,7 +129,7 @@ void sfy_fresh_clear(int fd)
 		return; /* the parent's memory: its sockets, not ours */
 	bit(fd, 0);
 	if (atomic_load_explicit(&g_nrecs, memory_order_relaxed) == 0 &&
-	    !g_nunknown)
+	    !g_nunknown && !g_ndupborn)
 		return;
 	pthread_mutex_lock(&g_lock);
 	drop_locked(fd);
@@ -157,6 +165,10 @@ void sfy_fresh_clear_range(unsigned int lo, unsigned int hi)
 		if ((unsigned int)g_unknown[i] >= lo &&
 		    (unsigned int)g_unknown[i] <= hi)
 			g_unknown[i--] = g_unknown[--g_nunknown];
+	for (i = 0; i < g_ndupborn; i++)
+		if ((unsigned int)g_dupborn[i] >= lo &&
+		    (unsigned int)g_dupborn[i] <= hi)
+			g_dupborn[i--] = g_dupborn[--g_ndupborn];
 	pthread_mutex_unlock(&g_lock);
 }
 
@@ -218,6 +230,28 @@ void sfy_epreg_note(int epfd, int op, int fd, const struct epoll_event *ev)
 	pthread_mutex_unlock(&g_lock);
 }
 
+void sfy_fresh_dup(int oldfd, int newfd)
+{
+	int i, has = 0;
+
+	if (newfd < 0 || (unsigned int)newfd >= FDT_BITMAP_FDS ||
+	    sfy_in_vfork_child())
+		return;
+	pthread_mutex_lock(&g_lock);
+	for (i = 0; i < g_used; i++)
+		if (g_recs[i].fd == oldfd)
+			has = 1;
+	for (i = 0; i < g_nunknown; i++)
+		if (g_unknown[i] == oldfd)
+			has = 1;
+	if (!has && g_ndupborn < EPREG_MAX) {
+		g_dupborn[g_ndupborn++] = newfd;
+		bit6(newfd, sfy_fresh_family(oldfd) == AF_INET6);
+		bit(newfd, 1);
+	}
+	pthread_mutex_unlock(&g_lock);
+}
+
 int sfy_epreg_take(int fd, struct sfy_epreg *out, int max)
 {
 	int i, n = 0, unknown = 0;
@@ -229,6 +263,10 @@ int sfy_epreg_take(int fd, struct sfy_epreg *out, int max)
 	pthread_mutex_lock(&g_lock);
 	for (i = 0; i < g_nunknown; i++)
 		if (g_unknown[i] == fd)
+			unknown = 1;
+	/* A dup's twin may be registered where we cannot tell it is. */
+	for (i = 0; i < g_ndupborn; i++)
+		if (g_dupborn[i] == fd && atomic_load(&g_nrecs) > 0)
 			unknown = 1;
 	for (i = 0; i < g_used && !unknown; i++)
 		if (g_recs[i].fd == fd && n++ >= max)

@@ -77,6 +77,12 @@ void sfy_fresh_clear(int fd);
 /* The same for every fd in [lo, hi] (close_range, closefrom). */
 void sfy_fresh_clear_range(unsigned int lo, unsigned int hi);
 
+/* newfd is now a dup of the fresh socket oldfd (dup, dup2, F_DUPFD):
+ * newfd is fresh too when oldfd has no registrations; it then connects
+ * asynchronously only while no fresh fd has any (the other number's
+ * registrations would not be taken out). */
+void sfy_fresh_dup(int oldfd, int newfd);
+
 /* After a successful real epoll_ctl(epfd, op, fd, ev) on a fresh fd:
  * keeps the record true.  When the array is full the fd is marked
  * unknown (its connect then takes the synchronous path). */

@@ -152,6 +152,8 @@ static int shim_dup(int fd)
 
 	if (nfd >= 0 && fdt_maybe_ours(fd))
 		fdt_dup(fd, nfd);
+	if (__builtin_expect(nfd >= 0 && sfy_is_fresh(fd), 0))
+		sfy_fresh_dup(fd, nfd);
 	return nfd;
 }
 
@@ -161,6 +163,9 @@ static int after_dup2(int rc, int oldfd, int newfd)
 	if (rc >= 0 && oldfd != newfd &&
 	    (fdt_maybe_ours(oldfd) || fdt_maybe_ours(newfd)))
 		fdt_dup(oldfd, newfd);
+	if (__builtin_expect(rc >= 0 && oldfd != newfd && sfy_is_fresh(oldfd),
+			     0))
+		sfy_fresh_dup(oldfd, newfd);
 	return rc;
 }
 
@@ -240,6 +245,9 @@ static int shim_fcntl(fcntl_fn real_fn, const char *name, int fd, int cmd,
 	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && rc >= 0 &&
 	    fdt_maybe_ours(fd))
 		fdt_dup(fd, rc);
+	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && rc >= 0 &&
+	    sfy_is_fresh(fd))
+		sfy_fresh_dup(fd, rc);
 	return rc;
 }
 

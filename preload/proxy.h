@@ -38,6 +38,10 @@
  * then pass everything through. */
 extern __thread int sfy_busy __attribute__((tls_model("initial-exec")));
 
+/* secure_getenv(name), or, when the program has emptied its environment
+ * since, the value it had when the shim was loaded (cfgload.c). */
+const char *sfy_getenv(const char *name);
+
 /* The configuration, loaded on first call.  NULL when it is broken; then
  * *why (if why is non-NULL) says "FILE:LINE: problem" or what is missing. */
 const struct cfg *sfy_config(const char **why);
