@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config uthash-dev check dante-server curl wget
 python3 netcat-openbsd iproute2 tcpdump libcap2-bin proxychains4 torsocks
-dante-client clang clang-format dnsmasq-base socat dnsutils strace"
+dante-client clang clang-format dnsmasq-base socat dnsutils strace nginx"
 # `make sanitize` needs gcc's libasan and libubsan: libasan8 and libubsan1
 # on Debian 12, which gcc-12 (build-essential) already depends on.
 
@@ -31,3 +31,17 @@ apt-get install -y -qq --no-install-recommends $missing >/dev/null
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q danted 2>/dev/null; then
 	systemctl stop danted || true
 fi
+# Nor is nginx's: tests/lab/async.sh runs its own instance (own config, pid
+# and logs in a temp dir) in the client namespace.  Stopped and kept from
+# starting at boot, but only when installed here (someone's own nginx is
+# left alone).
+case " $missing " in
+*" nginx "*)
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+		systemctl disable --now nginx >/dev/null 2>&1 || true
+	elif [ -x /etc/init.d/nginx ]; then
+		/etc/init.d/nginx stop >/dev/null 2>&1 || true
+		update-rc.d nginx disable >/dev/null 2>&1 || true
+	fi
+	;;
+esac
