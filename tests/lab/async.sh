@@ -31,9 +31,11 @@
 #   d  nginx under socksify in the client namespace (master_process off,
 #      daemon off, its own config/pid/logs/temp paths in the lab's temp
 #      dir) as a reverse proxy (proxy_pass to the target's HTTP server, no
-#      upstream keepalive: nginx registers the upstream socket with epoll,
-#      EPOLLET, before connect()); N requests at once from an unsocksified
-#      curl --parallel to 127.0.0.1 in the client namespace
+#      upstream keepalive: nginx makes the upstream socket non-blocking
+#      with ioctl(FIONBIO), registers it with epoll (EPOLLIN|EPOLLOUT|
+#      EPOLLRDHUP|EPOLLET) and only then calls connect()); N requests at
+#      once from an unsocksified curl --parallel to 127.0.0.1 in the client
+#      namespace
 #   e  the off switch: `async_connect no` in the config file (or, with
 #      ASYNC_OFF_BY=env, SOCKSIFY_ASYNC_CONNECT=no): case b must still
 #      succeed for all N; its peak is printed, not asserted.  Through a
