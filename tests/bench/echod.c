@@ -1,11 +1,13 @@
 /*
  * echod.c - the benchmark's target server.
  *
- *   echod BIND_ADDR PORT PROXY_ADDR
+ *   echod BIND_ADDR PORT PROXY_ADDR [http]
  *
  * Single-threaded, poll-driven.  For each connection: read one line, answer
  * "proxied\n" if the peer's address is PROXY_ADDR (the proxy's external
- * address) and "direct\n" otherwise, then close.  On SIGTERM/SIGINT prints
+ * address) and "direct\n" otherwise, then close.  With "http", read a
+ * request's head (up to its empty line) instead and answer it with an
+ * HTTP/1.0 200 whose body is that same line.  On SIGTERM/SIGINT prints
  * "echod: N proxied, M direct" on stderr and exits.
  */
 #define _GNU_SOURCE
@@ -21,7 +23,40 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAXC 256
+#define MAXC   256
+#define MAXREQ 2048
+
+static char req[MAXC + 1][MAXREQ];
+static size_t reqlen[MAXC + 1];
+
+/* The end of what a connection sends before its answer: a line, or an
+ * HTTP request's head. */
+static int complete(const char *b, size_t n, int http)
+{
+	if (!http)
+		return memchr(b, '\n', n) != NULL;
+	return memmem(b, n, "\r\n\r\n", 4) != NULL ||
+	       memmem(b, n, "\n\n", 2) != NULL;
+}
+
+static void answer(int fd, int proxied, int http)
+{
+	const char *body = proxied ? "proxied\n" : "direct\n";
+	char rep[256];
+	int n;
+
+	if (http)
+		n = snprintf(rep, sizeof(rep),
+			     "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
+			     "Content-Length: %zu\r\nConnection: close\r\n"
+			     "\r\n%s",
+			     strlen(body), body);
+	else
+		n = snprintf(rep, sizeof(rep), "%s", body);
+	if (write(fd, rep, (size_t)n) < 0) {
+		/* the client went away: nothing to do */
+	}
+}
 
 static volatile sig_atomic_t stop;
 static void on_sig(int s)
@@ -38,12 +73,14 @@ int main(int argc, char **argv)
 	struct in_addr want;
 	struct sigaction sa;
 	unsigned long n_proxied = 0, n_direct = 0;
-	int ls, one = 1, nc = 0, i;
+	int ls, one = 1, nc = 0, i, http;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: echod BIND_ADDR PORT PROXY_ADDR\n");
+	if (argc != 4 && !(argc == 5 && strcmp(argv[4], "http") == 0)) {
+		fprintf(stderr,
+			"usage: echod BIND_ADDR PORT PROXY_ADDR [http]\n");
 		return 2;
 	}
+	http = argc == 5;
 	memset(&a, 0, sizeof(a));
 	a.sin_family = AF_INET;
 	a.sin_port = htons((unsigned short)atoi(argv[2]));
@@ -74,31 +111,33 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		for (i = 1; i <= nc; i++) {
-			char buf[256];
 			ssize_t r;
-			const char *rep;
 
 			if (!p[i].revents)
 				continue;
-			r = read(p[i].fd, buf, sizeof(buf));
+			r = read(p[i].fd, req[i] + reqlen[i],
+				 MAXREQ - reqlen[i]);
 			if (r < 0 && errno == EAGAIN)
 				continue;
-			if (r > 0 && memchr(buf, '\n', (size_t)r)) {
-				rep = proxied[i] ? "proxied\n" : "direct\n";
-				if (proxied[i])
-					n_proxied++;
-				else
-					n_direct++;
-				if (write(p[i].fd, rep, strlen(rep)) < 0) {
-					/* the client went away: nothing to do
-					 */
+			if (r > 0) {
+				reqlen[i] += (size_t)r;
+				if (!complete(req[i], reqlen[i], http)) {
+					if (reqlen[i] < MAXREQ)
+						continue; /* wait for more */
+				} else {
+					answer(p[i].fd, proxied[i], http);
+					if (proxied[i])
+						n_proxied++;
+					else
+						n_direct++;
 				}
-			} else if (r > 0) {
-				continue; /* a partial line: wait for more */
 			}
 			close(p[i].fd);
 			p[i] = p[nc];
 			proxied[i] = proxied[nc];
+			if (i != nc)
+				memcpy(req[i], req[nc], reqlen[nc]);
+			reqlen[i] = reqlen[nc];
 			nc--;
 			i--;
 		}
@@ -118,6 +157,7 @@ int main(int argc, char **argv)
 				p[nc].fd = c;
 				p[nc].events = POLLIN;
 				p[nc].revents = 0;
+				reqlen[nc] = 0;
 				proxied[nc] =
 				    peer.sin_family == AF_INET &&
 				    peer.sin_addr.s_addr == want.s_addr;
