@@ -46,7 +46,8 @@
 # address, and the client fails on anything else, so a tool that went
 # direct is caught on every connect.
 #
-# Knobs (environment): BENCH_REPS (default 9), BENCH_OPS (1000000),
+# Knobs (environment): BENCH_ONLY (the sections to run, by number, e.g.
+# "6" or "2 4"; default all), BENCH_REPS (default 9), BENCH_OPS (1000000),
 # BENCH_CONNECTS (2000), BENCH_CONN_REPS (9), BENCH_STARTS (1000),
 # BENCH_START_REPS (5), BENCH_NO_CALLGRIND=1, BENCH_UDP_N (20000),
 # BENCH_UDP_REPS (5), BENCH_UDP_CG_N (2000).
@@ -72,6 +73,7 @@ START_REPS=${BENCH_START_REPS:-5}
 UDP_N=${BENCH_UDP_N:-20000}
 UDP_REPS=${BENCH_UDP_REPS:-5}
 UDP_CG_N=${BENCH_UDP_CG_N:-2000}
+ONLY=${BENCH_ONLY:-}
 
 PROXY_PORT=1080
 PROXY_EXT=198.18.0.1
@@ -90,6 +92,8 @@ FAILED=0
 say() { printf '%s\n' "$*"; }
 err() { printf 'bench: %s\n' "$*" >&2; }
 measure_failed() { err "MEASUREMENT FAILED: $*"; FAILED=1; }
+# want N: whether section N runs (BENCH_ONLY lists them; empty: all).
+want() { [ -z "$ONLY" ] || [[ " ${ONLY//,/ } " == *" $1 "* ]]; }
 
 cleanup() {
 	local p
@@ -162,7 +166,12 @@ DANTE_LIB= # Dante's client library (dante-client), as its socksify(1) preloads 
 for f in /usr/lib/*/libdsocksd.so.0 /usr/lib/libdsocksd.so.0; do
 	[ -f "$f" ] && { DANTE_LIB=$f; break; }
 done
-[ -n "$DANTE_LIB" ] || { err "libdsocksd.so.0 (dante-client) not found"; exit 2; }
+if want 4 && [ -z "$DANTE_LIB" ]; then
+	err "libdsocksd.so.0 (dante-client) not found"; exit 2
+fi
+for n in ${ONLY//,/ }; do
+	case $n in [1-5]) ;; *) err "BENCH_ONLY: no section '$n' (1-5)"; exit 2 ;; esac
+done
 
 mkdir -p "$BIN"
 for src in "$HERE"/*.c; do
@@ -594,19 +603,30 @@ say ""
 
 setup_net || { err "cannot set up the namespace/danted/target"; tail -n 5 "$TMP"/danted.out >&2; exit 1; }
 
-say "[1/3] pass-through: $REPS reps x $OPS ops, plain vs shim alternated${PIN:+, ${PIN[*]}}"
-bench_pass
-say "[2/3] connects: $CONN_REPS reps x $CONNECTS sequential connects per tool via danted (netns, $TARGET:$TARGET_PORT)"
-bench_conn
-say "[3/3] start-up: $START_REPS reps x $((STARTS / START_REPS)) starts per variant, rotated"
-bench_start
+[ -n "$ONLY" ] && say "sections: $ONLY only (BENCH_ONLY)"
+if want 1; then
+	say "[1/3] pass-through: $REPS reps x $OPS ops, plain vs shim alternated${PIN:+, ${PIN[*]}}"
+	bench_pass
+fi
+if want 2; then
+	say "[2/3] connects: $CONN_REPS reps x $CONNECTS sequential connects per tool via danted (netns, $TARGET:$TARGET_PORT)"
+	bench_conn
+fi
+if want 3; then
+	say "[3/3] start-up: $START_REPS reps x $((STARTS / START_REPS)) starts per variant, rotated"
+	bench_start
+fi
 T4=$(date +%s)
-say "[4] UDP echo: $UDP_REPS reps x $UDP_N round trips per tool via danted's relay ($TARGET:$UDP_PORT), alternated; callgrind"
-bench_udp
-bench_udp_cg
+if want 4; then
+	say "[4] UDP echo: $UDP_REPS reps x $UDP_N round trips per tool via danted's relay ($TARGET:$UDP_PORT), alternated; callgrind"
+	bench_udp
+	bench_udp_cg
+fi
 T4=$(($(date +%s) - T4))
-say "[5] bad-pointer checks: $UDP_REPS reps x $UDP_N round trips under socksify, buffers reused vs new every call, alternated"
-bench_safemem
+if want 5; then
+	say "[5] bad-pointer checks: $UDP_REPS reps x $UDP_N round trips under socksify, buffers reused vs new every call, alternated"
+	bench_safemem
+fi
 
 # The target's own count: every connection should have come from danted.
 kill -TERM "$ECHOD_PID" 2>/dev/null
@@ -623,107 +643,125 @@ UECHOD_COUNT=$(grep -o '[0-9]* proxied, [0-9]* direct' "$TMP/udpechod.out")
 DIRECT=$(awk '{print $3}' <<<"$UECHOD_COUNT")
 [ "${DIRECT:-1}" = 0 ] || measure_failed "UDP target saw direct datagrams: $UECHOD_COUNT"
 
-say ""
-say "== 1. pass-through cost (median of $REPS; ratio = median of paired shim/plain) =="
-printf '%-20s %11s %11s %7s %13s %14s %13s\n' "op" "plain ns/op" "shim ns/op" "ratio" "ratio range" "plain instr/op" "shim instr/op"
-for mode in sendto dupclose; do
-	label=$mode; [ "$mode" = dupclose ] && label="dup()+close()"
-	[ "$mode" = sendto ] && label="sendto() UDP"
-	printf '%-20s %11s %11s %7s %13s %14s %13s\n' "$label" "$(fmt %.1f "${PT_NS[$mode,plain]:-}")" \
-		"$(fmt %.1f "${PT_NS[$mode,shim]:-}")" "$(fmt %.3f "${PT_RATIO[$mode]:-}")" "${PT_RANGE[$mode]:-?}" \
-		"${PT_IR[$mode,plain]:-n/a}" "${PT_IR[$mode,shim]:-n/a}"
-done
-say "(instr/op: user-space instructions per op from callgrind, (I(2N)-I(N))/N; kernel time not included)"
-
-say ""
-say "== 2. sequential connects via danted (median of $CONN_REPS x $CONNECTS; order rotated per rep) =="
-printf '%-14s %14s %10s\n' "tool" "connects/s" "per conn"
-best_other=0 best_name=
-for t in "${TOOLS[@]}"; do
-	c=${CONN[$t]}
-	us=$(awk -v c="$c" 'BEGIN { if (c > 0) printf "%.0f us", 1e6 / c; else print "-" }')
-	printf '%-14s %14s %10s\n' "$t" "$(fmt %.0f "$c")" "$us"
-	if [ "$t" != socksify ] && awk -v c="$c" -v b="$best_other" 'BEGIN { exit !(c != "nan" && c + 0 > b + 0) }'; then
-		best_other=$c best_name=$t
-	fi
-done
-say "target saw: ${ECHOD_COUNT:-?} (every connect checked: reply 'proxied' = came from danted's $PROXY_EXT)"
-
-say ""
-say "== 3. process start-up (median of $START_REPS blocks of $((STARTS / START_REPS))) =="
-printf '%-34s %10s %9s\n' "variant" "ms/start" "vs plain"
-for v in "${START_VARIANTS[@]}"; do
-	printf '%-34s %10s %9s\n' "${START_LABEL[$v]}" "$(fmt %.3f "${START[$v]}")" \
-		"$(fmt %.3f "$(ratio "${START[$v]}" "${START[plain]}")")"
-done
-
-say ""
-say "== 4. UDP echo round trips via danted's relay (median of $UDP_REPS x $UDP_N, 64-byte payload; order alternated; ${T4} s) =="
-DANTE_VER=$(dpkg-query -W -f '${Version}' dante-client 2>/dev/null)
-printf '%-34s %14s %10s\n' "tool" "round trips/s" "per trip"
-for t in "${UDP_TOOLS[@]}"; do
-	c=${UDP[$t]}
-	us=$(awk -v c="$c" 'BEGIN { if (c > 0) printf "%.1f us", 1e6 / c; else print "-" }')
-	label=$t
-	[ "$t" = dante ] && label="Dante libdsocksd ${DANTE_VER:-?}"
-	printf '%-34s %14s %10s\n' "$label" "$(fmt %.0f "$c")" "$us"
-done
-say "UDP target saw: ${UECHOD_COUNT:-?} datagrams (echoed only from danted's $PROXY_EXT; every reply's bytes and sender checked)"
-if [ "$UDP_CG_DONE" = 1 ]; then
+if want 1; then
 	say ""
-	say "user-space cost per send+receive pair (callgrind, (X(2N)-X(N))/N, N=$UDP_CG_N):"
-	printf '%-34s %7s %11s %11s %10s %12s\n' "variant" "payload" "instr/pair" "allocs/pair" "frees/pair" "memcpy instr"
-	for vs in "${UDP_CG_VARIANTS[@]}"; do
-		read -r ir al fr mc <<<"${UDP_CG[$vs]}"
-		printf '%-34s %7s %11s %11s %10s %12s\n' "${UDP_CG_LABEL[${vs% *}]}" "${vs#* }" "$ir" "$al" "$fr" "$mc"
+	say "== 1. pass-through cost (median of $REPS; ratio = median of paired shim/plain) =="
+	printf '%-20s %11s %11s %7s %13s %14s %13s\n' "op" "plain ns/op" "shim ns/op" "ratio" "ratio range" "plain instr/op" "shim instr/op"
+	for mode in sendto dupclose; do
+		label=$mode; [ "$mode" = dupclose ] && label="dup()+close()"
+		[ "$mode" = sendto ] && label="sendto() UDP"
+		printf '%-20s %11s %11s %7s %13s %14s %13s\n' "$label" "$(fmt %.1f "${PT_NS[$mode,plain]:-}")" \
+			"$(fmt %.1f "${PT_NS[$mode,shim]:-}")" "$(fmt %.3f "${PT_RATIO[$mode]:-}")" "${PT_RANGE[$mode]:-?}" \
+			"${PT_IR[$mode,plain]:-n/a}" "${PT_IR[$mode,shim]:-n/a}"
 	done
-	read -r ir_p64 _ _ mc_p64 <<<"${UDP_CG[plain 64]}"
-	read -r ir_d64 _ _ _ <<<"${UDP_CG[shimdirect 64]}"
-	read -r ir_s64 al_s64 _ mc_s64 <<<"${UDP_CG[socksify 64]}"
-	read -r ir_x64 _ _ _ <<<"${UDP_CG[dante 64]}"
-	read -r ir_p8k _ _ mc_p8k <<<"${UDP_CG[plain 8192]}"
-	read -r ir_s8k al_s8k _ mc_s8k <<<"${UDP_CG[socksify 8192]}"
-	minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
-	say "shim's own cost via danted: $(minus "$ir_s64" "$ir_p64") instr/pair over plain direct at 64 B, $(minus "$ir_s8k" "$ir_p8k") at 8192 B (Dante's: $(minus "$ir_x64" "$ir_p64")); direct destination under the shim: $(minus "$ir_d64" "$ir_p64")"
-	say "where (self instr/pair added, top 10): $(udp_cg_where self 1 10)"
-	for v in plain socksify dante; do
-		say "syscall wrappers called/pair, ${UDP_CG_LABEL[$v]}: $(udp_cg_sys "$v" 64)"
+	say "(instr/op: user-space instructions per op from callgrind, (I(2N)-I(N))/N; kernel time not included)"
+fi
+
+if want 2; then
+	say ""
+	say "== 2. sequential connects via danted (median of $CONN_REPS x $CONNECTS; order rotated per rep) =="
+	printf '%-14s %14s %10s\n' "tool" "connects/s" "per conn"
+	best_other=0 best_name=
+	for t in "${TOOLS[@]}"; do
+		c=${CONN[$t]}
+		us=$(awk -v c="$c" 'BEGIN { if (c > 0) printf "%.0f us", 1e6 / c; else print "-" }')
+		printf '%-14s %14s %10s\n' "$t" "$(fmt %.0f "$c")" "$us"
+		if [ "$t" != socksify ] && awk -v c="$c" -v b="$best_other" 'BEGIN { exit !(c != "nan" && c + 0 > b + 0) }'; then
+			best_other=$c best_name=$t
+		fi
 	done
-	say "(memcpy instr: self instructions in memcpy/memmove/mempcpy per pair; a copy of 8 KB more payload would add ~800)"
+	say "target saw: ${ECHOD_COUNT:-?} (every connect checked: reply 'proxied' = came from danted's $PROXY_EXT)"
+fi
+
+if want 3; then
+	say ""
+	say "== 3. process start-up (median of $START_REPS blocks of $((STARTS / START_REPS))) =="
+	printf '%-34s %10s %9s\n' "variant" "ms/start" "vs plain"
+	for v in "${START_VARIANTS[@]}"; do
+		printf '%-34s %10s %9s\n' "${START_LABEL[$v]}" "$(fmt %.3f "${START[$v]}")" \
+			"$(fmt %.3f "$(ratio "${START[$v]}" "${START[plain]}")")"
+	done
+fi
+
+if want 4; then
+	say ""
+	say "== 4. UDP echo round trips via danted's relay (median of $UDP_REPS x $UDP_N, 64-byte payload; order alternated; ${T4} s) =="
+	DANTE_VER=$(dpkg-query -W -f '${Version}' dante-client 2>/dev/null)
+	printf '%-34s %14s %10s\n' "tool" "round trips/s" "per trip"
+	for t in "${UDP_TOOLS[@]}"; do
+		c=${UDP[$t]}
+		us=$(awk -v c="$c" 'BEGIN { if (c > 0) printf "%.1f us", 1e6 / c; else print "-" }')
+		label=$t
+		[ "$t" = dante ] && label="Dante libdsocksd ${DANTE_VER:-?}"
+		printf '%-34s %14s %10s\n' "$label" "$(fmt %.0f "$c")" "$us"
+	done
+	say "UDP target saw: ${UECHOD_COUNT:-?} datagrams (echoed only from danted's $PROXY_EXT; every reply's bytes and sender checked)"
+	if [ "$UDP_CG_DONE" = 1 ]; then
+		say ""
+		say "user-space cost per send+receive pair (callgrind, (X(2N)-X(N))/N, N=$UDP_CG_N):"
+		printf '%-34s %7s %11s %11s %10s %12s\n' "variant" "payload" "instr/pair" "allocs/pair" "frees/pair" "memcpy instr"
+		for vs in "${UDP_CG_VARIANTS[@]}"; do
+			read -r ir al fr mc <<<"${UDP_CG[$vs]}"
+			printf '%-34s %7s %11s %11s %10s %12s\n' "${UDP_CG_LABEL[${vs% *}]}" "${vs#* }" "$ir" "$al" "$fr" "$mc"
+		done
+		read -r ir_p64 _ _ mc_p64 <<<"${UDP_CG[plain 64]}"
+		read -r ir_d64 _ _ _ <<<"${UDP_CG[shimdirect 64]}"
+		read -r ir_s64 al_s64 _ mc_s64 <<<"${UDP_CG[socksify 64]}"
+		read -r ir_x64 _ _ _ <<<"${UDP_CG[dante 64]}"
+		read -r ir_p8k _ _ mc_p8k <<<"${UDP_CG[plain 8192]}"
+		read -r ir_s8k al_s8k _ mc_s8k <<<"${UDP_CG[socksify 8192]}"
+		minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
+		say "shim's own cost via danted: $(minus "$ir_s64" "$ir_p64") instr/pair over plain direct at 64 B, $(minus "$ir_s8k" "$ir_p8k") at 8192 B (Dante's: $(minus "$ir_x64" "$ir_p64")); direct destination under the shim: $(minus "$ir_d64" "$ir_p64")"
+		say "where (self instr/pair added, top 10): $(udp_cg_where self 1 10)"
+		for v in plain socksify dante; do
+			say "syscall wrappers called/pair, ${UDP_CG_LABEL[$v]}: $(udp_cg_sys "$v" 64)"
+		done
+		say "(memcpy instr: self instructions in memcpy/memmove/mempcpy per pair; a copy of 8 KB more payload would add ~800)"
+	fi
+fi
+
+if want 5; then
+	say ""
+	say "== 5. bad-pointer checks on proxied UDP calls (median of $UDP_REPS x $UDP_N; alternated) =="
+	printf '%-46s %14s %10s\n' "socksify, the program's buffers" "round trips/s" "per trip"
+	for v in reuse rotate; do
+		c=$([ "$v" = reuse ] && echo "$SAFE_REUSE" || echo "$SAFE_ROTATE")
+		us=$(awk -v c="$c" 'BEGIN { if (c > 0) printf "%.1f us", 1e6 / c; else print "-" }')
+		printf '%-46s %14s %10s\n' "$([ "$v" = reuse ] && echo "reused (checked once)" || echo "new every call (the kernel asked each time)")" \
+			"$(fmt %.0f "$c")" "$us"
+	done
+	say "check cost at worst: new-buffer/reused = $(fmt %.3f "$SAFE_RATIO") (paired per rep, range $SAFE_RANGE); reported, no goal"
 fi
 
 say ""
-say "== 5. bad-pointer checks on proxied UDP calls (median of $UDP_REPS x $UDP_N; alternated) =="
-printf '%-46s %14s %10s\n' "socksify, the program's buffers" "round trips/s" "per trip"
-for v in reuse rotate; do
-	c=$([ "$v" = reuse ] && echo "$SAFE_REUSE" || echo "$SAFE_ROTATE")
-	us=$(awk -v c="$c" 'BEGIN { if (c > 0) printf "%.1f us", 1e6 / c; else print "-" }')
-	printf '%-46s %14s %10s\n' "$([ "$v" = reuse ] && echo "reused (checked once)" || echo "new every call (the kernel asked each time)")" \
-		"$(fmt %.0f "$c")" "$us"
-done
-say "check cost at worst: new-buffer/reused = $(fmt %.3f "$SAFE_RATIO") (paired per rep, range $SAFE_RANGE); reported, no goal"
-
-say ""
-r1=$(fmt %.3f "${PT_RATIO[sendto]:-nan}") r2=$(fmt %.3f "${PT_RATIO[dupclose]:-nan}")
-say "goal 1 pass-through sendto: ratio $r1, goal <=1.03: $(goal_le "$r1" 1.03)"
-say "goal 1 pass-through dup+close: ratio $r2, goal <=1.03: $(goal_le "$r2" 1.03)"
-rc=$(fmt %.3f "$CONN_RATIO")
-say "goal 2 connects: socksify/fastest other (${best_name:-?} by median) = $rc (paired per rep, range $CONN_RANGE), goal >=1.0: $(goal_ge "$rc" 1.0)"
-rs=$(fmt %.3f "$(ratio "${START[sfy-launcher]}" "${START[pc-launcher]}")")
-rp=$(fmt %.3f "$(ratio "${START[shim-preload]}" "${START[pc-preload]}")")
-say "goal 3 start-up: socksify launcher/proxychains4 launcher = $rs, goal <=1.0: $(goal_le "$rs" 1.0)"
-say "goal 3 start-up: shim preload/proxychains4 preload = $rp, goal <=1.0: $(goal_le "$rp" 1.0)"
-ru=$(fmt %.3f "$UDP_RATIO")
-say "goal 4 UDP round trips: socksify/Dante = $ru (paired per rep, range $UDP_RANGE), goal >=1.0: $(goal_ge "$ru" 1.0)"
-if [ "$UDP_CG_DONE" = 1 ]; then
-	al=$(awk -v a="$al_s64" -v b="$al_s8k" 'BEGIN { printf "%.3f", (a > b ? a : b) }')
-	say "goal 4 UDP allocations: socksify allocs/pair via danted = $al_s64 (64 B), $al_s8k (8192 B), goal 0 (<0.01): $(goal_le "$al" 0.01)"
-	# The shim's memcpy work beyond the program's own, at 8192 B minus at 64 B.
-	gr=$(awk -v s64="$mc_s64" -v s8k="$mc_s8k" -v p64="$mc_p64" -v p8k="$mc_p8k" \
-		'BEGIN { g = (s8k - p8k) - (s64 - p64); printf "%.1f", (g < 0 ? 0 : g) }')
-	say "goal 4 UDP payload copy: socksify memcpy instr/pair 64 B -> 8192 B: $mc_s64 -> $mc_s8k (program's own at 8192 B: $mc_p8k), growth $gr, goal no copy (<64): $(goal_le "$gr" 64)"
-else
-	say "goal 4 UDP allocations / payload copy: not measured (valgrind missing or BENCH_NO_CALLGRIND)"
+if want 1; then
+	r1=$(fmt %.3f "${PT_RATIO[sendto]:-nan}") r2=$(fmt %.3f "${PT_RATIO[dupclose]:-nan}")
+	say "goal 1 pass-through sendto: ratio $r1, goal <=1.03: $(goal_le "$r1" 1.03)"
+	say "goal 1 pass-through dup+close: ratio $r2, goal <=1.03: $(goal_le "$r2" 1.03)"
+fi
+if want 2; then
+	rc=$(fmt %.3f "$CONN_RATIO")
+	say "goal 2 connects: socksify/fastest other (${best_name:-?} by median) = $rc (paired per rep, range $CONN_RANGE), goal >=1.0: $(goal_ge "$rc" 1.0)"
+fi
+if want 3; then
+	rs=$(fmt %.3f "$(ratio "${START[sfy-launcher]}" "${START[pc-launcher]}")")
+	rp=$(fmt %.3f "$(ratio "${START[shim-preload]}" "${START[pc-preload]}")")
+	say "goal 3 start-up: socksify launcher/proxychains4 launcher = $rs, goal <=1.0: $(goal_le "$rs" 1.0)"
+	say "goal 3 start-up: shim preload/proxychains4 preload = $rp, goal <=1.0: $(goal_le "$rp" 1.0)"
+fi
+if want 4; then
+	ru=$(fmt %.3f "$UDP_RATIO")
+	say "goal 4 UDP round trips: socksify/Dante = $ru (paired per rep, range $UDP_RANGE), goal >=1.0: $(goal_ge "$ru" 1.0)"
+	if [ "$UDP_CG_DONE" = 1 ]; then
+		al=$(awk -v a="$al_s64" -v b="$al_s8k" 'BEGIN { printf "%.3f", (a > b ? a : b) }')
+		say "goal 4 UDP allocations: socksify allocs/pair via danted = $al_s64 (64 B), $al_s8k (8192 B), goal 0 (<0.01): $(goal_le "$al" 0.01)"
+		# The shim's memcpy work beyond the program's own, at 8192 B minus at 64 B.
+		gr=$(awk -v s64="$mc_s64" -v s8k="$mc_s8k" -v p64="$mc_p64" -v p8k="$mc_p8k" \
+			'BEGIN { g = (s8k - p8k) - (s64 - p64); printf "%.1f", (g < 0 ? 0 : g) }')
+		say "goal 4 UDP payload copy: socksify memcpy instr/pair 64 B -> 8192 B: $mc_s64 -> $mc_s8k (program's own at 8192 B: $mc_p8k), growth $gr, goal no copy (<64): $(goal_le "$gr" 64)"
+	else
+		say "goal 4 UDP allocations / payload copy: not measured (valgrind missing or BENCH_NO_CALLGRIND)"
+	fi
 fi
 say "bench took $(($(date +%s) - T0)) s; measurements: $([ "$FAILED" = 0 ] && echo ok || echo FAILED)"
 [ "$FAILED" = 0 ] || exit 1
