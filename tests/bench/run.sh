@@ -36,6 +36,28 @@
 #      length buffer every call (udpbench ... rotate: the kernel is asked
 #      every time, two process_vm_* calls per trip), alternated; the ratio
 #      is what the check costs at worst.  No goal: it is reported.
+#   6. concurrency (issue 8): N = 1, 10, 100 TCP connects started at once
+#      from one event loop, each then sending a ping and reading the
+#      target's answer, through tests/lab/delayrelay.py, a relay in front
+#      of danted that delays every chunk BENCH_CONC_DELAY ms each way (a
+#      distant proxy: a connection is 3 round trips, 6 delays).  Styles:
+#      storm with one epoll set, storm with one poll array, curl
+#      --parallel (N URLs, on an HTTP target that likewise answers
+#      "proxied" only to danted's address; the curl process is timed) and
+#      Python asyncio (aiostorm.py).  Tools: socksify, proxychains4 and
+#      torsocks (preloaded, each set to the relay) and native: the same
+#      loop doing its own non-blocking SOCKS5 (storm --socks, curl
+#      --socks5, aiostorm.py --socks), the reference.  time(N) is the wall
+#      time from the first connect to the last answer; each figure is the
+#      median (min-max) of BENCH_CONC_REPS rounds, N order alternated per
+#      round, tools rotated; time(100)/time(1) is the median of the
+#      rounds' own ratios.  proxychains4 and torsocks do the whole
+#      handshake inside connect(), so their N connects are N handshakes in
+#      a row (~20 s for N=100 at 50 ms): their N=10 and N=100 runs are
+#      made side by side, the two at once, and N=100 in one round only;
+#      any other tool's N=100 run is not repeated once it took more than
+#      BENCH_CONC_SLOW_MS either.  Goal: socksify time(100)/time(1) <= 1.3
+#      in every style.
 #
 # Network: one network namespace made here, loopback only, with two test
 # addresses on its lo: 198.18.0.1 (danted's external address) and
@@ -50,7 +72,12 @@
 # "6" or "2 4"; default all), BENCH_REPS (default 9), BENCH_OPS (1000000),
 # BENCH_CONNECTS (2000), BENCH_CONN_REPS (9), BENCH_STARTS (1000),
 # BENCH_START_REPS (5), BENCH_NO_CALLGRIND=1, BENCH_UDP_N (20000),
-# BENCH_UDP_REPS (5), BENCH_UDP_CG_N (2000).
+# BENCH_UDP_REPS (5), BENCH_UDP_CG_N (2000), BENCH_CONC_REPS (3),
+# BENCH_CONC_DELAY (50, ms), BENCH_CONC_SLOW_MS (5000), BENCH_CONC_STYLES
+# ("epoll poll curl asyncio"), BENCH_CONC_TOOLS ("socksify proxychains4
+# torsocks native").  Section 6 alone: BENCH_ONLY=6 make bench; a quick
+# look: BENCH_ONLY=6 BENCH_CONC_STYLES=epoll BENCH_CONC_TOOLS="socksify
+# native".
 #
 # Exit status: 0 when every measurement ran (goals met or not), 1 when a
 # measurement failed, 2 when the bench cannot run here.
@@ -73,6 +100,11 @@ START_REPS=${BENCH_START_REPS:-5}
 UDP_N=${BENCH_UDP_N:-20000}
 UDP_REPS=${BENCH_UDP_REPS:-5}
 UDP_CG_N=${BENCH_UDP_CG_N:-2000}
+CONC_REPS=${BENCH_CONC_REPS:-3}
+CONC_DELAY=${BENCH_CONC_DELAY:-50}
+CONC_SLOW_MS=${BENCH_CONC_SLOW_MS:-5000}
+read -ra CONC_STYLES <<<"${BENCH_CONC_STYLES:-epoll poll curl asyncio}"
+read -ra CONC_TOOLS <<<"${BENCH_CONC_TOOLS:-socksify proxychains4 torsocks native}"
 ONLY=${BENCH_ONLY:-}
 
 PROXY_PORT=1080
@@ -80,6 +112,9 @@ PROXY_EXT=198.18.0.1
 TARGET=198.18.0.2
 TARGET_PORT=7
 UDP_PORT=9 # the UDP echo, on the target and (direct baseline) on 127.0.0.1
+HTTP_PORT=80    # section 6: the HTTP target (echod http), on the target
+RELAY_PORT=1081 # section 6: the delaying relay, in front of danted
+RELAY=$TOP/tests/lab/delayrelay.py
 
 NS=sfybench$$
 TMP=
@@ -87,6 +122,8 @@ ECHOD_PID=
 UECHOD_PID=
 LECHOD_PID=
 DANTED_PID=
+HTTPD_PID=
+RELAY_PID=
 FAILED=0
 
 say() { printf '%s\n' "$*"; }
@@ -97,7 +134,7 @@ want() { [ -z "$ONLY" ] || [[ " ${ONLY//,/ } " == *" $1 "* ]]; }
 
 cleanup() {
 	local p
-	for p in $ECHOD_PID $UECHOD_PID $LECHOD_PID $DANTED_PID; do
+	for p in $ECHOD_PID $UECHOD_PID $LECHOD_PID $DANTED_PID $HTTPD_PID $RELAY_PID; do
 		kill -TERM "$p" 2>/dev/null
 	done
 	# Whatever is left in our own namespace (danted's children): give
@@ -112,10 +149,10 @@ cleanup() {
 		done
 		ip netns del "$NS" 2>/dev/null
 	fi
-	for p in $ECHOD_PID $UECHOD_PID $LECHOD_PID $DANTED_PID; do
+	for p in $ECHOD_PID $UECHOD_PID $LECHOD_PID $DANTED_PID $HTTPD_PID $RELAY_PID; do
 		wait "$p" 2>/dev/null
 	done
-	ECHOD_PID='' UECHOD_PID='' LECHOD_PID='' DANTED_PID=''
+	ECHOD_PID='' UECHOD_PID='' LECHOD_PID='' DANTED_PID='' HTTPD_PID='' RELAY_PID=''
 	[ -n "$TMP" ] && [ -z "${BENCH_KEEP:-}" ] && rm -rf "$TMP"
 	TMP=
 }
@@ -170,8 +207,25 @@ if want 4 && [ -z "$DANTE_LIB" ]; then
 	err "libdsocksd.so.0 (dante-client) not found"; exit 2
 fi
 for n in ${ONLY//,/ }; do
-	case $n in [1-5]) ;; *) err "BENCH_ONLY: no section '$n' (1-5)"; exit 2 ;; esac
+	case $n in [1-6]) ;; *) err "BENCH_ONLY: no section '$n' (1-6)"; exit 2 ;; esac
 done
+CURL=
+if want 6; then
+	CURL=$(command -v curl) || { err "curl not installed (make deps)"; exit 2; }
+	[ -x "$PY" ] || { err "$PY missing (make deps)"; exit 2; }
+	[ -f "$RELAY" ] || { err "$RELAY missing"; exit 2; }
+	for v in "$CONC_DELAY" "$CONC_REPS" "$CONC_SLOW_MS"; do
+		case $v in '' | *[!0-9]*) err "BENCH_CONC_DELAY/_REPS/_SLOW_MS: whole numbers, not '$v'"; exit 2 ;; esac
+	done
+	[ "$CONC_REPS" -ge 1 ] || { err "BENCH_CONC_REPS: at least 1"; exit 2; }
+	for v in "${CONC_STYLES[@]}"; do
+		case $v in epoll | poll | curl | asyncio) ;; *) err "BENCH_CONC_STYLES: no style '$v'"; exit 2 ;; esac
+	done
+	for v in "${CONC_TOOLS[@]}"; do
+		case $v in socksify | proxychains4 | torsocks | native) ;; *) err "BENCH_CONC_TOOLS: no tool '$v'"; exit 2 ;; esac
+	done
+	[ ${#CONC_STYLES[@]} -ge 1 ] && [ ${#CONC_TOOLS[@]} -ge 1 ] || { err "BENCH_CONC_STYLES/_TOOLS: empty"; exit 2; }
+fi
 
 mkdir -p "$BIN"
 for src in "$HERE"/*.c; do
@@ -214,6 +268,22 @@ setup_net() {
 	wait_port "$TARGET" "$TARGET_PORT" || return 1
 	wait_port "$TARGET" "$UDP_PORT" u || return 1
 	wait_port 127.0.0.1 "$UDP_PORT" u || return 1
+	want 6 || return 0
+	# Section 6: the HTTP target and the delaying relay to danted.
+	ip netns exec "$NS" "$BIN/echod" "$TARGET" "$HTTP_PORT" "$PROXY_EXT" http \
+		2>"$TMP/httpd.out" &
+	HTTPD_PID=$!
+	ip netns exec "$NS" "$PY" "$RELAY" --listen "127.0.0.1:$RELAY_PORT" \
+		--to "127.0.0.1:$PROXY_PORT" --delay-ms "$CONC_DELAY" \
+		--stats "$TMP/relay-stats.json" --ready "$TMP/relay.ready" \
+		>>"$TMP/relay.out" 2>&1 &
+	RELAY_PID=$!
+	wait_port "$TARGET" "$HTTP_PORT" || return 1
+	for _ in $(seq 1 100); do
+		[ -e "$TMP/relay.ready" ] && break
+		sleep 0.1
+	done
+	wait_port 127.0.0.1 "$RELAY_PORT" || return 1
 	return 0
 }
 
@@ -242,6 +312,11 @@ TorAddress 127.0.0.1
 TorPort $PROXY_PORT
 OnionAddrRange 127.42.42.0/24
 EOF
+# Section 6: the same two, at the delaying relay.
+sed "s/^socks5 127.0.0.1 $PROXY_PORT\$/socks5 127.0.0.1 $RELAY_PORT/" \
+	"$TMP/proxychains.conf" >"$TMP/proxychains-relay.conf"
+sed "s/^TorPort $PROXY_PORT\$/TorPort $RELAY_PORT/" "$TMP/torsocks.conf" \
+	>"$TMP/torsocks-relay.conf"
 cat >"$TMP/socksify-udp.conf" <<EOF
 proxy socks5://127.0.0.1:$PROXY_PORT
 EOF
@@ -594,6 +669,170 @@ udp_cg_sys() {
 	echo
 }
 
+# --- 6. concurrency (issue 8) ------------------------------------------------
+
+# N connects at once from one event loop, through the delaying relay
+# (RELAY_PORT, in front of danted): what an event loop's connects cost
+# when connect() on a non-blocking socket holds the loop for a handshake.
+# Tools whose connect() does the whole SOCKS5 handshake before it returns,
+# non-blocking socket or not: N connects are N handshakes in a row, each 2
+# round trips through the relay (~20 s for N=100 at 50 ms).  Their N=10
+# and N=100 runs are made side by side, the two at once, and N=100 in one
+# round only: such a run waits on the relay's delay, not on the CPU (two
+# N=100 runs side by side took 0.6% longer than alone, here).
+CONC_SYNC=" proxychains4 torsocks "
+CONC_TIMEOUT=120 # s, per run (the probes' own limit; timeout(1) kills later)
+declare -A CONC_LABEL=(
+	[epoll]="epoll probe (storm: one epoll set; EPOLLOUT, SO_ERROR, ping, answer)"
+	[poll]="poll probe (storm: one poll array; the same steps)"
+	[curl]="curl --parallel --parallel-immediate --parallel-max N, N URLs (HTTP target; the curl process timed, start-up included)"
+	[asyncio]="Python asyncio (aiostorm.py: N x open_connection, ping, answer, in one loop)"
+)
+declare -A CONC_NATIVE=(
+	[epoll]="storm --socks: its own non-blocking SOCKS5 in the loop"
+	[poll]="storm --socks: its own non-blocking SOCKS5 in the loop"
+	[curl]="curl --socks5: curl's own SOCKS5"
+	[asyncio]="aiostorm.py --socks: SOCKS5 on the loop's streams"
+)
+
+# conc_env TOOL -> ENVS: the VAR=VALUE settings that run a program under TOOL
+conc_env() {
+	case $1 in
+	socksify) ENVS=(LD_PRELOAD="$LIB" "SOCKSIFY_PROXY=socks5://127.0.0.1:$RELAY_PORT") ;;
+	proxychains4) ENVS=(LD_PRELOAD="$PC_LIB" PROXYCHAINS_CONF_FILE="$TMP/proxychains-relay.conf"
+		PROXYCHAINS_QUIET_MODE=1) ;;
+	torsocks) ENVS=(LD_PRELOAD="$TS_LIB" TORSOCKS_CONF_FILE="$TMP/torsocks-relay.conf") ;;
+	native) ENVS=() ;;
+	esac
+}
+
+# conc_run STYLE TOOL N -> ms from the first connect to the last answer
+conc_run() {
+	local style=$1 tool=$2 n=$3 sx=() cx=(--proxy '') urls=() out ok bad i
+	local lim=(timeout -k 5 $((CONC_TIMEOUT + 30)))
+	local err=$TMP/conc-$style-$tool.err
+	conc_env "$tool"
+	if [ "$tool" = native ]; then
+		sx=(--socks "127.0.0.1:$RELAY_PORT")
+		cx=(--socks5 "127.0.0.1:$RELAY_PORT")
+	fi
+	case $style in
+	epoll | poll)
+		ip netns exec "$NS" "${lim[@]}" env "${ENVS[@]}" "$BIN/storm" --style "$style" \
+			--timeout "$CONC_TIMEOUT" "${sx[@]}" "$TARGET" "$TARGET_PORT" "$n" 2>>"$err" ;;
+	asyncio)
+		ip netns exec "$NS" "${lim[@]}" env "${ENVS[@]}" "$PY" "$HERE/aiostorm.py" \
+			--timeout "$CONC_TIMEOUT" "${sx[@]}" "$TARGET" "$TARGET_PORT" "$n" 2>>"$err" ;;
+	curl)
+		for i in $(seq 1 "$n"); do urls+=("http://$TARGET:$HTTP_PORT/$i"); done
+		# spawn times the one curl process (and prints that last); curl
+		# writes every body, each of which must be "proxied".
+		out=$(ip netns exec "$NS" "${lim[@]}" "$BIN/spawn" 1 "${ENVS[@]}" -- "$CURL" \
+			-sS --no-progress-meter --fail --max-time "$CONC_TIMEOUT" --parallel \
+			--parallel-immediate --parallel-max "$n" "${cx[@]}" "${urls[@]}" 2>>"$err") ||
+			return 1
+		ok=$(head -n -1 <<<"$out" | grep -cx proxied)
+		bad=$(head -n -1 <<<"$out" | grep -vcx proxied)
+		if [ "$ok" != "$n" ] || [ "$bad" != 0 ]; then
+			echo "curl: $ok of $n bodies 'proxied', $bad other lines: $(head -n -1 <<<"$out" |
+				grep -vx proxied | head -n 3 | tr '\n' ' ')" >>"$err"
+			return 1
+		fi
+		tail -n 1 <<<"$out" ;;
+	esac
+}
+
+declare -A CT CONC_OK # CT[STYLE,TOOL,N,REP]: ms
+CONC_CAPPED=         # "style:tool ..." whose N=100 was not repeated: slow
+# conc_one STYLE TOOL N REP: one run, recorded (or the tool's failure)
+conc_one() {
+	local v
+	if v=$(conc_run "$1" "$2" "$3") && [ -n "$v" ]; then
+		CT[$1,$2,$3,$4]=$v
+	else
+		CONC_OK[$1,$2]=0
+		measure_failed "concurrency $1 N=$3 under $2: $(tail -n 3 "$TMP/conc-$1-$2.err" | tr '\n' ' ')"
+	fi
+}
+# conc_sync_pair STYLE N REP: the CONC_SYNC tools' runs, side by side
+conc_sync_pair() {
+	local t v jobs=()
+	for t in $CONC_SYNC; do
+		[ "${CONC_OK[$1,$t]:-0}" = 1 ] || continue
+		conc_run "$1" "$t" "$2" >"$TMP/conc-pair-$t" &
+		jobs+=("$t=$!")
+	done
+	for t in "${jobs[@]}"; do
+		if wait "${t#*=}" && v=$(cat "$TMP/conc-pair-${t%=*}") && [ -n "$v" ]; then
+			CT[$1,${t%=*},$2,$3]=$v
+		else
+			CONC_OK[$1,${t%=*}]=0
+			measure_failed "concurrency $1 N=$2 under ${t%=*}: $(tail -n 3 "$TMP/conc-$1-${t%=*}.err" | tr '\n' ' ')"
+		fi
+	done
+	return 0
+}
+
+bench_conc() {
+	local style rep n t i ns order pair t0 k=${#CONC_TOOLS[@]}
+	for style in "${CONC_STYLES[@]}"; do
+		t0=$(date +%s)
+		for t in "${CONC_TOOLS[@]}"; do CONC_OK[$style,$t]=1; done
+		for rep in $(seq 1 "$CONC_REPS"); do
+			# N up, then down (ABBA); the tools rotated each rep and N,
+			# the side-by-side pair first, then last.
+			if [ $((rep % 2)) = 1 ]; then ns=(1 10 100); else ns=(100 10 1); fi
+			for n in "${ns[@]}"; do
+				order=()
+				for ((i = 0; i < k; i++)); do order+=("${CONC_TOOLS[$(((i + rep + n) % k))]}"); done
+				pair=0
+				[ "$n" = 10 ] || { [ "$n" = 100 ] && [ "$rep" = 1 ]; } && pair=1
+				[ "$pair" = 1 ] && [ $((rep % 2)) = 1 ] && conc_sync_pair "$style" "$n" "$rep"
+				for t in "${order[@]}"; do
+					[ "${CONC_OK[$style,$t]}" = 1 ] || continue
+					[ "$n" != 1 ] && [[ $CONC_SYNC == *" $t "* ]] && continue
+					if [ "$n" = 100 ] && [ "$rep" -gt 1 ] &&
+						awk -v v="${CT[$style,$t,100,1]:-0}" -v s="$CONC_SLOW_MS" \
+							'BEGIN { exit !(v > s) }'; then
+						[ "$rep" = 2 ] && CONC_CAPPED+=" $style:$t"
+						continue
+					fi
+					conc_one "$style" "$t" "$n" "$rep"
+				done
+				[ "$pair" = 1 ] && [ $((rep % 2)) = 0 ] && conc_sync_pair "$style" "$n" "$rep"
+			done
+		done
+		say "    $style: $(($(date +%s) - t0)) s"
+	done
+}
+
+# conc_vals STYLE TOOL N -> the runs' ms, one a line; conc_ratios STYLE
+# TOOL -> time(100)/time(1) of each rep that has both
+conc_vals() {
+	local rep
+	for rep in $(seq 1 "$CONC_REPS"); do
+		[ -n "${CT[$1,$2,$3,$rep]:-}" ] && echo "${CT[$1,$2,$3,$rep]}"
+	done
+	return 0
+}
+conc_ratios() {
+	local rep
+	for rep in $(seq 1 "$CONC_REPS"); do
+		[ -n "${CT[$1,$2,100,$rep]:-}" ] && [ -n "${CT[$1,$2,1,$rep]:-}" ] &&
+			ratio "${CT[$1,$2,100,$rep]}" "${CT[$1,$2,1,$rep]}" && echo
+	done
+	return 0
+}
+# conc_cell FORMAT: numbers on stdin -> "MEDIAN (MIN-MAX)", or
+# "VALUE (1 run)", or "-" for none
+conc_cell() {
+	sort -g | awk -v f="$1" '{ v[NR] = $1 } END {
+		if (NR == 0) { print "-"; exit }
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		if (NR == 1) printf f " (1 run)\n", m
+		else printf f " (" f "-" f ")\n", m, v[1], v[NR] }'
+}
+
 # --- run --------------------------------------------------------------------
 
 T0=$(date +%s)
@@ -627,6 +866,12 @@ if want 5; then
 	say "[5] bad-pointer checks: $UDP_REPS reps x $UDP_N round trips under socksify, buffers reused vs new every call, alternated"
 	bench_safemem
 fi
+T6=$(date +%s)
+if want 6; then
+	say "[6] concurrency: N = 1 10 100 connects at once; styles ${CONC_STYLES[*]}; tools ${CONC_TOOLS[*]}; $CONC_REPS rounds, via a ${CONC_DELAY} ms delaying relay in front of danted"
+	bench_conc
+fi
+T6=$(($(date +%s) - T6))
 
 # The target's own count: every connection should have come from danted.
 kill -TERM "$ECHOD_PID" 2>/dev/null
@@ -642,6 +887,16 @@ UECHOD_PID=
 UECHOD_COUNT=$(grep -o '[0-9]* proxied, [0-9]* direct' "$TMP/udpechod.out")
 DIRECT=$(awk '{print $3}' <<<"$UECHOD_COUNT")
 [ "${DIRECT:-1}" = 0 ] || measure_failed "UDP target saw direct datagrams: $UECHOD_COUNT"
+# And every request at the HTTP target (section 6).
+HTTPD_COUNT=
+if [ -n "$HTTPD_PID" ]; then
+	kill -TERM "$HTTPD_PID" 2>/dev/null
+	wait "$HTTPD_PID" 2>/dev/null
+	HTTPD_PID=
+	HTTPD_COUNT=$(grep -o '[0-9]* proxied, [0-9]* direct' "$TMP/httpd.out")
+	DIRECT=$(awk '{print $3}' <<<"$HTTPD_COUNT")
+	[ "${DIRECT:-1}" = 0 ] || measure_failed "HTTP target saw direct connections: $HTTPD_COUNT"
+fi
 
 if want 1; then
 	say ""
@@ -733,6 +988,32 @@ if want 5; then
 	say "check cost at worst: new-buffer/reused = $(fmt %.3f "$SAFE_RATIO") (paired per rep, range $SAFE_RANGE); reported, no goal"
 fi
 
+if want 6; then
+	say ""
+	say "== 6. concurrency (issue 8): N connects at once from one event loop, via a relay delaying every chunk ${CONC_DELAY} ms each way in front of danted (median (min-max) of $CONC_REPS rounds; N order alternated, tools rotated; ${T6} s) =="
+	say "floor: a connection is 3 round trips through the relay (SOCKS5 greeting, SOCKS5 request, ping/answer or HTTP request/response) = $((6 * CONC_DELAY)) ms; time(N): ms from the first connect to the last answer"
+	for style in "${CONC_STYLES[@]}"; do
+		say ""
+		say "${CONC_LABEL[$style]}"
+		printf '%-14s %20s %20s %22s %20s\n' "tool" "time(1) ms" "time(10) ms" "time(100) ms" "time(100)/time(1)"
+		for t in "${CONC_TOOLS[@]}"; do
+			label=$t
+			[ "${CONC_OK[$style,$t]:-0}" = 1 ] || label="$t FAILED"
+			printf '%-14s %20s %20s %22s %20s\n' "$label" \
+				"$(conc_vals "$style" "$t" 1 | conc_cell %.0f)" \
+				"$(conc_vals "$style" "$t" 10 | conc_cell %.0f)" \
+				"$(conc_vals "$style" "$t" 100 | conc_cell %.0f)" \
+				"$(conc_ratios "$style" "$t" | conc_cell %.2f)"
+		done
+		say "native: ${CONC_NATIVE[$style]}"
+	done
+	say ""
+	[[ " ${CONC_TOOLS[*]} " == *" proxychains4 "* || " ${CONC_TOOLS[*]} " == *" torsocks "* ]] &&
+		say "(proxychains4, torsocks: their connect() makes the whole handshake, so N connects are N handshakes one after another, 2 round trips each; their N=10 and N=100 runs are made side by side, the two at once, N=100 in one round only: such runs wait on the relay, not on the CPU)"
+	[ -n "$CONC_CAPPED" ] && say "(N=100 not repeated after a first run over $CONC_SLOW_MS ms (BENCH_CONC_SLOW_MS):$CONC_CAPPED)"
+	say "targets saw: echo ${ECHOD_COUNT:-?}, HTTP ${HTTPD_COUNT:-?} (every answer checked: 'proxied' = came from danted's $PROXY_EXT)"
+fi
+
 say ""
 if want 1; then
 	r1=$(fmt %.3f "${PT_RATIO[sendto]:-nan}") r2=$(fmt %.3f "${PT_RATIO[dupclose]:-nan}")
@@ -762,6 +1043,12 @@ if want 4; then
 	else
 		say "goal 4 UDP allocations / payload copy: not measured (valgrind missing or BENCH_NO_CALLGRIND)"
 	fi
+fi
+if want 6 && [[ " ${CONC_TOOLS[*]} " == *" socksify "* ]]; then
+	for style in "${CONC_STYLES[@]}"; do
+		r=$(conc_ratios "$style" socksify | median)
+		say "goal 6 concurrency, $style: socksify time(100)/time(1) = $(conc_ratios "$style" socksify | conc_cell %.2f) (native: $(conc_ratios "$style" native | conc_cell %.2f)), goal <=1.3: $(goal_le "$(fmt %.3f "$r")" 1.3)"
+	done
 fi
 say "bench took $(($(date +%s) - T0)) s; measurements: $([ "$FAILED" = 0 ] && echo ok || echo FAILED)"
 [ "$FAILED" = 0 ] || exit 1
