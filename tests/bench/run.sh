@@ -50,14 +50,16 @@
 #      --socks5, aiostorm.py --socks), the reference.  time(N) is the wall
 #      time from the first connect to the last answer; each figure is the
 #      median (min-max) of BENCH_CONC_REPS rounds, N order alternated per
-#      round, tools rotated; time(100)/time(1) is the median of the
-#      rounds' own ratios.  proxychains4 and torsocks do the whole
-#      handshake inside connect(), so their N connects are N handshakes in
-#      a row (~20 s for N=100 at 50 ms): their N=10 and N=100 runs are
-#      made side by side, the two at once, and N=100 in one round only;
-#      any other tool's N=100 run is not repeated once it took more than
-#      BENCH_CONC_SLOW_MS either.  Goal: socksify time(100)/time(1) <= 1.3
-#      in every style.
+#      round, tools rotated, each run started once the last one's
+#      connections are all torn down; time(100)/time(1) is the median of
+#      the rounds' own ratios (a single N=100 run: over the median
+#      time(1)); every run is listed in $TMP/conc-runs (BENCH_KEEP=1).
+#      proxychains4 and torsocks do the whole handshake inside connect(),
+#      so their N connects are N handshakes in a row (~20 s for N=100 at
+#      50 ms): their N=10 and N=100 runs are made side by side, the two
+#      at once, and N=100 in one round only; any other tool's N=100 run is
+#      not repeated once it took more than BENCH_CONC_SLOW_MS either.
+#      Goal: socksify time(100)/time(1) <= 1.3 in every style.
 #
 # Network: one network namespace made here, loopback only, with two test
 # addresses on its lo: 198.18.0.1 (danted's external address) and
@@ -742,13 +744,31 @@ conc_run() {
 	esac
 }
 
+# conc_settle: waits (up to 5 s) until no TCP connection in the namespace
+# is open but for TIME_WAIT: a run starts only once the last one's are
+# torn down at the relay (which passes each end on a delay later), danted
+# and the targets.  (A native N=100 run straight after the side-by-side
+# pair's 200 connections took 557 ms, against 396-429 ms settled.)
+conc_settle() {
+	local i
+	for i in $(seq 1 100); do
+		[ -z "$(ip netns exec "$NS" ss -Htn state connected exclude time-wait 2>/dev/null)" ] &&
+			return 0
+		sleep 0.05
+	done
+	err "concurrency: connections still open after 5 s: $(ip netns exec "$NS" ss -Htn state connected exclude time-wait | wc -l)"
+	return 0
+}
+
 declare -A CT CONC_OK # CT[STYLE,TOOL,N,REP]: ms
 CONC_CAPPED=         # "style:tool ..." whose N=100 was not repeated: slow
 # conc_one STYLE TOOL N REP: one run, recorded (or the tool's failure)
 conc_one() {
 	local v
+	conc_settle
 	if v=$(conc_run "$1" "$2" "$3") && [ -n "$v" ]; then
 		CT[$1,$2,$3,$4]=$v
+		echo "$1 $2 N=$3 round $4: $v ms" >>"$TMP/conc-runs"
 	else
 		CONC_OK[$1,$2]=0
 		measure_failed "concurrency $1 N=$3 under $2: $(tail -n 3 "$TMP/conc-$1-$2.err" | tr '\n' ' ')"
@@ -757,6 +777,7 @@ conc_one() {
 # conc_sync_pair STYLE N REP: the CONC_SYNC tools' runs, side by side
 conc_sync_pair() {
 	local t v jobs=()
+	conc_settle
 	for t in $CONC_SYNC; do
 		[ "${CONC_OK[$1,$t]:-0}" = 1 ] || continue
 		conc_run "$1" "$t" "$2" >"$TMP/conc-pair-$t" &
@@ -765,6 +786,7 @@ conc_sync_pair() {
 	for t in "${jobs[@]}"; do
 		if wait "${t#*=}" && v=$(cat "$TMP/conc-pair-${t%=*}") && [ -n "$v" ]; then
 			CT[$1,${t%=*},$2,$3]=$v
+			echo "$1 ${t%=*} N=$2 round $3: $v ms (side by side)" >>"$TMP/conc-runs"
 		else
 			CONC_OK[$1,${t%=*}]=0
 			measure_failed "concurrency $1 N=$2 under ${t%=*}: $(tail -n 3 "$TMP/conc-$1-${t%=*}.err" | tr '\n' ' ')"
@@ -807,7 +829,9 @@ bench_conc() {
 }
 
 # conc_vals STYLE TOOL N -> the runs' ms, one a line; conc_ratios STYLE
-# TOOL -> time(100)/time(1) of each rep that has both
+# TOOL -> time(100)/time(1) of each rep that has both, or, when N=100 was
+# run once, that run over the median time(1) (not over one round's, which
+# may be the outlier)
 conc_vals() {
 	local rep
 	for rep in $(seq 1 "$CONC_REPS"); do
@@ -817,6 +841,11 @@ conc_vals() {
 }
 conc_ratios() {
 	local rep
+	if [ "$(conc_vals "$1" "$2" 100 | wc -l)" = 1 ]; then
+		[ -n "$(conc_vals "$1" "$2" 1)" ] &&
+			ratio "$(conc_vals "$1" "$2" 100)" "$(conc_vals "$1" "$2" 1 | median)" && echo
+		return 0
+	fi
 	for rep in $(seq 1 "$CONC_REPS"); do
 		[ -n "${CT[$1,$2,100,$rep]:-}" ] && [ -n "${CT[$1,$2,1,$rep]:-}" ] &&
 			ratio "${CT[$1,$2,100,$rep]}" "${CT[$1,$2,1,$rep]}" && echo
@@ -1009,7 +1038,7 @@ if want 6; then
 	done
 	say ""
 	[[ " ${CONC_TOOLS[*]} " == *" proxychains4 "* || " ${CONC_TOOLS[*]} " == *" torsocks "* ]] &&
-		say "(proxychains4, torsocks: their connect() makes the whole handshake, so N connects are N handshakes one after another, 2 round trips each; their N=10 and N=100 runs are made side by side, the two at once, N=100 in one round only: such runs wait on the relay, not on the CPU)"
+		say "(proxychains4, torsocks: their connect() makes the whole handshake, so N connects are N handshakes one after another, 2 round trips each; their N=10 and N=100 runs are made side by side, the two at once, N=100 in one round only: such runs wait on the relay, not on the CPU; a ratio from one N=100 run is over the median time(1))"
 	[ -n "$CONC_CAPPED" ] && say "(N=100 not repeated after a first run over $CONC_SLOW_MS ms (BENCH_CONC_SLOW_MS):$CONC_CAPPED)"
 	say "targets saw: echo ${ECHOD_COUNT:-?}, HTTP ${HTTPD_COUNT:-?} (every answer checked: 'proxied' = came from danted's $PROXY_EXT)"
 fi
