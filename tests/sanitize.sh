@@ -231,6 +231,32 @@ MSG="san-name-$TOKEN"
 san_expect "python3 TCP echo $LAB_NAME:7 via $UH (getaddrinfo placeholder)" pyname "$MSG" \
 	"$UH" "$PY" -c "$PYECHO" "$LAB_NAME" 7 "$MSG"
 
+# Asynchronous connects (issue 8): 50 at once from one asyncio loop (the
+# helper thread, epoll registrations taken out and put back) and from
+# curl's multi interface (poll substitution).
+PYASYNC='
+import asyncio, sys
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+async def one(i):
+    r, w = await asyncio.open_connection(host, port)
+    w.write(b"a%d\n" % i)
+    await w.drain()
+    w.write_eof()
+    d = await r.read()
+    w.close()
+    return d == b"a%d\n" % i
+async def main():
+    ok = await asyncio.gather(*[one(i) for i in range(n)])
+    print("%d of %d" % (sum(ok), n))
+asyncio.run(main())
+'
+san_expect "python3 asyncio: 50 connects at once to $T4:7 via $U4 (asynchronous connect)" \
+	pyasync "50 of 50" "$U4" "$PY" -c "$PYASYNC" "$T4" 7 50
+san_expect "curl --parallel: 20 fetches at once of http://$T4/ via $U4 (poll while pending)" \
+	curlpar "$(for _ in $(seq 20); do echo "$TOKEN"; done)" \
+	"$U4" curl -sS -g -m 15 --parallel --parallel-max 20 \
+	$(for _ in $(seq 20); do printf ' http://%s/' "$T4"; done)
+
 # san_facts DESC NAME URL CMD...: a test program of ours (tests/prog,
 # fact.h lines): pass if it exits 0, printed no FAIL and the sanitizers
 # said nothing.
