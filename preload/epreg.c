@@ -125,12 +125,13 @@ static void drop_locked(int fd)
 
 void sfy_fresh_clear(int fd)
 {
-	if (sfy_in_vfork_child())
-		return; /* the parent's memory: its sockets, not ours */
+	/* (In a child of vfork() this clears the parent's mark: its connect
+	 * then takes the synchronous path, which is safe.) */
 	bit(fd, 0);
-	if (atomic_load_explicit(&g_nrecs, memory_order_relaxed) == 0 &&
-	    !g_nunknown && !g_ndupborn)
-		return;
+	if ((atomic_load_explicit(&g_nrecs, memory_order_relaxed) == 0 &&
+	     !g_nunknown && !g_ndupborn) ||
+	    sfy_in_vfork_child())
+		return; /* the records are the parent's */
 	pthread_mutex_lock(&g_lock);
 	drop_locked(fd);
 	pthread_mutex_unlock(&g_lock);

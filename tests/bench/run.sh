@@ -209,10 +209,10 @@ if want 4 && [ -z "$DANTE_LIB" ]; then
 	err "libdsocksd.so.0 (dante-client) not found"; exit 2
 fi
 for n in ${ONLY//,/ }; do
-	case $n in [1-6]) ;; *) err "BENCH_ONLY: no section '$n' (1-6)"; exit 2 ;; esac
+	case $n in [1-7]) ;; *) err "BENCH_ONLY: no section '$n' (1-7)"; exit 2 ;; esac
 done
 CURL=
-if want 6; then
+if want 6 || want 7; then
 	CURL=$(command -v curl) || { err "curl not installed (make deps)"; exit 2; }
 	[ -x "$PY" ] || { err "$PY missing (make deps)"; exit 2; }
 	[ -f "$RELAY" ] || { err "$RELAY missing"; exit 2; }
@@ -270,7 +270,7 @@ setup_net() {
 	wait_port "$TARGET" "$TARGET_PORT" || return 1
 	wait_port "$TARGET" "$UDP_PORT" u || return 1
 	wait_port 127.0.0.1 "$UDP_PORT" u || return 1
-	want 6 || return 0
+	want 6 || want 7 || return 0
 	# Section 6: the HTTP target and the delaying relay to danted.
 	ip netns exec "$NS" "$BIN/echod" "$TARGET" "$HTTP_PORT" "$PROXY_EXT" http \
 		2>"$TMP/httpd.out" &
@@ -862,6 +862,70 @@ conc_cell() {
 		else printf f " (" f "-" f ")\n", m, v[1], v[NR] }'
 }
 
+# --- 7. the cost of one blocking connect; pipelining (issue 8) ---------------
+
+# sc_pre TOOL -> PRE: how connmark runs under TOOL (straight to danted)
+sc_pre() {
+	case $1 in
+	socksify) PRE=(env LD_PRELOAD="$LIB" "SOCKSIFY_PROXY=socks5://127.0.0.1:$PROXY_PORT" "$BIN/connmark") ;;
+	proxychains4) PRE=(env LD_PRELOAD="$PC_LIB" PROXYCHAINS_CONF_FILE="$TMP/proxychains.conf"
+		PROXYCHAINS_QUIET_MODE=1 "$BIN/connmark") ;;
+	torsocks) PRE=(env LD_PRELOAD="$TS_LIB" TORSOCKS_CONF_FILE="$TMP/torsocks.conf" "$BIN/connmark") ;;
+	native) PRE=("$BIN/connmark" --socks "127.0.0.1:$PROXY_PORT") ;;
+	esac
+}
+# sc_count TOOL -> "MEDIAN MIN MAX": system calls between connmark's markers
+# (the connect, whoever makes its calls), over SC_N connects but the first
+# two (one-time set-up: the configuration, the proxy's address)
+SC_N=${BENCH_SYSCALL_N:-12}
+SC_TOOLS=(socksify proxychains4 torsocks native)
+declare -A SC
+sc_count() {
+	local f=$TMP/strace-$1
+	sc_pre "$1"
+	ip netns exec "$NS" timeout 60 strace -f -qq -o "$f" "${PRE[@]}" "$TARGET" "$TARGET_PORT" "$SC_N" \
+		2>>"$TMP/sc-$1.err" || return 1
+	awk '/write\(-1, "<"/ { on = 1; n = 0; next }
+		/write\(-1, ">"/ { if (on) print n; on = 0; next }
+		on && /^[0-9]+ +[a-z_0-9]+\(/ { n++ }' "$f" | tail -n +3 |
+		sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)], v[1], v[NR] }'
+}
+bench_syscalls() {
+	local t v
+	if ! command -v strace >/dev/null 2>&1; then
+		err "strace not installed: section 7's system-call counts skipped"
+		return 0
+	fi
+	for t in "${SC_TOOLS[@]}"; do
+		v=$(sc_count "$t") && [ -n "$v" ] && { SC[$t]=$v; continue; }
+		measure_failed "system calls per connect under $t: $(tail -n 2 "$TMP/sc-$t.err" | tr '\n' ' ')"
+	done
+}
+
+# Pipelining: one connect through the delaying relay (storm epoll, N=1
+# and N=10), socksify with `pipeline no` and `pipeline yes`, alternated.
+PIPE_REPS=${BENCH_PIPE_REPS:-7}
+declare -A PIPE
+bench_pipeline() {
+	local rep v n pl
+	for pl in no yes; do
+		printf 'proxy socks5://127.0.0.1:%s\npipeline %s\n' "$RELAY_PORT" "$pl" >"$TMP/pipe-$pl.conf"
+	done
+	for rep in $(seq 1 "$PIPE_REPS"); do
+		for n in 1 10; do
+			for pl in $([ $((rep % 2)) = 1 ] && echo "no yes" || echo "yes no"); do
+				conc_settle
+				v=$(ip netns exec "$NS" timeout 60 env -u SOCKSIFY_PROXY LD_PRELOAD="$LIB" \
+					SOCKSIFY_CONF="$TMP/pipe-$pl.conf" "$BIN/storm" --style epoll \
+					--timeout 30 "$TARGET" "$TARGET_PORT" "$n" 2>>"$TMP/pipe.err") ||
+					{ measure_failed "pipeline $pl N=$n: $(tail -n 2 "$TMP/pipe.err" | tr '\n' ' ')"; return 1; }
+				echo "$v" >>"$TMP/pipe-$pl-$n"
+			done
+		done
+	done
+	for pl in no yes; do for n in 1 10; do PIPE[$pl,$n]=$(conc_cell %.0f <"$TMP/pipe-$pl-$n"); done; done
+}
+
 # --- run --------------------------------------------------------------------
 
 T0=$(date +%s)
@@ -901,6 +965,11 @@ if want 6; then
 	bench_conc
 fi
 T6=$(($(date +%s) - T6))
+if want 7; then
+	say "[7] one blocking connect's system calls (strace, $SC_N connects per tool); pipelining through the ${CONC_DELAY} ms relay, $PIPE_REPS rounds"
+	bench_syscalls
+	bench_pipeline
+fi
 
 # The target's own count: every connection should have come from danted.
 kill -TERM "$ECHOD_PID" 2>/dev/null
@@ -1043,6 +1112,24 @@ if want 6; then
 	say "targets saw: echo ${ECHOD_COUNT:-?}, HTTP ${HTTPD_COUNT:-?} (every answer checked: 'proxied' = came from danted's $PROXY_EXT)"
 fi
 
+if want 7; then
+	say ""
+	say "== 7. one blocking proxied connect() (connmark: socket, connect, ping, close; straight to danted) and pipelining =="
+	printf '%-14s %28s\n' "tool" "system calls in connect()"
+	for t in "${SC_TOOLS[@]}"; do
+		read -r m lo hi <<<"${SC[$t]:-? ? ?}"
+		printf '%-14s %28s\n' "$t" "$m ($lo-$hi)"
+	done
+	say "(median (min-max) over connects 3..$SC_N; native: connmark --socks, its own blocking SOCKS5 client)"
+	say ""
+	say "pipeline (greeting and CONNECT in one write), socksify, storm epoll via the ${CONC_DELAY} ms relay (median (min-max) of $PIPE_REPS):"
+	printf '%-16s %20s %20s\n' "pipeline" "time(1) ms" "time(10) ms"
+	for pl in no yes; do
+		printf '%-16s %20s %20s\n' "$pl" "${PIPE[$pl,1]:-?}" "${PIPE[$pl,10]:-?}"
+	done
+	say "(one round trip to the proxy is $((2 * CONC_DELAY)) ms here: pipelining saves one per connect)"
+fi
+
 say ""
 if want 1; then
 	r1=$(fmt %.3f "${PT_RATIO[sendto]:-nan}") r2=$(fmt %.3f "${PT_RATIO[dupclose]:-nan}")
@@ -1078,6 +1165,10 @@ if want 6 && [[ " ${CONC_TOOLS[*]} " == *" socksify "* ]]; then
 		r=$(conc_ratios "$style" socksify | median)
 		say "goal 6 concurrency, $style: socksify time(100)/time(1) = $(conc_ratios "$style" socksify | conc_cell %.2f) (native: $(conc_ratios "$style" native | conc_cell %.2f)), goal <=1.3: $(goal_le "$(fmt %.3f "$r")" 1.3)"
 	done
+fi
+if want 7; then
+	read -r m _ _ <<<"${SC[socksify]:-? ? ?}"
+	say "goal 7 system calls: socksify makes $m in one blocking proxied connect() (torsocks ${SC[torsocks]%% *}, proxychains4 ${SC[proxychains4]%% *}, native ${SC[native]%% *}), goal <=14: $(goal_le "$m" 14)"
 fi
 say "bench took $(($(date +%s) - T0)) s; measurements: $([ "$FAILED" = 0 ] && echo ok || echo FAILED)"
 [ "$FAILED" = 0 ] || exit 1
