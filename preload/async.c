@@ -2,20 +2,31 @@
  * async.c - asynchronous proxied connects (contract in async.h).
  *
  * A record ("slot") goes FREE -> SETUP (claimed by a connect) ->
- * CONNECTING (TCP to the proxy) -> HANDSHAKE -> OK or FAILED, and back to
- * FREE once no poll or select of any thread holds a reference to it.  Its
- * generation, bumped at every claim, tells a stale reference (a child of
- * fork() that looks at its parent's record long after) from the current
- * one.  The slot's spin lock serialises the helper's I/O on the program's
- * fd with the program's close of it and with epoll_ctl on it; program
- * threads block signals while they hold it (a handler that closes the fd
- * must not spin on its own thread's lock).
+ * CONNECTING (TCP to the proxy) -> HANDSHAKE -> OK or FAILED, and stays
+ * so (its outcome readable by every process that shares the socket) until
+ * a connect claims it again.  Its generation, bumped at every claim, tells
+ * a stale reference (a child of fork() looking at its parent's record long
+ * after) from the current one.  The slot's spin lock serialises the
+ * helper's I/O on the program's fd with the program's close of it and
+ * with epoll_ctl on it; program threads block signals while they hold it
+ * (a handler that closes the fd must not spin on its own thread's lock).
  *
- * Order at the end of a handshake (complete()): the fd's entry and pending
- * bit first, so that whoever wakes sees a finished socket; then the epoll
- * registrations go back (the kernel wakes epoll waiters and makes the
- * edge); then the eventfd (poll and select waiters); then O_ASYNC's
- * signal.
+ * The helper works on the program's fd number.  A close we see cancels
+ * the handshake under the lock first; one we do not see (fclose of an
+ * fdopen'd socket, a raw syscall) is caught by the socket's identity
+ * (device and inode, checked before the fd is touched at the end) and by
+ * socket() handing out the number again.
+ *
+ * Order at the end of a handshake (complete(), all under the lock): the
+ * outcome published in the slot, the epoll registrations put back (the
+ * kernel wakes epoll waiters and makes the edge; a waiter that runs first
+ * sees the outcome through settle()), then the fd's entry, then the
+ * eventfd (poll and select waiters), then O_ASYNC's signal.
+ *
+ * Per process: fd -> entry (sfy_async_map), and each slot's eventfd
+ * (g_efd: fds are per process; a child of fork() inherits its parent's).
+ * An entry holds the fd's pending bit (pending.h) while it names a slot
+ * and while it holds a failure's errno not yet reported.
  */
 #include "async.h"
 
@@ -30,6 +41,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -46,9 +58,11 @@
 #define SLOTS	  1024
 #define MAX_REGS  8
 #define IDLE_MS	  2000 /* the helper leaves after this long with no work */
-#define GRACE_MS  1000 /* past the deadline: the driving process is gone */
+#define GRACE_MS  1000 /* past the deadline: the driving process is stuck */
+#define LOOK_MS	  250  /* a process not driving a handshake looks this often */
 #define WAKE_DATA (~0ull)
 #define DESC_LEN  (SFY_ADDRSTRLEN + 256 + 16)
+#define ORPHAN	  ((pid_t)-1) /* owner: none (the driver closed its copy) */
 
 enum state { S_FREE, S_SETUP, S_CONNECTING, S_HANDSHAKE, S_OK, S_FAILED };
 
@@ -56,10 +70,12 @@ struct slot {
 	_Atomic int state;
 	_Atomic int lock;
 	_Atomic unsigned int gen;
-	_Atomic int refs; /* poll/select waiters holding efd */
+	_Atomic int refs; /* poll/select waiters on the eventfd */
 	pid_t owner;	  /* the process whose helper drives it */
+	int forked;	  /* a fork() since the claim: others may share it */
 	int fd;		  /* the program's fd, in owner */
-	int efd;	  /* eventfd: written once at the end */
+	dev_t dev;	  /* ... and what it is */
+	ino_t ino;
 	int family;
 	int paddr; /* the proxy address in flight */
 	int err;   /* S_FAILED: the errno */
@@ -74,21 +90,8 @@ struct slot {
 _Atomic uint32_t sfy_async_map[SFY_ASYNC_FDS];
 _Atomic unsigned long sfy_async_epfds[SFY_ASYNC_FDS / FDT_WORD_BITS];
 
-static void watch_epfd(int epfd)
-{
-	if ((unsigned int)epfd < SFY_ASYNC_FDS)
-		atomic_fetch_or(&sfy_async_epfds[epfd / FDT_WORD_BITS],
-				1ul << (epfd % FDT_WORD_BITS));
-}
-
 static struct slot *g_slots; /* MAP_SHARED, SLOTS of them */
-/* Each slot's destination, in this process's own memory as well: a child
- * of fork() keeps the copy of the slot's use at fork time, whatever the
- * parent reuses the slot for later. */
-static struct {
-	struct sockaddr_storage peer;
-	socklen_t len;
-} g_peers[SLOTS];
+static int g_efd[SLOTS];     /* this process's eventfd per slot, or -1 */
 static pthread_once_t g_map_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t g_start_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_hep = -1;			 /* the helper's epoll */
@@ -96,6 +99,13 @@ static int g_wake = -1;			 /* eventfd: wakes the helper */
 static atomic_int g_helper;		 /* 0 none, 1 running, 2 starting */
 static atomic_int g_active;		 /* this process's live handshakes */
 static _Atomic long long g_helper_until; /* when the helper wakes anyway */
+
+static void watch_epfd(int epfd)
+{
+	if ((unsigned int)epfd < SFY_ASYNC_FDS)
+		atomic_fetch_or(&sfy_async_epfds[epfd / FDT_WORD_BITS],
+				1ul << (epfd % FDT_WORD_BITS));
+}
 
 static inline uint32_t enc(int i, unsigned int gen)
 {
@@ -106,7 +116,7 @@ static inline struct slot *slot_of(uint32_t e, unsigned int *gen)
 {
 	int i = (int)(e & 0x7ffu) - 1;
 
-	if (!g_slots || i < 0 || i >= SLOTS)
+	if (!g_slots || (e & SFY_ASYNC_ERR) || i < 0 || i >= SLOTS)
 		return NULL;
 	*gen = (e >> 11) & 0xfffffu;
 	return &g_slots[i];
@@ -117,6 +127,11 @@ static inline int live(int st)
 	return st == S_SETUP || st == S_CONNECTING || st == S_HANDSHAKE;
 }
 
+static inline int driven(int st)
+{
+	return st == S_CONNECTING || st == S_HANDSHAKE;
+}
+
 static inline int gen_is(struct slot *s, unsigned int gen)
 {
 	return (atomic_load(&s->gen) & 0xfffffu) == gen;
@@ -124,10 +139,34 @@ static inline int gen_is(struct slot *s, unsigned int gen)
 
 /* --- locks --------------------------------------------------------------- */
 
+/* The lock word holds the holder's pid: a process that exits while one
+ * of its threads holds a slot's lock (the helper, in a child that calls
+ * _exit) must not leave it held for the others. */
+static pid_t g_lockpid;
+
 static void lock_raw(struct slot *s)
 {
-	while (atomic_exchange_explicit(&s->lock, 1, memory_order_acquire))
+	int expect, spins = 0, saved;
+
+	for (;;) {
+		expect = 0;
+		if (atomic_compare_exchange_weak_explicit(
+			&s->lock, &expect, (int)g_lockpid, memory_order_acquire,
+			memory_order_relaxed))
+			return;
+		if (++spins >= 64 && expect != 0 && expect != (int)g_lockpid) {
+			spins = 0;
+			saved = errno;
+			if (kill((pid_t)expect, 0) < 0 && errno == ESRCH &&
+			    atomic_compare_exchange_strong(&s->lock, &expect,
+							   (int)g_lockpid)) {
+				errno = saved;
+				return; /* its holder is gone */
+			}
+			errno = saved;
+		}
 		sched_yield();
+	}
 }
 
 static void unlock_raw(struct slot *s)
@@ -151,17 +190,71 @@ static void unlock_prog(struct slot *s, const sigset_t *old)
 	pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
+/* --- entries ----------------------------------------------------------------
+ */
+
+/* Replaces fd's entry e with v (CAS); the pending bit follows: set while
+ * the entry is not 0.  Returns 1 when this call made the change. */
+static int set_entry(int fd, uint32_t e, uint32_t v)
+{
+	if (!atomic_compare_exchange_strong(&sfy_async_map[fd], &e, v))
+		return 0;
+	if (e && !v)
+		sfy_pending_mark(fd, 0);
+	else if (!e && v)
+		sfy_pending_mark(fd, 1);
+	return 1;
+}
+
+/* An unreported failure in entry e, taken (once): its errno, and the
+ * kernel's own leftover (ECONNRESET from dissolving the connection)
+ * taken too, so it is not told twice.  0 when another call took it. */
+static int take_err(int fd, uint32_t e)
+{
+	int real = 0;
+	socklen_t l = sizeof(real);
+
+	if (!(e & SFY_ASYNC_ERR) || !set_entry(fd, e, 0))
+		return 0;
+	(void)REAL_CALL(getsockopt, fd, SOL_SOCKET, SO_ERROR, &real, &l);
+	return (int)(e & 0xfffu);
+}
+
+/* Whether fd is still the socket slot s was started on. */
+static int same_socket(const struct slot *s, int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && st.st_dev == s->dev &&
+	       st.st_ino == s->ino;
+}
+
 /* --- set-up -------------------------------------------------------------- */
+
+/* In the parent after fork(): the child shares the sockets of the
+ * handshakes in flight. */
+static void async_parent(void)
+{
+	pid_t me = getpid();
+	int i;
+
+	for (i = 0; i < SLOTS; i++)
+		if (live(atomic_load(&g_slots[i].state)) &&
+		    g_slots[i].owner == me)
+			g_slots[i].forked = 1;
+}
 
 static void async_child(void)
 {
 	/* The helper and its fds are the parent's; this process gets its own
-	 * on its first asynchronous connect. */
+	 * on its first asynchronous connect (or take-over).  The slots'
+	 * eventfds are inherited: the same files as the parent's. */
 	if (g_hep >= 0)
 		sfy_own_close(g_hep);
 	if (g_wake >= 0)
 		sfy_own_close(g_wake);
 	g_hep = g_wake = -1;
+	g_lockpid = getpid();
 	atomic_store(&g_helper, 0);
 	atomic_store(&g_active, 0);
 	pthread_mutex_init(&g_start_lock, NULL);
@@ -176,27 +269,32 @@ static void map_slots(void)
 
 	if (p == MAP_FAILED)
 		return;
-	g_slots = p;
 	for (i = 0; i < SLOTS; i++)
-		g_slots[i].efd = -1;
-	pthread_atfork(NULL, NULL, async_child);
+		g_efd[i] = -1;
+	g_lockpid = getpid();
+	g_slots = p;
+	pthread_atfork(NULL, async_parent, async_child);
 }
 
-/* The helper's epoll and wake eventfd (locked by g_start_lock). */
-static int make_fds_locked(void)
+/* The helper's epoll and wake eventfd. */
+static int make_fds(void)
 {
 	struct epoll_event ev;
-	int ep, wk;
+	int ep, wk, rc = 0;
 
+	pthread_mutex_lock(&g_start_lock);
 	if (g_hep >= 0)
-		return 0;
+		goto out;
 	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0)
-		return -errno;
+	if (ep < 0) {
+		rc = -errno;
+		goto out;
+	}
 	wk = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (wk < 0) {
+		rc = -errno;
 		(void)sfy_real()->close(ep);
-		return -errno;
+		goto out;
 	}
 	ep = sfy_own_new(ep);
 	wk = sfy_own_new(wk);
@@ -206,11 +304,14 @@ static int make_fds_locked(void)
 	if (REAL_CALL(epoll_ctl, ep, EPOLL_CTL_ADD, wk, &ev) < 0) {
 		sfy_own_close(ep);
 		sfy_own_close(wk);
-		return -ENOMEM;
+		rc = -ENOMEM;
+		goto out;
 	}
 	g_wake = wk;
 	g_hep = ep;
-	return 0;
+out:
+	pthread_mutex_unlock(&g_start_lock);
+	return rc;
 }
 
 int sfy_async_wanted(const struct cfg *c)
@@ -227,22 +328,20 @@ int sfy_async_wanted(const struct cfg *c)
 
 static struct slot *claim(void)
 {
-	unsigned int k, i;
-	int expect;
+	int i, expect;
 
-	/* The lowest free slot: their eventfds are kept for reuse, so the
-	 * shim holds as many as connects were ever in flight at once. */
-	for (k = 0; k < SLOTS; k++) {
-		i = k;
-		/* A finished slot keeps its outcome (for other processes that
-		 * share the socket) until a connect needs the slot again. */
+	/* The lowest slot not in use: their eventfds are kept for reuse,
+	 * so the shim holds as many as connects were ever in flight at
+	 * once.  A finished slot keeps its outcome (for other processes
+	 * sharing the socket) until a connect needs it again. */
+	for (i = 0; i < SLOTS; i++) {
 		expect = atomic_load(&g_slots[i].state);
-		if (live(expect))
+		if (live(expect) || atomic_load(&g_slots[i].refs) != 0)
 			continue;
-		if (atomic_load(&g_slots[i].refs) == 0 &&
-		    atomic_compare_exchange_strong(&g_slots[i].state, &expect,
+		if (atomic_compare_exchange_strong(&g_slots[i].state, &expect,
 						   S_SETUP)) {
 			atomic_fetch_add(&g_slots[i].gen, 1);
+			g_slots[i].forked = 0;
 			return &g_slots[i];
 		}
 	}
@@ -252,34 +351,10 @@ static struct slot *claim(void)
 static void signal_done(struct slot *s)
 {
 	uint64_t one = 1;
+	int efd = g_efd[s - g_slots];
 
-	(void)sfy_real()->write(s->efd, &one, sizeof(one));
-}
-
-/* Replaces fd's entry e with v; whoever succeeds ends the pending state
- * (bit and count) in this process. */
-static int settle_entry(int fd, uint32_t e, uint32_t v)
-{
-	if (!atomic_compare_exchange_strong(&sfy_async_map[fd], &e, v))
-		return 0;
-	sfy_pending_mark(fd, 0);
-	return 1;
-}
-
-/* What getsockname shows now: the record's tie to this connection. */
-static void record_peer(int fd, int i)
-{
-	struct sfy_fdinfo info;
-
-	memset(&info, 0, sizeof(info));
-	info.kind = SFY_FD_TCP_PROXIED;
-	memcpy(&info.peer, &g_peers[i].peer, g_peers[i].len);
-	info.peerlen = g_peers[i].len;
-	info.locallen = sizeof(info.local);
-	if (getsockname(fd, (struct sockaddr *)&info.local, &info.locallen) < 0)
-		info.locallen = 0;
-	if (fdt_set(fd, &info) < 0)
-		sfy_log(SFY_LOG_WARN, "out of memory recording fd %d", fd);
+	if (efd >= 0)
+		(void)sfy_real()->write(efd, &one, sizeof(one));
 }
 
 /* O_ASYNC: the kernel signalled when the proxy's TCP connection came up,
@@ -320,28 +395,12 @@ static void async_signal(int fd)
 		(void)kill(o.pid, sig);
 }
 
-/* The end of a handshake this process drives (slot locked; rc 0 or
- * -errno).  Logs after unlocking, from copies. */
-static void complete(struct slot *s, int rc, const char *why)
+/* Puts fd's saved registrations back into the program's epoll sets. */
+static void readd(struct slot *s, int fd)
 {
-	char desc[DESC_LEN], pbuf[SFY_ADDRSTRLEN];
 	struct epoll_event ev;
-	int fd = s->fd, i;
-	uint32_t e = enc((int)(s - g_slots), atomic_load(&s->gen));
+	int i;
 
-	(void)REAL_CALL(epoll_ctl, g_hep, EPOLL_CTL_DEL, fd, NULL);
-	hs_wipe(&s->h);
-	if (rc == 0) {
-		record_peer(fd, (int)(s - g_slots));
-		(void)settle_entry(fd, e, 0);
-	} else {
-		sfy_disconnect(fd);
-		s->err = -rc;
-		/* Unconnected again: it may connect anew. */
-		sfy_fresh_set(fd, s->family);
-		(void)settle_entry(fd, e, SFY_ASYNC_ERR | (uint32_t)-rc);
-	}
-	atomic_store(&s->state, rc == 0 ? S_OK : S_FAILED);
 	for (i = 0; i < s->nregs; i++) {
 		memset(&ev, 0, sizeof(ev));
 		ev.events = s->regs[i].events;
@@ -349,20 +408,61 @@ static void complete(struct slot *s, int rc, const char *why)
 		(void)REAL_CALL(epoll_ctl, s->regs[i].epfd, EPOLL_CTL_ADD, fd,
 				&ev);
 	}
-	if (rc < 0 && s->nregs)
-		sfy_epreg_put(fd, s->regs, s->nregs);
-	signal_done(s);
-	async_signal(fd);
-	atomic_fetch_sub(&g_active, 1);
-	memcpy(desc, s->desc, sizeof(desc));
-	memcpy(pbuf, s->pbuf, sizeof(pbuf));
-	unlock_raw(s);
+}
+
+/* Dissolves a failed handshake's connection (connect AF_UNSPEC), leaving
+ * the kernel's ECONNRESET in SO_ERROR: epoll then shows EPOLLERR, as for
+ * a failed connect; whoever reports our errno takes the kernel's too. */
+static void dissolve(int fd)
+{
+	struct sockaddr sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_family = AF_UNSPEC;
+	(void)sfy_real()->connect(fd, &sa, sizeof(sa));
+}
+
+/* The end of a handshake this process drives (slot locked; rc 0 or
+ * -errno); unlocks, and logs from copies. */
+static void complete(struct slot *s, int rc, const char *why)
+{
+	int fd = s->fd, mine;
+	uint32_t e = enc((int)(s - g_slots), atomic_load(&s->gen));
+
+	/* The line first: a program that sees the end may exit at once. */
 	if (rc == 0)
-		sfy_log(SFY_LOG_INFO, "connect to %s via %s: ok", desc, pbuf);
+		sfy_log(SFY_LOG_INFO, "connect to %s via %s: ok", s->desc,
+			s->pbuf);
 	else
 		sfy_log(SFY_LOG_ERROR, "connect to %s via %s failed: %s (%s)",
-			desc, pbuf, why ? why : strerror(-rc),
+			s->desc, s->pbuf, why ? why : strerror(-rc),
 			strerrorname_np(-rc));
+	(void)REAL_CALL(epoll_ctl, g_hep, EPOLL_CTL_DEL, fd, NULL);
+	hs_wipe(&s->h);
+	/* The program may have closed fd behind our back (fclose, a raw
+	 * syscall): then the number is someone else's, not to be touched. */
+	mine = atomic_load(&sfy_async_map[fd]) == e && same_socket(s, fd);
+	if (rc < 0) {
+		s->err = -rc;
+		if (mine) {
+			dissolve(fd);
+			/* Unconnected again: it may connect anew. */
+			fdt_del(fd);
+			sfy_fresh_set(fd, s->family);
+			if (s->nregs)
+				sfy_epreg_put(fd, s->regs, s->nregs);
+		}
+	}
+	atomic_store(&s->state, rc == 0 ? S_OK : S_FAILED);
+	if (mine)
+		readd(s, fd);
+	(void)set_entry(fd, e,
+			rc == 0 || !mine ? 0 : SFY_ASYNC_ERR | (uint32_t)-rc);
+	signal_done(s);
+	if (mine)
+		async_signal(fd);
+	atomic_fetch_sub(&g_active, 1);
+	unlock_raw(s);
 }
 
 /* --- the helper ----------------------------------------------------------- */
@@ -386,6 +486,9 @@ static int drive(struct slot *s)
 	uint8_t *buf;
 	size_t len;
 	ssize_t n;
+	/* After a write the answer cannot be there yet: wait for it rather
+	 * than pay for a read that says EAGAIN. */
+	int wrote = 0;
 
 	for (;;) {
 		switch (hs_next(&s->h, &buf, &len)) {
@@ -394,6 +497,7 @@ static int drive(struct slot *s)
 				    MSG_DONTWAIT | MSG_NOSIGNAL);
 			if (n > 0) {
 				hs_wrote(&s->h, (size_t)n);
+				wrote = 1;
 				continue;
 			}
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -405,6 +509,10 @@ static int drive(struct slot *s)
 			complete(s, -errno, "cannot send to the proxy");
 			return 1;
 		case HS_IO_READ:
+			if (wrote) {
+				arm(s, EPOLLIN);
+				return 0;
+			}
 			n = r->recv(s->fd, buf, len, MSG_DONTWAIT);
 			if (n > 0) {
 				hs_got(&s->h, (size_t)n);
@@ -494,7 +602,19 @@ static long long expire(pid_t me, long long now)
 	for (i = 0; i < SLOTS; i++) {
 		s = &g_slots[i];
 		st = atomic_load_explicit(&s->state, memory_order_relaxed);
-		if ((st != S_CONNECTING && st != S_HANDSHAKE) || s->owner != me)
+		if (driven(st) && s->owner == ORPHAN &&
+		    now >= s->deadline + GRACE_MS) {
+			/* Nobody took it over: failed, for whoever looks. */
+			lock_raw(s);
+			if (driven(atomic_load(&s->state)) &&
+			    s->owner == ORPHAN) {
+				s->err = ETIMEDOUT;
+				atomic_store(&s->state, S_FAILED);
+			}
+			unlock_raw(s);
+			continue;
+		}
+		if (!driven(st) || s->owner != me)
 			continue;
 		if (s->deadline <= now) {
 			lock_raw(s);
@@ -596,25 +716,18 @@ static int ensure_helper(void)
 /* --- connect ---------------------------------------------------------------
  */
 
-/* Puts fd back as it was before a connect that failed at once. */
-static void undo(struct slot *s, int fd)
+/* Ends a connect that failed at once (slot locked, still SETUP): fd goes
+ * back to what it was; unlocks. */
+static void undo(struct slot *s, int fd, uint32_t e, const sigset_t *old)
 {
-	struct epoll_event ev;
-	int i;
-
-	for (i = 0; i < s->nregs; i++) {
-		memset(&ev, 0, sizeof(ev));
-		ev.events = s->regs[i].events;
-		ev.data.u64 = s->regs[i].data;
-		(void)REAL_CALL(epoll_ctl, s->regs[i].epfd, EPOLL_CTL_ADD, fd,
-				&ev);
-	}
+	readd(s, fd);
 	if (s->nregs)
 		sfy_epreg_put(fd, s->regs, s->nregs);
 	sfy_fresh_set(fd, s->family);
-	if (settle_entry(fd, atomic_load(&sfy_async_map[fd]), 0) == 0)
-		atomic_store(&sfy_async_map[fd], 0);
+	(void)set_entry(fd, e, 0);
+	fdt_del(fd);
 	atomic_store(&s->state, S_FREE);
+	unlock_prog(s, old);
 }
 
 int sfy_async_connect(const struct cfg *c, int fd, int family,
@@ -622,47 +735,47 @@ int sfy_async_connect(const struct cfg *c, int fd, int family,
 		      socklen_t peerlen, const char *desc)
 {
 	const struct sfy_real *r = sfy_real();
+	struct sfy_fdinfo info;
 	struct epoll_event ev;
+	struct stat st;
 	const char *why = NULL;
 	struct slot *s;
+	sigset_t old;
 	uint64_t junk;
+	uint32_t e;
 	int rc, n, i, k;
-	unsigned int gen = 0;
+	unsigned int gen;
 
 	if ((unsigned int)fd >= SFY_ASYNC_FDS || !sfy_is_fresh(fd) ||
-	    !sfy_async_wanted(c) || peerlen > sizeof(g_peers[0].peer))
+	    !sfy_async_wanted(c) || peerlen > sizeof(info.peer))
 		return 1;
 	rc = sfy_proxy_prepare(c, "connect to", desc);
 	if (rc < 0)
 		return rc;
 	pthread_once(&g_map_once, map_slots);
-	if (!g_slots)
-		return 1;
-	pthread_mutex_lock(&g_start_lock);
-	rc = make_fds_locked();
-	pthread_mutex_unlock(&g_start_lock);
-	if (rc < 0)
+	if (!g_slots || make_fds() < 0 || fstat(fd, &st) < 0)
 		return 1;
 	s = claim();
 	if (!s)
 		return 1; /* a thousand in flight: this one waits its turn */
 	i = (int)(s - g_slots);
 	gen = atomic_load(&s->gen) & 0xfffffu;
+	e = enc(i, gen);
 	n = sfy_epreg_take(fd, s->regs, MAX_REGS);
 	if (n < 0) {
 		atomic_store(&s->state, S_FREE);
 		return 1; /* registrations we cannot account for */
 	}
 	s->nregs = n;
-	if (s->efd < 0) {
-		s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (s->efd >= 0)
-			s->efd = sfy_own_new(s->efd);
+	if (g_efd[i] < 0) {
+		g_efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (g_efd[i] >= 0)
+			g_efd[i] = sfy_own_new(g_efd[i]);
 	} else {
-		(void)r->read(s->efd, &junk, sizeof(junk)); /* reused */
+		(void)r->read(g_efd[i], &junk, sizeof(junk)); /* reused */
 	}
 	atomic_fetch_add(&g_active, 1);
-	if (s->efd < 0 || ensure_helper() < 0) {
+	if (g_efd[i] < 0 || ensure_helper() < 0) {
 		atomic_fetch_sub(&g_active, 1);
 		sfy_epreg_put(fd, s->regs, s->nregs);
 		atomic_store(&s->state, S_FREE);
@@ -670,12 +783,12 @@ int sfy_async_connect(const struct cfg *c, int fd, int family,
 	}
 	s->owner = getpid();
 	s->fd = fd;
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
 	s->family = family;
 	s->err = 0;
 	s->paddr = 0;
 	s->deadline = sfy_now_ms() + c->timeout_ms;
-	memcpy(&g_peers[i].peer, peer, peerlen);
-	g_peers[i].len = peerlen;
 	snprintf(s->desc, sizeof(s->desc), "%s", desc);
 	snprintf(s->pbuf, sizeof(s->pbuf), "(proxy)");
 	hs_init(&s->h, S5_CMD_CONNECT, dst,
@@ -683,10 +796,17 @@ int sfy_async_connect(const struct cfg *c, int fd, int family,
 		c->proxy.pass, c->proxy.pass_len);
 	if (c->pipeline)
 		hs_pipeline(&s->h);
+	/* What getpeername shows once connected, here and in a child of
+	 * fork() (the table is copied): set now, dropped on failure. */
+	memset(&info, 0, sizeof(info));
+	info.kind = SFY_FD_TCP_PROXIED;
+	memcpy(&info.peer, peer, peerlen);
+	info.peerlen = peerlen;
+	(void)fdt_set(fd, &info);
 
+	lock_prog(s, &old);
 	/* Hidden before anything can make it writable. */
-	atomic_store(&sfy_async_map[fd], enc(i, gen));
-	sfy_pending_mark(fd, 1);
+	(void)set_entry(fd, atomic_load(&sfy_async_map[fd]), e);
 	for (k = 0; k < s->nregs; k++)
 		if (REAL_CALL(epoll_ctl, s->regs[k].epfd, EPOLL_CTL_DEL, fd,
 			      NULL) < 0)
@@ -694,13 +814,12 @@ int sfy_async_connect(const struct cfg *c, int fd, int family,
 		else
 			watch_epfd(s->regs[k].epfd);
 	sfy_fresh_clear(fd);
-
 	rc = sfy_proxy_start(fd, family, &s->paddr, s->pbuf, sizeof(s->pbuf),
 			     &why);
 	if (rc == -EISCONN || rc == -EALREADY ||
 	    (rc < 0 && rc != -EINPROGRESS)) {
 		atomic_fetch_sub(&g_active, 1);
-		undo(s, fd);
+		undo(s, fd, e, &old);
 		if (rc == -EISCONN || rc == -EALREADY)
 			return rc; /* the program's own connection */
 		sfy_log(SFY_LOG_ERROR, "connect to %s via %s failed: %s (%s)",
@@ -715,10 +834,11 @@ int sfy_async_connect(const struct cfg *c, int fd, int family,
 	ev.data.u64 = (uint64_t)i | ((uint64_t)gen << 32);
 	if (REAL_CALL(epoll_ctl, g_hep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		rc = -errno;
-		lock_raw(s);
-		complete(s, rc, "cannot watch the socket");
+		complete(s, rc, "cannot watch the socket"); /* unlocks */
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return -EINPROGRESS; /* the failure is reported as SO_ERROR */
 	}
+	unlock_prog(s, &old);
 	/* A helper asleep past this deadline (idle) must see it. */
 	if (atomic_load(&g_helper_until) > s->deadline) {
 		junk = 1;
@@ -731,18 +851,16 @@ int sfy_async_connect(const struct cfg *c, int fd, int family,
  */
 
 /* Takes over the handshake on fd (slot s, generation gen) from a process
- * that is gone.  Returns 1 when this process drives it now. */
+ * that is gone, or that closed its copy (ORPHAN).  Returns 1 when this
+ * process drives it now. */
 static int adopt(struct slot *s, int fd, unsigned int gen)
 {
 	struct epoll_event ev;
 	sigset_t old;
-	int st, rc, done = 0;
+	int done = 0;
 	pid_t was;
 
-	pthread_mutex_lock(&g_start_lock);
-	rc = make_fds_locked();
-	pthread_mutex_unlock(&g_start_lock);
-	if (rc < 0)
+	if (make_fds() < 0)
 		return 0;
 	atomic_fetch_add(&g_active, 1);
 	if (ensure_helper() < 0) {
@@ -750,10 +868,10 @@ static int adopt(struct slot *s, int fd, unsigned int gen)
 		return 0;
 	}
 	lock_prog(s, &old);
-	st = atomic_load(&s->state);
 	was = s->owner;
-	if (gen_is(s, gen) && (st == S_CONNECTING || st == S_HANDSHAKE) &&
-	    kill(was, 0) < 0 && errno == ESRCH) {
+	if (gen_is(s, gen) && driven(atomic_load(&s->state)) &&
+	    (was == ORPHAN || (kill(was, 0) < 0 && errno == ESRCH)) &&
+	    same_socket(s, fd)) {
 		s->owner = getpid();
 		s->fd = fd;
 		memset(&ev, 0, sizeof(ev));
@@ -770,10 +888,16 @@ static int adopt(struct slot *s, int fd, unsigned int gen)
 		atomic_fetch_sub(&g_active, 1);
 		return 0;
 	}
-	sfy_log(SFY_LOG_INFO,
-		"connect to %s: handshake taken over from process %d, which "
-		"exited",
-		s->desc, (int)was);
+	if (was == ORPHAN)
+		sfy_log(SFY_LOG_INFO,
+			"connect to %s: handshake taken over from a process "
+			"that closed its copy of the socket",
+			s->desc);
+	else
+		sfy_log(SFY_LOG_INFO,
+			"connect to %s: handshake taken over from process %d, "
+			"which exited",
+			s->desc, (int)was);
 	return 1;
 }
 
@@ -791,42 +915,40 @@ static int settle(int fd, uint32_t e)
 	sigset_t old;
 	int st;
 
-	if (!e || (e & SFY_ASYNC_ERR))
-		return 0;
 	s = slot_of(e, &gen);
-	if (!s) {
-		(void)settle_entry(fd, e, 0);
+	if (!s)
 		return 0;
-	}
 	st = atomic_load(&s->state);
 	if (!gen_is(s, gen) || st == S_FREE) {
 		/* Long over, the slot reused since: the kernel knows whether
-		 * it connected, and our copy where to. */
+		 * it connected (the fd table knows where to). */
 		if (sfy_real()->getpeername(fd, (struct sockaddr *)&ss, &sl) ==
 		    0) {
-			record_peer(fd, (int)(s - g_slots));
-			(void)settle_entry(fd, e, 0);
-		} else {
-			(void)settle_entry(fd, e, SFY_ASYNC_ERR | ECONNABORTED);
+			(void)set_entry(fd, e, 0);
+		} else if (set_entry(fd, e, SFY_ASYNC_ERR | ECONNABORTED)) {
+			fdt_del(fd);
+			sfy_fresh_set(fd, s->family);
 		}
 		return 0;
 	}
 	if (st == S_OK) {
-		if (s->owner != getpid())
-			record_peer(fd, (int)(s - g_slots));
-		(void)settle_entry(fd, e, 0);
+		(void)set_entry(fd, e, 0);
 		return 0;
 	}
 	if (st == S_FAILED) {
-		if (settle_entry(fd, e, SFY_ASYNC_ERR | (uint32_t)s->err))
+		if (set_entry(fd, e, SFY_ASYNC_ERR | (uint32_t)s->err)) {
+			fdt_del(fd);
 			sfy_fresh_set(fd, s->family);
+		}
 		return 0;
 	}
 	if (s->owner == getpid())
 		return 1;
 	/* Driven by another process (our parent, for a child of fork()):
-	 * when it is gone, this one takes the handshake over. */
-	if (kill(s->owner, 0) < 0 && errno == ESRCH && adopt(s, fd, gen))
+	 * when it is gone, or closed its copy, this one takes over. */
+	if (driven(st) &&
+	    (s->owner == ORPHAN || (kill(s->owner, 0) < 0 && errno == ESRCH)) &&
+	    adopt(s, fd, gen))
 		return 1;
 	if (sfy_now_ms() < s->deadline + GRACE_MS)
 		return 1;
@@ -838,47 +960,47 @@ static int settle(int fd, uint32_t e)
 		signal_done(s);
 	}
 	unlock_prog(s, &old);
-	sfy_disconnect(fd);
+	if (same_socket(s, fd))
+		dissolve(fd);
 	return settle(fd, e);
+}
+
+/* 1 while fd's handshake is still in progress (its entry brought up to
+ * date first). */
+int sfy_async_pending(int fd)
+{
+	uint32_t e = sfy_async_entry(fd);
+
+	return e && !(e & SFY_ASYNC_ERR) && settle(fd, e);
 }
 
 int sfy_async_reconnect(int fd)
 {
 	uint32_t e = sfy_async_entry(fd);
+	int err;
 
 	if (!e)
 		return 0;
-	if (settle(fd, e))
+	if (!(e & SFY_ASYNC_ERR) && settle(fd, e))
 		return -EALREADY;
 	e = sfy_async_entry(fd);
-	if ((e & SFY_ASYNC_ERR) &&
-	    atomic_compare_exchange_strong(&sfy_async_map[fd], &e, 0))
-		return -(int)(e & 0xfffu);
-	return 0;
+	err = take_err(fd, e);
+	return err ? -err : 0;
 }
 
 int sfy_async_so_error(int fd, int *err)
 {
 	uint32_t e = sfy_async_entry(fd);
-	int real = 0;
-	socklen_t l = sizeof(real);
 
 	if (!e)
 		return 0;
-	if (settle(fd, e)) {
+	if (!(e & SFY_ASYNC_ERR) && settle(fd, e)) {
 		*err = 0;
 		return 1;
 	}
 	e = sfy_async_entry(fd);
-	if ((e & SFY_ASYNC_ERR) &&
-	    atomic_compare_exchange_strong(&sfy_async_map[fd], &e, 0)) {
-		/* And whatever the kernel kept, so it is not told twice. */
-		(void)REAL_CALL(getsockopt, fd, SOL_SOCKET, SO_ERROR, &real,
-				&l);
-		*err = (int)(e & 0xfffu);
-		return 1;
-	}
-	return 0;
+	*err = take_err(fd, e);
+	return *err != 0;
 }
 
 int sfy_async_poll_get(int fd, uint64_t *ticket, long long *deadline)
@@ -886,12 +1008,14 @@ int sfy_async_poll_get(int fd, uint64_t *ticket, long long *deadline)
 	uint32_t e = sfy_async_entry(fd);
 	struct slot *s;
 	unsigned int gen = 0;
+	int efd;
 
 	if (!e || (e & SFY_ASYNC_ERR) || !settle(fd, e))
 		return -1;
 	s = slot_of(e, &gen);
+	efd = g_efd[s - g_slots];
 	atomic_fetch_add(&s->refs, 1);
-	if (!gen_is(s, gen) || !live(atomic_load(&s->state)) || s->efd < 0) {
+	if (!gen_is(s, gen) || !live(atomic_load(&s->state)) || efd < 0) {
 		atomic_fetch_sub(&s->refs, 1);
 		(void)settle(fd, e);
 		return -1;
@@ -901,11 +1025,11 @@ int sfy_async_poll_get(int fd, uint64_t *ticket, long long *deadline)
 	 * and this one take over). */
 	*deadline = 0;
 	if (s->owner != getpid()) {
-		*deadline = sfy_now_ms() + 250;
+		*deadline = sfy_now_ms() + LOOK_MS;
 		if (*deadline > s->deadline + GRACE_MS)
 			*deadline = s->deadline + GRACE_MS;
 	}
-	return s->efd;
+	return efd;
 }
 
 int sfy_async_poll_put(int fd, uint64_t ticket, int *failed)
@@ -923,11 +1047,38 @@ int sfy_async_poll_put(int fd, uint64_t ticket, int *failed)
 	return done;
 }
 
+struct wait_arg {
+	int fd, efd, sig_opt;
+	long long deadline;
+	uint64_t t;
+};
+
+/* A thread cancelled while it waits drops its reference all the same. */
+static void poll_put_cleanup(void *arg)
+{
+	struct wait_arg *w = arg;
+	int failed;
+
+	(void)sfy_async_poll_put(w->fd, w->t, &failed);
+}
+
+static int wait_efd(struct wait_arg *w)
+{
+	int rc;
+
+	pthread_cleanup_push(poll_put_cleanup, w);
+	rc = sfy_wait_fd(w->efd, POLLIN, w->deadline, w->sig_opt ? w->fd : -1,
+			 w->sig_opt);
+	pthread_cleanup_pop(0);
+	return rc;
+}
+
 /* Waits on fd's eventfd until deadline (0: the handshake's own bound).
  * Returns 0 (over or still pending: ask again), -ETIMEDOUT or -EINTR (when
  * the kernel's call would give it: sig_opt as for sfy_wait_fd). */
 static int wait_done(int fd, long long deadline, int sig_opt)
 {
+	struct wait_arg w;
 	uint64_t t;
 	long long d;
 	int efd, failed, rc;
@@ -935,13 +1086,20 @@ static int wait_done(int fd, long long deadline, int sig_opt)
 	efd = sfy_async_poll_get(fd, &t, &d);
 	if (efd < 0)
 		return 0;
+	if (d && (!deadline || d < deadline))
+		deadline = d;
 	if (!deadline) {
 		unsigned int gen = 0;
 		struct slot *s = slot_of((uint32_t)t, &gen);
 
 		deadline = s->deadline + GRACE_MS;
 	}
-	rc = sfy_wait_fd(efd, POLLIN, deadline, sig_opt ? fd : -1, sig_opt);
+	w.fd = fd;
+	w.efd = efd;
+	w.sig_opt = sig_opt;
+	w.deadline = deadline;
+	w.t = t;
+	rc = wait_efd(&w);
 	(void)sfy_async_poll_put(fd, t, &failed);
 	return rc;
 }
@@ -951,16 +1109,16 @@ int sfy_async_wait(int fd, int write, int dontwait)
 	const int opt = write ? SO_SNDTIMEO : SO_RCVTIMEO;
 	long long deadline = -1;
 	uint32_t e;
-	int fl, rc, saved = errno;
+	int fl, rc, err, saved = errno;
 
 	for (;;) {
 		e = sfy_async_entry(fd);
 		if (e & SFY_ASYNC_ERR) {
 			/* The failure, once, as a call on a socket whose
 			 * connect failed gives it. */
-			if (atomic_compare_exchange_strong(&sfy_async_map[fd],
-							   &e, 0))
-				return -(int)(e & 0xfffu);
+			err = take_err(fd, e);
+			if (err)
+				return -err;
 			continue;
 		}
 		if (!e || !settle(fd, e)) {
@@ -977,7 +1135,8 @@ int sfy_async_wait(int fd, int write, int dontwait)
 		if (deadline < 0)
 			deadline = sfy_socket_deadline(fd, opt);
 		rc = wait_done(fd, deadline, opt);
-		if (rc == -ETIMEDOUT && deadline > 0)
+		if (rc == -ETIMEDOUT && deadline > 0 &&
+		    sfy_now_ms() >= deadline)
 			return -EAGAIN;
 		if (rc == -EINTR)
 			return rc;
@@ -986,11 +1145,9 @@ int sfy_async_wait(int fd, int write, int dontwait)
 
 void sfy_async_wait_end(int fd)
 {
-	uint32_t e;
 	int saved = errno;
 
-	while ((e = sfy_async_entry(fd)) && !(e & SFY_ASYNC_ERR) &&
-	       settle(fd, e))
+	while (sfy_async_pending(fd))
 		(void)wait_done(fd, 0, 0);
 	errno = saved;
 }
@@ -1002,40 +1159,49 @@ void sfy_async_forget(int fd)
 	unsigned int gen = 0;
 	struct slot *s;
 	sigset_t old;
-	int cancelled = 0;
+	int st, what = 0; /* 1 cancelled, 2 left to the other processes */
 
 	if (!e || sfy_in_vfork_child())
 		return;
 	if (e & SFY_ASYNC_ERR) {
-		(void)atomic_compare_exchange_strong(&sfy_async_map[fd], &e, 0);
+		(void)set_entry(fd, e, 0);
 		return;
 	}
 	s = slot_of(e, &gen);
-	if (!s) {
-		(void)settle_entry(fd, e, 0);
-		return;
-	}
 	lock_prog(s, &old);
-	if (gen_is(s, gen) && live(atomic_load(&s->state)) &&
-	    s->owner == getpid() && s->fd == fd) {
-		/* Cancelled: the helper no longer touches fd (it checks the
-		 * state under this lock). */
+	st = atomic_load(&s->state);
+	if (gen_is(s, gen) && live(st) && s->owner == getpid() && s->fd == fd) {
+		/* The helper no longer touches fd (it checks the state
+		 * under this lock). */
 		(void)REAL_CALL(epoll_ctl, g_hep, EPOLL_CTL_DEL, fd, NULL);
-		hs_wipe(&s->h);
-		s->err = ECONNABORTED;
-		atomic_store(&s->state, S_FAILED);
-		signal_done(s);
-		atomic_fetch_sub(&g_active, 1);
+		if (s->forked && driven(st)) {
+			/* A child of fork() has the socket too: its handshake
+			 * goes on there (the child takes it over). */
+			s->owner = ORPHAN;
+			what = 2;
+		} else {
+			hs_wipe(&s->h);
+			s->err = ECONNABORTED;
+			atomic_store(&s->state, S_FAILED);
+			signal_done(s);
+			what = 1;
+		}
+		if (driven(st))
+			atomic_fetch_sub(&g_active, 1);
 		memcpy(desc, s->desc, sizeof(desc));
 		memcpy(pbuf, s->pbuf, sizeof(pbuf));
-		cancelled = 1;
 	}
-	(void)settle_entry(fd, e, 0);
+	(void)set_entry(fd, e, 0);
 	unlock_prog(s, &old);
-	if (cancelled)
+	if (what == 1)
 		sfy_log(SFY_LOG_INFO,
 			"connect to %s via %s: abandoned: the program closed "
 			"the socket during the SOCKS5 handshake",
+			desc, pbuf);
+	else if (what == 2)
+		sfy_log(SFY_LOG_DEBUG,
+			"connect to %s via %s: closed here during the "
+			"handshake; left to a child process that shares it",
 			desc, pbuf);
 }
 
@@ -1049,6 +1215,12 @@ void sfy_async_forget_range(unsigned int lo, unsigned int hi)
 		if (sfy_async_entry((int)fd))
 			sfy_async_forget((int)fd);
 }
+
+/* The events EPOLLEXCLUSIVE may come with (the kernel's
+ * EPOLLEXCLUSIVE_OK_BITS). */
+#define EXCLUSIVE_OK                                                           \
+	(EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET |    \
+	 EPOLLEXCLUSIVE)
 
 int sfy_async_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
@@ -1069,6 +1241,9 @@ int sfy_async_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		sfy_async_wait_end(fd);
 		return 1;
 	}
+	if (ev && (ev->events & EPOLLEXCLUSIVE) &&
+	    (op == EPOLL_CTL_MOD || (ev->events & ~(uint32_t)EXCLUSIVE_OK)))
+		return -EINVAL;
 	/* The kernel's own checks of epfd and fd, with no effect: the fd is
 	 * in no set of ours now, so a valid call says ENOENT. */
 	memset(&probe, 0, sizeof(probe));
@@ -1104,7 +1279,7 @@ int sfy_async_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	case EPOLL_CTL_MOD:
 		if (k == s->nregs)
 			rc = -ENOENT;
-		else if ((s->regs[k].events | ev->events) & EPOLLEXCLUSIVE)
+		else if (s->regs[k].events & EPOLLEXCLUSIVE)
 			rc = -EINVAL;
 		else {
 			s->regs[k].events = ev->events;

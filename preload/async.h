@@ -70,6 +70,10 @@ int sfy_async_connect(const struct cfg *c, int fd, int family,
 		      const struct s5_addr *dst, const struct sockaddr *peer,
 		      socklen_t peerlen, const char *desc);
 
+/* 1 while fd's handshake is in progress (brought up to date first: a
+ * parent of fork() may have finished it). */
+int sfy_async_pending(int fd);
+
 /* connect() again on fd with an entry: -EALREADY while pending, the
  * unreported errno of a failure (then forgotten), or 0 (go on). */
 int sfy_async_reconnect(int fd);

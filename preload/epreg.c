@@ -24,11 +24,35 @@ static struct rec g_recs[EPREG_MAX];
 static int g_used;		 /* high-water mark of g_recs in use */
 static int g_unknown[EPREG_MAX]; /* fds whose records overflowed */
 static int g_nunknown;
-/* Fresh fds made by dup of a fresh socket: their registrations under the
- * other number are not theirs to see, so they connect asynchronously only
- * while no fresh fd has any. */
-static int g_dupborn[EPREG_MAX];
-static int g_ndupborn;
+/* Fresh fds that are dups of each other (one socket, several numbers),
+ * by group: a connect on any of them cannot hide the socket's other
+ * numbers, so it takes the synchronous path while the group has two
+ * open.  A group of one (the F_DUPFD-then-close move) is dissolved. */
+static struct {
+	int fd, grp;
+} g_alias[EPREG_MAX];
+static int g_nalias, g_grp;
+
+/* Drops fd from its alias group (locked); a lone survivor is let go. */
+static void unalias_locked(int fd)
+{
+	int i, grp = -1, left = -1, n = 0;
+
+	for (i = 0; i < g_nalias; i++)
+		if (g_alias[i].fd == fd) {
+			grp = g_alias[i].grp;
+			g_alias[i--] = g_alias[--g_nalias];
+		}
+	if (grp < 0)
+		return;
+	for (i = 0; i < g_nalias; i++)
+		if (g_alias[i].grp == grp) {
+			left = i;
+			n++;
+		}
+	if (n == 1)
+		g_alias[left] = g_alias[--g_nalias];
+}
 static atomic_int g_nrecs; /* > 0: some fd has records */
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
@@ -104,9 +128,24 @@ void sfy_fresh_set(int fd, int fam)
 }
 
 /* Drops fd's records and unknown mark (locked). */
+static void mark_unknown_locked(int fd);
+
 static void drop_locked(int fd)
 {
-	int i;
+	int i, j, had = 0;
+
+	for (i = 0; i < g_used; i++)
+		if (g_recs[i].fd == fd)
+			had = 1;
+	/* Registered under this number: the registration outlives the
+	 * number while the socket lives, so its other numbers cannot hide
+	 * it either. */
+	for (i = 0; had && i < g_nalias; i++)
+		if (g_alias[i].fd == fd)
+			for (j = 0; j < g_nalias; j++)
+				if (g_alias[j].grp == g_alias[i].grp &&
+				    g_alias[j].fd != fd)
+					mark_unknown_locked(g_alias[j].fd);
 
 	for (i = 0; i < g_used; i++)
 		if (g_recs[i].fd == fd) {
@@ -118,9 +157,7 @@ static void drop_locked(int fd)
 	for (i = 0; i < g_nunknown; i++)
 		if (g_unknown[i] == fd)
 			g_unknown[i--] = g_unknown[--g_nunknown];
-	for (i = 0; i < g_ndupborn; i++)
-		if (g_dupborn[i] == fd)
-			g_dupborn[i--] = g_dupborn[--g_ndupborn];
+	unalias_locked(fd);
 }
 
 void sfy_fresh_clear(int fd)
@@ -129,7 +166,7 @@ void sfy_fresh_clear(int fd)
 	 * then takes the synchronous path, which is safe.) */
 	bit(fd, 0);
 	if ((atomic_load_explicit(&g_nrecs, memory_order_relaxed) == 0 &&
-	     !g_nunknown && !g_ndupborn) ||
+	     !g_nunknown && !g_nalias) ||
 	    sfy_in_vfork_child())
 		return; /* the records are the parent's */
 	pthread_mutex_lock(&g_lock);
@@ -166,10 +203,12 @@ void sfy_fresh_clear_range(unsigned int lo, unsigned int hi)
 		if ((unsigned int)g_unknown[i] >= lo &&
 		    (unsigned int)g_unknown[i] <= hi)
 			g_unknown[i--] = g_unknown[--g_nunknown];
-	for (i = 0; i < g_ndupborn; i++)
-		if ((unsigned int)g_dupborn[i] >= lo &&
-		    (unsigned int)g_dupborn[i] <= hi)
-			g_dupborn[i--] = g_dupborn[--g_ndupborn];
+	for (i = 0; i < g_nalias; i++)
+		if ((unsigned int)g_alias[i].fd >= lo &&
+		    (unsigned int)g_alias[i].fd <= hi) {
+			unalias_locked(g_alias[i].fd);
+			i = -1; /* the array moved: again from the start */
+		}
 	pthread_mutex_unlock(&g_lock);
 }
 
@@ -245,8 +284,22 @@ void sfy_fresh_dup(int oldfd, int newfd)
 	for (i = 0; i < g_nunknown; i++)
 		if (g_unknown[i] == oldfd)
 			has = 1;
-	if (!has && g_ndupborn < EPREG_MAX) {
-		g_dupborn[g_ndupborn++] = newfd;
+	/* A socket registered under oldfd keeps that registration as long
+	 * as the socket lives, whatever becomes of oldfd: newfd cannot hide
+	 * it, so it is not fresh at all. */
+	if (!has && g_nalias + 2 <= EPREG_MAX) {
+		int grp = -1;
+
+		for (i = 0; i < g_nalias; i++)
+			if (g_alias[i].fd == oldfd)
+				grp = g_alias[i].grp;
+		if (grp < 0) {
+			grp = ++g_grp;
+			g_alias[g_nalias].fd = oldfd;
+			g_alias[g_nalias++].grp = grp;
+		}
+		g_alias[g_nalias].fd = newfd;
+		g_alias[g_nalias++].grp = grp;
 		bit6(newfd, sfy_fresh_family(oldfd) == AF_INET6);
 		bit(newfd, 1);
 	}
@@ -258,16 +311,17 @@ int sfy_epreg_take(int fd, struct sfy_epreg *out, int max)
 	int i, n = 0, unknown = 0;
 
 	if (atomic_load_explicit(&g_nrecs, memory_order_relaxed) == 0 &&
-	    !g_nunknown)
+	    !g_nunknown && !g_nalias)
 		return 0;
 	pthread_once(&g_once, ep_init);
 	pthread_mutex_lock(&g_lock);
 	for (i = 0; i < g_nunknown; i++)
 		if (g_unknown[i] == fd)
 			unknown = 1;
-	/* A dup's twin may be registered where we cannot tell it is. */
-	for (i = 0; i < g_ndupborn; i++)
-		if (g_dupborn[i] == fd && atomic_load(&g_nrecs) > 0)
+	/* A dup's twin may be registered, or be written to, where this
+	 * connect cannot hide it. */
+	for (i = 0; i < g_nalias; i++)
+		if (g_alias[i].fd == fd)
 			unknown = 1;
 	for (i = 0; i < g_used && !unknown; i++)
 		if (g_recs[i].fd == fd && n++ >= max)

@@ -20,6 +20,7 @@
  * is neither fresh (epreg.h) nor pending.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -47,6 +48,47 @@ struct sub {
 	uint64_t ticket;
 };
 
+/* What a cancellation in the real poll must undo: the references taken on
+ * the eventfds, and the memory the call allocated. */
+struct undo {
+	struct sub *subs;
+	int nsub;
+	void *heap[4];
+};
+
+static void undo_subs(struct undo *u)
+{
+	int k, failed;
+
+	for (k = 0; k < u->nsub; k++)
+		(void)sfy_async_poll_put(u->subs[k].fd, u->subs[k].ticket,
+					 &failed);
+	u->nsub = 0;
+}
+
+static void undo_cleanup(void *arg)
+{
+	struct undo *u = arg;
+	int k;
+
+	undo_subs(u);
+	for (k = 0; k < 4; k++)
+		free(u->heap[k]);
+}
+
+/* The real ppoll, a cancellation point: a cancel acted on in it runs
+ * undo_cleanup. */
+static int ppoll_cancellable(struct undo *u, struct pollfd *p, nfds_t n,
+			     const struct timespec *tp, const sigset_t *mask)
+{
+	int rc;
+
+	pthread_cleanup_push(undo_cleanup, u);
+	rc = sfy_real()->ppoll(p, n, tp, mask);
+	pthread_cleanup_pop(0);
+	return rc;
+}
+
 static inline int anything_pending(void)
 {
 	return atomic_load_explicit(&sfy_pending_count, memory_order_relaxed) !=
@@ -67,7 +109,7 @@ static long long now_ns(void)
  * none).  Returns the count, or -1 with errno.  p's revents are final.
  */
 static int poll_own(struct pollfd *p, nfds_t n, long long until,
-		    const sigset_t *mask)
+		    const sigset_t *mask, struct undo *u)
 {
 	const struct sfy_real *r = sfy_real();
 	struct sub stack_subs[STACK_FDS], *subs = stack_subs;
@@ -107,6 +149,7 @@ static int poll_own(struct pollfd *p, nfds_t n, long long until,
 				}
 				memcpy(m, subs, sizeof(*m) * (size_t)nsub);
 				subs = m;
+				u->heap[3] = m;
 				cap = n;
 			}
 			subs[nsub].i = i;
@@ -130,8 +173,11 @@ static int poll_own(struct pollfd *p, nfds_t n, long long until,
 			ts.tv_nsec = (long)(left % 1000000000LL);
 			tp = &ts;
 		}
-		rc = r->ppoll(p, n, tp, mask);
+		u->subs = subs;
+		u->nsub = nsub;
+		rc = ppoll_cancellable(u, p, n, tp, mask);
 		err = errno;
+		u->nsub = 0;
 		for (k = 0; k < nsub; k++) {
 			struct pollfd *e = &p[subs[k].i];
 			struct pollfd one = {.fd = subs[k].fd,
@@ -151,6 +197,7 @@ static int poll_own(struct pollfd *p, nfds_t n, long long until,
 		}
 		if (subs != stack_subs)
 			free(subs);
+		u->heap[3] = NULL;
 		subs = stack_subs;
 		cap = STACK_FDS;
 		if (rc < 0) {
@@ -175,10 +222,12 @@ static __attribute__((noinline)) int poll_slow(struct pollfd *ufds, nfds_t n,
 					       int ms, const sigset_t *mask)
 {
 	struct pollfd stack[STACK_FDS], *p = stack;
+	struct undo u;
 	struct timespec t;
 	long long until = -1;
 	int rc, err;
 
+	memset(&u, 0, sizeof(u));
 	if (n > (nfds_t)1 << 20) /* the kernel's EINVAL */
 		return sfy_real()->ppoll(ufds, n, tmo, mask);
 	if (tmo) {
@@ -201,6 +250,7 @@ static __attribute__((noinline)) int poll_slow(struct pollfd *ufds, nfds_t n,
 			errno = ENOMEM;
 			return -1;
 		}
+		u.heap[0] = p;
 	}
 	if (n && sfy_copy_in(p, ufds, sizeof(*p) * n) < 0) {
 		if (p != stack)
@@ -208,7 +258,7 @@ static __attribute__((noinline)) int poll_slow(struct pollfd *ufds, nfds_t n,
 		errno = EFAULT;
 		return -1;
 	}
-	rc = poll_own(p, n, until, mask);
+	rc = poll_own(p, n, until, mask, &u);
 	err = errno;
 	if (rc >= 0 && n && sfy_copy_out(ufds, p, sizeof(*p) * n) < 0) {
 		rc = -1;
@@ -268,8 +318,10 @@ static __attribute__((noinline)) int select_slow(int nfds, fd_set *ur,
 	long long until = -1, left;
 	nfds_t n = 0, cap = STACK_FDS;
 	int fd, k, any = 0, rc = -2, count = 0, err = 0;
+	struct undo u;
 	short ev;
 
+	memset(&u, 0, sizeof(u));
 	if (nfds <= 0 || nfds > 1 << 20)
 		return -2;
 	bytes = SET_BYTES(nfds);
@@ -277,6 +329,7 @@ static __attribute__((noinline)) int select_slow(int nfds, fd_set *ur,
 		if (!user[k])
 			continue;
 		sets[k] = malloc(bytes);
+		u.heap[k] = sets[k];
 		if (!sets[k]) {
 			err = ENOMEM;
 			goto out;
@@ -294,8 +347,11 @@ static __attribute__((noinline)) int select_slow(int nfds, fd_set *ur,
 	if (!any)
 		goto out; /* rc -2 */
 	if (tmo)
-		until = now_ns() + (long long)tmo->tv_sec * 1000000000LL +
-			tmo->tv_nsec;
+		until =
+		    now_ns() + (tmo->tv_sec > LLONG_MAX / 2000000000LL
+				    ? LLONG_MAX / 2
+				    : (long long)tmo->tv_sec * 1000000000LL +
+					  tmo->tv_nsec);
 	for (fd = 0; fd < nfds; fd++) {
 		ev = (short)((set_has(sets[0], fd) ? POLLIN : 0) |
 			     (set_has(sets[1], fd) ? POLLOUT : 0) |
@@ -312,6 +368,7 @@ static __attribute__((noinline)) int select_slow(int nfds, fd_set *ur,
 			}
 			memcpy(m, p, sizeof(*m) * n);
 			p = m;
+			u.heap[3] = m;
 			cap = (nfds_t)nfds;
 		}
 		p[n].fd = fd;
@@ -319,9 +376,22 @@ static __attribute__((noinline)) int select_slow(int nfds, fd_set *ur,
 		p[n].revents = 0;
 		n++;
 	}
-	rc = poll_own(p, n, until, mask);
+	rc = poll_own(p, n, until, mask, &u);
 	if (rc < 0) {
 		err = errno;
+		/* Linux's select leaves the time not slept in *tv, also when
+		 * a signal cut it short. */
+		if (tv && err == EINTR) {
+			struct timeval rem = {0, 0};
+
+			left = until - now_ns();
+			if (left > 0) {
+				rem.tv_sec = (time_t)(left / 1000000000LL);
+				rem.tv_usec =
+				    (suseconds_t)(left % 1000000000LL / 1000);
+			}
+			(void)sfy_copy_out(tv, &rem, sizeof(rem));
+		}
 		goto out;
 	}
 	for (k = 0; k < 3; k++)

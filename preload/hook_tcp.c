@@ -280,6 +280,12 @@ static int direct_by_name(int fd, const struct dest *d)
 		return -1;
 	}
 	rc = REAL_CALL(connect, fd, res->ai_addr, res->ai_addrlen);
+	if (sfy_is_fresh(fd) && (rc == 0 || errno == EINPROGRESS)) {
+		int saved = errno;
+
+		sfy_fresh_clear(fd);
+		errno = saved;
+	}
 	r->freeaddrinfo(res);
 	return rc;
 }
@@ -291,13 +297,6 @@ static int proxy_connect(int fd, const struct dest *d)
 	const struct cfg *c;
 	int rc, fl = -1;
 
-	/* Connected through the proxy already: the kernel may still call
-	 * the socket "connecting" (the driver does not ask it twice). */
-	if (fdt_maybe_ours(fd) && !sfy_is_fresh(fd) &&
-	    fdt_get(fd, &info) == 0 && info.kind == SFY_FD_TCP_PROXIED) {
-		errno = EISCONN;
-		return -1;
-	}
 	/* A non-blocking socket: EINPROGRESS now, the handshake in the
 	 * helper thread (async.h). */
 	if (sfy_is_fresh(fd)) {
@@ -345,10 +344,39 @@ static int proxy_connect(int fd, const struct dest *d)
  * already connected socket gets EISCONN from the kernel when the driver
  * connects it to the proxy.
  */
+/*
+ * A connect on a socket connected through the proxy: the kernel may still
+ * call it "connecting" (the driver does not ask it twice, and a handshake
+ * that ran on the helper thread left it so), so its own answer would be
+ * 0.  Every destination gets EISCONN, as from a connected socket;
+ * AF_UNSPEC dissolves the connection (the record goes).  Returns 1 when
+ * the call is not about such a socket.
+ */
+static __attribute__((noinline)) int
+connected_already(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct sfy_fdinfo info;
+	sa_family_t fam;
+
+	if (fdt_get(fd, &info) < 0 || info.kind != SFY_FD_TCP_PROXIED)
+		return 1;
+	if (sa && len >= sizeof(fam) &&
+	    sfy_copy_in(&fam, sa, sizeof(fam)) == 0 && fam == AF_UNSPEC) {
+		fdt_del(fd);
+		return 1;
+	}
+	errno = EISCONN;
+	return -1;
+}
+
 static int route_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct dest d;
 	int saved = errno, rc;
+
+	if (fdt_maybe_ours(fd) && !sfy_busy && !fdt_maybe_udp(fd) &&
+	    !sfy_is_fresh(fd) && connected_already(fd, sa, len) < 0)
+		return -1;
 
 	switch (classify(fd, sa, len, &d)) {
 	case ROUTE_FAIL:
@@ -444,9 +472,12 @@ static int shim_getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 	socklen_t have;
 	int rc;
 
-	if (__builtin_expect(sfy_is_pending(fd), 0)) {
-		/* Connected to the proxy, not yet to the destination: what
-		 * the kernel says of a socket that is still connecting. */
+	if (__builtin_expect(sfy_is_pending(fd), 0) &&
+	    (!sfy_async_entry(fd) || sfy_async_pending(fd) ||
+	     (sfy_async_entry(fd) & SFY_ASYNC_ERR))) {
+		/* Connected to the proxy, not yet to the destination (or the
+		 * handshake failed): what the kernel says of a socket that
+		 * is still connecting, or not connected. */
 		errno = ENOTCONN;
 		return -1;
 	}
@@ -728,6 +759,31 @@ static __attribute__((noinline, cold)) int refused_socket(int dom, int type,
 	return sfy_uncarried_check(c, &k, -1, NULL, 0, "socket()") < 0;
 }
 
+static __attribute__((noinline, cold)) void stale_fd(int fd)
+{
+	int saved = errno;
+
+	sfy_async_forget(fd);
+	if (fdt_maybe_ours(fd))
+		fdt_del(fd);
+	errno = saved;
+}
+
+/* listen(): a listening socket connects no more (its epoll registrations
+ * need no watching). */
+static int shim_listen(int fd, int backlog)
+{
+	if (__builtin_expect(sfy_is_fresh(fd), 0)) {
+		int rc = REAL_CALL(listen, fd, backlog), saved = errno;
+
+		if (rc == 0)
+			sfy_fresh_clear(fd);
+		errno = saved;
+		return rc;
+	}
+	return REAL_CALL(listen, fd, backlog);
+}
+
 static int shim_socket(int dom, int type, int proto)
 {
 	int fd;
@@ -742,7 +798,13 @@ static int shim_socket(int dom, int type, int proto)
 	/* A TCP socket: its epoll registrations are watched until it
 	 * connects (epreg.h).  Any other: a stale mark left by a close we
 	 * did not see (fclose, a raw syscall) goes. */
-	if (fd >= 0 && (type & 0xf) == SOCK_STREAM &&
+	if (fd < 0)
+		return fd;
+	/* Records of an fd closed where we could not see it (fclose of an
+	 * fdopen'd socket, a raw syscall) are stale now. */
+	if (__builtin_expect(fdt_maybe_ours(fd) || sfy_async_entry(fd), 0))
+		stale_fd(fd);
+	if ((type & 0xf) == SOCK_STREAM &&
 	    (dom == AF_INET || dom == AF_INET6) &&
 	    (proto == 0 || proto == IPPROTO_TCP || proto == IPPROTO_MPTCP))
 		sfy_fresh_set(fd, dom);
@@ -782,4 +844,9 @@ SFY_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 SFY_EXPORT int socket(int dom, int type, int proto)
 {
 	return shim_socket(dom, type, proto);
+}
+
+SFY_EXPORT int listen(int fd, int backlog)
+{
+	return shim_listen(fd, backlog);
 }

@@ -57,6 +57,7 @@ static void bind_all(void)
 	*(void **)&sfy_real_table.name = bind_next(#name, (void *)(ours))
 	BIND(socket, socket);
 	BIND(connect, connect);
+	BIND(listen, listen);
 	BIND(close, close);
 	BIND(dup, dup);
 	BIND(dup2, dup2);

@@ -25,6 +25,7 @@
 struct sfy_real {
 	int (*socket)(int, int, int);
 	int (*connect)(int, const struct sockaddr *, socklen_t);
+	int (*listen)(int, int);
 	int (*close)(int);
 	int (*dup)(int);
 	int (*dup2)(int, int);
