@@ -942,8 +942,15 @@ static int settle(int fd, uint32_t e)
 		}
 		return 0;
 	}
-	if (s->owner == getpid())
-		return 1;
+	if (s->owner == getpid()) {
+		if (same_socket(s, fd))
+			return 1;
+		/* Closed behind our back (fclose, a raw syscall) and the
+		 * number given to another file: not pending, whatever it is
+		 * now; the handshake is abandoned. */
+		sfy_async_forget(fd);
+		return 0;
+	}
 	/* Driven by another process (our parent, for a child of fork()):
 	 * when it is gone, or closed its copy, this one takes over. */
 	if (driven(st) &&
