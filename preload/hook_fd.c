@@ -41,7 +41,30 @@ static __attribute__((noinline)) void forget_fresh(int fd)
 	errno = saved;
 }
 
-static int shim_close(int fd)
+/* 1 when close(fd) has nothing of ours to look at: the fd is none of the
+ * shim's own, no handshake is pending anywhere, it is not a fresh socket
+ * nor in the fd table, and no datagram lingers.  A few relaxed loads of
+ * one bitmap word each, and one branch. */
+static inline int close_is_plain(int fd)
+{
+	unsigned int u = (unsigned int)fd, w = u / FDT_WORD_BITS;
+	unsigned long bits;
+
+	if (u >= FDT_BITMAP_FDS)
+		return 0;
+	bits = atomic_load_explicit(&sfy_fresh_bits[w], memory_order_relaxed) |
+	       atomic_load_explicit(&fdt_bits[w], memory_order_relaxed) |
+	       (sfy_any_owned() ? atomic_load_explicit(&sfy_own_bits[w],
+						       memory_order_relaxed)
+				: 0);
+	return !((bits >> (u % FDT_WORD_BITS)) & 1u) &&
+	       !(atomic_load_explicit(&sfy_pending_count,
+				      memory_order_relaxed) |
+		 atomic_load_explicit(&sfy_udp_lingering,
+				      memory_order_relaxed));
+}
+
+static __attribute__((noinline)) int close_slow(int fd)
 {
 	/* A control connection of ours, closed by a program that closes
 	 * every fd it does not know: it stays open (and its number taken,
@@ -64,6 +87,13 @@ static int shim_close(int fd)
 		0))
 		sfy_udp_reap();
 	return REAL_CALL(close, fd);
+}
+
+static int shim_close(int fd)
+{
+	if (__builtin_expect(close_is_plain(fd), 1))
+		return REAL_CALL(close, fd);
+	return close_slow(fd);
 }
 
 /* 1 when fd is kept from a close sweep: ours, or pending (then marked to
@@ -143,17 +173,31 @@ static inline void dup_of_pending(int oldfd)
 		sfy_pending_wait_end(oldfd);
 }
 
+/* After dup(fd) gave nfd: fd's record and freshness go with it. */
+static __attribute__((noinline)) void dup_ours(int fd, int nfd)
+{
+	if (fdt_maybe_ours(fd))
+		fdt_dup(fd, nfd);
+	if (sfy_is_fresh(fd))
+		sfy_fresh_dup(fd, nfd);
+}
+
 static int shim_dup(int fd)
 {
+	unsigned int u = (unsigned int)fd;
 	int nfd;
 
 	dup_of_pending(fd);
 	nfd = REAL_CALL(dup, fd);
-
-	if (nfd >= 0 && fdt_maybe_ours(fd))
-		fdt_dup(fd, nfd);
-	if (__builtin_expect(nfd >= 0 && sfy_is_fresh(fd), 0))
-		sfy_fresh_dup(fd, nfd);
+	if (nfd >= 0 &&
+	    (u >= FDT_BITMAP_FDS ||
+	     ((atomic_load_explicit(&fdt_bits[u / FDT_WORD_BITS],
+				    memory_order_relaxed) |
+	       atomic_load_explicit(&sfy_fresh_bits[u / FDT_WORD_BITS],
+				    memory_order_relaxed)) >>
+	      (u % FDT_WORD_BITS)) &
+		 1u))
+		dup_ours(fd, nfd);
 	return nfd;
 }
 
