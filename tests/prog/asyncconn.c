@@ -52,6 +52,26 @@
  *       all complete, none early; EPOLLET: one event each
  *   asyncconn off RESULT...        (async_connect no) connect() does the
  *       handshake itself: RESULT 0 or ERRNAME, synchronously
+ *   asyncconn edge CASE...         regressions found in review:
+ *       forkefd (slow_ok_20ms, 5 connections a round, 6 rounds) a child's
+ *           eventfd numbers are not the parent's: a pipe there gets
+ *           nothing, the parent's connects complete, nothing hangs;
+ *       dupalias (slow_ok) a dup made before connect(): not writable
+ *           before the answer, nothing written on it in the handshake;
+ *       forkclose (slow_ok) the parent closes its copy after fork: the
+ *           child gets the connection;
+ *       unseen (slow_ok x2) a pending socket closed by a raw syscall: the
+ *           pipe at its number works at once, a new socket there connects;
+ *       sscon (ok_v4 x4, route direct 127.0.0.1) a blocking proxied
+ *           connection: connect() and sendto(MSG_FASTOPEN) anywhere give
+ *           EISCONN (as the kernel), AF_UNSPEC dissolves it;
+ *       stalepeer (ok_v4, route direct 127.0.0.1) fclose behind the shim's
+ *           back: a direct socket at that number has the direct peer;
+ *       forkpeer (slow_ok x2) a connect finished by the parent has its
+ *           destination in the child, after the child's own too;
+ *       cancel (slow_ok x4) a poll() thread cancelled: eventfds do not
+ *           grow; epfail (slow_rep_05) a refusal in epoll: OUT|ERR|HUP,
+ *           SO_ERROR ECONNREFUSED once
  *   asyncconn list                 the matrix's variants, one a line
  *
  *   asyncconn --control SUBCOMMAND ...   the same checks without the shim,
@@ -93,6 +113,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -661,14 +682,20 @@ struct conn_try {
 	long base, after; /* answers given before connect(), at its return */
 };
 
-static void start_connect(int s, struct conn_try *c)
+static void start_connect_to(int s, const struct sockaddr_in *a,
+			     struct conn_try *c)
 {
 	c->base = replies_sent();
 	c->t0 = now_ms();
-	c->rc = connect(s, (struct sockaddr *)&dst, sizeof(dst));
+	c->rc = connect(s, (const struct sockaddr *)a, sizeof(*a));
 	c->err = c->rc < 0 ? errno : 0;
 	c->ms = now_ms() - c->t0;
 	c->after = replies_sent();
+}
+
+static void start_connect(int s, struct conn_try *c)
+{
+	start_connect_to(s, &dst, c);
 }
 
 /* Checks that connect() left the handshake pending: 1 if so (or if it
@@ -694,7 +721,8 @@ static int check_inprogress(const struct conn_try *c)
 	return 1;
 }
 
-static int peer_is_dst(int s, char *seen, size_t n)
+/* Whether s's peer is want; seen gets what getpeername said. */
+static int peer_is(int s, const struct sockaddr_in *want, char *seen, size_t n)
 {
 	struct sockaddr_in6 pa; /* room for whatever comes */
 	struct sockaddr_in *p4 = (struct sockaddr_in *)&pa;
@@ -713,8 +741,13 @@ static int peer_is_dst(int s, char *seen, size_t n)
 	inet_ntop(AF_INET, &p4->sin_addr, a, sizeof(a));
 	snprintf(seen, n, "%s:%d (len %u)", a, ntohs(p4->sin_port), pl);
 	return pl == sizeof(struct sockaddr_in) &&
-	       p4->sin_addr.s_addr == dst.sin_addr.s_addr &&
-	       p4->sin_port == dst.sin_port;
+	       p4->sin_addr.s_addr == want->sin_addr.s_addr &&
+	       p4->sin_port == want->sin_port;
+}
+
+static int peer_is_dst(int s, char *seen, size_t n)
+{
+	return peer_is(s, &dst, seen, n);
 }
 
 static const char *dst_str(void)
@@ -2201,6 +2234,754 @@ static void do_many(const char *mech, int n)
 		close(ep);
 }
 
+/* ------------------------------------------------------------ edge */
+
+/* Regressions from the review of the asynchronous connect (issue 8), one
+ * CASE each (asyncconn edge CASE...). */
+
+static struct sockaddr_in direct; /* a listener here (route direct) */
+static int direct_lfd = -1;
+
+static void direct_listen(void)
+{
+	socklen_t al = sizeof(direct);
+
+	if (direct_lfd >= 0)
+		return;
+	memset(&direct, 0, sizeof(direct));
+	direct.sin_family = AF_INET;
+	direct.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	direct_lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (direct_lfd < 0 ||
+	    bind(direct_lfd, (struct sockaddr *)&direct, sizeof(direct)) < 0 ||
+	    listen(direct_lfd, 64) < 0 ||
+	    getsockname(direct_lfd, (struct sockaddr *)&direct, &al) < 0) {
+		perror("asyncconn: direct listener");
+		exit(2);
+	}
+}
+
+static const char *addr_str(const struct sockaddr_in *a)
+{
+	static char b[4][64];
+	static int i;
+	char *p = b[i++ % 4], ip[32];
+
+	inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+	snprintf(p, sizeof(b[0]), "%s:%d", ip, ntohs(a->sin_port));
+	return p;
+}
+
+static int nb_socket(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (s < 0) {
+		perror("asyncconn: socket");
+		exit(2);
+	}
+	return s;
+}
+
+static int connect_to(int s, const struct sockaddr_in *a)
+{
+	return connect(s, (const struct sockaddr *)a, sizeof(*a));
+}
+
+/* A connect() that must be pending or done: EINPROGRESS, or 0. */
+static void check_started(const struct conn_try *c, const char *what)
+{
+	check(c->rc == 0 || c->err == EINPROGRESS,
+	      "%s: expected -1 EINPROGRESS (or 0), saw %s", what,
+	      res(c->rc, c->err));
+}
+
+/* Waits (poll) for s to complete successfully: reported within ms, OUT
+ * without ERR/HUP, SO_ERROR 0.  Returns the time it took, or -1. */
+static long wait_ok(int s, long ms, const char *what)
+{
+	struct report r = poll_until(s, ms);
+	int e;
+
+	check(r.got == 1 && (r.rev & POLLOUT) && !(r.rev & (POLLERR | POLLHUP)),
+	      "%s: expected writable (OUT without ERR/HUP) within %ld ms, saw "
+	      "%s after %ld ms",
+	      what, ms,
+	      r.got == 1   ? evstr(r.rev)
+	      : r.got == 0 ? "nothing"
+			   : res(-1, r.err),
+	      r.ms);
+	if (r.got != 1)
+		return -1;
+	e = so_error(s);
+	check(e == 0, "%s: SO_ERROR expected 0, saw %s", what,
+	      e < 0 ? res(-1, -e) : ename(e));
+	return r.ms;
+}
+
+/* The fd numbers at which this process has an eventfd, into fds (up to
+ * max); returns how many. */
+static int eventfd_numbers(int *fds, int max)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char l[64];
+	ssize_t k;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && n < max) {
+		if (e->d_name[0] == '.')
+			continue;
+		k = readlinkat(dirfd(d), e->d_name, l, sizeof(l) - 1);
+		if (k <= 0)
+			continue;
+		l[k] = 0;
+		if (!strcmp(l, "anon_inode:[eventfd]"))
+			fds[n++] = atoi(e->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+static int wait_child(pid_t kid, const char *what)
+{
+	int st = -1, k;
+
+	wd_arm(timeout_ms + 5000, what);
+	k = (int)waitpid(kid, &st, 0);
+	wd_disarm();
+	check(k == kid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "%s: the child ends with its checks passed: expected exit "
+	      "status 0, saw %s",
+	      what, how_ended(st));
+	return st;
+}
+
+/* forkefd: the parent makes a connect, forks; the child makes two at once
+ * and exits (_exit: its helper may be busy); the parent puts a pipe at
+ * the child's eventfd numbers (515 the first time) and makes two: both
+ * complete well within the timeout, and the pipe gets nothing (the
+ * child's eventfd numbers are not the parent's).  Several rounds: the
+ * original hang was a race (a child exiting with a slot lock held). */
+static void edge_forkefd(void)
+{
+	const int rounds = 6;
+	long lim = timeout_ms / 2;
+	int round;
+
+	for (round = 1; round <= rounds; round++) {
+		int s, a, b, kp[2], pp[2], cfds[64], ncf = 0, placed[65];
+		int nplaced = 0, i;
+		struct conn_try c;
+		char buf[64], hx[130];
+		ssize_t r;
+		pid_t kid;
+
+		settag("forkefd %d", round);
+		wd_arm(timeout_ms + 8000, "a forkefd round");
+		s = nb_socket();
+		start_connect(s, &c);
+		check_started(&c, "the parent's connect before fork");
+		wait_ok(s, lim, "the parent's connect before fork");
+		close(s);
+		if (pipe2(kp, O_CLOEXEC) < 0)
+			exit(2);
+		fflush(stdout);
+		kid = fork();
+		if (kid < 0)
+			exit(2);
+		if (kid == 0) {
+			struct conn_try ca, cb;
+
+			wd_start();
+			fact_failures = 0;
+			settag("forkefd %d child", round);
+			wd_arm(timeout_ms + 5000, "the forkefd child");
+			a = nb_socket();
+			b = nb_socket();
+			start_connect(a, &ca);
+			start_connect(b, &cb);
+			check_started(&ca, "the child's first connect");
+			check_started(&cb, "the child's second connect");
+			ncf = eventfd_numbers(cfds, 64);
+			wait_ok(a, lim, "the child's first connect");
+			wait_ok(b, lim, "the child's second connect");
+			if (write(kp[1], cfds, sizeof(int) * (size_t)ncf) < 0)
+				_exit(2);
+			close(a);
+			close(b);
+			_exit(fact_failures ? 1 : 0);
+		}
+		close(kp[1]);
+		wait_child(kid, "waitpid for the forkefd child");
+		r = read(kp[0], cfds, sizeof(cfds));
+		ncf = r > 0 ? (int)(r / (ssize_t)sizeof(int)) : 0;
+		close(kp[0]);
+		if (pipe2(pp, O_CLOEXEC | O_NONBLOCK) < 0)
+			exit(2);
+		cfds[ncf++] = 515;
+		for (i = 0; i < ncf; i++) {
+			int k, dup_ = 0;
+
+			for (k = 0; k < nplaced; k++)
+				dup_ |= placed[k] == cfds[i];
+			if (dup_ || fcntl(cfds[i], F_GETFD) >= 0)
+				continue; /* the parent's own fd */
+			if (dup2(pp[1], cfds[i]) == cfds[i])
+				placed[nplaced++] = cfds[i];
+		}
+		check(nplaced > 0,
+		      "a pipe put at the child's eventfd numbers free in the "
+		      "parent: %d of %d",
+		      nplaced, ncf);
+		a = nb_socket();
+		b = nb_socket();
+		start_connect(a, &c);
+		check_started(&c, "the parent's first connect after the child");
+		start_connect(b, &c);
+		check_started(&c,
+			      "the parent's second connect after the child");
+		wait_ok(b, lim, "the parent's second connect after the child");
+		wait_ok(a, lim, "the parent's first connect after the child");
+		r = read(pp[0], buf, sizeof(buf));
+		hex(buf, r > 0 ? (size_t)r : 0, hx);
+		check(r < 0 && errno == EAGAIN,
+		      "the pipe at the child's eventfd numbers got nothing: "
+		      "expected -1 EAGAIN, saw %s%s%s",
+		      res(r, errno), r > 0 ? " bytes " : "", r > 0 ? hx : "");
+		for (i = 0; i < nplaced; i++)
+			close(placed[i]);
+		close(pp[0]);
+		close(pp[1]);
+		close(a);
+		close(b);
+		wd_disarm();
+	}
+}
+
+/* dupalias: a dup made before connect(): connect() may complete
+ * synchronously (0); if it is pending, the dup is not writable (poll,
+ * epoll) before the proxy's answer and a send on it gets EAGAIN; the
+ * proxy gets the proper request and then exactly what was sent after. */
+static void edge_dupalias(void)
+{
+	static const char req[] = "GET / HTTP/1.0\r\n\r\n";
+	struct epoll_event e = {.events = EPOLLOUT | EPOLLET}, o;
+	struct conn_try c;
+	struct report r;
+	char seen[96], buf[BANNER_LEN + 1];
+	long off, t0;
+	int s, d, ep, n, k;
+	ssize_t w;
+
+	settag("dupalias");
+	s = nb_socket();
+	d = dup(s);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	e.data.fd = d;
+	check(d >= 0 && ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, d, &e) == 0,
+	      "a dup of the fresh socket, in an epoll set (EPOLLET)");
+	off = log_size();
+	arm();
+	start_connect(s, &c);
+	check_started(&c, "connect() on the socket (its dup open)");
+	if (c.rc == 0) {
+		check(!have_marker() || c.after > c.base,
+		      "connect() returned 0 (synchronously) after the proxy's "
+		      "answer: expected answered, saw %s",
+		      answered(c.after - c.base));
+	} else if (c.err == EINPROGRESS) {
+		w = send(d, "EARLY", 5, MSG_DONTWAIT | MSG_NOSIGNAL);
+		check(w < 0 && errno == EAGAIN,
+		      "send on the dup while pending: expected -1 EAGAIN, saw "
+		      "%s",
+		      res(w, errno));
+		t0 = now_ms();
+		n = epoll_wait(ep, &o, 1, timeout_ms + 2000);
+		k = errno;
+		check(n == 1 && (o.events & EPOLLOUT),
+		      "epoll_wait on the dup: expected OUT, saw %s after %ld "
+		      "ms",
+		      n == 1 ? evstr(o.events) : res(n, k), now_ms() - t0);
+		if (n == 1 && have_marker())
+			check(replies_sent() > c.base,
+			      "the dup reported (epoll) after the proxy's "
+			      "answer: expected answered, saw %s",
+			      answered(replies_sent() - c.base));
+	}
+	r = poll_until(d, timeout_ms + 2000);
+	check_report(&r, c.base, 1, timeout_ms + 2000);
+	k = so_error(d);
+	check(k == 0, "SO_ERROR on the dup: expected 0, saw %s",
+	      k < 0 ? res(-1, -k) : ename(k));
+	/* Not on the dup: there it gives the proxy's address today. */
+	check(peer_is_dst(s, seen, sizeof(seen)),
+	      "getpeername on the socket: expected %s, saw %s", dst_str(),
+	      seen);
+	w = send(d, req, strlen(req), MSG_NOSIGNAL);
+	check(w == (ssize_t)strlen(req),
+	      "a send on the dup after completion: expected %zu, saw %s",
+	      strlen(req), res(w, errno));
+	k = read_banner(d, buf, 2000, 0);
+	check(k == BANNER_LEN && !memcmp(buf, BANNER, BANNER_LEN),
+	      "the stream on the dup: expected '%s', saw %d bytes '%.*s'",
+	      BANNER, k, k, buf);
+	close(ep);
+	close(d);
+	close(s);
+	log_check(off, req);
+}
+
+/* forkclose: the parent closes its copy at once after fork; the child
+ * still gets the connection (not ECONNABORTED) and its stream. */
+static void edge_forkclose(void)
+{
+	struct conn_try c;
+	struct report r;
+	char seen[96], buf[BANNER_LEN + 1];
+	pid_t kid;
+	int s, e, k;
+
+	settag("forkclose");
+	arm();
+	s = nb_socket();
+	start_connect(s, &c);
+	if (check_inprogress(&c) < 0)
+		return;
+	fflush(stdout);
+	kid = fork();
+	if (kid < 0)
+		exit(2);
+	if (kid == 0) {
+		wd_start();
+		fact_failures = 0;
+		settag("forkclose child");
+		r = poll_until(s, timeout_ms + 1500);
+		check_report(&r, c.base, 1, timeout_ms + 1500);
+		e = so_error(s);
+		check(e == 0,
+		      "SO_ERROR (the parent closed its copy): expected 0, saw "
+		      "%s",
+		      e < 0 ? res(-1, -e) : ename(e));
+		check(peer_is_dst(s, seen, sizeof(seen)),
+		      "getpeername: expected %s, saw %s", dst_str(), seen);
+		k = read_banner(s, buf, 2000, 0);
+		check(k == BANNER_LEN && !memcmp(buf, BANNER, BANNER_LEN),
+		      "the stream: expected '%s', saw %d bytes '%.*s'", BANNER,
+		      k, k, buf);
+		close(s);
+		exit(fact_failures ? 1 : 0);
+	}
+	e = close(s);
+	check(e == 0, "the parent closes its copy at once: %s", res(e, errno));
+	wait_child(kid, "waitpid for the forkclose child");
+}
+
+/* unseen: a pending socket closed behind the shim's back (a raw
+ * syscall); the pipe that gets its number works at once; a new socket
+ * at that number connects. */
+static void edge_unseen(void)
+{
+	struct conn_try c;
+	struct pollfd p;
+	struct report r;
+	int s, s2, pf[2], k;
+	long t0, ms;
+	char ch = 0;
+	ssize_t w, n;
+
+	settag("unseen");
+	arm();
+	s = nb_socket();
+	start_connect(s, &c);
+	if (check_inprogress(&c) < 0)
+		return;
+	k = (int)syscall(SYS_close, s);
+	check(k == 0, "syscall(SYS_close) on the pending socket: %s",
+	      res(k, errno));
+	if (pipe2(pf, O_CLOEXEC) < 0)
+		exit(2);
+	check(pf[0] == s || pf[1] == s,
+	      "the pipe gets the socket's number %d: saw %d %d", s, pf[0],
+	      pf[1]);
+	wd_arm(timeout_ms + 3000, "I/O on the pipe at the closed socket's fd");
+	t0 = now_ms();
+	w = write(pf[1], "x", 1);
+	n = read(pf[0], &ch, 1);
+	ms = now_ms() - t0;
+	check(w == 1 && n == 1 && ch == 'x' && ms < 300,
+	      "a byte written to the pipe and read back at once: expected 1, "
+	      "1 'x' within 300 ms, saw %s, %s '%c' after %ld ms",
+	      res(w, errno), res(n, errno), ch ? ch : '?', ms);
+	p.fd = pf[0];
+	p.events = POLLIN;
+	p.revents = 0;
+	w = write(pf[1], "y", 1);
+	t0 = now_ms();
+	k = poll(&p, 1, 1000);
+	ms = now_ms() - t0;
+	check(w == 1 && k == 1 && (p.revents & POLLIN) && ms < 300,
+	      "poll on the pipe reports IN at once: saw %s %s after %ld ms",
+	      res(k, errno), evstr((unsigned)p.revents), ms);
+	n = read(pf[0], &ch, 1);
+	wd_disarm();
+	close(pf[0]);
+	close(pf[1]);
+	settag("unseen again");
+	arm();
+	s2 = nb_socket();
+	if (s2 != s)
+		note("the new socket is fd %d, not %d", s2, s);
+	start_connect(s2, &c);
+	if (check_inprogress(&c) < 0) {
+		close(s2);
+		return;
+	}
+	r = poll_until(s2, timeout_ms + 1500);
+	check_report(&r, c.base, 1, timeout_ms + 1500);
+	check_established(s2, 1, 0);
+	close(s2);
+}
+
+/* sscon: a blocking proxied connection: connect() to any address again
+ * is EISCONN (as for a kernel socket), and so is sendto(MSG_FASTOPEN)
+ * (what the kernel answers on a connected socket to the direct
+ * listener); connect(AF_UNSPEC) dissolves it, and the next connect()
+ * is a new handshake. */
+static void edge_sscon(void)
+{
+	static const char *const req_words[] = {"request ", NULL};
+	static const char *const app_words[] = {"app ", "raw ", NULL};
+	struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+	char seen[96];
+	long off;
+	int s, k, r, kr, ke, round;
+
+	direct_listen();
+	settag("sscon kernel");
+	k = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	r = connect_to(k, &direct);
+	check(r == 0, "a blocking connect to the direct listener %s: %s",
+	      addr_str(&direct), res(r, errno));
+	kr = (int)sendto(k, "FASTOPEN", 8, MSG_FASTOPEN | MSG_NOSIGNAL,
+			 (struct sockaddr *)&direct, sizeof(direct));
+	ke = errno;
+	check(kr < 0 && ke == EISCONN,
+	      "the kernel's sendto(MSG_FASTOPEN) on a connected socket: "
+	      "expected -1 EISCONN, saw %s",
+	      res(kr, ke));
+	close(k);
+	for (round = 0; round < 2; round++) {
+		settag("sscon %s", round ? "fastopen" : "connect");
+		off = log_size();
+		s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		r = connect_to(s, &dst);
+		check(r == 0, "a blocking connect to %s: expected 0, saw %s",
+		      dst_str(), res(r, errno));
+		if (round == 0) {
+			r = connect_to(s, &direct);
+			check(r < 0 && errno == EISCONN,
+			      "connect() again, to the direct %s: expected -1 "
+			      "EISCONN, saw %s",
+			      addr_str(&direct), res(r, errno));
+			r = connect_to(s, &dst);
+			check(r < 0 && errno == EISCONN,
+			      "connect() again, to %s: expected -1 EISCONN, "
+			      "saw %s",
+			      dst_str(), res(r, errno));
+		} else {
+			r = (int)sendto(
+			    s, "FASTOPEN", 8, MSG_FASTOPEN | MSG_NOSIGNAL,
+			    (struct sockaddr *)&direct, sizeof(direct));
+			check(r == kr && (r >= 0 || errno == ke),
+			      "sendto(MSG_FASTOPEN) to the direct %s: expected "
+			      "%s (the kernel's), saw %s",
+			      addr_str(&direct), res(kr, ke), res(r, errno));
+			r = (int)sendto(s, "FASTOPEN", 8,
+					MSG_FASTOPEN | MSG_NOSIGNAL,
+					(struct sockaddr *)&dst, sizeof(dst));
+			check(r == kr && (r >= 0 || errno == ke),
+			      "sendto(MSG_FASTOPEN) to %s: expected %s (the "
+			      "kernel's), saw %s",
+			      dst_str(), res(kr, ke), res(r, errno));
+		}
+		check(peer_is_dst(s, seen, sizeof(seen)),
+		      "getpeername still: expected %s, saw %s", dst_str(),
+		      seen);
+		r = connect(s, &unspec, sizeof(unspec));
+		check(r == 0, "connect(AF_UNSPEC): expected 0, saw %s",
+		      res(r, errno));
+		r = connect_to(s, &dst);
+		check(r == 0,
+		      "connect() to %s after AF_UNSPEC: expected 0 (a new "
+		      "connection), saw %s",
+		      dst_str(), res(r, errno));
+		check(peer_is_dst(s, seen, sizeof(seen)),
+		      "getpeername: expected %s, saw %s", dst_str(), seen);
+		close(s);
+		if (!log_path) {
+			note("no ASYNC_LOG: the handshakes are not counted");
+			continue;
+		}
+		log_wait_end(off, 2, 2000);
+		k = log_count(off, req_words);
+		check(k == 2,
+		      "the proxy got 2 CONNECT requests (the second after "
+		      "AF_UNSPEC): saw %d",
+		      k);
+		k = log_count(off, app_words);
+		check(k == 0, "nothing else reached the proxy: saw %d lines",
+		      k);
+	}
+}
+
+/* stalepeer: a proxied connection closed behind the shim's back
+ * (fdopen + fclose); a new socket at its number connected directly has
+ * the direct peer. */
+static void edge_stalepeer(void)
+{
+	char seen[96];
+	FILE *f;
+	int s, s2, r;
+
+	direct_listen();
+	settag("stalepeer");
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	r = connect_to(s, &dst);
+	check(r == 0, "a blocking connect to %s: expected 0, saw %s", dst_str(),
+	      res(r, errno));
+	f = fdopen(s, "r+");
+	r = f ? fclose(f) : -1;
+	check(r == 0 && fcntl(s, F_GETFD) < 0,
+	      "fdopen + fclose closes fd %d: %s", s, res(r, errno));
+	s2 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s2 != s)
+		note("the new socket is fd %d, not %d", s2, s);
+	r = connect_to(s2, &direct);
+	check(r == 0, "a blocking connect to the direct %s: expected 0, saw %s",
+	      addr_str(&direct), res(r, errno));
+	check(peer_is(s2, &direct, seen, sizeof(seen)),
+	      "getpeername on the new socket (fd %d): expected %s, saw %s", s2,
+	      addr_str(&direct), seen);
+	close(s2);
+}
+
+/* forkpeer: a connect X pending at fork, finished by the parent: the
+ * child sees X's destination as the peer; its own connect Y to another
+ * destination has Y's, and X keeps X's. */
+static void edge_forkpeer(void)
+{
+	struct sockaddr_in y;
+	struct conn_try c;
+	struct report r;
+	char seen[96];
+	pid_t kid;
+	int a, b, go[2], k;
+
+	settag("forkpeer");
+	memset(&y, 0, sizeof(y));
+	y.sin_family = AF_INET;
+	y.sin_port = htons(81);
+	inet_pton(AF_INET, "203.0.113.6", &y.sin_addr);
+	if (control) {
+		direct_listen();
+		y = direct;
+	}
+	arm();
+	a = nb_socket();
+	start_connect(a, &c);
+	if (check_inprogress(&c) < 0)
+		return;
+	if (pipe2(go, O_CLOEXEC) < 0)
+		exit(2);
+	fflush(stdout);
+	kid = fork();
+	if (kid < 0)
+		exit(2);
+	if (kid == 0) {
+		struct conn_try cy;
+
+		wd_start();
+		fact_failures = 0;
+		settag("forkpeer child");
+		close(go[1]);
+		check(wait_byte(go[0], timeout_ms + 3000) == 0,
+		      "the parent saw X complete");
+		check(peer_is_dst(a, seen, sizeof(seen)),
+		      "getpeername(X) after the parent finished it: expected "
+		      "%s, saw %s",
+		      dst_str(), seen);
+		b = nb_socket();
+		start_connect_to(b, &y, &cy);
+		check_started(&cy, "the child's connect Y");
+		wait_ok(b, timeout_ms + 1500, "the child's connect Y");
+		check(peer_is(b, &y, seen, sizeof(seen)),
+		      "getpeername(Y): expected %s, saw %s", addr_str(&y),
+		      seen);
+		check(peer_is_dst(a, seen, sizeof(seen)),
+		      "getpeername(X) after Y: expected %s, saw %s", dst_str(),
+		      seen);
+		{
+			struct pollfd p = {.fd = a, .events = POLLOUT};
+
+			poll(&p, 1, 0);
+		}
+		check(peer_is_dst(a, seen, sizeof(seen)),
+		      "getpeername(X) after a poll on it: expected %s, saw %s",
+		      dst_str(), seen);
+		close(a);
+		close(b);
+		exit(fact_failures ? 1 : 0);
+	}
+	close(go[0]);
+	r = poll_until(a, timeout_ms + 1500);
+	check_report(&r, c.base, 1, timeout_ms + 1500);
+	check(peer_is_dst(a, seen, sizeof(seen)),
+	      "getpeername(X) in the parent: expected %s, saw %s", dst_str(),
+	      seen);
+	k = (int)write(go[1], "p", 1);
+	check(k == 1, "told the child");
+	close(go[1]);
+	wait_child(kid, "waitpid for the forkpeer child");
+	close(a);
+}
+
+static void *cancel_waiter(void *arg)
+{
+	struct pollfd p = {.fd = *(int *)arg, .events = POLLOUT};
+
+	poll(&p, 1, -1);
+	return NULL;
+}
+
+/* cancel: a thread blocked in poll() on a pending socket is cancelled,
+ * round after round: the process's eventfds do not grow (the first round
+ * may make them). */
+static void edge_cancel(void)
+{
+	enum { ROUNDS = 4 };
+	int cnt[ROUNDS], fds[256], i, s, k;
+	struct conn_try c;
+	pthread_t t;
+	void *ret;
+
+	for (i = 0; i < ROUNDS; i++) {
+		settag("cancel %d", i + 1);
+		arm();
+		s = nb_socket();
+		start_connect(s, &c);
+		check_started(&c, "connect()");
+		if (pthread_create(&t, NULL, cancel_waiter, &s) != 0)
+			exit(2);
+		sleep_ms(100);
+		wd_arm(3000, "pthread_join of the cancelled poll() thread");
+		pthread_cancel(t);
+		k = pthread_join(t, &ret);
+		wd_disarm();
+		check(k == 0 && ret == PTHREAD_CANCELED,
+		      "the thread in poll() cancelled: %s",
+		      k				? strerror(k)
+		      : ret == PTHREAD_CANCELED ? "PTHREAD_CANCELED"
+						: "it returned");
+		wait_ok(s, timeout_ms + 1500, "the connect after the cancel");
+		close(s);
+		cnt[i] = eventfd_numbers(fds, 256);
+		if (i > 0)
+			check(cnt[i] <= cnt[0],
+			      "the process's eventfds: expected at most %d (as "
+			      "after round 1), saw %d",
+			      cnt[0], cnt[i]);
+	}
+}
+
+/* epfail: a failing connect whose socket was put in an epoll set before
+ * connect(): epoll_wait reports it writable with the error (OUT, ERR,
+ * HUP), SO_ERROR is the errno once, then 0; afterwards poll still shows
+ * it writable and hung up (as the kernel: ERR went with SO_ERROR). */
+static void edge_epfail(void)
+{
+	struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP}, o;
+	const unsigned want = EPOLLOUT | EPOLLERR | EPOLLHUP;
+	struct pollfd p;
+	struct conn_try c;
+	int s, ep, n, k;
+	long t0, ms;
+
+	settag("epfail");
+	s = nb_socket();
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	e.data.fd = s;
+	check(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, s, &e) == 0,
+	      "the socket in an epoll set (IN|OUT|RDHUP) before connect()");
+	arm_fail(1);
+	start_connect(s, &c);
+	if (check_inprogress(&c) < 0) {
+		close(ep);
+		close(s);
+		return;
+	}
+	t0 = now_ms();
+	memset(&o, 0, sizeof(o));
+	n = epoll_wait(ep, &o, 1, timeout_ms + 2000);
+	k = errno;
+	ms = now_ms() - t0;
+	check(n == 1 && (o.events & want) == want,
+	      "epoll_wait: expected OUT|ERR|HUP (%#x) among the events, saw "
+	      "%s after %ld ms",
+	      want, n == 1 ? evstr(o.events) : res(n, k), ms);
+	if (n == 1 && have_marker())
+		check(replies_sent() > c.base,
+		      "reported after the proxy's answer: expected answered, "
+		      "saw %s",
+		      answered(replies_sent() - c.base));
+	k = so_error(s);
+	check(k == ECONNREFUSED, "SO_ERROR: expected ECONNREFUSED, saw %s",
+	      k < 0 ? res(-1, -k) : ename(k));
+	k = so_error(s);
+	check(k == 0, "SO_ERROR a second time: expected 0, saw %s",
+	      k < 0 ? res(-1, -k) : ename(k));
+	p.fd = s;
+	p.events = POLLIN | POLLOUT;
+	p.revents = 0;
+	n = poll(&p, 1, 0);
+	check(n == 1 &&
+		  (p.revents & (POLLOUT | POLLHUP)) == (POLLOUT | POLLHUP),
+	      "poll afterwards: expected OUT|HUP among the events (ERR "
+	      "allowed), saw %s",
+	      n == 1 ? evstr((unsigned)p.revents) : res(n, errno));
+	close(ep);
+	close(s);
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} edges[] = {{"forkefd", edge_forkefd},	    {"dupalias", edge_dupalias},
+	     {"forkclose", edge_forkclose}, {"unseen", edge_unseen},
+	     {"sscon", edge_sscon},	    {"stalepeer", edge_stalepeer},
+	     {"forkpeer", edge_forkpeer},   {"cancel", edge_cancel},
+	     {"epfail", edge_epfail}};
+
+static void do_edge(int argc, char **argv)
+{
+	size_t k;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		for (k = 0; k < sizeof(edges) / sizeof(edges[0]); k++)
+			if (!strcmp(argv[i], edges[k].name))
+				break;
+		if (k == sizeof(edges) / sizeof(edges[0])) {
+			fprintf(stderr, "asyncconn: no edge case %s\n",
+				argv[i]);
+			exit(2);
+		}
+		edges[k].fn();
+	}
+}
+
 /* ------------------------------------------------------------ off */
 
 static void do_off(int argc, char **argv)
@@ -2260,7 +3041,9 @@ static void usage(void)
 	    "       fork parent_first|child_first|both|parent_exits... |\n"
 	    "       blocking send|recv|sndtimeo... | sigio |\n"
 	    "       sigstorm restart|norestart N | many poll|epoll N |\n"
-	    "       off 0|ERRNAME...\n");
+	    "       off 0|ERRNAME... |\n"
+	    "       edge forkefd|dupalias|forkclose|unseen|sscon|stalepeer|"
+	    "forkpeer|cancel|epfail...\n");
 	exit(2);
 }
 
@@ -2333,6 +3116,8 @@ int main(int argc, char **argv)
 		do_sigstorm(argv[0], atoi(argv[1]));
 	else if (!strcmp(cmd, "many") && argc > 1)
 		do_many(argv[0], atoi(argv[1]));
+	else if (!strcmp(cmd, "edge") && argc > 0)
+		do_edge(argc, argv);
 	else if (!strcmp(cmd, "off") && argc > 0 && !control)
 		do_off(argc, argv);
 	else
