@@ -37,6 +37,18 @@
 #   many       100 connects pending at once, poll and epoll (EPOLLET)
 #   off        SOCKSIFY_ASYNC_CONNECT=no / `async_connect no`: connect()
 #              does the handshake itself (today's behaviour)
+#   edge       regressions found in review, one namespace each, all at
+#              once: forkefd (a child's eventfd numbers are not the
+#              parent's: a pipe there gets nothing, nothing hangs; 6
+#              rounds), dupalias (a dup made before connect), forkclose
+#              (the parent closes its copy after fork), unseen (a pending
+#              socket closed by a raw syscall, its number reused by a
+#              pipe), sscon (EISCONN for any address and for
+#              sendto(MSG_FASTOPEN), as the kernel; AF_UNSPEC dissolves),
+#              stalepeer (fclose behind the shim's back), forkpeer (the
+#              destination in a fork child), cancel (a cancelled poll()
+#              leaks no eventfd), epfail (a refusal seen by epoll:
+#              OUT|ERR|HUP); the kernel-level ones also as controls
 #
 #   tests/lab/asyncmatrix.sh               the tree's library
 #   SOCKSIFY_TEST_LIB=/path/lib.so tests/lab/asyncmatrix.sh
@@ -166,12 +178,14 @@ report() {
 # ------------------------------------------------------------- control
 echo "== control: the probe against the kernel (no shim)"
 VARIANTS=$("$PROBE" list)
+# The review's regressions that mean something for a kernel socket.
+CTL_EDGES="dupalias forkclose unseen sscon stalepeer forkpeer epfail"
 # ctl NAME ARGS...: (inside the namespace) one control run in the
 # background; all of them go at once (each waits about a second for a SYN
 # retransmission).
 # shellcheck disable=SC2016 # expanded by the inner shell
 "${UNSHARE[@]}" bash -c '
-	w=$1 probe=$2 variants=$3
+	w=$1 probe=$2 variants=$3 edges=$4
 	ip link set lo up
 	ctl() {
 		local n=$1; shift
@@ -190,12 +204,14 @@ VARIANTS=$("$PROBE" list)
 	ctl ctl_many_poll --control many poll 100
 	ctl ctl_many_epoll --control many epoll 100
 	ctl ctl_early --control-early matrix poll epoll_et epoll_oneshot_before epoll_nested thread_epoll_et
+	for e in $edges; do ctl "ctl_edge_$e" --control edge "$e"; done
 	wait
-' _ "$WORK" "$PROBE" "$VARIANTS"
+' _ "$WORK" "$PROBE" "$VARIANTS" "$CTL_EDGES"
 for v in $VARIANTS; do report "ctl_matrix_$v" "control matrix"; done
 for r in pending fail close fork blocking sigio storm_restart storm_norestart many_poll many_epoll; do
 	report "ctl_$r" "control $r"
 done
+for e in $CTL_EDGES; do report "ctl_edge_$e" "control edge $e"; done
 # The mutant: every variant must have been caught reporting early.
 for v in poll epoll_et epoll_oneshot_before epoll_nested thread_epoll_et; do
 	if grep -qF "FAIL: [$v] first reported" "$WORK/ctl_early/out" &&
@@ -282,5 +298,33 @@ fake off_env slow_ok,slow_rep_05 2 'timeout 3\n' SOCKSIFY_ASYNC_CONNECT=no -- "$
 report off_env "SOCKSIFY_ASYNC_CONNECT=no"
 fake off_conf slow_ok,slow_rep_05 2 'timeout 3\nasync_connect no\n' -- "$PROBE" off 0 ECONNREFUSED
 report off_conf "async_connect no"
+
+# The review's regressions (asyncconn edge CASE), each in its own
+# namespace, all at once: NAME SCENARIOS CONNS CONFIG [VAR=VALUE...].
+echo "== regressions from the review"
+EDGES='
+forkefd slow_ok_20ms 30 timeout_3 ASYNC_DELAY_MS=20
+dupalias slow_ok 1 timeout_3
+forkclose slow_ok 1 timeout_3
+unseen slow_ok 2 timeout_3
+sscon ok_v4 4 direct_local
+stalepeer ok_v4 1 direct_local
+forkpeer slow_ok 2 timeout_3
+cancel slow_ok 4 timeout_3
+epfail slow_rep_05 1 timeout_3
+'
+names=()
+while read -r e s n c envs; do
+	[ -n "$e" ] || continue
+	case $c in
+	direct_local) c='timeout 3\nroute direct 127.0.0.1\n' ;;
+	*) c='timeout 3\n' ;;
+	esac
+	# shellcheck disable=SC2086 # envs: words
+	fake "edge_$e" "$s" "$n" "$c" $envs -- "$PROBE" edge "$e" &
+	names+=("$e")
+done <<<"$EDGES"
+wait
+for e in "${names[@]}"; do report "edge_$e" "review: $e"; done
 
 summary asyncmatrix
