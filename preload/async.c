@@ -72,6 +72,7 @@ struct slot {
 	_Atomic unsigned int gen;
 	_Atomic int refs; /* poll/select waiters on the eventfd */
 	pid_t owner;	  /* the process whose helper drives it */
+	int stolen;	  /* its lock taken from a process that died in it */
 	int forked;	  /* a fork() since the claim: others may share it */
 	int fd;		  /* the program's fd, in owner */
 	dev_t dev;	  /* ... and what it is */
@@ -160,8 +161,11 @@ static void lock_raw(struct slot *s)
 			if (kill((pid_t)expect, 0) < 0 && errno == ESRCH &&
 			    atomic_compare_exchange_strong(&s->lock, &expect,
 							   (int)g_lockpid)) {
+				/* Its holder is gone, perhaps halfway through
+				 * a step: the handshake cannot go on. */
+				s->stolen = 1;
 				errno = saved;
-				return; /* its holder is gone */
+				return;
 			}
 			errno = saved;
 		}
@@ -342,6 +346,7 @@ static struct slot *claim(void)
 						   S_SETUP)) {
 			atomic_fetch_add(&g_slots[i].gen, 1);
 			g_slots[i].forked = 0;
+			g_slots[i].stolen = 0;
 			return &g_slots[i];
 		}
 	}
@@ -869,6 +874,13 @@ static int adopt(struct slot *s, int fd, unsigned int gen)
 	}
 	lock_prog(s, &old);
 	was = s->owner;
+	if (s->stolen && gen_is(s, gen) && driven(atomic_load(&s->state))) {
+		/* Its driver died in the middle of a step: where the bytes on
+		 * the wire stand is unknown. */
+		s->err = ECONNABORTED;
+		atomic_store(&s->state, S_FAILED);
+		signal_done(s);
+	}
 	if (gen_is(s, gen) && driven(atomic_load(&s->state)) &&
 	    (was == ORPHAN || (kill(was, 0) < 0 && errno == ESRCH)) &&
 	    same_socket(s, fd)) {
@@ -957,6 +969,8 @@ static int settle(int fd, uint32_t e)
 	    (s->owner == ORPHAN || (kill(s->owner, 0) < 0 && errno == ESRCH)) &&
 	    adopt(s, fd, gen))
 		return 1;
+	if (!live(atomic_load(&s->state)))
+		return settle(fd, e); /* ended meanwhile (or by adopt) */
 	if (sfy_now_ms() < s->deadline + GRACE_MS)
 		return 1;
 	/* The driving process is stuck: give up here. */
