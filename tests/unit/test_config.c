@@ -2180,6 +2180,58 @@ static const struct {
      "icmp, raw, all, or none alone)"},
 };
 
+/* async_connect and pipeline: yes/no words, their defaults. */
+static const struct {
+	const char *text;
+	int async_connect, pipeline;
+} bools_good[] = {
+    {"", 1, 0},
+    {"async_connect no\n", 0, 0},
+    {"async_connect off\npipeline yes\n", 0, 1},
+    {"async_connect YES\npipeline on\n", 1, 1},
+    {"pipeline 1\nasync_connect 0\n", 0, 1},
+    {"pipeline true\npipeline false\n", 1, 0},
+};
+
+START_TEST(test_bool_keys)
+{
+	struct cfg c;
+	char err[256];
+
+	ck_assert_int_eq(parse_str(&c, bools_good[_i].text, err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(c.async_connect, bools_good[_i].async_connect);
+	ck_assert_int_eq(c.pipeline, bools_good[_i].pipeline);
+	cfg_free(&c);
+}
+END_TEST
+
+static const struct {
+	const char *text;
+	const char *err;
+} bools_bad[] = {
+    {"async_connect maybe\n",
+     "t.conf:1: bad async_connect value 'maybe' (expected yes or no)"},
+    {"pipeline\n", "t.conf:1: missing value (expected: pipeline yes|no)"},
+    {"pipeline yes no\n",
+     "t.conf:1: too many values (expected: pipeline yes|no)"},
+};
+
+START_TEST(test_bool_keys_bad)
+{
+	struct cfg c;
+	char err[256];
+
+	ck_assert_int_eq(parse_str(&c, bools_bad[_i].text, err, sizeof(err)),
+			 -1);
+	ck_assert_str_eq(err, bools_bad[_i].err);
+	/* A failed parse leaves the defaults. */
+	ck_assert_int_eq(c.async_connect, 1);
+	ck_assert_int_eq(c.pipeline, 0);
+	cfg_free(&c);
+}
+END_TEST
+
 START_TEST(test_direct_protocols_bad)
 {
 	struct cfg c;
@@ -2326,6 +2378,8 @@ static Suite *config_suite(void)
 
 	tc = tcase_create("direct_protocols");
 	tcase_add_loop_test(tc, test_direct_protocols, 0, NELEM(protos_good));
+	tcase_add_loop_test(tc, test_bool_keys, 0, NELEM(bools_good));
+	tcase_add_loop_test(tc, test_bool_keys_bad, 0, NELEM(bools_bad));
 	tcase_add_loop_test(tc, test_direct_protocols_bad, 0,
 			    NELEM(protos_bad));
 	suite_add_tcase(s, tc);
