@@ -272,7 +272,11 @@ report close "close while pending"
 fake fork slow_ok 4 'timeout 3\n' -- "$PROBE" fork parent_first child_first both parent_exits
 report fork "fork while pending"
 n=$(grep -c '^request ' "$WORK/fork/log" 2>/dev/null)
-if [ "${n:-0}" = 4 ]; then
+# A parent that exits halfway through a step of its handshake leaves the
+# child ECONNABORTED (README): that connect's request may never be sent.
+if [ "${n:-0}" = 3 ] && grep -q 'completed with ECONNABORTED' "$WORK/fork/out" 2>/dev/null; then
+	pass "fork while pending: one handshake per connect (3 requests: the parent_exits one ended ECONNABORTED), none redone by a child"
+elif [ "${n:-0}" = 4 ]; then
 	pass "fork while pending: one handshake per connect (4 requests), none redone by a child"
 else
 	fail "fork while pending: the server got ${n:-0} requests for 4 connects"
