@@ -161,9 +161,11 @@ static void lock_raw(struct slot *s)
 			if (kill((pid_t)expect, 0) < 0 && errno == ESRCH &&
 			    atomic_compare_exchange_strong(&s->lock, &expect,
 							   (int)g_lockpid)) {
-				/* Its holder is gone, perhaps halfway through
-				 * a step: the handshake cannot go on. */
-				s->stolen = 1;
+				/* Its holder is gone; if it was the driver,
+				 * perhaps halfway through a step: the
+				 * handshake cannot go on. */
+				if ((pid_t)expect == s->owner)
+					s->stolen = 1;
 				errno = saved;
 				return;
 			}
@@ -179,18 +181,24 @@ static void unlock_raw(struct slot *s)
 }
 
 /* In a program thread: with every signal blocked. */
+/* In a program thread: with every signal blocked and cancellation off
+ * (write and connect, cancellation points, run under it). */
+static __thread int t_cancel_old;
+
 static void lock_prog(struct slot *s, sigset_t *old)
 {
 	sigset_t all;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, old);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &t_cancel_old);
 	lock_raw(s);
 }
 
 static void unlock_prog(struct slot *s, const sigset_t *old)
 {
 	unlock_raw(s);
+	pthread_setcancelstate(t_cancel_old, &t_cancel_old);
 	pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
@@ -431,22 +439,35 @@ static void dissolve(int fd)
  * -errno); unlocks, and logs from copies. */
 static void complete(struct slot *s, int rc, const char *why)
 {
-	int fd = s->fd, mine;
-	uint32_t e = enc((int)(s - g_slots), atomic_load(&s->gen));
+	char desc[DESC_LEN], pbuf[SFY_ADDRSTRLEN];
+	unsigned int gen = atomic_load(&s->gen) & 0xfffffu;
+	int fd = s->fd, mine, st;
+	uint32_t e = enc((int)(s - g_slots), gen);
 
-	/* The line first: a program that sees the end may exit at once. */
+	/* The line first, a program that sees the end may exit at once;
+	 * and not under the lock, a write to a full pipe may block. */
+	memcpy(desc, s->desc, sizeof(desc));
+	memcpy(pbuf, s->pbuf, sizeof(pbuf));
+	unlock_raw(s);
 	if (rc == 0)
-		sfy_log(SFY_LOG_INFO, "connect to %s via %s: ok", s->desc,
-			s->pbuf);
+		sfy_log(SFY_LOG_INFO, "connect to %s via %s: ok", desc, pbuf);
 	else
 		sfy_log(SFY_LOG_ERROR, "connect to %s via %s failed: %s (%s)",
-			s->desc, s->pbuf, why ? why : strerror(-rc),
+			desc, pbuf, why ? why : strerror(-rc),
 			strerrorname_np(-rc));
+	lock_raw(s);
+	st = atomic_load(&s->state);
+	if (!gen_is(s, gen) || !driven(st) || s->owner != g_lockpid) {
+		unlock_raw(s); /* closed meanwhile: forget() did the rest */
+		return;
+	}
 	(void)REAL_CALL(epoll_ctl, g_hep, EPOLL_CTL_DEL, fd, NULL);
 	hs_wipe(&s->h);
 	/* The program may have closed fd behind our back (fclose, a raw
 	 * syscall): then the number is someone else's, not to be touched. */
 	mine = atomic_load(&sfy_async_map[fd]) == e && same_socket(s, fd);
+	if (!mine && atomic_load(&sfy_async_map[fd]) == e)
+		fdt_del(fd); /* the record was this connect's */
 	if (rc < 0) {
 		s->err = -rc;
 		if (mine) {
@@ -458,6 +479,8 @@ static void complete(struct slot *s, int rc, const char *why)
 				sfy_epreg_put(fd, s->regs, s->nregs);
 		}
 	}
+	/* The outcome before the registrations go back: a woken epoll
+	 * waiter asks settle(), which waits for this lock before it acts. */
 	atomic_store(&s->state, rc == 0 ? S_OK : S_FAILED);
 	if (mine)
 		readd(s, fd);
@@ -558,7 +581,9 @@ static void step(unsigned int i, unsigned int gen)
 	s = &g_slots[i];
 	lock_raw(s);
 	st = atomic_load(&s->state);
-	if (!gen_is(s, gen) || (st != S_CONNECTING && st != S_HANDSHAKE)) {
+	/* Not (or no longer) this process's to drive: a child took it
+	 * over, and fd here may be another file. */
+	if (!gen_is(s, gen) || !driven(st) || s->owner != g_lockpid) {
 		unlock_raw(s);
 		return;
 	}
@@ -886,6 +911,9 @@ static int adopt(struct slot *s, int fd, unsigned int gen)
 	    same_socket(s, fd)) {
 		s->owner = getpid();
 		s->fd = fd;
+		/* The registrations saved were the other process's, by its
+		 * fd numbers: none of them is this one's to restore. */
+		s->nregs = 0;
 		memset(&ev, 0, sizeof(ev));
 		ev.events = EPOLLIN | EPOLLOUT | EPOLLONESHOT;
 		ev.data.u64 = (uint64_t)(s - g_slots) | ((uint64_t)gen << 32);
@@ -918,7 +946,17 @@ static int adopt(struct slot *s, int fd, unsigned int gen)
  * over (driven by another process: a parent of fork()), the entry becomes
  * what complete() would have made it.  Returns 1 while still pending.
  */
+static int settle_(int fd, uint32_t e);
+
 static int settle(int fd, uint32_t e)
+{
+	int saved = errno, rc = settle_(fd, e);
+
+	errno = saved;
+	return rc;
+}
+
+static int settle_(int fd, uint32_t e)
 {
 	struct slot *s;
 	unsigned int gen = 0;
@@ -943,24 +981,38 @@ static int settle(int fd, uint32_t e)
 		}
 		return 0;
 	}
+	if (!live(st) && s->owner == g_lockpid &&
+	    atomic_load(&sfy_async_map[fd]) == e) {
+		/* This process's helper is finishing it (putting the epoll
+		 * registrations back): wait for that, then look. */
+		lock_prog(s, &old);
+		unlock_prog(s, &old);
+		if (atomic_load(&sfy_async_map[fd]) != e)
+			return 0;
+	}
 	if (st == S_OK) {
 		(void)set_entry(fd, e, 0);
 		return 0;
 	}
 	if (st == S_FAILED) {
 		if (set_entry(fd, e, SFY_ASYNC_ERR | (uint32_t)s->err)) {
+			/* Decided elsewhere (a process gone, an orphan past
+			 * its time): the connection may still be up. */
+			if (s->owner != g_lockpid && same_socket(s, fd))
+				dissolve(fd);
 			fdt_del(fd);
 			sfy_fresh_set(fd, s->family);
 		}
 		return 0;
 	}
-	if (s->owner == getpid()) {
+	if (s->owner == g_lockpid) {
 		if (same_socket(s, fd))
 			return 1;
 		/* Closed behind our back (fclose, a raw syscall) and the
 		 * number given to another file: not pending, whatever it is
-		 * now; the handshake is abandoned. */
+		 * now; the handshake is abandoned, its record dropped. */
 		sfy_async_forget(fd);
+		fdt_del(fd);
 		return 0;
 	}
 	/* Driven by another process (our parent, for a child of fork()):
@@ -970,7 +1022,7 @@ static int settle(int fd, uint32_t e)
 	    adopt(s, fd, gen))
 		return 1;
 	if (!live(atomic_load(&s->state)))
-		return settle(fd, e); /* ended meanwhile (or by adopt) */
+		return settle_(fd, e); /* ended meanwhile (or by adopt) */
 	if (sfy_now_ms() < s->deadline + GRACE_MS)
 		return 1;
 	/* The driving process is stuck: give up here. */
@@ -983,7 +1035,7 @@ static int settle(int fd, uint32_t e)
 	unlock_prog(s, &old);
 	if (same_socket(s, fd))
 		dissolve(fd);
-	return settle(fd, e);
+	return settle_(fd, e);
 }
 
 /* 1 while fd's handshake is still in progress (its entry brought up to
@@ -1199,6 +1251,7 @@ void sfy_async_forget(int fd)
 			/* A child of fork() has the socket too: its handshake
 			 * goes on there (the child takes it over). */
 			s->owner = ORPHAN;
+			s->nregs = 0;
 			what = 2;
 		} else {
 			hs_wipe(&s->h);

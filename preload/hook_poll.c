@@ -53,7 +53,8 @@ struct sub {
 struct undo {
 	struct sub *subs;
 	int nsub;
-	void *heap[4];
+	void *heap[4];	 /* the caller's allocations */
+	void *subs_heap; /* poll_own's */
 };
 
 static void undo_subs(struct undo *u)
@@ -74,6 +75,7 @@ static void undo_cleanup(void *arg)
 	undo_subs(u);
 	for (k = 0; k < 4; k++)
 		free(u->heap[k]);
+	free(u->subs_heap);
 }
 
 /* The real ppoll, a cancellation point: a cancel acted on in it runs
@@ -116,7 +118,7 @@ static int poll_own(struct pollfd *p, nfds_t n, long long until,
 	struct timespec ts, *tp;
 	long long d, wake, left;
 	nfds_t i, cap = STACK_FDS;
-	int nsub, k, efd, failed, rc, count, err;
+	int nsub, k, efd, failed, rc, count, err, cs;
 	uint64_t t;
 
 	for (;;) {
@@ -149,7 +151,7 @@ static int poll_own(struct pollfd *p, nfds_t n, long long until,
 				}
 				memcpy(m, subs, sizeof(*m) * (size_t)nsub);
 				subs = m;
-				u->heap[3] = m;
+				u->subs_heap = m;
 				cap = n;
 			}
 			subs[nsub].i = i;
@@ -178,6 +180,9 @@ static int poll_own(struct pollfd *p, nfds_t n, long long until,
 		rc = ppoll_cancellable(u, p, n, tp, mask);
 		err = errno;
 		u->nsub = 0;
+		/* From here each reference is dropped as it is looked at:
+		 * no cancellation point may cut that short. */
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
 		for (k = 0; k < nsub; k++) {
 			struct pollfd *e = &p[subs[k].i];
 			struct pollfd one = {.fd = subs[k].fd,
@@ -195,9 +200,10 @@ static int poll_own(struct pollfd *p, nfds_t n, long long until,
 				e->revents = 0;
 			}
 		}
+		pthread_setcancelstate(cs, &cs);
 		if (subs != stack_subs)
 			free(subs);
-		u->heap[3] = NULL;
+		u->subs_heap = NULL;
 		subs = stack_subs;
 		cap = STACK_FDS;
 		if (rc < 0) {
