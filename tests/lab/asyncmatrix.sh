@@ -67,6 +67,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 LIB=${SOCKSIFY_TEST_LIB:-$LIBSOCKSIFY}
 PROBE=$TOP/build/prog/asyncconn
+REVIEW=$TOP/build/prog/asyncreview
 FAKE=$TOP/tests/fake/fake_socks5.py
 
 precondition() {
@@ -281,6 +282,16 @@ elif [ "${n:-0}" = 4 ]; then
 else
 	fail "fork while pending: the server got ${n:-0} requests for 4 connects"
 fi
+
+# A second review's findings (tests/prog/asyncreview.c).
+fake radopt slow_ok 1 'timeout 3\n' -- "$REVIEW" adopt
+report radopt "take-over by a child"
+fake rloglock rep_05 1 'timeout 3\n' -- "$REVIEW" loglock
+report rloglock "the log line in a full stderr pipe"
+fake rorder ok_v4 300 'timeout 3\n' -- "$REVIEW" order 300
+report rorder "epoll_ctl while the handshake ends"
+fake rstale slow_ok 1 'timeout 3\n' -- "$REVIEW" stale
+report rstale "a pending socket closed behind the shim"
 
 fake blocking slow_ok 3 'timeout 3\n' -- "$PROBE" blocking send recv sndtimeo
 report blocking "O_NONBLOCK cleared while pending"
