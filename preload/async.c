@@ -329,10 +329,11 @@ out:
 int sfy_async_wanted(const struct cfg *c)
 {
 	const char *e = sfy_getenv("SOCKSIFY_ASYNC_CONNECT");
+	int on;
 
-	if (e && *e)
-		return !(strcmp(e, "no") == 0 || strcmp(e, "0") == 0 ||
-			 strcmp(e, "off") == 0 || strcmp(e, "false") == 0);
+	/* The file's words; anything else there is ignored. */
+	if (e && cfg_parse_bool(e, &on) == 0)
+		return on;
 	return c->async_connect;
 }
 
@@ -423,18 +424,6 @@ static void readd(struct slot *s, int fd)
 	}
 }
 
-/* Dissolves a failed handshake's connection (connect AF_UNSPEC), leaving
- * the kernel's ECONNRESET in SO_ERROR: epoll then shows EPOLLERR, as for
- * a failed connect; whoever reports our errno takes the kernel's too. */
-static void dissolve(int fd)
-{
-	struct sockaddr sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_family = AF_UNSPEC;
-	(void)sfy_real()->connect(fd, &sa, sizeof(sa));
-}
-
 /* The end of a handshake this process drives (slot locked; rc 0 or
  * -errno); unlocks, and logs from copies. */
 static void complete(struct slot *s, int rc, const char *why)
@@ -471,7 +460,7 @@ static void complete(struct slot *s, int rc, const char *why)
 	if (rc < 0) {
 		s->err = -rc;
 		if (mine) {
-			dissolve(fd);
+			sfy_dissolve(fd);
 			/* Unconnected again: it may connect anew. */
 			fdt_del(fd);
 			sfy_fresh_set(fd, s->family);
@@ -594,12 +583,10 @@ static void step(unsigned int i, unsigned int gen)
 			unlock_raw(s);
 			return;
 		}
-		if (rc < 0 && s->paddr + 1 >= sfy_proxy_count()) {
-			complete(s, rc, "cannot connect to the proxy");
-			return;
-		}
 		if (rc < 0) {
-			/* That address failed: the next ones. */
+			/* That address failed: the next ones, if any. */
+			int last = rc;
+
 			s->paddr++;
 			rc = sfy_proxy_start(s->fd, s->family, &s->paddr,
 					     s->pbuf, sizeof(s->pbuf), &why);
@@ -608,6 +595,8 @@ static void step(unsigned int i, unsigned int gen)
 				unlock_raw(s);
 				return;
 			}
+			if (rc == -ENOENT)
+				rc = last;
 			if (rc < 0 && rc != -EISCONN) {
 				complete(s, rc,
 					 why ? why
@@ -999,7 +988,7 @@ static int settle_(int fd, uint32_t e)
 			/* Decided elsewhere (a process gone, an orphan past
 			 * its time): the connection may still be up. */
 			if (s->owner != g_lockpid && same_socket(s, fd))
-				dissolve(fd);
+				sfy_dissolve(fd);
 			fdt_del(fd);
 			sfy_fresh_set(fd, s->family);
 		}
@@ -1034,7 +1023,7 @@ static int settle_(int fd, uint32_t e)
 	}
 	unlock_prog(s, &old);
 	if (same_socket(s, fd))
-		dissolve(fd);
+		sfy_dissolve(fd);
 	return settle_(fd, e);
 }
 

@@ -1281,8 +1281,7 @@ static const struct key_desc {
 };
 
 /* Parses yes/no (also on/off, true/false, 1/0).  Returns 0 or -1. */
-static int parse_bool(const char *key, const char *s, int *out, char *err,
-		      size_t errlen)
+int cfg_parse_bool(const char *s, int *out)
 {
 	if (str_eq(s, "yes") || str_eq(s, "on") || str_eq(s, "true") ||
 	    str_eq(s, "1")) {
@@ -1294,6 +1293,14 @@ static int parse_bool(const char *key, const char *s, int *out, char *err,
 		*out = 0;
 		return 0;
 	}
+	return -1;
+}
+
+static int parse_bool(const char *key, const char *s, int *out, char *err,
+		      size_t errlen)
+{
+	if (cfg_parse_bool(s, out) == 0)
+		return 0;
 	seterr(err, errlen,
 	       "bad %s value '%." ECHO_MAX "s' (expected yes or no)", key, s);
 	return -1;

@@ -162,4 +162,8 @@ int cfg_name_always_direct(const struct cfg *c, const char *name);
 /* Parses "error", "warn", "info", "debug".  Returns 0 or -1. */
 int cfg_parse_log_level(const char *s, enum cfg_log_level *out);
 
+/* Parses yes/no (also on/off, true/false, 1/0; any case) into *out (1 or
+ * 0).  Returns 0 or -1. */
+int cfg_parse_bool(const char *s, int *out);
+
 #endif

@@ -54,7 +54,6 @@ static void unalias_locked(int fd)
 		g_alias[left] = g_alias[--g_nalias];
 }
 static atomic_int g_nrecs; /* > 0: some fd has records */
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void ep_prepare(void)
 {
@@ -72,10 +71,6 @@ static void ep_child(void)
 {
 	g_self = getpid();
 	pthread_mutex_init(&g_lock, NULL);
-}
-
-static void ep_init(void)
-{
 }
 
 /* At load: fork children (which run the handlers) know themselves; a
@@ -248,7 +243,6 @@ void sfy_epreg_note(int epfd, int op, int fd, const struct epoll_event *ev)
 	struct sfy_epreg r;
 	int i;
 
-	pthread_once(&g_once, ep_init);
 	pthread_mutex_lock(&g_lock);
 	for (i = 0; i < g_used; i++)
 		if (g_recs[i].fd == fd && g_recs[i].r.epfd == epfd)
@@ -313,7 +307,6 @@ int sfy_epreg_take(int fd, struct sfy_epreg *out, int max)
 	if (atomic_load_explicit(&g_nrecs, memory_order_relaxed) == 0 &&
 	    !g_nunknown && !g_nalias)
 		return 0;
-	pthread_once(&g_once, ep_init);
 	pthread_mutex_lock(&g_lock);
 	for (i = 0; i < g_nunknown; i++)
 		if (g_unknown[i] == fd)
@@ -343,7 +336,6 @@ void sfy_epreg_put(int fd, const struct sfy_epreg *in, int n)
 {
 	int i;
 
-	pthread_once(&g_once, ep_init);
 	pthread_mutex_lock(&g_lock);
 	for (i = 0; i < n; i++)
 		add_locked(fd, &in[i]);

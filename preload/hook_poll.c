@@ -306,6 +306,20 @@ static void set_put(unsigned char *s, int fd)
 	s[fd / 8] |= (unsigned char)(1u << (fd % 8));
 }
 
+/* Linux's select leaves the time not slept in *tv (also when a signal cut
+ * the wait short). */
+static void time_left(struct timeval *tv, long long until)
+{
+	struct timeval rem = {0, 0};
+	long long left = until - now_ns();
+
+	if (left > 0) {
+		rem.tv_sec = (time_t)(left / 1000000000LL);
+		rem.tv_usec = (suseconds_t)(left % 1000000000LL / 1000);
+	}
+	(void)sfy_copy_out(tv, &rem, sizeof(rem));
+}
+
 /*
  * select/pselect with something pending: when a pending fd is in a set,
  * as a ppoll over the fds the sets name.  Returns -2 when none is (the
@@ -321,7 +335,7 @@ static __attribute__((noinline)) int select_slow(int nfds, fd_set *ur,
 	fd_set *user[3] = {ur, uw, ux};
 	struct pollfd stack[STACK_FDS], *p = stack;
 	size_t bytes;
-	long long until = -1, left;
+	long long until = -1;
 	nfds_t n = 0, cap = STACK_FDS;
 	int fd, k, any = 0, rc = -2, count = 0, err = 0;
 	struct undo u;
@@ -385,19 +399,8 @@ static __attribute__((noinline)) int select_slow(int nfds, fd_set *ur,
 	rc = poll_own(p, n, until, mask, &u);
 	if (rc < 0) {
 		err = errno;
-		/* Linux's select leaves the time not slept in *tv, also when
-		 * a signal cut it short. */
-		if (tv && err == EINTR) {
-			struct timeval rem = {0, 0};
-
-			left = until - now_ns();
-			if (left > 0) {
-				rem.tv_sec = (time_t)(left / 1000000000LL);
-				rem.tv_usec =
-				    (suseconds_t)(left % 1000000000LL / 1000);
-			}
-			(void)sfy_copy_out(tv, &rem, sizeof(rem));
-		}
+		if (tv && err == EINTR)
+			time_left(tv, until);
 		goto out;
 	}
 	for (k = 0; k < 3; k++)
@@ -433,17 +436,8 @@ static __attribute__((noinline)) int select_slow(int nfds, fd_set *ur,
 			err = EFAULT;
 			goto out;
 		}
-	if (tv) {
-		/* Linux's select leaves the time not slept in *tv. */
-		struct timeval rem = {0, 0};
-
-		left = until - now_ns();
-		if (left > 0) {
-			rem.tv_sec = (time_t)(left / 1000000000LL);
-			rem.tv_usec = (suseconds_t)(left % 1000000000LL / 1000);
-		}
-		(void)sfy_copy_out(tv, &rem, sizeof(rem));
-	}
+	if (tv)
+		time_left(tv, until);
 	rc = count;
 out:
 	for (k = 0; k < 3; k++)
@@ -584,18 +578,6 @@ static int shim_getsockopt(int fd, int level, int opt, void *val,
 	return REAL_CALL(getsockopt, fd, level, opt, val, len);
 }
 
-/* sendfile into a pending socket would write into the handshake. */
-static __attribute__((noinline, cold)) int pending_out(int fd)
-{
-	int rc = sfy_pending_wait(fd, 1, 0);
-
-	if (rc < 0) {
-		errno = -rc;
-		return -1;
-	}
-	return 0;
-}
-
 /* --- exported hooks ----------------------------------------------------------
  */
 
@@ -648,16 +630,19 @@ SFY_EXPORT int getsockopt(int fd, int level, int opt, void *val, socklen_t *len)
 	return shim_getsockopt(fd, level, opt, val, len);
 }
 
+/* sendfile into a pending socket would write into the handshake. */
 SFY_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
 {
-	if (__builtin_expect(sfy_is_pending(out), 0) && pending_out(out))
+	if (__builtin_expect(sfy_is_pending(out), 0) &&
+	    sfy_pending_io(out, 1, 0))
 		return -1;
 	return REAL_CALL(sendfile, out, in, off, n);
 }
 
 SFY_EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
 {
-	if (__builtin_expect(sfy_is_pending(out), 0) && pending_out(out))
+	if (__builtin_expect(sfy_is_pending(out), 0) &&
+	    sfy_pending_io(out, 1, 0))
 		return -1;
 	return REAL_CALL(sendfile64, out, in, off, n);
 }

@@ -507,19 +507,6 @@ static int shim_getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 	return 0;
 }
 
-/* A send on a socket whose handshake another thread is running: waits as
- * the kernel's send on a connecting socket.  Returns 0 or -1 with errno. */
-static __attribute__((noinline, cold)) int pending_send(int fd, int flags)
-{
-	int rc = sfy_pending_wait(fd, 1, flags & MSG_DONTWAIT);
-
-	if (rc < 0) {
-		errno = -rc;
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * MSG_FASTOPEN on an unconnected TCP socket connects implicitly (tcp(7)).
  * For a proxied destination we connect through the proxy first and then
@@ -572,7 +559,8 @@ static __attribute__((noinline)) ssize_t udp_sendto(int fd, const void *buf,
 static ssize_t shim_sendto(int fd, const void *buf, size_t n, int flags,
 			   const struct sockaddr *sa, socklen_t len)
 {
-	if (__builtin_expect(sfy_is_pending(fd), 0) && pending_send(fd, flags))
+	if (__builtin_expect(sfy_is_pending(fd), 0) &&
+	    sfy_pending_io(fd, 1, flags))
 		return -1;
 	if (__builtin_expect((flags & MSG_FASTOPEN) && sa, 0))
 		return fastopen_sendto(fd, buf, n, flags, sa, len);
@@ -622,7 +610,8 @@ static ssize_t shim_sendmsg(int fd, const struct msghdr *umsg, int flags)
 	struct msghdr m;
 	ssize_t r;
 
-	if (__builtin_expect(sfy_is_pending(fd), 0) && pending_send(fd, flags))
+	if (__builtin_expect(sfy_is_pending(fd), 0) &&
+	    sfy_pending_io(fd, 1, flags))
 		return -1;
 	if (!umsg)
 		return REAL_CALL(sendmsg, fd, umsg, flags); /* EFAULT */
@@ -715,7 +704,8 @@ static int any_named(const struct mmsghdr *v, unsigned int n)
 
 static int shim_sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 {
-	if (__builtin_expect(sfy_is_pending(fd), 0) && pending_send(fd, flags))
+	if (__builtin_expect(sfy_is_pending(fd), 0) &&
+	    sfy_pending_io(fd, 1, flags))
 		return -1;
 	if (!v || !n)
 		return REAL_CALL(sendmmsg, fd, v, n, flags);

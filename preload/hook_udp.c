@@ -28,25 +28,14 @@
 #include "safemem.h"
 #include "udp.h"
 
-/* A read or write on a socket whose handshake another thread is running:
- * waits as the kernel's call on a connecting socket would.  Returns 0 (go
- * on), or -1 with errno. */
-static __attribute__((noinline, cold)) int pending_io(int fd, int write,
-						      int flags)
-{
-	int rc = sfy_pending_wait(fd, write, flags & MSG_DONTWAIT);
-
-	if (rc < 0) {
-		errno = -rc;
-		return -1;
-	}
-	return 0;
-}
-
+/* A read or write on a pending socket waits as the kernel's call on a
+ * connecting socket would (pending.h). */
 #define PENDING_READ(fd, flags)                                                \
-	(__builtin_expect(sfy_is_pending(fd), 0) && pending_io(fd, 0, flags))
+	(__builtin_expect(sfy_is_pending(fd), 0) &&                            \
+	 sfy_pending_io(fd, 0, flags))
 #define PENDING_WRITE(fd, flags)                                               \
-	(__builtin_expect(sfy_is_pending(fd), 0) && pending_io(fd, 1, flags))
+	(__builtin_expect(sfy_is_pending(fd), 0) &&                            \
+	 sfy_pending_io(fd, 1, flags))
 
 /* recvfrom through the relay.  A bad length pointer: the datagram is
  * taken, then EFAULT, as the kernel's recvfrom does it. */

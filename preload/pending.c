@@ -296,21 +296,13 @@ int sfy_pending_close(int fd)
 	return p != NULL;
 }
 
-unsigned int sfy_pending_close_range(unsigned int lo, unsigned int hi)
+int sfy_pending_io(int fd, int write, int flags)
 {
-	struct sfy_pending *p;
-	unsigned int n = 0;
+	int rc = sfy_pending_wait(fd, write, flags & MSG_DONTWAIT);
 
-	if (atomic_load(&sfy_pending_count) == 0)
-		return 0;
-	sfy_async_forget_range(lo, hi);
-	pthread_mutex_lock(&g_pending_lock);
-	for (p = g_pending; p; p = p->next)
-		if ((unsigned int)p->fd >= lo && (unsigned int)p->fd <= hi &&
-		    p->pid == getpid()) {
-			p->close_pending = 1;
-			n++;
-		}
-	pthread_mutex_unlock(&g_pending_lock);
-	return n;
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	return 0;
 }

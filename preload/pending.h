@@ -90,8 +90,10 @@ int sfy_pending_setfl(int fd, int flags);
  * never touches another file), 0 when the caller should close now. */
 int sfy_pending_close(int fd);
 
-/* close_range/closefrom over [lo, hi]: marks the pending fds there for
- * closing at their handshake's end; returns how many it marked. */
-unsigned int sfy_pending_close_range(unsigned int lo, unsigned int hi);
+/* A read (write 0) or write on a pending fd, from a hook: sfy_pending_wait
+ * with the call's flags (MSG_DONTWAIT).  Returns 0 (make the call) or -1
+ * with errno. */
+__attribute__((noinline, cold)) int sfy_pending_io(int fd, int write,
+						   int flags);
 
 #endif

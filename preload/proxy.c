@@ -255,15 +255,21 @@ struct drive {
  * and takes the ECONNRESET that dissolving a TCP connection leaves in
  * SO_ERROR: after a failed direct connect the error is reported once and
  * SO_ERROR reads 0, and so it must here. */
-void sfy_disconnect(int fd)
+void sfy_dissolve(int fd)
 {
 	struct sockaddr sa;
-	int err;
-	socklen_t el = sizeof(err);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_family = AF_UNSPEC;
 	(void)sfy_real()->connect(fd, &sa, sizeof(sa));
+}
+
+void sfy_disconnect(int fd)
+{
+	int err;
+	socklen_t el = sizeof(err);
+
+	sfy_dissolve(fd);
 	(void)REAL_CALL(getsockopt, fd, SOL_SOCKET, SO_ERROR, &err, &el);
 }
 
@@ -295,38 +301,15 @@ static void drive_end(void *arg)
 static int reach_proxy(int fd, int fam, long long deadline, int sig_fd,
 		       char *pbuf, size_t pcap, const char **why)
 {
-	const struct sfy_real *r = sfy_real();
-	struct sockaddr_storage pa;
-	socklen_t plen;
-	int i, rc = -ENETUNREACH, tried = 0, v6only = 0, n;
-	socklen_t ol = sizeof(v6only);
+	int i = 0, rc, last = -ENETUNREACH;
 	short rev;
 
-	n = atomic_load_explicit(&g_npaddr, memory_order_acquire);
-	for (i = 0; i < n; i++) {
-		if (proxy_addr_for(i, fam, &pa, &plen) < 0)
-			continue;
-		tried = 1;
-		sfy_fmt_addr((struct sockaddr *)&pa, plen, pbuf, pcap);
-		if (r->connect(fd, (struct sockaddr *)&pa, plen) == 0)
-			return 0;
-		/* The program's socket is already connected or connecting:
-		 * its own mistake, answered as the kernel answers it. */
-		if (errno == EISCONN || errno == EALREADY)
-			return -errno;
-		if (errno != EINPROGRESS) {
-			rc = -errno;
-			if (rc == -ENETUNREACH && fam == AF_INET6 &&
-			    pa.ss_family == AF_INET6 &&
-			    IN6_IS_ADDR_V4MAPPED(
-				&((struct sockaddr_in6 *)&pa)->sin6_addr) &&
-			    getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
-				       &ol) == 0 &&
-			    v6only)
-				*why = "the socket is IPv6-only (IPV6_V6ONLY) "
-				       "and the proxy has only IPv4 addresses";
-			continue;
-		}
+	for (;;) {
+		rc = sfy_proxy_start(fd, fam, &i, pbuf, pcap, why);
+		if (rc == -ENOENT)
+			return last; /* none left after one that failed */
+		if (rc != -EINPROGRESS)
+			return rc; /* connected, the program's own, or failed */
 		rc = sfy_wait_fd_rev(fd, POLLOUT, deadline, sig_fd, SO_SNDTIMEO,
 				     &rev);
 		if (rc < 0)
@@ -336,18 +319,31 @@ static int reach_proxy(int fd, int fam, long long deadline, int sig_fd,
 		 * Else connect() again says what went wrong. */
 		if (!(rev & (POLLERR | POLLHUP)))
 			return 0;
-		if (r->connect(fd, (struct sockaddr *)&pa, plen) == 0 ||
-		    errno == EISCONN)
+		rc = sfy_proxy_finish(fd, fam, i);
+		if (rc == 0)
 			return 0;
-		rc = -errno;
+		last = rc;
+		i++;
 	}
-	if (!tried && n > 0) {
-		sfy_fmt_addr((struct sockaddr *)&g_paddr[0], g_plen[0], pbuf,
-			     pcap);
-		*why = "the proxy has only IPv6 addresses and this is an IPv4 "
-		       "socket";
-	}
-	return rc;
+}
+
+/* Why an IPv6 socket's connect to a v4-mapped proxy address said
+ * ENETUNREACH, when the socket is the reason; else NULL. */
+static const char *v6only_why(int fd, int fam,
+			      const struct sockaddr_storage *pa)
+{
+	int v6only = 0;
+	socklen_t ol = sizeof(v6only);
+
+	if (fam == AF_INET6 && pa->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(
+		&((const struct sockaddr_in6 *)pa)->sin6_addr) &&
+	    REAL_CALL(getsockopt, fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+		      &ol) == 0 &&
+	    v6only)
+		return "the socket is IPv6-only (IPV6_V6ONLY) and the proxy "
+		       "has only IPv4 addresses";
+	return NULL;
 }
 
 int sfy_proxy_start(int fd, int fam, int *idx, char *pbuf, size_t pcap,
@@ -355,33 +351,36 @@ int sfy_proxy_start(int fd, int fam, int *idx, char *pbuf, size_t pcap,
 {
 	struct sockaddr_storage pa;
 	socklen_t plen;
-	int rc = -ENETUNREACH, n, tried = 0;
+	const char *w;
+	int rc = -ENOENT, n, first = *idx;
 
 	n = atomic_load_explicit(&g_npaddr, memory_order_acquire);
 	for (; *idx < n; (*idx)++) {
 		if (proxy_addr_for(*idx, fam, &pa, &plen) < 0)
 			continue;
-		tried = 1;
 		sfy_fmt_addr((struct sockaddr *)&pa, plen, pbuf, pcap);
 		if (sfy_real()->connect(fd, (struct sockaddr *)&pa, plen) == 0)
 			return 0;
+		/* EISCONN, EALREADY: the program's socket is connected or
+		 * connecting already, its own mistake, answered as the
+		 * kernel answers it. */
 		if (errno == EINPROGRESS || errno == EISCONN ||
 		    errno == EALREADY)
 			return -errno;
 		rc = -errno;
+		if (rc == -ENETUNREACH && (w = v6only_why(fd, fam, &pa)))
+			*why = w;
 	}
-	if (!tried && n > 0) {
-		sfy_fmt_addr((struct sockaddr *)&g_paddr[0], g_plen[0], pbuf,
-			     pcap);
-		*why = "the proxy has only IPv6 addresses and this is an IPv4 "
-		       "socket";
+	if (rc == -ENOENT && first == 0) {
+		rc = -ENETUNREACH;
+		if (n > 0) {
+			sfy_fmt_addr((struct sockaddr *)&g_paddr[0], g_plen[0],
+				     pbuf, pcap);
+			*why = "the proxy has only IPv6 addresses and this is "
+			       "an IPv4 socket";
+		}
 	}
 	return rc;
-}
-
-int sfy_proxy_count(void)
-{
-	return atomic_load_explicit(&g_npaddr, memory_order_acquire);
 }
 
 int sfy_proxy_finish(int fd, int fam, int idx)

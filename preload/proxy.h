@@ -91,8 +91,10 @@ int sfy_proxy_prepare(const struct cfg *c, const char *verb, const char *desc);
 
 /* Starts a non-blocking connect of fd (family fam) to proxy address *idx,
  * or the next ones when a connect fails at once.  Returns 0 (connected),
- * -EINPROGRESS (*idx is the address in flight; pbuf names it), or -errno
- * with *why set when there is more to say.  Needs sfy_proxy_prepare. */
+ * -EINPROGRESS (*idx is the address in flight; pbuf names it), -ENOENT
+ * when *idx was past 0 and no address is left to try (the caller's last
+ * error stands), or -errno with *why set when there is more to say.
+ * Needs sfy_proxy_prepare. */
 int sfy_proxy_start(int fd, int fam, int *idx, char *pbuf, size_t pcap,
 		    const char **why);
 
@@ -101,11 +103,10 @@ int sfy_proxy_start(int fd, int fam, int *idx, char *pbuf, size_t pcap,
  * 0, -EINPROGRESS / -EALREADY (not yet), or the connect's -errno. */
 int sfy_proxy_finish(int fd, int fam, int idx);
 
-/* How many addresses the proxy has (once resolved). */
-int sfy_proxy_count(void);
-
-/* Dissolves fd's connection (connect AF_UNSPEC) and takes the ECONNRESET
- * that leaves in SO_ERROR. */
+/* Dissolves fd's connection (connect AF_UNSPEC), leaving the kernel's
+ * ECONNRESET in SO_ERROR (epoll then shows EPOLLERR, as after a failed
+ * connect); sfy_disconnect also takes it. */
+void sfy_dissolve(int fd);
 void sfy_disconnect(int fd);
 
 /* Which families the proxy has addresses in (resolving it if need be).
