@@ -25,7 +25,7 @@ TABLE_SRC = preload/fdtable.c
 # The rest of the shared object.
 SHIM_SRC = preload/real.c preload/log.c preload/ownfd.c preload/safemem.c \
 	preload/wait.c preload/cfgload.c preload/proxy.c preload/pending.c \
-	preload/epreg.c preload/async.c preload/hook_poll.c \
+	preload/epreg.c preload/async.c preload/hook_poll.c preload/bind.c \
 	preload/sockkind.c preload/resolve.c \
 	preload/udp.c preload/hook_tcp.c preload/hook_fd.c preload/hook_dns.c \
 	preload/hook_udp.c

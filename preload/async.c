@@ -426,6 +426,18 @@ static void readd(struct slot *s, int fd)
 
 /* The end of a handshake this process drives (slot locked; rc 0 or
  * -errno); unlocks, and logs from copies. */
+/* What getsockname() shows from now on: the reply's BND (proxy.h). */
+static void note_bnd(struct slot *s, int fd)
+{
+	struct sfy_fdinfo info;
+
+	if (fdt_get(fd, &info) < 0 || info.kind != SFY_FD_TCP_PROXIED)
+		return;
+	sfy_bnd_record(&info, fd, s->family, &s->h.bnd);
+	if (info.bndlen)
+		(void)fdt_set(fd, &info);
+}
+
 static void complete(struct slot *s, int rc, const char *why)
 {
 	char desc[DESC_LEN], pbuf[SFY_ADDRSTRLEN];
@@ -457,6 +469,8 @@ static void complete(struct slot *s, int rc, const char *why)
 	mine = atomic_load(&sfy_async_map[fd]) == e && same_socket(s, fd);
 	if (!mine && atomic_load(&sfy_async_map[fd]) == e)
 		fdt_del(fd); /* the record was this connect's */
+	if (rc == 0 && mine)
+		note_bnd(s, fd);
 	if (rc < 0) {
 		s->err = -rc;
 		if (mine) {

@@ -149,6 +149,7 @@ static const char *const g_env_names[] = {
     "SOCKSIFY_CONF",	  "XDG_CONFIG_HOME",   "HOME",
     "SOCKSIFY_PROXY",	  "ALL_PROXY",	       "all_proxy",
     "SOCKSIFY_LOG_LEVEL", "SOCKSIFY_LOG_FILE", "SOCKSIFY_ASYNC_CONNECT",
+    "SOCKSIFY_BIND",
 };
 static char *g_env_at_load[sizeof(g_env_names) / sizeof(g_env_names[0])];
 

@@ -155,6 +155,8 @@ void cfg_init(struct cfg *c)
 	memset(c, 0, sizeof(*c));
 	c->timeout_ms = CFG_DEFAULT_TIMEOUT_MS;
 	c->async_connect = 1;
+	c->bind = CFG_BIND_AUTO;
+	c->bind_timeout_ms = CFG_DEFAULT_BIND_TIMEOUT_MS;
 	c->log_level = CFG_LOG_ERROR;
 	c->proxy.port = CFG_DEFAULT_PORT;
 	c->proxy.dns = CFG_DNS_LOCAL;
@@ -864,8 +866,35 @@ static int prefix_match(const uint8_t *net, const uint8_t *a, unsigned bits)
  * string work.  The sockaddr is copied out with memcpy because callers may
  * hand in any byte buffer, aligned or not.
  */
+static enum cfg_action match_addr(const struct cfg *c,
+				  const struct sockaddr *sa, socklen_t salen,
+				  int any_direct);
+
 enum cfg_action cfg_match(const struct cfg *c, const struct sockaddr *sa,
 			  socklen_t salen)
+{
+	return match_addr(c, sa, salen, 1);
+}
+
+enum cfg_action cfg_match_local(const struct cfg *c, const struct sockaddr *sa,
+				socklen_t salen)
+{
+	return match_addr(c, sa, salen, 0);
+}
+
+int cfg_bind_port(const struct cfg *c, uint16_t port)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->nbind_ports; i++)
+		if (port >= c->bind_port_lo[i] && port <= c->bind_port_hi[i])
+			return 1;
+	return 0;
+}
+
+static enum cfg_action match_addr(const struct cfg *c,
+				  const struct sockaddr *sa, socklen_t salen,
+				  int any_direct)
 {
 	static const uint8_t loop6[16] = {[15] = 1};
 	static const uint8_t any6[16] = {0};
@@ -931,8 +960,9 @@ enum cfg_action cfg_match(const struct cfg *c, const struct sockaddr *sa,
 	}
 	/* Loopback, and the unspecified address, which Linux connects to
 	 * the local host (0.0.0.0, ::), never leave the machine. */
-	if ((has4 && (a4[0] == 127 || memcmp(a4, any6, 4) == 0)) ||
-	    (has6 && (memcmp(a6, loop6, 16) == 0 || memcmp(a6, any6, 16) == 0)))
+	if ((has4 && (a4[0] == 127 || (any_direct && !memcmp(a4, any6, 4)))) ||
+	    (has6 && (memcmp(a6, loop6, 16) == 0 ||
+		      (any_direct && memcmp(a6, any6, 16) == 0))))
 		return CFG_DIRECT;
 	return CFG_PROXY;
 }
@@ -1251,6 +1281,9 @@ enum key_id {
 	KEY_DIRECT_PROTOCOLS,
 	KEY_ASYNC_CONNECT,
 	KEY_PIPELINE,
+	KEY_BIND,
+	KEY_BIND_PORTS,
+	KEY_BIND_TIMEOUT,
 };
 
 static const struct key_desc {
@@ -1278,7 +1311,42 @@ static const struct key_desc {
      "direct_protocols udplite|sctp|dccp|icmp|raw|all|none ..."},
     {"async_connect", KEY_ASYNC_CONNECT, 1, 1, "async_connect yes|no"},
     {"pipeline", KEY_PIPELINE, 1, 1, "pipeline yes|no"},
+    {"bind", KEY_BIND, 1, 1, "bind auto|always|never"},
+    {"bind_ports", KEY_BIND_PORTS, 1, 1, "bind_ports PORT[-PORT]"},
+    {"bind_timeout", KEY_BIND_TIMEOUT, 1, 1, "bind_timeout SECONDS"},
 };
+
+int cfg_parse_bind(const char *s, enum cfg_bind *out)
+{
+	if (str_eq(s, "auto"))
+		*out = CFG_BIND_AUTO;
+	else if (str_eq(s, "always"))
+		*out = CFG_BIND_ALWAYS;
+	else if (str_eq(s, "never"))
+		*out = CFG_BIND_NEVER;
+	else
+		return -1;
+	return 0;
+}
+
+/* One bind_ports line: a range appended to c's. */
+static int parse_bind_ports(struct cfg *c, const char *v, char *err,
+			    size_t errlen)
+{
+	struct cfg_rule r;
+
+	if (c->nbind_ports >= CFG_MAX_BIND_PORTS) {
+		seterr(err, errlen, "too many bind_ports lines (at most %d)",
+		       CFG_MAX_BIND_PORTS);
+		return -1;
+	}
+	if (parse_ports(&r, v, err, errlen) < 0)
+		return -1;
+	c->bind_port_lo[c->nbind_ports] = r.port_lo;
+	c->bind_port_hi[c->nbind_ports] = r.port_hi;
+	c->nbind_ports++;
+	return 0;
+}
 
 /* Parses yes/no (also on/off, true/false, 1/0).  Returns 0 or -1. */
 int cfg_parse_bool(const char *s, int *out)
@@ -1446,6 +1514,19 @@ static int apply_line(struct parse_state *st, char **w, size_t nw, size_t line,
 				  errlen);
 	case KEY_PIPELINE:
 		return parse_bool("pipeline", v, &c->pipeline, err, errlen);
+	case KEY_BIND:
+		if (cfg_parse_bind(v, &c->bind) < 0) {
+			seterr(err, errlen,
+			       "bad bind '%." ECHO_MAX
+			       "s' (expected auto, always or never)",
+			       v);
+			return -1;
+		}
+		return 0;
+	case KEY_BIND_PORTS:
+		return parse_bind_ports(c, v, err, errlen);
+	case KEY_BIND_TIMEOUT:
+		return parse_timeout(v, &c->bind_timeout_ms, err, errlen);
 	case KEY_LOG_LEVEL:
 		if (cfg_parse_log_level(v, &c->log_level) < 0) {
 			seterr(err, errlen,

@@ -14,15 +14,24 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define CFG_MAX_HOST	       255
-#define CFG_MAX_CRED	       255
-#define CFG_DEFAULT_PORT       1080
-#define CFG_DEFAULT_TIMEOUT_MS 10000
+#define CFG_MAX_HOST		    255
+#define CFG_MAX_CRED		    255
+#define CFG_DEFAULT_PORT	    1080
+#define CFG_DEFAULT_TIMEOUT_MS	    10000
+#define CFG_DEFAULT_BIND_TIMEOUT_MS 60000
+#define CFG_MAX_BIND_PORTS	    16
 
 enum cfg_action {
 	CFG_PROXY = 0, /* carry through the SOCKS5 server */
 	CFG_DIRECT,    /* leave to the kernel, unproxied */
 	CFG_REFUSE,    /* fail closed with EACCES */
+};
+
+/* Which listening sockets go through SOCKS BIND (the `bind` key). */
+enum cfg_bind {
+	CFG_BIND_AUTO = 0, /* the call-back pattern, and bind_ports */
+	CFG_BIND_ALWAYS,   /* every listener not kept local by the rules */
+	CFG_BIND_NEVER,	   /* none */
 };
 
 enum cfg_log_level {
@@ -103,8 +112,15 @@ struct cfg {
 	struct sockaddr_storage dns_server; /* tunnel resolver (dns_server) */
 	socklen_t dns_server_len;	    /* 0: none given */
 	unsigned int direct_protos;	    /* CFG_PROTO_* allowed direct */
-	int async_connect; /* non-blocking connects return EINPROGRESS (1) */
-	int pipeline;	   /* greeting, auth and request in one write (0) */
+	int async_connect;   /* non-blocking connects return EINPROGRESS (1) */
+	int pipeline;	     /* greeting, auth and request in one write (0) */
+	enum cfg_bind bind;  /* the `bind` key (CFG_BIND_AUTO) */
+	int bind_timeout_ms; /* bound on the wait for BIND's second reply */
+	/* bind_ports: fixed local ports whose listeners go through BIND
+	 * (inclusive ranges, host byte order). */
+	uint16_t bind_port_lo[CFG_MAX_BIND_PORTS],
+	    bind_port_hi[CFG_MAX_BIND_PORTS];
+	unsigned int nbind_ports;
 };
 
 /* Sets defaults (no proxy, timeout CFG_DEFAULT_TIMEOUT_MS, level error,
@@ -141,6 +157,19 @@ int cfg_add_rule(struct cfg *c, const struct cfg_rule *r);
  * families other than AF_INET/AF_INET6 give CFG_DIRECT. */
 enum cfg_action cfg_match(const struct cfg *c, const struct sockaddr *sa,
 			  socklen_t salen);
+
+/* The action for a listening socket's local address (the same rules,
+ * matched with the local port): like cfg_match, but of the built-in
+ * defaults only loopback is kept local, not the unspecified address (a
+ * wildcard listener is what a call-back uses). */
+enum cfg_action cfg_match_local(const struct cfg *c, const struct sockaddr *sa,
+				socklen_t salen);
+
+/* 1 when port is in one of the bind_ports ranges. */
+int cfg_bind_port(const struct cfg *c, uint16_t port);
+
+/* Parses auto, always, never.  Returns 0 or -1. */
+int cfg_parse_bind(const char *s, enum cfg_bind *out);
 
 /* The resolution mode in force: the file's `dns` key if given, else what
  * the proxy URL's scheme says. */

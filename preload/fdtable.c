@@ -4,6 +4,7 @@
 #include "fdtable.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,25 +96,29 @@ static void mark(int fd, int on)
 		atomic_fetch_and(&fdt_bits[u / FDT_WORD_BITS], ~bit);
 }
 
-static void (*assoc_hold)(void *);
-static void (*assoc_release)(void *);
+static void (*assoc_hold[SFY_FD_KINDS])(void *);
+static void (*assoc_release[SFY_FD_KINDS])(void *);
+static unsigned long g_seq; /* fdt_lock */
 
-void fdt_set_assoc_hooks(void (*hold)(void *), void (*release)(void *))
+void fdt_set_assoc_hooks(enum sfy_fd_kind kind, void (*hold)(void *),
+			 void (*release)(void *))
 {
-	assoc_hold = hold;
-	assoc_release = release;
+	assoc_hold[kind] = hold;
+	assoc_release[kind] = release;
 }
 
 static void hold(const struct sfy_fdinfo *info)
 {
-	if (info->assoc && assoc_hold)
-		assoc_hold(info->assoc);
+	if (info->assoc && (unsigned)info->kind < SFY_FD_KINDS &&
+	    assoc_hold[info->kind])
+		assoc_hold[info->kind](info->assoc);
 }
 
 static void release(const struct sfy_fdinfo *info)
 {
-	if (info->assoc && assoc_release)
-		assoc_release(info->assoc);
+	if (info->assoc && (unsigned)info->kind < SFY_FD_KINDS &&
+	    assoc_release[info->kind])
+		assoc_release[info->kind](info->assoc);
 }
 
 /* Keeps fdt_udp_bits true for e (locked). */
@@ -157,6 +162,8 @@ static int set_locked(int fd, const struct sfy_fdinfo *in)
 		hold(in);
 		release(&e->info);
 		e->info = *in;
+		if (in->kind == SFY_FD_TCP_PROXIED && !in->seq)
+			e->info.seq = ++g_seq;
 		mark_kind(e, 1);
 		return 0;
 	}
@@ -165,6 +172,8 @@ static int set_locked(int fd, const struct sfy_fdinfo *in)
 		return -ENOMEM;
 	e->fd = fd;
 	e->info = *in;
+	if (in->kind == SFY_FD_TCP_PROXIED && !in->seq)
+		e->info.seq = ++g_seq;
 	hold(in);
 	fdt_oom = 0;
 	HASH_ADD_INT(fdt_head, fd, e);
@@ -176,6 +185,59 @@ static int set_locked(int fd, const struct sfy_fdinfo *in)
 	mark_kind(e, 1);
 	mark(fd, 1);
 	return 0;
+}
+
+int fdt_latest(int fam, struct sfy_fdinfo *out)
+{
+	struct fd_entry *e, *tmp, *best = NULL, *any = NULL;
+
+	pthread_mutex_lock(&fdt_lock);
+	HASH_ITER(hh, fdt_head, e, tmp)
+	{
+		if (e->info.kind != SFY_FD_TCP_PROXIED)
+			continue;
+		if (!any || e->info.seq > any->info.seq)
+			any = e;
+		if ((fam == AF_UNSPEC || e->info.peer.ss_family == fam) &&
+		    (!best || e->info.seq > best->info.seq))
+			best = e;
+	}
+	if (!best)
+		best = any;
+	if (best)
+		*out = best->info;
+	pthread_mutex_unlock(&fdt_lock);
+	return best ? 0 : -1;
+}
+
+static int same_ip(const struct sockaddr_storage *a,
+		   const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return a->ss_family == AF_INET6 &&
+	       !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		       &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
+}
+
+int fdt_is_bnd_addr(const struct sockaddr_storage *sa)
+{
+	struct fd_entry *e, *tmp;
+	int found = 0;
+
+	pthread_mutex_lock(&fdt_lock);
+	HASH_ITER(hh, fdt_head, e, tmp)
+	{
+		if (e->info.bndlen && same_ip(&e->info.bnd, sa)) {
+			found = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fdt_lock);
+	return found;
 }
 
 /* fdt_get, with a reference on the copy's association when held. */

@@ -21,7 +21,9 @@
 enum sfy_fd_kind {
 	SFY_FD_TCP_PROXIED = 1, /* a TCP socket connected through the proxy */
 	SFY_FD_UDP,		/* a UDP socket with a relay association */
+	SFY_FD_TCP_LISTEN,	/* a listening socket carried by SOCKS BIND */
 };
+#define SFY_FD_KINDS 4
 
 struct sfy_fdinfo {
 	enum sfy_fd_kind kind;
@@ -39,12 +41,21 @@ struct sfy_fdinfo {
 	void *assoc;
 	int connected;
 	struct s5_addr dst;
+	/* SFY_FD_TCP_LISTEN, and a stream accepted from one: what
+	 * getsockname() shows (the proxy's BND address). */
+	struct sockaddr_storage bnd;
+	socklen_t bndlen;
+	/* SFY_FD_TCP_PROXIED: set by the table, increasing with each new
+	 * connection (fdt_latest). */
+	unsigned long seq;
 };
 
-/* How records share a UDP association: hold takes a reference for a new
- * record (a dup), release drops one (close, replacement).  Called with the
+/* How records of a kind share the object their assoc points to (a UDP
+ * association, a BIND session): hold takes a reference for a new record
+ * (a dup), release drops one (close, replacement).  Called with the
  * table's lock held: they must not call back into the table. */
-void fdt_set_assoc_hooks(void (*hold)(void *), void (*release)(void *));
+void fdt_set_assoc_hooks(enum sfy_fd_kind kind, void (*hold)(void *),
+			 void (*release)(void *));
 
 /* fds below this are tracked by the bitmap (the kernel's default nr_open). */
 #define FDT_BITMAP_FDS (1u << 20)
@@ -104,6 +115,12 @@ void fdt_del(int fd);
 void fdt_dup(int oldfd, int newfd);
 /* Drops every record with lo <= fd <= hi. */
 void fdt_del_range(unsigned int lo, unsigned int hi);
+/* The most recently made SFY_FD_TCP_PROXIED record, preferring one
+ * whose peer is of family fam (AF_UNSPEC: any).  Returns 0 or -1. */
+int fdt_latest(int fam, struct sfy_fdinfo *out);
+/* 1 when some record's bnd has the address (not the port) of sa, an
+ * AF_INET or AF_INET6 address of len bytes. */
+int fdt_is_bnd_addr(const struct sockaddr_storage *sa);
 /* Number of records (tests and debugging). */
 unsigned int fdt_count(void);
 

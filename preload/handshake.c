@@ -8,6 +8,7 @@
 
 static void fail(struct hs *h, int err, const char *why)
 {
+	h->failed_in = h->state;
 	h->state = HS_FAILED;
 	h->err = err;
 	h->why = why;

@@ -47,10 +47,11 @@ struct hs {
 	size_t outlen, outoff;
 	uint8_t in[S5_MAX_REPLY];
 	size_t inlen;
-	uint8_t rep;	    /* REP of the reply, once read */
-	struct s5_addr bnd; /* BND.ADDR/BND.PORT of the reply */
-	int err;	    /* errno on failure */
-	const char *why;    /* static reason on failure, for the log */
+	uint8_t rep;		 /* REP of the reply, once read */
+	struct s5_addr bnd;	 /* BND.ADDR/BND.PORT of the reply */
+	int err;		 /* errno on failure */
+	enum hs_state failed_in; /* the state it failed in */
+	const char *why;	 /* static reason on failure, for the log */
 };
 
 /* Starts a handshake for cmd (S5_CMD_*) to dst.  With user non-NULL both

@@ -22,6 +22,7 @@
 #include <fcntl.h>
 
 #include "async.h"
+#include "bind.h"
 #include "config.h"
 #include "epreg.h"
 #include "fdtable.h"
@@ -293,6 +294,7 @@ static int direct_by_name(int fd, const struct dest *d)
 /* Connects through the proxy and records the peer.  Returns 0 or -1. */
 static int proxy_connect(int fd, const struct dest *d)
 {
+	struct s5_addr bnd;
 	struct sfy_fdinfo info;
 	const struct cfg *c;
 	int rc, fl = -1;
@@ -312,7 +314,7 @@ static int proxy_connect(int fd, const struct dest *d)
 			}
 		}
 	}
-	rc = sfy_tcp_connect(fd, d->family, &d->s5, d->desc, fl);
+	rc = sfy_tcp_connect(fd, d->family, &d->s5, d->desc, fl, &bnd);
 
 	if (rc < 0) {
 		errno = -rc;
@@ -327,6 +329,7 @@ static int proxy_connect(int fd, const struct dest *d)
 	/* The local address is learnt when first needed (same_connection):
 	 * no syscall here. */
 	info.locallen = 0;
+	sfy_bnd_record(&info, fd, d->family, &bnd);
 	if (sfy_is_fresh(fd))
 		sfy_fresh_clear(fd);
 	/* Without a record only getpeername() is affected (it shows the
@@ -450,7 +453,7 @@ static int same_connection(int fd, struct sfy_fdinfo *info)
 	struct sockaddr_storage local;
 	socklen_t llen = sizeof(local);
 
-	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0)
+	if (REAL_CALL(getsockname, fd, (struct sockaddr *)&local, &llen) < 0)
 		return 0;
 	if (info->locallen == 0) {
 		/* First asked: recorded now.  A socket made since on the
@@ -469,7 +472,6 @@ static int same_connection(int fd, struct sfy_fdinfo *info)
 static int shim_getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 {
 	struct sfy_fdinfo info;
-	socklen_t have;
 	int rc;
 
 	if (__builtin_expect(sfy_is_pending(fd), 0) &&
@@ -482,26 +484,16 @@ static int shim_getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 		return -1;
 	}
 	if (!fdt_maybe_ours(fd) || fdt_get(fd, &info) < 0 ||
-	    (info.kind == SFY_FD_UDP && !info.connected))
+	    (info.kind == SFY_FD_UDP && !info.connected) ||
+	    info.kind == SFY_FD_TCP_LISTEN)
 		return REAL_CALL(getpeername, fd, sa, len);
 	if (info.kind != SFY_FD_UDP && !same_connection(fd, &info)) {
 		fdt_del(fd); /* stale: the fd was closed behind our back */
 		return REAL_CALL(getpeername, fd, sa, len);
 	}
-	/* getpeername(2), as the kernel does it: *len in; the address
-	 * truncated to it; the real size out. */
-	rc = sfy_copy_in(&have, len, sizeof(have));
-	if (rc == 0 && (int)have < 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (rc == 0)
-		rc = sfy_copy_out(sa, &info.peer,
-				  have < info.peerlen ? have : info.peerlen);
-	if (rc == 0)
-		rc = sfy_copy_out(len, &info.peerlen, sizeof(info.peerlen));
+	rc = sfy_sockaddr_out(sa, len, &info.peer, info.peerlen);
 	if (rc < 0) {
-		errno = EFAULT;
+		errno = -rc;
 		return -1;
 	}
 	return 0;
@@ -760,18 +752,134 @@ static __attribute__((noinline, cold)) void stale_fd(int fd)
 }
 
 /* listen(): a listening socket connects no more (its epoll registrations
- * need no watching). */
+ * need no watching); through BIND when the rules say so (bind.h). */
 static int shim_listen(int fd, int backlog)
 {
-	if (__builtin_expect(sfy_is_fresh(fd), 0)) {
-		int rc = REAL_CALL(listen, fd, backlog), saved = errno;
+	int rc = sfy_bind_listen(fd, backlog), saved;
 
+	if (rc != 1)
+		return rc;
+	if (__builtin_expect(sfy_is_fresh(fd), 0)) {
+		rc = REAL_CALL(listen, fd, backlog);
+		saved = errno;
 		if (rc == 0)
 			sfy_fresh_clear(fd);
 		errno = saved;
 		return rc;
 	}
 	return REAL_CALL(listen, fd, backlog);
+}
+
+/*
+ * A bind() to an address that is not the machine's, but one that
+ * getsockname() showed for a connection through the proxy (an FTP client
+ * binds its data socket to its control connection's address: curl -P -):
+ * the socket is bound to the wildcard address with the same port
+ * instead; listen() then takes it through BIND, whose address
+ * getsockname() shows.  Returns the bind's result (errno as the kernel
+ * set it when the address is not one of ours).
+ */
+static __attribute__((noinline, cold)) int
+bind_reported(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct sockaddr_storage ss, any;
+	int saved = errno;
+
+	if (sfy_busy || !sa || len < sizeof(sa_family_t) || len > sizeof(ss) ||
+	    sfy_copy_in(&ss, sa, len) < 0 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
+	    ss.ss_family != sfy_fresh_family(fd) ||
+	    len < (ss.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+					   : sizeof(struct sockaddr_in6)) ||
+	    !fdt_is_bnd_addr(&ss)) {
+		errno = saved;
+		return -1;
+	}
+	memset(&any, 0, sizeof(any));
+	any.ss_family = ss.ss_family;
+	/* sin_port and sin6_port share their offset */
+	((struct sockaddr_in *)&any)->sin_port =
+	    ((struct sockaddr_in *)&ss)->sin_port;
+	sfy_log(SFY_LOG_DEBUG,
+		"bind on fd %d: the address is the proxy's (a connection "
+		"through it showed it); bound to the wildcard address",
+		fd);
+	return REAL_CALL(bind, fd, (struct sockaddr *)&any, len);
+}
+
+/* bind(): notes a TCP socket bound to port 0 (the call-back pattern,
+ * bind.h). */
+static int shim_bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int rc = REAL_CALL(bind, fd, sa, len), saved;
+
+	if (__builtin_expect(rc < 0 && errno == EADDRNOTAVAIL, 0) &&
+	    sfy_is_fresh(fd))
+		rc = bind_reported(fd, sa, len);
+	if (rc == 0 && sfy_is_fresh(fd)) {
+		saved = errno;
+		sfy_bind_note(fd, sa, len);
+		errno = saved;
+	}
+	return rc;
+}
+
+/* An fd the kernel just handed out: records of a number closed where we
+ * could not see it (fclose, a raw syscall) are stale. */
+static inline void new_fd(int fd)
+{
+	if (__builtin_expect(fdt_maybe_ours(fd) || sfy_async_entry(fd), 0))
+		stale_fd(fd);
+}
+
+/* accept()/accept4(): a listening socket carried by BIND hands over its
+ * one inbound stream (bind.h); any other is the kernel's. */
+static int shim_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags,
+			int four)
+{
+	int nfd;
+
+	if (__builtin_expect(fdt_maybe_ours(fd), 0) && !sfy_busy &&
+	    (nfd = sfy_bind_accept(fd, sa, len, flags, four)) != -2)
+		return nfd;
+	nfd = four ? REAL_CALL(accept4, fd, sa, len, flags)
+		   : REAL_CALL(accept, fd, sa, len);
+	if (nfd >= 0)
+		new_fd(nfd);
+	return nfd;
+}
+
+/* getsockname(): a connection through the proxy shows the address the
+ * proxy reported for its end (BND), when it reported one; a listening
+ * socket carried by BIND the proxy's listening address. */
+static __attribute__((noinline)) int sockname_ours(int fd, struct sockaddr *sa,
+						   socklen_t *len)
+{
+	struct sfy_fdinfo info;
+	int rc;
+
+	if (fdt_get(fd, &info) < 0 || !info.bndlen)
+		return 1;
+	if (info.kind == SFY_FD_TCP_PROXIED && !same_connection(fd, &info)) {
+		fdt_del(fd); /* stale: the fd was closed behind our back */
+		return 1;
+	}
+	rc = sfy_sockaddr_out(sa, len, &info.bnd, info.bndlen);
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	return 0;
+}
+
+static int shim_getsockname(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	int rc;
+
+	if (__builtin_expect(fdt_maybe_ours(fd), 0) && !fdt_maybe_udp(fd) &&
+	    !sfy_busy && (rc = sockname_ours(fd, sa, len)) != 1)
+		return rc;
+	return REAL_CALL(getsockname, fd, sa, len);
 }
 
 static int shim_socket(int dom, int type, int proto)
@@ -792,8 +900,9 @@ static int shim_socket(int dom, int type, int proto)
 		return fd;
 	/* Records of an fd closed where we could not see it (fclose of an
 	 * fdopen'd socket, a raw syscall) are stale now. */
-	if (__builtin_expect(fdt_maybe_ours(fd) || sfy_async_entry(fd), 0))
-		stale_fd(fd);
+	new_fd(fd);
+	if (__builtin_expect(sfy_is_eph(fd), 0))
+		sfy_eph_clear(fd);
 	if ((type & 0xf) == SOCK_STREAM &&
 	    (dom == AF_INET || dom == AF_INET6) &&
 	    (proto == 0 || proto == IPPROTO_TCP || proto == IPPROTO_MPTCP))
@@ -839,4 +948,24 @@ SFY_EXPORT int socket(int dom, int type, int proto)
 SFY_EXPORT int listen(int fd, int backlog)
 {
 	return shim_listen(fd, backlog);
+}
+
+SFY_EXPORT int bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return shim_bind(fd, sa, len);
+}
+
+SFY_EXPORT int accept(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	return shim_accept4(fd, sa, len, 0, 0);
+}
+
+SFY_EXPORT int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+	return shim_accept4(fd, sa, len, flags, 1);
+}
+
+SFY_EXPORT int getsockname(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	return shim_getsockname(fd, sa, len);
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fdtable.h"
 #include "handshake.h"
 #include "log.h"
 #include "pending.h"
@@ -502,10 +503,24 @@ static int socks_request(int fd, int sock_family, uint8_t cmd,
 			 struct s5_addr *bnd, int known_flags);
 
 int sfy_tcp_connect(int fd, int sock_family, const struct s5_addr *dst,
-		    const char *dbuf, int flags)
+		    const char *dbuf, int flags, struct s5_addr *bnd)
 {
-	return socks_request(fd, sock_family, S5_CMD_CONNECT, dst, dbuf, NULL,
+	memset(bnd, 0, sizeof(*bnd));
+	return socks_request(fd, sock_family, S5_CMD_CONNECT, dst, dbuf, bnd,
 			     flags);
+}
+
+void sfy_bnd_record(struct sfy_fdinfo *info, int fd, int fam,
+		    const struct s5_addr *bnd)
+{
+	static const uint8_t zero[16];
+
+	info->bndlen = 0;
+	if ((bnd->atyp == S5_ATYP_IPV4 && memcmp(bnd->u.v4, zero, 4) != 0) ||
+	    (bnd->atyp == S5_ATYP_IPV6 && memcmp(bnd->u.v6, zero, 16) != 0))
+		if (sfy_bnd_sockaddr(fd, fam, bnd, &info->bnd, &info->bndlen) <
+		    0)
+			info->bndlen = 0;
 }
 
 /*
@@ -541,7 +556,7 @@ static int socks_request(int fd, int sock_family, uint8_t cmd,
 			 struct s5_addr *bnd, int known_flags)
 {
 	const char *verb = cmd == S5_CMD_UDP_ASSOCIATE ? "UDP association for"
-			   : cmd == S5_CMD_BIND	       ? "bind for"
+			   : cmd == S5_CMD_BIND	       ? "BIND for"
 						       : "connect to";
 	const struct sfy_real *r = sfy_real();
 	int err = EACCES;
@@ -562,9 +577,9 @@ static int socks_request(int fd, int sock_family, uint8_t cmd,
 	}
 	memset(&d, 0, sizeof(d));
 	d.fd = fd;
-	/* UDP associations run on a control socket of our own; everything
-	 * else on the program's socket, which must be hidden meanwhile. */
-	d.own_socket = cmd != S5_CMD_UDP_ASSOCIATE;
+	/* UDP associations and BIND run on a control socket of our own;
+	 * CONNECT on the program's socket, which must be hidden meanwhile. */
+	d.own_socket = cmd == S5_CMD_CONNECT;
 	sig_fd = d.own_socket ? fd : -1;
 	if (d.own_socket) {
 		rc = sfy_pending_begin(&d.pend, fd, known_flags, &d.flags);
@@ -598,6 +613,15 @@ static int socks_request(int fd, int sock_family, uint8_t cmd,
 		} else if (rc == 0) {
 			rc = run_handshake(&d, bnd, deadline, sig_fd, &why);
 			d.done = rc == 0;
+			/* OpenSSH's -D hangs up on anything but CONNECT. */
+			if (rc == -ECONNRESET && cmd != S5_CMD_CONNECT &&
+			    d.h.failed_in == HS_REPLY) {
+				rc = -EOPNOTSUPP;
+				why =
+				    "the proxy hung up on the request: it does "
+				    "not carry this command (ssh -D carries "
+				    "CONNECT only)";
+			}
 		}
 		if (rc == -ETIMEDOUT && by_sndtimeo)
 			why = "the socket's SO_SNDTIMEO ran out before the "
@@ -619,4 +643,51 @@ static int socks_request(int fd, int sock_family, uint8_t cmd,
 	if (rc == 0 && d.closed)
 		return SFY_CLOSED_MEANWHILE;
 	return rc;
+}
+
+/* Contract: see proxy.h. */
+int sfy_bnd_sockaddr(int ctl, int fam, const struct s5_addr *bnd,
+		     struct sockaddr_storage *out, socklen_t *outlen)
+{
+	struct sockaddr_storage ss;
+	size_t sl = sizeof(ss);
+	socklen_t pl = sizeof(ss);
+	static const uint8_t zero[16];
+	int is_zero =
+	    (bnd->atyp == S5_ATYP_IPV4 && memcmp(bnd->u.v4, zero, 4) == 0) ||
+	    (bnd->atyp == S5_ATYP_IPV6 && memcmp(bnd->u.v6, zero, 16) == 0);
+
+	if (is_zero) {
+		if (REAL_CALL(getpeername, ctl, (struct sockaddr *)&ss, &pl) <
+		    0)
+			return -errno;
+		if (ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&ss)->sin_port =
+			    htons(bnd->port);
+		else
+			((struct sockaddr_in6 *)&ss)->sin6_port =
+			    htons(bnd->port);
+	} else if (s5_addr_to_sockaddr(bnd, (struct sockaddr *)&ss, &sl) < 0) {
+		return -EPROTO; /* a relay given by name */
+	}
+	memset(out, 0, sizeof(*out));
+	if (ss.ss_family == fam) {
+		memcpy(out, &ss, sizeof(ss));
+		*outlen = fam == AF_INET ? sizeof(struct sockaddr_in)
+					 : sizeof(struct sockaddr_in6);
+		return 0;
+	}
+	if (fam == AF_INET6 && ss.ss_family == AF_INET) {
+		struct sockaddr_in6 *o = (struct sockaddr_in6 *)out;
+		struct sockaddr_in *i = (struct sockaddr_in *)&ss;
+
+		o->sin6_family = AF_INET6;
+		o->sin6_port = i->sin_port;
+		o->sin6_addr.s6_addr[10] = 0xff;
+		o->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&o->sin6_addr.s6_addr[12], &i->sin_addr, 4);
+		*outlen = sizeof(*o);
+		return 0;
+	}
+	return -ENETUNREACH; /* an IPv6 relay for an IPv4 socket */
 }

@@ -77,7 +77,15 @@ int sfy_busy_getaddrinfo(const char *node, const char *service,
  * kernel's "connecting" state (it is connected; a later connect() by the
  * program must be answered EISCONN by the hook). */
 int sfy_tcp_connect(int fd, int sock_family, const struct s5_addr *dst,
-		    const char *desc, int flags);
+		    const char *desc, int flags, struct s5_addr *bnd);
+
+/* info->bnd/bndlen from a CONNECT reply's BND (what getsockname() shows
+ * for a connection through the proxy: the proxy's end toward the
+ * destination); left empty for an all-zero BND, a name or a family the
+ * socket cannot show. */
+struct sfy_fdinfo;
+void sfy_bnd_record(struct sfy_fdinfo *info, int fd, int fam,
+		    const struct s5_addr *bnd);
 
 /* The same for any request (S5_CMD_*): on success *bnd (if non-NULL) gets
  * the reply's BND.ADDR/BND.PORT (for UDP ASSOCIATE, the relay). */
@@ -108,6 +116,14 @@ int sfy_proxy_finish(int fd, int fam, int idx);
  * connect); sfy_disconnect also takes it. */
 void sfy_dissolve(int fd);
 void sfy_disconnect(int fd);
+
+/* The sockaddr, for a socket of family fam, of a reply's BND.ADDR/PORT
+ * on control connection ctl: an all-zero BND.ADDR means the proxy's own
+ * address (ctl's peer); an IPv4 address becomes v4-mapped for an IPv6
+ * socket.  Returns 0, -EPROTO (an address given by name), -ENETUNREACH
+ * (an IPv6 address for an IPv4 socket) or -errno. */
+int sfy_bnd_sockaddr(int ctl, int fam, const struct s5_addr *bnd,
+		     struct sockaddr_storage *out, socklen_t *outlen);
 
 /* Which families the proxy has addresses in (resolving it if need be).
  * Returns 0, or -errno when the proxy cannot be resolved. */

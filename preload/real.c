@@ -58,6 +58,10 @@ static void bind_all(void)
 	BIND(socket, socket);
 	BIND(connect, connect);
 	BIND(listen, listen);
+	BIND(bind, bind);
+	BIND(accept, accept);
+	BIND(accept4, accept4);
+	BIND(getsockname, getsockname);
 	BIND(close, close);
 	BIND(dup, dup);
 	BIND(dup2, dup2);

@@ -26,6 +26,10 @@ struct sfy_real {
 	int (*socket)(int, int, int);
 	int (*connect)(int, const struct sockaddr *, socklen_t);
 	int (*listen)(int, int);
+	int (*bind)(int, const struct sockaddr *, socklen_t);
+	int (*accept)(int, struct sockaddr *, socklen_t *);
+	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+	int (*getsockname)(int, struct sockaddr *, socklen_t *);
 	int (*close)(int);
 	int (*dup)(int);
 	int (*dup2)(int, int);

@@ -567,7 +567,7 @@ static int recv_all(int fd, uint8_t *buf, size_t len, long long deadline)
  * program).  Returns the fd or -1 (logged by the connect). */
 static int tunnel_open(const struct cfg *c, const char *name)
 {
-	struct s5_addr dst;
+	struct s5_addr dst, bnd;
 	char desc[SFY_ADDRSTRLEN + 300];
 	int has4 = 0, has6 = 0, fam, fd, rc;
 
@@ -584,7 +584,7 @@ static int tunnel_open(const struct cfg *c, const char *name)
 		     desc, SFY_ADDRSTRLEN);
 	snprintf(desc + strlen(desc), sizeof(desc) - strlen(desc),
 		 " (DNS over TCP, looking up %s)", name);
-	rc = sfy_tcp_connect(fd, fam, &dst, desc, -1);
+	rc = sfy_tcp_connect(fd, fam, &dst, desc, -1, &bnd);
 	if (rc < 0) {
 		sfy_real()->close(fd);
 		return -1;

@@ -277,3 +277,20 @@ int sfy_copy_out(void *dst, const void *src, size_t len)
 	memcpy(dst, src, len);
 	return 0;
 }
+
+int sfy_sockaddr_out(void *sa, unsigned int *len, const void *a,
+		     unsigned int alen)
+{
+	unsigned int have;
+
+	if (!sa && !len)
+		return 0;
+	if (sfy_copy_in(&have, len, sizeof(have)) < 0)
+		return -EFAULT;
+	if ((int)have < 0)
+		return -EINVAL;
+	if (sfy_copy_out(sa, a, have < alen ? have : alen) < 0 ||
+	    sfy_copy_out(len, &alen, sizeof(alen)) < 0)
+		return -EFAULT;
+	return 0;
+}

@@ -71,4 +71,11 @@ int sfy_copy_in(void *dst, const void *src, size_t len);
  * with the kernel's own copy, a prefix of dst may have been written). */
 int sfy_copy_out(void *dst, const void *src, size_t len);
 
+/* An address out to the caller as getsockname(2), getpeername(2) and
+ * accept(2) give one: *len in, the address truncated to it, the real size
+ * (alen) back in *len.  sa and len both NULL (accept without an address)
+ * is fine.  0, -EFAULT or -EINVAL (a negative *len). */
+int sfy_sockaddr_out(void *sa, unsigned int *len, const void *a,
+		     unsigned int alen);
+
 #endif

@@ -225,55 +225,8 @@ static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 
 static void install_hooks(void)
 {
-	fdt_set_assoc_hooks(assoc_hold, assoc_release);
+	fdt_set_assoc_hooks(SFY_FD_UDP, assoc_hold, assoc_release);
 	pthread_atfork(linger_prepare, linger_parent, linger_child);
-}
-
-/* The address to send to for relay bnd from a socket of family fam; an
- * all-zero BND.ADDR means the proxy's own address (the control peer). */
-static int relay_addr(int ctl, int fam, const struct s5_addr *bnd,
-		      struct sockaddr_storage *out, socklen_t *outlen)
-{
-	struct sockaddr_storage ss;
-	size_t sl = sizeof(ss);
-	socklen_t pl = sizeof(ss);
-	static const uint8_t zero[16];
-	int is_zero =
-	    (bnd->atyp == S5_ATYP_IPV4 && memcmp(bnd->u.v4, zero, 4) == 0) ||
-	    (bnd->atyp == S5_ATYP_IPV6 && memcmp(bnd->u.v6, zero, 16) == 0);
-
-	if (is_zero) {
-		if (getpeername(ctl, (struct sockaddr *)&ss, &pl) < 0)
-			return -errno;
-		if (ss.ss_family == AF_INET)
-			((struct sockaddr_in *)&ss)->sin_port =
-			    htons(bnd->port);
-		else
-			((struct sockaddr_in6 *)&ss)->sin6_port =
-			    htons(bnd->port);
-	} else if (s5_addr_to_sockaddr(bnd, (struct sockaddr *)&ss, &sl) < 0) {
-		return -EPROTO; /* a relay given by name */
-	}
-	memset(out, 0, sizeof(*out));
-	if (ss.ss_family == fam) {
-		memcpy(out, &ss, sizeof(ss));
-		*outlen = fam == AF_INET ? sizeof(struct sockaddr_in)
-					 : sizeof(struct sockaddr_in6);
-		return 0;
-	}
-	if (fam == AF_INET6 && ss.ss_family == AF_INET) {
-		struct sockaddr_in6 *o = (struct sockaddr_in6 *)out;
-		struct sockaddr_in *i = (struct sockaddr_in *)&ss;
-
-		o->sin6_family = AF_INET6;
-		o->sin6_port = i->sin_port;
-		o->sin6_addr.s6_addr[10] = 0xff;
-		o->sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&o->sin6_addr.s6_addr[12], &i->sin_addr, 4);
-		*outlen = sizeof(*o);
-		return 0;
-	}
-	return -ENETUNREACH; /* an IPv6 relay for an IPv4 socket */
 }
 
 /* Binds an unbound UDP socket as its first send would, so that the
@@ -285,7 +238,7 @@ static int ensure_bound(int fd, int fam, uint16_t *port, int *fresh)
 	socklen_t sl = sizeof(ss);
 
 	*fresh = 0;
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+	if (REAL_CALL(getsockname, fd, (struct sockaddr *)&ss, &sl) < 0)
 		return -errno;
 	*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	if (*port)
@@ -294,13 +247,13 @@ static int ensure_bound(int fd, int fam, uint16_t *port, int *fresh)
 	ss.ss_family = (sa_family_t)fam;
 	/* EINVAL: another thread of the program bound it meanwhile (its own
 	 * first datagram): the port is there to read. */
-	if (bind(fd, (struct sockaddr *)&ss,
-		 fam == AF_INET ? sizeof(struct sockaddr_in)
-				: sizeof(struct sockaddr_in6)) < 0 &&
+	if (REAL_CALL(bind, fd, (struct sockaddr *)&ss,
+		      fam == AF_INET ? sizeof(struct sockaddr_in)
+				     : sizeof(struct sockaddr_in6)) < 0 &&
 	    errno != EINVAL)
 		return -errno;
 	sl = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+	if (REAL_CALL(getsockname, fd, (struct sockaddr *)&ss, &sl) < 0)
 		return -errno;
 	*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	*fresh = 1;
@@ -344,7 +297,7 @@ static struct assoc *negotiate(int ctl, int cfam, int fam, uint16_t port,
 			what);
 		return NULL;
 	}
-	*rc = relay_addr(ctl, fam, &bnd, &a->relay, &a->relaylen);
+	*rc = sfy_bnd_sockaddr(ctl, fam, &bnd, &a->relay, &a->relaylen);
 	if (*rc < 0) {
 		sfy_log(SFY_LOG_ERROR,
 			"%s: unusable relay address in the UDP ASSOCIATE reply "

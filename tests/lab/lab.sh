@@ -195,7 +195,7 @@ lab_user() {
 lab_danted_conf() { # FILE LOG PORT METHOD [INTERNAL ADDRS]
 	danted_conf "$1" "$2" "$4" "connect disconnect error" \
 		"${5:-$LAB_PROXY4 $LAB_PROXY6}" "$3" "$LAB_BORDER_T4 $LAB_BORDER_T6" \
-		"connect udpassociate udpreply"
+		"connect udpassociate udpreply bind bindreply"
 }
 
 lab_danted_start() { # the no-auth instance; sets LAB_DANTED_PID

@@ -1,0 +1,892 @@
+/*
+ * bind.c - inbound TCP through SOCKS BIND (contract and design in bind.h).
+ *
+ * A session lives in two parts: the process's own (malloc'd: the control
+ * connection and the local "poke" connection, both fds of ours, counted
+ * references from the fd table, whether this process runs the waiter) and
+ * a page shared with children of fork() (MAP_SHARED: the state, the
+ * errno, the peer), so that whichever process accepts the one inbound
+ * connection sees what the waiter learnt.  g_bind_lock guards the
+ * process part; it is taken around fork().
+ */
+#include "bind.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "config.h"
+#include "epreg.h"
+#include "log.h"
+#include "ownfd.h"
+#include "proxy.h"
+#include "real.h"
+#include "resolve.h"
+#include "safemem.h"
+#include "sockkind.h"
+#include "socks5.h"
+#include "wait.h"
+
+_Atomic unsigned long sfy_eph_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
+
+enum bstate {
+	B_WAITING = 0, /* for the second reply */
+	B_READY,       /* the peer connected: the poke is on its way */
+	B_FAILED,      /* err says why; the poke wakes accept to report it */
+	B_TAKEN,       /* accept() handed the stream (or the error) over */
+};
+
+/* The part children of fork() share. */
+struct bshared {
+	_Atomic int state;
+	int err;
+	struct sockaddr_storage peer; /* the second reply's, in lfam */
+	socklen_t peerlen;
+	struct sockaddr_storage poke; /* the poke's local address */
+	socklen_t pokelen;
+};
+
+struct bsess {
+	struct bsess *next; /* g_sessions */
+	int refs;	    /* fd table records; g_bind_lock */
+	int running;	    /* this process runs the waiter; g_bind_lock */
+	_Atomic int cancel; /* the last record went while it ran */
+	int told;	    /* a second accept was told; g_bind_lock */
+	int ctl;	    /* ours: the control connection, -1 once given */
+	int poke;	    /* ours: the connection that wakes the listener */
+	int lfam;	    /* the listening socket's family */
+	struct sockaddr_storage target; /* where the poke connects */
+	socklen_t targetlen;
+	struct s5_addr expect; /* the BIND request's DST */
+	int timeout_ms;
+	char desc[400];
+	struct bshared *sh;
+};
+
+static pthread_mutex_t g_bind_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct bsess *g_sessions;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+/* --- the ephemeral-port marks ------------------------------------------- */
+
+static void eph_set(int fd, int on)
+{
+	unsigned int u = (unsigned int)fd;
+	unsigned long bit;
+
+	if (fd < 0 || u >= FDT_BITMAP_FDS)
+		return;
+	bit = 1ul << (u % FDT_WORD_BITS);
+	if (on)
+		atomic_fetch_or(&sfy_eph_bits[u / FDT_WORD_BITS], bit);
+	else
+		atomic_fetch_and(&sfy_eph_bits[u / FDT_WORD_BITS], ~bit);
+}
+
+void sfy_eph_clear(int fd)
+{
+	eph_set(fd, 0);
+}
+
+void sfy_bind_note(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct sockaddr_in in;
+
+	/* sin_port and sin6_port share their offset; the kernel has just
+	 * read the bytes. */
+	if (!sa || len < sizeof(in.sin_family) + sizeof(in.sin_port) ||
+	    sfy_copy_in(&in, sa, sizeof(in.sin_family) + sizeof(in.sin_port)) <
+		0 ||
+	    (in.sin_family != AF_INET && in.sin_family != AF_INET6))
+		return;
+	eph_set(fd, in.sin_port == 0);
+}
+
+/* --- sessions ------------------------------------------------------------ */
+
+/* Frees b (unlinked by the caller, nobody else holds it). */
+static void sess_free(struct bsess *b)
+{
+	if (b->ctl >= 0)
+		sfy_own_close(b->ctl);
+	if (b->poke >= 0)
+		sfy_own_close(b->poke);
+	if (b->sh)
+		munmap(b->sh, sizeof(*b->sh));
+	free(b);
+}
+
+static void unlink_locked(struct bsess *b)
+{
+	struct bsess **p;
+
+	for (p = &g_sessions; *p; p = &(*p)->next)
+		if (*p == b) {
+			*p = b->next;
+			return;
+		}
+}
+
+static void sess_hold(void *p)
+{
+	struct bsess *b = p;
+
+	pthread_mutex_lock(&g_bind_lock);
+	b->refs++;
+	pthread_mutex_unlock(&g_bind_lock);
+}
+
+/* The last record of a session going (close, close_range, dup2 over it):
+ * its fds go, or, while this process waits for the peer, the waiter is
+ * woken (the shutdown) and frees it.  Called with the fd table's lock
+ * held. */
+static void sess_release(void *p)
+{
+	struct bsess *b = p;
+
+	pthread_mutex_lock(&g_bind_lock);
+	if (--b->refs > 0) {
+		pthread_mutex_unlock(&g_bind_lock);
+		return;
+	}
+	if (b->running) {
+		atomic_store(&b->cancel, 1);
+		if (b->ctl >= 0)
+			(void)shutdown(b->ctl, SHUT_RDWR);
+		pthread_mutex_unlock(&g_bind_lock);
+		return;
+	}
+	unlink_locked(b);
+	pthread_mutex_unlock(&g_bind_lock);
+	sess_free(b);
+}
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&g_bind_lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&g_bind_lock);
+}
+
+/* The child has no waiter: the parent's serves both (the shared page).
+ * A session whose last record went while the parent's waiter ran is the
+ * child's to free (its copies of our fds). */
+static void fork_child(void)
+{
+	struct bsess **p = &g_sessions, *b;
+
+	pthread_mutex_init(&g_bind_lock, NULL);
+	while ((b = *p) != NULL) {
+		b->running = 0;
+		if (b->refs <= 0) {
+			*p = b->next;
+			sess_free(b);
+		} else {
+			p = &b->next;
+		}
+	}
+}
+
+static void install(void)
+{
+	fdt_set_assoc_hooks(SFY_FD_TCP_LISTEN, sess_hold, sess_release);
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* --- the waiter ---------------------------------------------------------- */
+
+static int same_host(const struct sockaddr_storage *a,
+		     const struct s5_addr *want)
+{
+	const uint8_t *p;
+
+	if (a->ss_family == AF_INET) {
+		p = (const uint8_t *)&((const struct sockaddr_in *)a)->sin_addr;
+		return want->atyp == S5_ATYP_IPV4 && !memcmp(p, want->u.v4, 4);
+	}
+	p = ((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr;
+	if (want->atyp == S5_ATYP_IPV6)
+		return !memcmp(p, want->u.v6, 16);
+	/* v4-mapped, on an IPv6 listener */
+	return want->atyp == S5_ATYP_IPV4 &&
+	       !memcmp(p, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) &&
+	       !memcmp(p + 12, want->u.v4, 4);
+}
+
+/* 1 when the expected peer is "anyone" (0.0.0.0, ::) or a name (the
+ * proxy resolved it and judged). */
+static int expect_any(const struct s5_addr *e)
+{
+	static const uint8_t zero[16];
+
+	return e->atyp == S5_ATYP_DOMAIN ||
+	       (e->atyp == S5_ATYP_IPV4 && !memcmp(e->u.v4, zero, 4)) ||
+	       (e->atyp == S5_ATYP_IPV6 && !memcmp(e->u.v6, zero, 16));
+}
+
+/* Reads the second reply (exactly its bytes: what follows is the peer's
+ * stream).  Returns 0 with *peer set, or -errno with *why set. */
+static int second_reply(struct bsess *b, struct s5_addr *peer, const char **why)
+{
+	const struct sfy_real *r = sfy_real();
+	long long deadline = sfy_now_ms() + b->timeout_ms, left;
+	uint8_t buf[S5_MAX_REPLY], rep = 0;
+	size_t have = 0, used;
+	struct pollfd pfd;
+	ssize_t n;
+	int need;
+
+	for (;;) {
+		need = s5_parse_reply(buf, have, &rep, peer, &used);
+		if (need == 0)
+			break;
+		if (need < 0 || have + (size_t)need > sizeof(buf)) {
+			*why = "garbled second reply from the proxy";
+			return -EPROTO;
+		}
+		left = deadline - sfy_now_ms();
+		if (left <= 0) {
+			*why = "no peer connected in time (bind_timeout)";
+			return -ETIMEDOUT;
+		}
+		pfd.fd = b->ctl;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (r->poll(&pfd, 1, left > 60000 ? 60000 : (int)left) < 0 &&
+		    errno != EINTR) {
+			*why = "cannot wait for the proxy";
+			return -errno;
+		}
+		if (atomic_load(&b->cancel))
+			return -ECANCELED;
+		if (!pfd.revents)
+			continue;
+		n = r->recv(b->ctl, buf + have, (size_t)need, MSG_DONTWAIT);
+		if (n > 0) {
+			have += (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			*why = have ? "the proxy closed the connection in the "
+				      "middle of the second reply"
+				    : "the proxy closed the connection before "
+				      "a peer connected";
+			return -ECONNABORTED;
+		}
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			*why = "cannot read from the proxy";
+			return -errno;
+		}
+	}
+	if (rep != S5_REP_SUCCEEDED) {
+		*why = s5_reply_str(rep);
+		/* accept(2): EPERM "firewall rules forbid connection". */
+		return rep == S5_REP_NOT_ALLOWED ? -EPERM : -ECONNABORTED;
+	}
+	return 0;
+}
+
+/* Makes the one local connection that wakes the listener.  Returns 0 or
+ * -errno. */
+static int poke(struct bsess *b)
+{
+	if (REAL_CALL(connect, b->poke, (struct sockaddr *)&b->target,
+		      b->targetlen) == 0 ||
+	    errno == EINPROGRESS)
+		return 0;
+	return -errno;
+}
+
+static void *waiter(void *arg)
+{
+	struct bsess *b = arg;
+	struct s5_addr peer;
+	struct sockaddr_storage psa;
+	socklen_t plen = 0;
+	const char *why = NULL;
+	char pbuf[SFY_ADDRSTRLEN];
+	int rc, st, pk;
+
+	(void)pthread_setname_np(pthread_self(), "socksify-bind");
+	rc = second_reply(b, &peer, &why);
+	if (rc == 0) {
+		rc = sfy_bnd_sockaddr(b->ctl, b->lfam, &peer, &psa, &plen);
+		if (rc < 0)
+			why =
+			    rc == -ENETUNREACH
+				? "the peer is IPv6 and this is an IPv4 socket"
+				: "the second reply names no address";
+		if (rc == -ENETUNREACH)
+			rc = -EAFNOSUPPORT;
+		else if (rc < 0)
+			rc = -EPROTO;
+	}
+	if (rc == 0 && !expect_any(&b->expect) && !same_host(&psa, &b->expect))
+		rc = -ECONNABORTED;
+	pthread_mutex_lock(&g_bind_lock);
+	if (atomic_load(&b->cancel) || rc == -ECANCELED) {
+		b->running = 0;
+		if (b->refs <= 0) {
+			unlink_locked(b);
+			pthread_mutex_unlock(&g_bind_lock);
+			sess_free(b);
+			return NULL;
+		}
+		rc = -ECONNABORTED;
+		why = "cancelled";
+	}
+	if (rc == 0) {
+		memcpy(&b->sh->peer, &psa, plen);
+		b->sh->peerlen = plen;
+		st = B_READY;
+	} else {
+		b->sh->err = -rc;
+		st = B_FAILED;
+	}
+	atomic_store_explicit(&b->sh->state, st, memory_order_release);
+	pk = poke(b);
+	b->running = 0;
+	pthread_mutex_unlock(&g_bind_lock);
+	if (rc == 0) {
+		sfy_fmt_addr((struct sockaddr *)&psa, plen, pbuf, sizeof(pbuf));
+		sfy_log(SFY_LOG_INFO, "BIND for %s: %s connected", b->desc,
+			pbuf);
+	} else if (rc == -ECONNABORTED && !why) {
+		sfy_fmt_addr((struct sockaddr *)&psa, plen, pbuf, sizeof(pbuf));
+		sfy_log(SFY_LOG_ERROR,
+			"BIND for %s: %s connected, not the expected peer; "
+			"dropped (accept gets ECONNABORTED)",
+			b->desc, pbuf);
+	} else {
+		sfy_log(SFY_LOG_ERROR,
+			"BIND for %s failed: %s (accept gets %s)", b->desc,
+			why ? why : strerror(-rc), strerrorname_np(-rc));
+	}
+	if (pk < 0)
+		sfy_log(SFY_LOG_ERROR,
+			"BIND for %s: cannot wake the listening socket (%s)",
+			b->desc, strerrorname_np(-pk));
+	return NULL;
+}
+
+static int start_waiter(struct bsess *b)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&a, 128 * 1024);
+	rc = pthread_create(&t, &a, waiter, b);
+	pthread_attr_destroy(&a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -rc;
+}
+
+/* --- listen -------------------------------------------------------------- */
+
+/* Where the poke goes: the listener's address, loopback for a wildcard. */
+static void poke_target(const struct sockaddr_storage *l, socklen_t llen,
+			struct sockaddr_storage *t, socklen_t *tlen)
+{
+	memcpy(t, l, llen);
+	*tlen = llen;
+	if (l->ss_family == AF_INET) {
+		struct sockaddr_in *i = (struct sockaddr_in *)t;
+
+		if (i->sin_addr.s_addr == htonl(INADDR_ANY))
+			i->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	} else {
+		struct sockaddr_in6 *i = (struct sockaddr_in6 *)t;
+
+		if (IN6_IS_ADDR_UNSPECIFIED(&i->sin6_addr))
+			i->sin6_addr = in6addr_loopback;
+	}
+}
+
+/* Lets only the poke (its source address and port) into the listener:
+ * nobody reaches the program's socket directly.  Best effort: accept()
+ * drops anything else too. */
+static void attach_filter(int fd, const struct sockaddr_storage *pk)
+{
+	struct sock_filter f[12];
+	struct sock_fprog prog;
+	int n = 0, i;
+	uint32_t w[4];
+	uint16_t port;
+
+	if (pk->ss_family == AF_INET) {
+		const struct sockaddr_in *i4 = (const struct sockaddr_in *)pk;
+
+		memcpy(&w[0], &i4->sin_addr, 4);
+		port = ntohs(i4->sin_port);
+		f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+						      SKF_NET_OFF + 12);
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+						      ntohl(w[0]), 0, 3);
+	} else {
+		const struct sockaddr_in6 *i6 = (const struct sockaddr_in6 *)pk;
+
+		memcpy(w, &i6->sin6_addr, 16);
+		port = ntohs(i6->sin6_port);
+		if (IN6_IS_ADDR_V4MAPPED(&i6->sin6_addr)) {
+			/* IPv4 packets on a dual-stack listener */
+			f[n++] = (struct sock_filter)BPF_STMT(
+			    BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 12);
+			f[n++] = (struct sock_filter)BPF_JUMP(
+			    BPF_JMP | BPF_JEQ | BPF_K, ntohl(w[3]), 0, 3);
+		} else {
+			for (i = 0; i < 4; i++) {
+				f[n++] = (struct sock_filter)BPF_STMT(
+				    BPF_LD | BPF_W | BPF_ABS,
+				    SKF_NET_OFF + 8 + 4 * i);
+				f[n++] = (struct sock_filter)BPF_JUMP(
+				    BPF_JMP | BPF_JEQ | BPF_K, ntohl(w[i]), 0,
+				    (uint8_t)(9 - 2 * i));
+			}
+		}
+	}
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 0);
+	f[n++] =
+	    (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 0, 1);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffffffffu);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+	prog.len = (unsigned short)n;
+	prog.filter = f;
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) <
+	    0)
+		sfy_log(SFY_LOG_WARN,
+			"listening fd %d: cannot filter direct connections "
+			"(%s); accept() drops them",
+			fd, strerrorname_np(errno));
+}
+
+/* The poke socket: bound now (its address goes into the filter), made
+ * non-blocking and close-on-exec.  Returns it or -errno. */
+static int make_poke(struct bsess *b)
+{
+	struct sockaddr_storage src;
+	socklen_t sl = b->targetlen;
+	int s = REAL_CALL(socket, b->lfam,
+			  SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (s < 0)
+		return -errno;
+	s = sfy_own_new(s);
+	memcpy(&src, &b->target, b->targetlen);
+	((struct sockaddr_in *)&src)->sin_port = 0; /* same offset in v6 */
+	if (REAL_CALL(bind, s, (struct sockaddr *)&src, b->targetlen) < 0 ||
+	    REAL_CALL(getsockname, s, (struct sockaddr *)&b->sh->poke, &sl) <
+		0) {
+		int e = errno;
+
+		sfy_own_close(s);
+		return -e;
+	}
+	b->sh->pokelen = sl;
+	return s;
+}
+
+/* The expected peer: the most recent proxied connection's (by name when
+ * it was a placeholder), any port; or anyone.  *what names it. */
+static void expected_peer(const struct cfg *c, int fam, struct s5_addr *e,
+			  char *what, size_t cap)
+{
+	struct sfy_fdinfo pi;
+	char name[256];
+	int n;
+
+	memset(e, 0, sizeof(*e));
+	e->atyp = fam == AF_INET6 ? S5_ATYP_IPV6 : S5_ATYP_IPV4;
+	snprintf(what, cap, "any peer");
+	if (fdt_latest(fam, &pi) < 0)
+		return;
+	n = sfy_placeholder_name(c, (struct sockaddr *)&pi.peer, pi.peerlen,
+				 name, sizeof(name));
+	if (n > 0 && s5_addr_domain(e, name, 0) == 0) {
+		snprintf(what, cap, "peer %s", name);
+		return;
+	}
+	if (s5_addr_from_sockaddr(e, (struct sockaddr *)&pi.peer, pi.peerlen) <
+	    0)
+		return;
+	e->port = 0;
+	if (inet_ntop(e->atyp == S5_ATYP_IPV4 ? AF_INET : AF_INET6,
+		      e->atyp == S5_ATYP_IPV4 ? (const void *)e->u.v4
+					      : (const void *)e->u.v6,
+		      name, sizeof(name)))
+		snprintf(what, cap, "peer %s", name);
+}
+
+/* Which mode: SOCKSIFY_BIND, else the file's. */
+static enum cfg_bind bind_mode(const struct cfg *c)
+{
+	const char *e = sfy_getenv("SOCKSIFY_BIND");
+	enum cfg_bind m;
+
+	if (e && cfg_parse_bind(e, &m) == 0)
+		return m;
+	return c->bind;
+}
+
+/* Whether listening socket fd (family fam, bound to l) goes through
+ * BIND. */
+static int wanted(const struct cfg *c, int fd, const struct sockaddr_storage *l,
+		  socklen_t llen)
+{
+	enum cfg_bind m = bind_mode(c);
+	uint16_t port = ntohs(((const struct sockaddr_in *)l)->sin_port);
+	struct sfy_fdinfo pi;
+
+	if (m == CFG_BIND_NEVER)
+		return 0;
+	/* loopback, and whatever a rule keeps direct */
+	if (cfg_match_local(c, (const struct sockaddr *)l, llen) == CFG_DIRECT)
+		return 0;
+	if (m == CFG_BIND_ALWAYS)
+		return 1;
+	if (port == 0 || sfy_is_eph(fd))
+		return fdt_latest(AF_UNSPEC, &pi) == 0;
+	return cfg_bind_port(c, port);
+}
+
+static int family_of(int fd)
+{
+	struct sfy_sock k;
+
+	if (sfy_is_fresh(fd))
+		return sfy_fresh_family(fd);
+	if (sfy_sock_probe(fd, &k) < 0 || k.carry != SFY_TCP)
+		return -1;
+	return k.dom;
+}
+
+static void ctl_cleanup(void *arg)
+{
+	int *ctl = arg;
+
+	if (*ctl >= 0)
+		sfy_own_close(*ctl);
+}
+
+/* The BIND request on a control connection of ours (family cfam).
+ * Returns it, or -errno (logged). */
+static int request(int cfam, const struct s5_addr *e, const char *desc,
+		   struct s5_addr *bnd)
+{
+	int ctl, rc;
+
+	ctl = REAL_CALL(socket, cfam, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ctl < 0) {
+		rc = -errno;
+		sfy_log(SFY_LOG_ERROR,
+			"BIND for %s: cannot open a connection to the proxy "
+			"(%s)",
+			desc, strerrorname_np(-rc));
+		return rc;
+	}
+	ctl = sfy_own_new(ctl);
+	pthread_cleanup_push(ctl_cleanup, &ctl);
+	rc = sfy_socks_request(ctl, cfam, S5_CMD_BIND, e, desc, bnd);
+	if (rc == 0) {
+		rc = ctl;
+		ctl = -1;
+	}
+	pthread_cleanup_pop(1);
+	return rc;
+}
+
+int sfy_bind_listen(int fd, int backlog)
+{
+	const struct cfg *c;
+	struct sockaddr_storage l, bsa;
+	socklen_t llen = sizeof(l), blen = 0;
+	struct s5_addr e, bnd;
+	struct sfy_fdinfo info;
+	struct bsess *b;
+	char what[300], lbuf[SFY_ADDRSTRLEN], bbuf[SFY_ADDRSTRLEN];
+	int fam, ctl, rc, has4 = 0, has6 = 0, saved = errno;
+
+	if (sfy_busy || (c = sfy_config(NULL)) == NULL)
+		return 1;
+	fam = family_of(fd);
+	errno = saved;
+	if (fam != AF_INET && fam != AF_INET6)
+		return 1;
+	if (REAL_CALL(getsockname, fd, (struct sockaddr *)&l, &llen) < 0 ||
+	    l.ss_family != fam) {
+		errno = saved;
+		return 1;
+	}
+	if (!wanted(c, fd, &l, llen)) {
+		errno = saved;
+		return 1;
+	}
+	pthread_once(&g_once, install);
+	expected_peer(c, fam, &e, what, sizeof(what));
+	sfy_fmt_addr((struct sockaddr *)&l, llen, lbuf, sizeof(lbuf));
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		sfy_log(SFY_LOG_ERROR, "listen on fd %d: out of memory", fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	b->ctl = b->poke = -1;
+	b->lfam = fam;
+	b->expect = e;
+	b->timeout_ms = c->bind_timeout_ms;
+	snprintf(b->desc, sizeof(b->desc), "listening fd %d (%s, %s)", fd, lbuf,
+		 what);
+	rc = sfy_proxy_families(&has4, &has6);
+	if (rc < 0) {
+		free(b);
+		errno = -rc;
+		return -1; /* logged where it failed */
+	}
+	ctl = request((fam == AF_INET6 && has6) || !has4 ? AF_INET6 : AF_INET,
+		      &e, b->desc, &bnd);
+	if (ctl < 0) {
+		free(b);
+		errno = -ctl;
+		return -1;
+	}
+	b->ctl = ctl;
+	rc = sfy_bnd_sockaddr(ctl, fam, &bnd, &bsa, &blen);
+	if (rc < 0) {
+		sfy_log(
+		    SFY_LOG_ERROR, "BIND for %s: %s (EAFNOSUPPORT)", b->desc,
+		    rc == -ENETUNREACH ? "the proxy listens on an IPv6 "
+					 "address and this is an IPv4 socket"
+				       : "the reply names no address");
+		sess_free(b);
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	b->sh = mmap(NULL, sizeof(*b->sh), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (b->sh == MAP_FAILED) {
+		b->sh = NULL;
+		rc = -ENOMEM;
+		goto fail;
+	}
+	poke_target(&l, llen, &b->target, &b->targetlen);
+	rc = make_poke(b);
+	if (rc < 0)
+		goto fail;
+	b->poke = rc;
+	attach_filter(fd, &b->sh->poke);
+	if (REAL_CALL(listen, fd, backlog) < 0) {
+		rc = -errno;
+		(void)setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, NULL, 0);
+		sess_free(b);
+		errno = -rc;
+		return -1;
+	}
+	memset(&info, 0, sizeof(info));
+	info.kind = SFY_FD_TCP_LISTEN;
+	memcpy(&info.bnd, &bsa, blen);
+	info.bndlen = blen;
+	info.assoc = b;
+	pthread_mutex_lock(&g_bind_lock);
+	b->refs = 1; /* ours, until the record holds it */
+	b->running = 1;
+	b->next = g_sessions;
+	g_sessions = b;
+	pthread_mutex_unlock(&g_bind_lock);
+	rc = fdt_set(fd, &info) < 0 ? -ENOMEM : start_waiter(b);
+	if (rc < 0) {
+		sfy_log(SFY_LOG_ERROR, "BIND for %s: cannot start (%s)",
+			b->desc, strerrorname_np(-rc));
+		pthread_mutex_lock(&g_bind_lock);
+		b->running = 0;
+		pthread_mutex_unlock(&g_bind_lock);
+		fdt_del(fd);
+		sess_release(b);
+		errno = -rc;
+		return -1;
+	}
+	sess_release(b); /* the record's reference stays */
+	sfy_fmt_addr((struct sockaddr *)&bsa, blen, bbuf, sizeof(bbuf));
+	sfy_log(SFY_LOG_INFO, "BIND for %s: the proxy listens on %s", b->desc,
+		bbuf);
+	errno = saved;
+	return 0;
+
+fail:
+	sfy_log(SFY_LOG_ERROR, "BIND for %s: cannot set up (%s)", b->desc,
+		strerrorname_np(-rc));
+	sess_free(b);
+	errno = -rc;
+	return -1;
+}
+
+/* --- accept -------------------------------------------------------------- */
+
+static int is_poke(const struct bsess *b, const struct sockaddr_storage *a,
+		   socklen_t alen)
+{
+	const struct sockaddr_storage *p = &b->sh->poke;
+
+	if (alen != b->sh->pokelen || a->ss_family != p->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a,
+					 *y = (const void *)p;
+
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	} else {
+		const struct sockaddr_in6 *x = (const void *)a,
+					  *y = (const void *)p;
+
+		return x->sin6_port == y->sin6_port &&
+		       IN6_ARE_ADDR_EQUAL(&x->sin6_addr, &y->sin6_addr);
+	}
+}
+
+/* The poke of a ready session arrived on nfd: the control connection,
+ * which now carries the peer's stream, takes nfd's number; *info gets its
+ * record (made by the caller once g_bind_lock is dropped: the table's
+ * lock comes first).  Returns nfd or -errno.  g_bind_lock held. */
+static int hand_over(struct bsess *b, int nfd, int flags,
+		     const struct sfy_fdinfo *linfo, struct sfy_fdinfo *info)
+{
+	int fl;
+
+	if (b->ctl < 0)
+		return -ECONNABORTED;
+	if (REAL_CALL(dup3, b->ctl, nfd, flags & SOCK_CLOEXEC ? O_CLOEXEC : 0) <
+	    0)
+		return -errno;
+	fl = REAL_CALL(fcntl, nfd, F_GETFL);
+	if (fl >= 0)
+		(void)REAL_CALL(fcntl, nfd, F_SETFL,
+				(fl & ~O_NONBLOCK) |
+				    (flags & SOCK_NONBLOCK ? O_NONBLOCK : 0));
+	sfy_own_close(b->ctl);
+	b->ctl = -1;
+	if (b->poke >= 0) {
+		sfy_own_close(b->poke);
+		b->poke = -1;
+	}
+	memset(info, 0, sizeof(*info));
+	info->kind = SFY_FD_TCP_PROXIED;
+	memcpy(&info->peer, &b->sh->peer, b->sh->peerlen);
+	info->peerlen = b->sh->peerlen;
+	memcpy(&info->bnd, &linfo->bnd, linfo->bndlen);
+	info->bndlen = linfo->bndlen;
+	return nfd;
+}
+
+int sfy_bind_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
+		    int four)
+{
+	struct sfy_fdinfo linfo, info;
+	struct sockaddr_storage a;
+	socklen_t alen;
+	struct bsess *b;
+	char pbuf[SFY_ADDRSTRLEN];
+	int nfd, st, rc, old, saved = errno;
+
+	if (fdt_get_held(fd, &linfo) < 0)
+		return -2;
+	if (linfo.kind != SFY_FD_TCP_LISTEN || !linfo.assoc) {
+		if (linfo.assoc)
+			sess_release(linfo.assoc);
+		errno = saved;
+		return -2;
+	}
+	b = linfo.assoc;
+	pthread_mutex_lock(&g_bind_lock);
+	if (atomic_load(&b->sh->state) == B_TAKEN && !b->told) {
+		b->told = 1;
+		sfy_log(SFY_LOG_INFO,
+			"%s: its one BIND session is over; nobody else can "
+			"connect to it (accept waits, or EAGAIN)",
+			b->desc);
+	}
+	pthread_mutex_unlock(&g_bind_lock);
+	for (;;) {
+		alen = sizeof(a);
+		nfd = four
+			  ? REAL_CALL(accept4, fd, (struct sockaddr *)&a, &alen,
+				      flags)
+			  : REAL_CALL(accept, fd, (struct sockaddr *)&a, &alen);
+		if (nfd < 0)
+			break;
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+		if (fdt_maybe_ours(nfd))
+			fdt_del(nfd); /* a record of a number closed unseen */
+		if (sfy_is_fresh(nfd))
+			sfy_fresh_clear(nfd);
+		if (!is_poke(b, &a, alen)) {
+			sfy_fmt_addr((struct sockaddr *)&a, alen, pbuf,
+				     sizeof(pbuf));
+			sfy_log(SFY_LOG_WARN,
+				"%s: dropped a direct connection from %s",
+				b->desc, pbuf);
+			(void)REAL_CALL(close, nfd);
+			pthread_setcancelstate(old, NULL);
+			continue;
+		}
+		pthread_mutex_lock(&g_bind_lock);
+		st = atomic_load_explicit(&b->sh->state, memory_order_acquire);
+		if (st == B_READY) {
+			atomic_store(&b->sh->state, B_TAKEN);
+			rc = hand_over(b, nfd, flags, &linfo, &info);
+		} else if (st == B_FAILED) {
+			atomic_store(&b->sh->state, B_TAKEN);
+			rc = -b->sh->err;
+		} else {
+			rc = -EAGAIN; /* a stray poke: look again */
+		}
+		pthread_mutex_unlock(&g_bind_lock);
+		if (rc < 0)
+			(void)REAL_CALL(close, nfd);
+		if (rc == -EAGAIN) {
+			pthread_setcancelstate(old, NULL);
+			continue;
+		}
+		if (rc >= 0) {
+			if (fdt_set(nfd, &info) < 0)
+				sfy_log(SFY_LOG_WARN,
+					"out of memory recording fd %d", nfd);
+			rc = sfy_sockaddr_out(sa, len, &b->sh->peer,
+					      b->sh->peerlen);
+			if (rc < 0) {
+				fdt_del(nfd);
+				(void)REAL_CALL(close, nfd);
+			} else {
+				rc = nfd;
+			}
+		}
+		pthread_setcancelstate(old, NULL);
+		sess_release(b);
+		if (rc < 0) {
+			errno = -rc;
+			return -1;
+		}
+		errno = saved;
+		return rc;
+	}
+	saved = errno;
+	sess_release(b);
+	errno = saved;
+	return -1;
+}

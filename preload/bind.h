@@ -1,0 +1,62 @@
+/*
+ * bind.h - inbound TCP through SOCKS BIND (RFC 1928 section 4).
+ *
+ * When a listening socket goes through BIND (sfy_bind_listen decides, see
+ * README "Inbound connections"), listen() opens a control connection of
+ * the shim's own to the proxy, sends BIND naming the expected peer and
+ * waits for the first reply: its BND.ADDR/BND.PORT is what getsockname()
+ * shows on the program's socket from then on.  The program's socket then
+ * listens for real, with a socket filter that lets only one local
+ * connection of the shim's in.  A waiter thread reads the second reply
+ * (the peer connected) and makes that one local connection: the kernel
+ * then reports the listening socket readable to poll, select and epoll,
+ * and accept() on it is the kernel's own (blocking, EINTR, SO_RCVTIMEO).
+ * The accept hook swaps the control connection, which now carries the
+ * peer's stream, onto the number the kernel handed out, and records it:
+ * getpeername() shows the peer, getsockname() the proxy's BND address.
+ *
+ * One session per listening socket: the proxy accepts one connection per
+ * BIND, at the address the program has advertised.
+ */
+#ifndef SOCKSIFY_BIND_H
+#define SOCKSIFY_BIND_H
+
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+#include "fdtable.h"
+
+/* fds bound to port 0 (an ephemeral port) by bind(). */
+extern _Atomic unsigned long sfy_eph_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
+
+static inline int sfy_is_eph(int fd)
+{
+	unsigned int u = (unsigned int)fd;
+
+	if (fd < 0 || u >= FDT_BITMAP_FDS)
+		return 0;
+	return (atomic_load_explicit(&sfy_eph_bits[u / FDT_WORD_BITS],
+				     memory_order_relaxed) >>
+		(u % FDT_WORD_BITS)) &
+	       1u;
+}
+
+/* A successful bind() of TCP socket fd to sa: notes whether the port was
+ * 0. */
+void sfy_bind_note(int fd, const struct sockaddr *sa, socklen_t len);
+
+/* Forgets fd's ephemeral mark (a new socket on the number). */
+void sfy_eph_clear(int fd);
+
+/* listen() on fd: through BIND when the rules say so.  Returns 1 when the
+ * call is not ours (the caller makes the real call), else 0 or -1 with
+ * errno set (logged). */
+int sfy_bind_listen(int fd, int backlog);
+
+/* accept()/accept4() on fd, which has a record (fdt_maybe_ours).  four:
+ * accept4 with flags.  Returns the new fd, -1 with errno set, or -2 when
+ * fd is not a BIND listener (the caller makes the real call). */
+int sfy_bind_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
+		    int four);
+
+#endif
