@@ -61,6 +61,7 @@ struct bsess {
 	int running;	    /* this process runs the waiter; g_bind_lock */
 	_Atomic int cancel; /* the last record went while it ran */
 	int told;	    /* a second accept was told; g_bind_lock */
+	int listening;	    /* listen() armed it; g_bind_lock */
 	int ctl;	    /* ours: the control connection, -1 once given */
 	int poke;	    /* ours: the connection that wakes the listener */
 	int lfam;	    /* the listening socket's family */
@@ -519,8 +520,11 @@ static void expected_peer(const struct cfg *c, int fam, struct s5_addr *e,
 		return;
 	n = sfy_placeholder_name(c, (struct sockaddr *)&pi.peer, pi.peerlen,
 				 name, sizeof(name));
-	if (n > 0 && s5_addr_domain(e, name, 0) == 0) {
-		snprintf(what, cap, "peer %s", name);
+	if (n > 0) {
+		/* The name's address family is the proxy's choice, and so
+		 * would be the family of the address it listens on: ask for
+		 * any peer in the socket's family instead. */
+		snprintf(what, cap, "peer %s, asked as any address", name);
 		return;
 	}
 	if (s5_addr_from_sockaddr(e, (struct sockaddr *)&pi.peer, pi.peerlen) <
@@ -612,35 +616,23 @@ static int request(int cfam, const struct s5_addr *e, const char *desc,
 	return rc;
 }
 
-int sfy_bind_listen(int fd, int backlog)
+/* Phase 1: the BIND request and its first reply, on a control connection
+ * of ours; fd gets its record (what getsockname shows).  Returns 0 or -1
+ * with errno set (logged). */
+static int open_session(const struct cfg *c, int fd, int fam,
+			const struct sockaddr_storage *l, socklen_t llen)
 {
-	const struct cfg *c;
-	struct sockaddr_storage l, bsa;
-	socklen_t llen = sizeof(l), blen = 0;
+	struct sockaddr_storage bsa;
+	socklen_t blen = 0;
 	struct s5_addr e, bnd;
 	struct sfy_fdinfo info;
 	struct bsess *b;
 	char what[300], lbuf[SFY_ADDRSTRLEN], bbuf[SFY_ADDRSTRLEN];
-	int fam, ctl, rc, has4 = 0, has6 = 0, saved = errno;
+	int ctl, rc, has4 = 0, has6 = 0;
 
-	if (sfy_busy || (c = sfy_config(NULL)) == NULL)
-		return 1;
-	fam = family_of(fd);
-	errno = saved;
-	if (fam != AF_INET && fam != AF_INET6)
-		return 1;
-	if (REAL_CALL(getsockname, fd, (struct sockaddr *)&l, &llen) < 0 ||
-	    l.ss_family != fam) {
-		errno = saved;
-		return 1;
-	}
-	if (!wanted(c, fd, &l, llen)) {
-		errno = saved;
-		return 1;
-	}
 	pthread_once(&g_once, install);
 	expected_peer(c, fam, &e, what, sizeof(what));
-	sfy_fmt_addr((struct sockaddr *)&l, llen, lbuf, sizeof(lbuf));
+	sfy_fmt_addr((const struct sockaddr *)l, llen, lbuf, sizeof(lbuf));
 	b = calloc(1, sizeof(*b));
 	if (!b) {
 		sfy_log(SFY_LOG_ERROR, "listen on fd %d: out of memory", fd);
@@ -682,7 +674,45 @@ int sfy_bind_listen(int fd, int backlog)
 		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (b->sh == MAP_FAILED) {
 		b->sh = NULL;
-		rc = -ENOMEM;
+		sess_free(b);
+		sfy_log(SFY_LOG_ERROR, "listen on fd %d: out of memory", fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	memset(&info, 0, sizeof(info));
+	info.kind = SFY_FD_TCP_LISTEN;
+	memcpy(&info.bnd, &bsa, blen);
+	info.bndlen = blen;
+	info.assoc = b;
+	pthread_mutex_lock(&g_bind_lock);
+	b->refs = 1; /* ours, until the record holds it */
+	b->next = g_sessions;
+	g_sessions = b;
+	pthread_mutex_unlock(&g_bind_lock);
+	rc = fdt_set(fd, &info);
+	sess_release(b); /* the record's reference stays */
+	if (rc < 0) {
+		sfy_log(SFY_LOG_ERROR, "listen on fd %d: out of memory", fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	sfy_fmt_addr((struct sockaddr *)&bsa, blen, bbuf, sizeof(bbuf));
+	sfy_log(SFY_LOG_INFO, "BIND for %s: the proxy listens on %s", b->desc,
+		bbuf);
+	return 0;
+}
+
+/* Phase 2, at listen(): the poke socket and the filter, the real listen,
+ * the waiter.  Returns 0 or -1 with errno set; on failure fd loses its
+ * record (and the session). */
+static int arm(int fd, struct bsess *b, int backlog)
+{
+	struct sockaddr_storage l;
+	socklen_t llen = sizeof(l);
+	int rc;
+
+	if (REAL_CALL(getsockname, fd, (struct sockaddr *)&l, &llen) < 0) {
+		rc = -errno;
 		goto fail;
 	}
 	poke_target(&l, llen, &b->target, &b->targetlen);
@@ -694,46 +724,134 @@ int sfy_bind_listen(int fd, int backlog)
 	if (REAL_CALL(listen, fd, backlog) < 0) {
 		rc = -errno;
 		(void)setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, NULL, 0);
-		sess_free(b);
-		errno = -rc;
-		return -1;
-	}
-	memset(&info, 0, sizeof(info));
-	info.kind = SFY_FD_TCP_LISTEN;
-	memcpy(&info.bnd, &bsa, blen);
-	info.bndlen = blen;
-	info.assoc = b;
-	pthread_mutex_lock(&g_bind_lock);
-	b->refs = 1; /* ours, until the record holds it */
-	b->running = 1;
-	b->next = g_sessions;
-	g_sessions = b;
-	pthread_mutex_unlock(&g_bind_lock);
-	rc = fdt_set(fd, &info) < 0 ? -ENOMEM : start_waiter(b);
-	if (rc < 0) {
-		sfy_log(SFY_LOG_ERROR, "BIND for %s: cannot start (%s)",
-			b->desc, strerrorname_np(-rc));
-		pthread_mutex_lock(&g_bind_lock);
-		b->running = 0;
-		pthread_mutex_unlock(&g_bind_lock);
 		fdt_del(fd);
-		sess_release(b);
 		errno = -rc;
-		return -1;
+		return -1; /* the kernel's own refusal */
 	}
-	sess_release(b); /* the record's reference stays */
-	sfy_fmt_addr((struct sockaddr *)&bsa, blen, bbuf, sizeof(bbuf));
-	sfy_log(SFY_LOG_INFO, "BIND for %s: the proxy listens on %s", b->desc,
-		bbuf);
-	errno = saved;
-	return 0;
-
+	/* An unbound socket got its port from listen(). */
+	llen = sizeof(l);
+	if (REAL_CALL(getsockname, fd, (struct sockaddr *)&l, &llen) == 0)
+		((struct sockaddr_in *)&b->target)->sin_port =
+		    ((struct sockaddr_in *)&l)->sin_port;
+	pthread_mutex_lock(&g_bind_lock);
+	b->running = 1;
+	b->listening = 1;
+	pthread_mutex_unlock(&g_bind_lock);
+	rc = start_waiter(b);
+	if (rc == 0)
+		return 0;
+	pthread_mutex_lock(&g_bind_lock);
+	b->running = 0;
+	pthread_mutex_unlock(&g_bind_lock);
 fail:
-	sfy_log(SFY_LOG_ERROR, "BIND for %s: cannot set up (%s)", b->desc,
+	sfy_log(SFY_LOG_ERROR, "BIND for %s: cannot listen (%s)", b->desc,
 		strerrorname_np(-rc));
-	sess_free(b);
+	fdt_del(fd);
 	errno = -rc;
 	return -1;
+}
+
+int sfy_bind_listen(int fd, int backlog)
+{
+	const struct cfg *c;
+	struct sockaddr_storage l;
+	socklen_t llen = sizeof(l);
+	struct sfy_fdinfo info;
+	struct bsess *b;
+	int fam, rc, listening, saved = errno;
+
+	if (sfy_busy)
+		return 1;
+	/* A session opened at bind() (bind_early), or one listening
+	 * already (a second listen() changes the backlog). */
+	if (fdt_maybe_ours(fd) && fdt_get_held(fd, &info) == 0) {
+		if (info.kind == SFY_FD_TCP_LISTEN && !info.assoc) {
+			fdt_del(fd);
+			errno = info.bind_err ? info.bind_err : ECONNREFUSED;
+			return -1;
+		}
+		if (info.kind == SFY_FD_TCP_LISTEN) {
+			b = info.assoc;
+			pthread_mutex_lock(&g_bind_lock);
+			listening = b->listening;
+			pthread_mutex_unlock(&g_bind_lock);
+			rc = listening ? REAL_CALL(listen, fd, backlog)
+				       : arm(fd, b, backlog);
+			saved = errno;
+			sess_release(b);
+			errno = saved;
+			return rc;
+		}
+		fdt_release_held(&info);
+	}
+	if ((c = sfy_config(NULL)) == NULL)
+		return 1;
+	fam = family_of(fd);
+	errno = saved;
+	if (fam != AF_INET && fam != AF_INET6)
+		return 1;
+	if (REAL_CALL(getsockname, fd, (struct sockaddr *)&l, &llen) < 0 ||
+	    l.ss_family != fam || !wanted(c, fd, &l, llen)) {
+		errno = saved;
+		return 1;
+	}
+	if (open_session(c, fd, fam, &l, llen) < 0)
+		return -1;
+	if (fdt_get_held(fd, &info) < 0 || info.kind != SFY_FD_TCP_LISTEN) {
+		errno = ECONNABORTED; /* closed by another thread meanwhile */
+		return -1;
+	}
+	b = info.assoc;
+	rc = arm(fd, b, backlog);
+	saved = errno;
+	sess_release(b);
+	errno = saved;
+	return rc;
+}
+
+/* A BIND that failed before listen(): listen() reports its errno (the
+ * failure was logged once). */
+static void note_failure(int fd, int err)
+{
+	struct sfy_fdinfo info;
+
+	memset(&info, 0, sizeof(info));
+	info.kind = SFY_FD_TCP_LISTEN;
+	info.bind_err = err;
+	(void)fdt_set(fd, &info);
+}
+
+int sfy_bind_early(int fd, int fam)
+{
+	const struct cfg *c = sfy_config(NULL);
+	struct sockaddr_storage l;
+	socklen_t llen = sizeof(l);
+
+	if (!c || bind_mode(c) == CFG_BIND_NEVER ||
+	    REAL_CALL(getsockname, fd, (struct sockaddr *)&l, &llen) < 0)
+		return 1;
+	if (open_session(c, fd, fam, &l, llen) == 0)
+		return 0;
+	note_failure(fd, errno);
+	return -1;
+}
+
+void sfy_bind_sockname(int fd)
+{
+	const struct cfg *c;
+	struct sockaddr_storage l;
+	socklen_t llen = sizeof(l);
+	int saved = errno, fam = sfy_fresh_family(fd);
+
+	if (fdt_maybe_ours(fd) || (c = sfy_config(NULL)) == NULL)
+		goto out;
+	if (REAL_CALL(getsockname, fd, (struct sockaddr *)&l, &llen) < 0 ||
+	    l.ss_family != fam || !wanted(c, fd, &l, llen))
+		goto out;
+	if (open_session(c, fd, fam, &l, llen) < 0)
+		note_failure(fd, errno);
+out:
+	errno = saved;
 }
 
 /* --- accept -------------------------------------------------------------- */
@@ -807,8 +925,7 @@ int sfy_bind_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 	if (fdt_get_held(fd, &linfo) < 0)
 		return -2;
 	if (linfo.kind != SFY_FD_TCP_LISTEN || !linfo.assoc) {
-		if (linfo.assoc)
-			sess_release(linfo.assoc);
+		fdt_release_held(&linfo);
 		errno = saved;
 		return -2;
 	}

@@ -53,6 +53,19 @@ void sfy_eph_clear(int fd);
  * errno set (logged). */
 int sfy_bind_listen(int fd, int backlog);
 
+/* bind() of fresh TCP socket fd (family fam) to an address the proxy
+ * reported for its end of a connection (the socket is bound to the
+ * wildcard address now): the BIND request is made at once, as the
+ * program will ask getsockname() for the port before it listens.
+ * Returns 0, 1 (not ours: BIND is off) or -1 with errno set (logged). */
+int sfy_bind_early(int fd, int fam);
+
+/* getsockname() on fresh TCP socket fd bound to port 0, before it
+ * listens or connects: when listen() would take it through BIND, the
+ * request is made now, so that the port the program reads (curl reads it
+ * before listen) is the proxy's. */
+void sfy_bind_sockname(int fd);
+
 /* accept()/accept4() on fd, which has a record (fdt_maybe_ours).  four:
  * accept4 with flags.  Returns the new fd, -1 with errno set, or -2 when
  * fd is not a BIND listener (the caller makes the real call). */

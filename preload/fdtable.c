@@ -121,6 +121,11 @@ static void release(const struct sfy_fdinfo *info)
 		assoc_release[info->kind](info->assoc);
 }
 
+void fdt_release_held(const struct sfy_fdinfo *info)
+{
+	release(info);
+}
+
 /* Keeps fdt_udp_bits true for e (locked). */
 static void mark_kind(const struct fd_entry *e, int present)
 {

@@ -45,6 +45,9 @@ struct sfy_fdinfo {
 	 * getsockname() shows (the proxy's BND address). */
 	struct sockaddr_storage bnd;
 	socklen_t bndlen;
+	/* SFY_FD_TCP_LISTEN without a session (assoc NULL): the errno its
+	 * BIND failed with, for listen() to report. */
+	int bind_err;
 	/* SFY_FD_TCP_PROXIED: set by the table, increasing with each new
 	 * connection (fdt_latest). */
 	unsigned long seq;
@@ -105,6 +108,8 @@ int fdt_get(int fd, struct sfy_fdinfo *out);
  * under the lock: the caller drops it with the release hook when done, so
  * a close or replacement meanwhile cannot free it under the caller. */
 int fdt_get_held(int fd, struct sfy_fdinfo *out);
+/* Drops the reference fdt_get_held took on out->assoc (if any). */
+void fdt_release_held(const struct sfy_fdinfo *info);
 /* Sets (adds or replaces) fd's record.  Returns 0, -EBADF (fd < 0) or
  * -ENOMEM. */
 int fdt_set(int fd, const struct sfy_fdinfo *in);

@@ -372,14 +372,27 @@ connected_already(int fd, const struct sockaddr *sa, socklen_t len)
 	return -1;
 }
 
+/* A socket bound for BIND (bind_early) that connects instead: its
+ * session goes. */
+static __attribute__((noinline, cold)) void listen_dropped(int fd)
+{
+	struct sfy_fdinfo info;
+
+	if (fdt_get(fd, &info) == 0 && info.kind == SFY_FD_TCP_LISTEN)
+		fdt_del(fd);
+}
+
 static int route_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct dest d;
 	int saved = errno, rc;
 
-	if (fdt_maybe_ours(fd) && !sfy_busy && !fdt_maybe_udp(fd) &&
-	    !sfy_is_fresh(fd) && connected_already(fd, sa, len) < 0)
-		return -1;
+	if (fdt_maybe_ours(fd) && !sfy_busy && !fdt_maybe_udp(fd)) {
+		if (sfy_is_fresh(fd))
+			listen_dropped(fd);
+		else if (connected_already(fd, sa, len) < 0)
+			return -1;
+	}
 
 	switch (classify(fd, sa, len, &d)) {
 	case ROUTE_FAIL:
@@ -804,7 +817,16 @@ bind_reported(int fd, const struct sockaddr *sa, socklen_t len)
 		"bind on fd %d: the address is the proxy's (a connection "
 		"through it showed it); bound to the wildcard address",
 		fd);
-	return REAL_CALL(bind, fd, (struct sockaddr *)&any, len);
+	if (REAL_CALL(bind, fd, (struct sockaddr *)&any, len) < 0)
+		return -1;
+	if (sfy_bind_early(fd, ss.ss_family) < 0) {
+		/* What the kernel says of an address not the machine's; the
+		 * log line says why. */
+		errno = EADDRNOTAVAIL;
+		return -1;
+	}
+	errno = saved;
+	return 0;
 }
 
 /* bind(): notes a TCP socket bound to port 0 (the call-back pattern,
@@ -875,6 +897,10 @@ static __attribute__((noinline)) int sockname_ours(int fd, struct sockaddr *sa,
 static int shim_getsockname(int fd, struct sockaddr *sa, socklen_t *len)
 {
 	int rc;
+
+	if (__builtin_expect(sfy_is_eph(fd), 0) && sfy_is_fresh(fd) &&
+	    !sfy_busy)
+		sfy_bind_sockname(fd);
 
 	if (__builtin_expect(fdt_maybe_ours(fd), 0) && !fdt_maybe_udp(fd) &&
 	    !sfy_busy && (rc = sockname_ours(fd, sa, len)) != 1)
