@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -882,13 +883,28 @@ static int is_poke(const struct bsess *b, const struct sockaddr_storage *a,
  * which now carries the peer's stream, takes nfd's number; *info gets its
  * record (made by the caller once g_bind_lock is dropped: the table's
  * lock comes first).  Returns nfd or -errno.  g_bind_lock held. */
-static int hand_over(struct bsess *b, int nfd, int flags,
+static int hand_over(struct bsess *b, int lfd, int nfd, int flags,
 		     const struct sfy_fdinfo *linfo, struct sfy_fdinfo *info)
 {
-	int fl;
+	static const int opts[][2] = {
+	    {SOL_SOCKET, SO_KEEPALIVE},
+	    {IPPROTO_TCP, TCP_NODELAY},
+	};
+	socklen_t ol;
+	unsigned int i;
+	int fl, v;
 
 	if (b->ctl < 0)
 		return -ECONNABORTED;
+	/* What an accepted socket inherits from its listener. */
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		ol = sizeof(v);
+		if (REAL_CALL(getsockopt, lfd, opts[i][0], opts[i][1], &v,
+			      &ol) == 0 &&
+		    v)
+			(void)setsockopt(b->ctl, opts[i][0], opts[i][1], &v,
+					 sizeof(v));
+	}
 	if (REAL_CALL(dup3, b->ctl, nfd, flags & SOCK_CLOEXEC ? O_CLOEXEC : 0) <
 	    0)
 		return -errno;
@@ -966,7 +982,7 @@ int sfy_bind_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 		st = atomic_load_explicit(&b->sh->state, memory_order_acquire);
 		if (st == B_READY) {
 			atomic_store(&b->sh->state, B_TAKEN);
-			rc = hand_over(b, nfd, flags, &linfo, &info);
+			rc = hand_over(b, fd, nfd, flags, &linfo, &info);
 		} else if (st == B_FAILED) {
 			atomic_store(&b->sh->state, B_TAKEN);
 			rc = -b->sh->err;

@@ -2232,6 +2232,136 @@ START_TEST(test_bool_keys_bad)
 }
 END_TEST
 
+/* bind, bind_ports, bind_timeout (issue 9). */
+static const struct {
+	const char *text;
+	enum cfg_bind bind;
+	int timeout_ms;
+	unsigned int nports;
+	uint16_t lo0, hi0;
+} binds_good[] = {
+    {"", CFG_BIND_AUTO, CFG_DEFAULT_BIND_TIMEOUT_MS, 0, 0, 0},
+    {"bind never\n", CFG_BIND_NEVER, CFG_DEFAULT_BIND_TIMEOUT_MS, 0, 0, 0},
+    {"bind ALWAYS\nbind_timeout 2.5\n", CFG_BIND_ALWAYS, 2500, 0, 0, 0},
+    {"bind_ports 6000-6010\nbind_ports 7000\nbind auto\n", CFG_BIND_AUTO,
+     CFG_DEFAULT_BIND_TIMEOUT_MS, 2, 6000, 6010},
+};
+
+START_TEST(test_bind_keys)
+{
+	struct cfg c;
+	char err[256];
+
+	ck_assert_int_eq(parse_str(&c, binds_good[_i].text, err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(c.bind, binds_good[_i].bind);
+	ck_assert_int_eq(c.bind_timeout_ms, binds_good[_i].timeout_ms);
+	ck_assert_uint_eq(c.nbind_ports, binds_good[_i].nports);
+	if (c.nbind_ports) {
+		ck_assert_uint_eq(c.bind_port_lo[0], binds_good[_i].lo0);
+		ck_assert_uint_eq(c.bind_port_hi[0], binds_good[_i].hi0);
+		ck_assert(cfg_bind_port(&c, binds_good[_i].lo0));
+		ck_assert(cfg_bind_port(&c, binds_good[_i].hi0));
+		ck_assert(!cfg_bind_port(&c, binds_good[_i].hi0 + 1));
+		ck_assert(!cfg_bind_port(&c, 0));
+	} else {
+		ck_assert(!cfg_bind_port(&c, 6000));
+	}
+	cfg_free(&c);
+}
+END_TEST
+
+static const struct {
+	const char *text;
+	const char *err;
+} binds_bad[] = {
+    {"bind sometimes\n",
+     "t.conf:1: bad bind 'sometimes' (expected auto, always or never)"},
+    {"bind\n", "t.conf:1: missing value (expected: bind auto|always|never)"},
+    {"bind_ports 0\n",
+     "t.conf:1: port out of range in '0' (expected 1..65535)"},
+    {"bind_ports 10-5\n",
+     "t.conf:1: port range '10-5' is reversed (N must be <= M)"},
+    {"bind_ports 1 2\n",
+     "t.conf:1: too many values (expected: bind_ports PORT[-PORT])"},
+    {"bind_timeout soon\n",
+     "t.conf:1: bad timeout 'soon' (expected seconds, e.g. 2.5)"},
+    {"bind_ports 1\nbind_ports 2\nbind_ports 3\nbind_ports 4\n"
+     "bind_ports 5\nbind_ports 6\nbind_ports 7\nbind_ports 8\n"
+     "bind_ports 9\nbind_ports 10\nbind_ports 11\nbind_ports 12\n"
+     "bind_ports 13\nbind_ports 14\nbind_ports 15\nbind_ports 16\n"
+     "bind_ports 17\n",
+     "t.conf:17: too many bind_ports lines (at most 16)"},
+};
+
+START_TEST(test_bind_keys_bad)
+{
+	struct cfg c;
+	char err[256];
+
+	ck_assert_int_eq(parse_str(&c, binds_bad[_i].text, err, sizeof(err)),
+			 -1);
+	ck_assert_str_eq(err, binds_bad[_i].err);
+	/* A failed parse leaves the defaults. */
+	ck_assert_int_eq(c.bind, CFG_BIND_AUTO);
+	ck_assert_uint_eq(c.nbind_ports, 0);
+	cfg_free(&c);
+}
+END_TEST
+
+/* cfg_match_local: a listener's local address.  Loopback stays local, the
+ * wildcard address does not (unlike cfg_match), rules decide the rest. */
+START_TEST(test_match_local)
+{
+	struct cfg c;
+	char err[256];
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+
+	ck_assert_int_eq(parse_str(&c,
+				   "route direct 10.0.0.0/8\n"
+				   "route direct 192.0.2.0/24 5000-5010\n",
+				   err, sizeof(err)),
+			 0);
+	memset(&in, 0, sizeof(in));
+	in.sin_family = AF_INET;
+	in.sin_addr.s_addr = htonl(INADDR_ANY);
+	ck_assert_int_eq(
+	    cfg_match_local(&c, (struct sockaddr *)&in, sizeof(in)), CFG_PROXY);
+	ck_assert_int_eq(cfg_match(&c, (struct sockaddr *)&in, sizeof(in)),
+			 CFG_DIRECT);
+	in.sin_addr.s_addr = htonl(0x7f000001);
+	ck_assert_int_eq(
+	    cfg_match_local(&c, (struct sockaddr *)&in, sizeof(in)),
+	    CFG_DIRECT);
+	in.sin_addr.s_addr = htonl(0x0a010203);
+	ck_assert_int_eq(
+	    cfg_match_local(&c, (struct sockaddr *)&in, sizeof(in)),
+	    CFG_DIRECT);
+	in.sin_addr.s_addr = htonl(0xc0000201);
+	in.sin_port = htons(5005);
+	ck_assert_int_eq(
+	    cfg_match_local(&c, (struct sockaddr *)&in, sizeof(in)),
+	    CFG_DIRECT);
+	in.sin_port = htons(6000);
+	ck_assert_int_eq(
+	    cfg_match_local(&c, (struct sockaddr *)&in, sizeof(in)), CFG_PROXY);
+	memset(&in6, 0, sizeof(in6));
+	in6.sin6_family = AF_INET6;
+	ck_assert_int_eq(
+	    cfg_match_local(&c, (struct sockaddr *)&in6, sizeof(in6)),
+	    CFG_PROXY);
+	in6.sin6_addr = in6addr_loopback;
+	ck_assert_int_eq(
+	    cfg_match_local(&c, (struct sockaddr *)&in6, sizeof(in6)),
+	    CFG_DIRECT);
+	ck_assert_int_eq(cfg_parse_bind("Never", &c.bind), 0);
+	ck_assert_int_eq(c.bind, CFG_BIND_NEVER);
+	ck_assert_int_eq(cfg_parse_bind("", &c.bind), -1);
+	cfg_free(&c);
+}
+END_TEST
+
 START_TEST(test_direct_protocols_bad)
 {
 	struct cfg c;
@@ -2380,6 +2510,9 @@ static Suite *config_suite(void)
 	tcase_add_loop_test(tc, test_direct_protocols, 0, NELEM(protos_good));
 	tcase_add_loop_test(tc, test_bool_keys, 0, NELEM(bools_good));
 	tcase_add_loop_test(tc, test_bool_keys_bad, 0, NELEM(bools_bad));
+	tcase_add_loop_test(tc, test_bind_keys, 0, NELEM(binds_good));
+	tcase_add_loop_test(tc, test_bind_keys_bad, 0, NELEM(binds_bad));
+	tcase_add_test(tc, test_match_local);
 	tcase_add_loop_test(tc, test_direct_protocols_bad, 0,
 			    NELEM(protos_bad));
 	suite_add_tcase(s, tc);
