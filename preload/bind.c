@@ -358,6 +358,10 @@ static void *waiter(void *arg)
 		st = B_FAILED;
 	}
 	atomic_store_explicit(&b->sh->state, st, memory_order_release);
+	if (st == B_FAILED && b->ctl >= 0) {
+		sfy_own_close(b->ctl); /* nothing more to read from it */
+		b->ctl = -1;
+	}
 	pk = poke(b);
 	b->running = 0;
 	pthread_mutex_unlock(&g_bind_lock);
@@ -422,55 +426,122 @@ static void poke_target(const struct sockaddr_storage *l, socklen_t llen,
 	}
 }
 
-/* Lets only the poke (its source address and port) into the listener:
- * nobody reaches the program's socket directly.  Best effort: accept()
- * drops anything else too. */
+/*
+ * The listener's socket filter (classic BPF, run on each packet before TCP
+ * looks at it; offsets into the network header via SKF_NET_OFF, the TCP
+ * header at 0): lets in the poke (its source address and port) and
+ * loopback (local clients of the program's, which never leave the
+ * machine); drops the rest, so nobody reaches the program's socket
+ * directly.  Built with labels: jump offsets are filled in at the end.
+ */
+enum { L_V6, L_V6_LOOP, L_PORT, L_ACCEPT, L_DROP, L_COUNT };
+
+struct bpf_build {
+	struct sock_filter f[40];
+	int n;
+	int label[L_COUNT];
+	struct {
+		int at, jt, jf; /* label numbers, -1: the next instruction */
+	} fix[40];
+	int nfix;
+};
+
+static void op(struct bpf_build *b, uint16_t code, uint32_t k)
+{
+	b->f[b->n++] = (struct sock_filter)BPF_STMT(code, k);
+}
+
+/* A conditional jump to labels jt / jf (-1: fall through). */
+static void jeq(struct bpf_build *b, uint32_t k, int jt, int jf)
+{
+	b->fix[b->nfix].at = b->n;
+	b->fix[b->nfix].jt = jt;
+	b->fix[b->nfix].jf = jf;
+	b->nfix++;
+	b->f[b->n++] =
+	    (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, k, 0, 0);
+}
+
+static void here(struct bpf_build *b, int label)
+{
+	b->label[label] = b->n;
+}
+
 static void attach_filter(int fd, const struct sockaddr_storage *pk)
 {
-	struct sock_filter f[12];
+	struct bpf_build b;
 	struct sock_fprog prog;
-	int n = 0, i;
-	uint32_t w[4];
+	uint32_t p4 = 0xffffffffu, w[4] = {0, 0, 0, 0};
 	uint16_t port;
+	int i, v6 = 0;
 
+	memset(&b, 0, sizeof(b));
 	if (pk->ss_family == AF_INET) {
-		const struct sockaddr_in *i4 = (const struct sockaddr_in *)pk;
+		const struct sockaddr_in *i4 = (const void *)pk;
 
-		memcpy(&w[0], &i4->sin_addr, 4);
+		p4 = ntohl(i4->sin_addr.s_addr);
 		port = ntohs(i4->sin_port);
-		f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-						      SKF_NET_OFF + 12);
-		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-						      ntohl(w[0]), 0, 3);
 	} else {
-		const struct sockaddr_in6 *i6 = (const struct sockaddr_in6 *)pk;
+		const struct sockaddr_in6 *i6 = (const void *)pk;
 
-		memcpy(w, &i6->sin6_addr, 16);
 		port = ntohs(i6->sin6_port);
 		if (IN6_IS_ADDR_V4MAPPED(&i6->sin6_addr)) {
-			/* IPv4 packets on a dual-stack listener */
-			f[n++] = (struct sock_filter)BPF_STMT(
-			    BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 12);
-			f[n++] = (struct sock_filter)BPF_JUMP(
-			    BPF_JMP | BPF_JEQ | BPF_K, ntohl(w[3]), 0, 3);
+			memcpy(&p4, &i6->sin6_addr.s6_addr[12], 4);
+			p4 = ntohl(p4);
 		} else {
+			v6 = 1;
 			for (i = 0; i < 4; i++) {
-				f[n++] = (struct sock_filter)BPF_STMT(
-				    BPF_LD | BPF_W | BPF_ABS,
-				    SKF_NET_OFF + 8 + 4 * i);
-				f[n++] = (struct sock_filter)BPF_JUMP(
-				    BPF_JMP | BPF_JEQ | BPF_K, ntohl(w[i]), 0,
-				    (uint8_t)(9 - 2 * i));
+				memcpy(&w[i], &i6->sin6_addr.s6_addr[4 * i], 4);
+				w[i] = ntohl(w[i]);
 			}
 		}
 	}
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 0);
-	f[n++] =
-	    (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 0, 1);
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffffffffu);
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
-	prog.len = (unsigned short)n;
-	prog.filter = f;
+	/* IPv4 or IPv6 header? */
+	op(&b, BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF);
+	op(&b, BPF_ALU | BPF_RSH | BPF_K, 4);
+	jeq(&b, 6, L_V6, -1);
+	/* IPv4: 127/8, or the poke's address */
+	op(&b, BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 12);
+	op(&b, BPF_MISC | BPF_TAX, 0);
+	op(&b, BPF_ALU | BPF_AND | BPF_K, 0xff000000u);
+	jeq(&b, 0x7f000000u, L_ACCEPT, -1);
+	op(&b, BPF_MISC | BPF_TXA, 0);
+	jeq(&b, p4, L_PORT, L_DROP);
+	/* IPv6: ::1, or the poke's address */
+	here(&b, L_V6);
+	for (i = 0; i < 4; i++) {
+		op(&b, BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 8 + 4 * i);
+		jeq(&b, i == 3 ? 1 : 0, i == 3 ? L_ACCEPT : -1, L_V6_LOOP);
+	}
+	here(&b, L_V6_LOOP);
+	if (v6)
+		for (i = 0; i < 4; i++) {
+			op(&b, BPF_LD | BPF_W | BPF_ABS,
+			   SKF_NET_OFF + 8 + 4 * i);
+			jeq(&b, w[i], i == 3 ? L_PORT : -1, L_DROP);
+		}
+	else
+		op(&b, BPF_JMP | BPF_JA, 0); /* patched below: to L_DROP */
+	here(&b, L_PORT);
+	op(&b, BPF_LD | BPF_H | BPF_ABS, 0); /* the TCP source port */
+	jeq(&b, port, L_ACCEPT, L_DROP);
+	here(&b, L_ACCEPT);
+	op(&b, BPF_RET | BPF_K, 0xffffffffu);
+	here(&b, L_DROP);
+	op(&b, BPF_RET | BPF_K, 0);
+	if (!v6)
+		b.f[b.label[L_PORT] - 1].k =
+		    (uint32_t)(b.label[L_DROP] - b.label[L_PORT]);
+	for (i = 0; i < b.nfix; i++) {
+		int at = b.fix[i].at;
+
+		if (b.fix[i].jt >= 0)
+			b.f[at].jt = (uint8_t)(b.label[b.fix[i].jt] - at - 1);
+		if (b.fix[i].jf >= 0)
+			b.f[at].jf = (uint8_t)(b.label[b.fix[i].jf] - at - 1);
+	}
+	prog.len = (unsigned short)b.n;
+	prog.filter = b.f;
 	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) <
 	    0)
 		sfy_log(SFY_LOG_WARN,
@@ -857,6 +928,37 @@ out:
 
 /* --- accept -------------------------------------------------------------- */
 
+static void release_cleanup(void *p)
+{
+	sess_release(p);
+}
+
+/* Our own fds of a session that is over (g_bind_lock held). */
+static void close_own(struct bsess *b)
+{
+	if (b->ctl >= 0)
+		sfy_own_close(b->ctl);
+	if (b->poke >= 0)
+		sfy_own_close(b->poke);
+	b->ctl = b->poke = -1;
+}
+
+static int is_loopback(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return (ntohl(
+			    ((const struct sockaddr_in *)a)->sin_addr.s_addr) >>
+			24) == 127;
+	if (a->ss_family == AF_INET6) {
+		const struct in6_addr *i6 =
+		    &((const struct sockaddr_in6 *)a)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(i6) ||
+		       (IN6_IS_ADDR_V4MAPPED(i6) && i6->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
 static int is_poke(const struct bsess *b, const struct sockaddr_storage *a,
 		   socklen_t alen)
 {
@@ -928,33 +1030,17 @@ static int hand_over(struct bsess *b, int lfd, int nfd, int flags,
 	return nfd;
 }
 
-int sfy_bind_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
-		    int four)
+/* The accept loop of listener fd, session b (held). */
+static int accept_loop(int fd, struct bsess *b, const struct sfy_fdinfo *linfo,
+		       struct sockaddr *sa, socklen_t *len, int flags, int four,
+		       int saved)
 {
-	struct sfy_fdinfo linfo, info;
+	struct sfy_fdinfo info;
 	struct sockaddr_storage a;
 	socklen_t alen;
-	struct bsess *b;
 	char pbuf[SFY_ADDRSTRLEN];
-	int nfd, st, rc, old, saved = errno;
+	int nfd, st, rc, old;
 
-	if (fdt_get_held(fd, &linfo) < 0)
-		return -2;
-	if (linfo.kind != SFY_FD_TCP_LISTEN || !linfo.assoc) {
-		fdt_release_held(&linfo);
-		errno = saved;
-		return -2;
-	}
-	b = linfo.assoc;
-	pthread_mutex_lock(&g_bind_lock);
-	if (atomic_load(&b->sh->state) == B_TAKEN && !b->told) {
-		b->told = 1;
-		sfy_log(SFY_LOG_INFO,
-			"%s: its one BIND session is over; nobody else can "
-			"connect to it (accept waits, or EAGAIN)",
-			b->desc);
-	}
-	pthread_mutex_unlock(&g_bind_lock);
 	for (;;) {
 		alen = sizeof(a);
 		nfd = four
@@ -962,12 +1048,24 @@ int sfy_bind_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 				      flags)
 			  : REAL_CALL(accept, fd, (struct sockaddr *)&a, &alen);
 		if (nfd < 0)
-			break;
+			return -1;
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
 		if (fdt_maybe_ours(nfd))
 			fdt_del(nfd); /* a record of a number closed unseen */
 		if (sfy_is_fresh(nfd))
 			sfy_fresh_clear(nfd);
+		if (!is_poke(b, &a, alen) && is_loopback(&a)) {
+			/* a local client of the program's own */
+			pthread_setcancelstate(old, NULL);
+			rc = sfy_sockaddr_out(sa, len, &a, alen);
+			if (rc < 0) {
+				(void)REAL_CALL(close, nfd);
+				errno = -rc;
+				return -1;
+			}
+			errno = saved;
+			return nfd;
+		}
 		if (!is_poke(b, &a, alen)) {
 			sfy_fmt_addr((struct sockaddr *)&a, alen, pbuf,
 				     sizeof(pbuf));
@@ -982,10 +1080,11 @@ int sfy_bind_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 		st = atomic_load_explicit(&b->sh->state, memory_order_acquire);
 		if (st == B_READY) {
 			atomic_store(&b->sh->state, B_TAKEN);
-			rc = hand_over(b, fd, nfd, flags, &linfo, &info);
+			rc = hand_over(b, fd, nfd, flags, linfo, &info);
 		} else if (st == B_FAILED) {
 			atomic_store(&b->sh->state, B_TAKEN);
 			rc = -b->sh->err;
+			close_own(b);
 		} else {
 			rc = -EAGAIN; /* a stray poke: look again */
 		}
@@ -1010,7 +1109,6 @@ int sfy_bind_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 			}
 		}
 		pthread_setcancelstate(old, NULL);
-		sess_release(b);
 		if (rc < 0) {
 			errno = -rc;
 			return -1;
@@ -1018,8 +1116,38 @@ int sfy_bind_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 		errno = saved;
 		return rc;
 	}
-	saved = errno;
+}
+
+int sfy_bind_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
+		    int four)
+{
+	struct sfy_fdinfo linfo;
+	struct bsess *b;
+	int nfd, e, saved = errno;
+
+	if (fdt_get_held(fd, &linfo) < 0)
+		return -2;
+	if (linfo.kind != SFY_FD_TCP_LISTEN || !linfo.assoc) {
+		fdt_release_held(&linfo);
+		errno = saved;
+		return -2;
+	}
+	b = linfo.assoc;
+	pthread_mutex_lock(&g_bind_lock);
+	if (atomic_load(&b->sh->state) == B_TAKEN && !b->told) {
+		b->told = 1;
+		sfy_log(SFY_LOG_INFO,
+			"%s: its one BIND session is over; nobody else can "
+			"connect to it (accept waits, or EAGAIN)",
+			b->desc);
+	}
+	pthread_mutex_unlock(&g_bind_lock);
+	/* accept is a cancellation point: the reference goes with it. */
+	pthread_cleanup_push(release_cleanup, b);
+	nfd = accept_loop(fd, b, &linfo, sa, len, flags, four, saved);
+	e = errno;
+	pthread_cleanup_pop(0);
 	sess_release(b);
-	errno = saved;
-	return -1;
+	errno = e;
+	return nfd;
 }
