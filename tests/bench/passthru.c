@@ -4,6 +4,8 @@
  *   passthru sendto N     N sendto() on a UDP socket to a 127.0.0.1 port
  *                         this program binds (and never reads: a discard)
  *   passthru dupclose N   N dup()+close() pairs
+ *   passthru sockname N   N getsockname() on a TCP socket bound to loopback
+ *                         (hooked since inbound connections: BIND)
  *
  * Prints "NS_PER_OP" (wall time of the loop only, CLOCK_MONOTONIC) on
  * stdout.  Exits nonzero if any call fails.
@@ -32,7 +34,7 @@ int main(int argc, char **argv)
 	double t0, t1;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: passthru sendto|dupclose N\n");
+		fprintf(stderr, "usage: passthru sendto|dupclose|sockname N\n");
 		return 2;
 	}
 	n = atol(argv[2]);
@@ -73,6 +75,27 @@ int main(int argc, char **argv)
 
 			if (fd < 0 || close(fd) < 0) {
 				perror("passthru: dup/close");
+				return 1;
+			}
+		}
+		t1 = now_ns();
+	} else if (strcmp(argv[1], "sockname") == 0) {
+		struct sockaddr_in a;
+		socklen_t alen;
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+
+		memset(&a, 0, sizeof(a));
+		a.sin_family = AF_INET;
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+			perror("passthru: socket setup");
+			return 1;
+		}
+		t0 = now_ns();
+		for (i = 0; i < n; i++) {
+			alen = sizeof(a);
+			if (getsockname(s, (struct sockaddr *)&a, &alen) < 0) {
+				perror("passthru: getsockname");
 				return 1;
 			}
 		}

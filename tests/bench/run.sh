@@ -358,7 +358,7 @@ callgrind_ir() {
 declare -A PT_NS PT_RATIO PT_RANGE PT_IR
 bench_pass() {
 	local mode rep a b v1 v2
-	for mode in sendto dupclose; do
+	for mode in sendto dupclose sockname; do
 		: >"$TMP/pt-$mode-plain"; : >"$TMP/pt-$mode-shim"
 		: >"$TMP/pt-$mode-ratio"
 		for rep in $(seq 1 "$REPS"); do
@@ -382,7 +382,7 @@ bench_pass() {
 	# of 2N and one of N ops, divided by N, so start-up cancels out.
 	if [ -z "${BENCH_NO_CALLGRIND:-}" ] && command -v valgrind >/dev/null 2>&1; then
 		local n=20000 v
-		for mode in sendto dupclose; do
+		for mode in sendto dupclose sockname; do
 			for v in plain shim; do
 				v1=$(callgrind_ir "$mode" "$v" "$n")
 				v2=$(callgrind_ir "$mode" "$v" $((2 * n)))
@@ -1000,9 +1000,10 @@ if want 1; then
 	say ""
 	say "== 1. pass-through cost (median of $REPS; ratio = median of paired shim/plain) =="
 	printf '%-20s %11s %11s %7s %13s %14s %13s\n' "op" "plain ns/op" "shim ns/op" "ratio" "ratio range" "plain instr/op" "shim instr/op"
-	for mode in sendto dupclose; do
+	for mode in sendto dupclose sockname; do
 		label=$mode; [ "$mode" = dupclose ] && label="dup()+close()"
 		[ "$mode" = sendto ] && label="sendto() UDP"
+		[ "$mode" = sockname ] && label="getsockname() TCP"
 		printf '%-20s %11s %11s %7s %13s %14s %13s\n' "$label" "$(fmt %.1f "${PT_NS[$mode,plain]:-}")" \
 			"$(fmt %.1f "${PT_NS[$mode,shim]:-}")" "$(fmt %.3f "${PT_RATIO[$mode]:-}")" "${PT_RANGE[$mode]:-?}" \
 			"${PT_IR[$mode,plain]:-n/a}" "${PT_IR[$mode,shim]:-n/a}"
@@ -1135,6 +1136,8 @@ if want 1; then
 	r1=$(fmt %.3f "${PT_RATIO[sendto]:-nan}") r2=$(fmt %.3f "${PT_RATIO[dupclose]:-nan}")
 	say "goal 1 pass-through sendto: ratio $r1, goal <=1.03: $(goal_le "$r1" 1.03)"
 	say "goal 1 pass-through dup+close: ratio $r2, goal <=1.03: $(goal_le "$r2" 1.03)"
+	r3=$(fmt %.3f "${PT_RATIO[sockname]:-nan}")
+	say "goal 1 pass-through getsockname: ratio $r3, goal <=1.03: $(goal_le "$r3" 1.03)"
 fi
 if want 2; then
 	rc=$(fmt %.3f "$CONN_RATIO")

@@ -546,6 +546,83 @@ static void join_workers(struct worker *w, size_t n)
 	}
 }
 
+/* ---- latest / bnd (inbound connections, bind.c) ---- */
+
+static struct sfy_fdinfo v6_info(void)
+{
+	struct sfy_fdinfo in;
+	struct sockaddr_in6 p;
+
+	memset(&in, 0, sizeof(in));
+	memset(&p, 0, sizeof(p));
+	in.kind = SFY_FD_TCP_PROXIED;
+	p.sin6_family = AF_INET6;
+	p.sin6_addr.s6_addr[0] = 0x20;
+	memcpy(&in.peer, &p, sizeof(p));
+	in.peerlen = sizeof(p);
+	return in;
+}
+
+START_TEST(test_latest)
+{
+	struct sfy_fdinfo in, out, six = v6_info();
+
+	ck_assert_int_eq(fdt_latest(AF_UNSPEC, &out), -1);
+	set(5);
+	set(9);
+	set(7); /* made last: the most recent, whatever its number */
+	ck_assert_int_eq(fdt_latest(AF_UNSPEC, &out), 0);
+	in = info_for(7);
+	ck_assert_mem_eq(&out.peer, &in.peer, in.peerlen);
+	ck_assert_int_eq(fdt_set(3, &six), 0);
+	/* any family: the IPv6 one, made last; IPv4 preferred: 7 */
+	ck_assert_int_eq(fdt_latest(AF_UNSPEC, &out), 0);
+	ck_assert_int_eq(out.peer.ss_family, AF_INET6);
+	ck_assert_int_eq(fdt_latest(AF_INET, &out), 0);
+	ck_assert_mem_eq(&out.peer, &in.peer, in.peerlen);
+	/* no IPv4 one left: the IPv6 one rather than none */
+	fdt_del(5);
+	fdt_del(7);
+	fdt_del(9);
+	ck_assert_int_eq(fdt_latest(AF_INET, &out), 0);
+	ck_assert_int_eq(out.peer.ss_family, AF_INET6);
+	/* other kinds never count */
+	fdt_del(3);
+	in.kind = SFY_FD_TCP_LISTEN;
+	ck_assert_int_eq(fdt_set(4, &in), 0);
+	ck_assert_int_eq(fdt_latest(AF_UNSPEC, &out), -1);
+}
+END_TEST
+
+START_TEST(test_bnd_addr)
+{
+	struct sfy_fdinfo in = info_for(6);
+	struct sockaddr_in b;
+	struct sockaddr_storage q;
+
+	memset(&b, 0, sizeof(b));
+	b.sin_family = AF_INET;
+	b.sin_addr.s_addr = htonl(0xc6120101);
+	b.sin_port = htons(4000);
+	memcpy(&in.bnd, &b, sizeof(b));
+	in.bndlen = sizeof(b);
+	ck_assert_int_eq(fdt_set(6, &in), 0);
+	b.sin_port = 0; /* any port */
+	memset(&q, 0, sizeof(q));
+	memcpy(&q, &b, sizeof(b));
+	ck_assert_int_eq(fdt_is_bnd_addr(&q), 1);
+	b.sin_addr.s_addr = htonl(0xc6120102);
+	memcpy(&q, &b, sizeof(b));
+	ck_assert_int_eq(fdt_is_bnd_addr(&q), 0);
+	q.ss_family = AF_INET6;
+	ck_assert_int_eq(fdt_is_bnd_addr(&q), 0);
+	b.sin_addr.s_addr = htonl(0xc6120101);
+	memcpy(&q, &b, sizeof(b));
+	fdt_del(6);
+	ck_assert_int_eq(fdt_is_bnd_addr(&q), 0);
+}
+END_TEST
+
 START_TEST(test_threads)
 {
 	struct worker w[NTHREADS];
@@ -734,6 +811,12 @@ static Suite *fdtable_suite(void)
 	tcase_add_test(tc, test_big_fd);
 	tcase_add_test(tc, test_big_fd_count);
 	tcase_add_test(tc, test_big_fd_small_clear);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("inbound");
+	tcase_add_checked_fixture(tc, setup, clear_table);
+	tcase_add_test(tc, test_latest);
+	tcase_add_test(tc, test_bnd_addr);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("threads");
