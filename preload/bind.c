@@ -723,8 +723,12 @@ static int open_session(const struct cfg *c, int fd, int fam,
 		errno = -rc;
 		return -1; /* logged where it failed */
 	}
+	/* listen() is no cancellation point of the kernel's, but the
+	 * handshake's waits are: b goes with a cancel there. */
+	pthread_cleanup_push(free, b);
 	ctl = request((fam == AF_INET6 && has6) || !has4 ? AF_INET6 : AF_INET,
 		      &e, b->desc, &bnd);
+	pthread_cleanup_pop(0);
 	if (ctl < 0) {
 		free(b);
 		errno = -ctl;
