@@ -204,6 +204,14 @@ static void fork_child(void)
 static void install(void)
 {
 	fdt_set_assoc_hooks(SFY_FD_TCP_LISTEN, sess_hold, sess_release);
+}
+
+/* Registered at load, before the fd table registers its own (on first
+ * use): prepare handlers run in reverse order, so fork() takes the
+ * table's lock first and g_bind_lock second, the order they nest in
+ * (sess_hold and sess_release run under the table's lock). */
+__attribute__((constructor)) static void bind_load(void)
+{
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
@@ -336,9 +344,32 @@ static void *waiter(void *arg)
 			rc = -EPROTO;
 	}
 	if (rc == 0 && !expect_any(&b->expect) && !same_host(&psa, &b->expect))
+		rc = -EXDEV; /* logged as such, reported as ECONNABORTED */
+	/* The line first: a program that sees the end may exit at once.
+	 * b stays while it runs (sess_release leaves it to the waiter). */
+	if (rc != -ECANCELED && !atomic_load(&b->cancel)) {
+		if (rc == 0 || rc == -EXDEV)
+			sfy_fmt_addr((struct sockaddr *)&psa, plen, pbuf,
+				     sizeof(pbuf));
+		if (rc == 0)
+			sfy_log(SFY_LOG_INFO, "BIND for %s: %s connected",
+				b->desc, pbuf);
+		else if (rc == -EXDEV)
+			sfy_log(SFY_LOG_ERROR,
+				"BIND for %s: %s connected, not the expected "
+				"peer; dropped (accept gets ECONNABORTED)",
+				b->desc, pbuf);
+		else
+			sfy_log(SFY_LOG_ERROR,
+				"BIND for %s failed: %s (accept gets %s)",
+				b->desc, why ? why : strerror(-rc),
+				strerrorname_np(-rc));
+	}
+	if (rc == -EXDEV)
 		rc = -ECONNABORTED;
 	pthread_mutex_lock(&g_bind_lock);
 	if (atomic_load(&b->cancel) || rc == -ECANCELED) {
+		/* The last record went: nobody accepts any more. */
 		b->running = 0;
 		if (b->refs <= 0) {
 			unlink_locked(b);
@@ -347,7 +378,6 @@ static void *waiter(void *arg)
 			return NULL;
 		}
 		rc = -ECONNABORTED;
-		why = "cancelled";
 	}
 	if (rc == 0) {
 		memcpy(&b->sh->peer, &psa, plen);
@@ -363,27 +393,17 @@ static void *waiter(void *arg)
 		b->ctl = -1;
 	}
 	pk = poke(b);
+	if (pk < 0)
+		memcpy(pbuf, b->desc, sizeof(pbuf) - 1);
 	b->running = 0;
 	pthread_mutex_unlock(&g_bind_lock);
-	if (rc == 0) {
-		sfy_fmt_addr((struct sockaddr *)&psa, plen, pbuf, sizeof(pbuf));
-		sfy_log(SFY_LOG_INFO, "BIND for %s: %s connected", b->desc,
-			pbuf);
-	} else if (rc == -ECONNABORTED && !why) {
-		sfy_fmt_addr((struct sockaddr *)&psa, plen, pbuf, sizeof(pbuf));
-		sfy_log(SFY_LOG_ERROR,
-			"BIND for %s: %s connected, not the expected peer; "
-			"dropped (accept gets ECONNABORTED)",
-			b->desc, pbuf);
-	} else {
-		sfy_log(SFY_LOG_ERROR,
-			"BIND for %s failed: %s (accept gets %s)", b->desc,
-			why ? why : strerror(-rc), strerrorname_np(-rc));
+	if (pk < 0) {
+		pbuf[sizeof(pbuf) - 1] = '\0';
+		sfy_log(
+		    SFY_LOG_ERROR,
+		    "BIND for %.60s...: cannot wake the listening socket (%s)",
+		    pbuf, strerrorname_np(-pk));
 	}
-	if (pk < 0)
-		sfy_log(SFY_LOG_ERROR,
-			"BIND for %s: cannot wake the listening socket (%s)",
-			b->desc, strerrorname_np(-pk));
 	return NULL;
 }
 
@@ -1127,7 +1147,7 @@ int sfy_bind_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 {
 	struct sfy_fdinfo linfo;
 	struct bsess *b;
-	int nfd, e, saved = errno;
+	int nfd, e, tell, saved = errno;
 
 	if (fdt_get_held(fd, &linfo) < 0)
 		return -2;
@@ -1138,14 +1158,16 @@ int sfy_bind_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 	}
 	b = linfo.assoc;
 	pthread_mutex_lock(&g_bind_lock);
-	if (atomic_load(&b->sh->state) == B_TAKEN && !b->told) {
+	tell = atomic_load(&b->sh->state) == B_TAKEN && !b->told;
+	if (tell)
 		b->told = 1;
+	pthread_mutex_unlock(&g_bind_lock);
+	/* Not under the lock: a line to a full pipe may block. */
+	if (tell)
 		sfy_log(SFY_LOG_INFO,
 			"%s: its one BIND session is over; nobody else can "
 			"connect to it (accept waits, or EAGAIN)",
 			b->desc);
-	}
-	pthread_mutex_unlock(&g_bind_lock);
 	/* accept is a cancellation point: the reference goes with it. */
 	pthread_cleanup_push(release_cleanup, b);
 	nfd = accept_loop(fd, b, &linfo, sa, len, flags, four, saved);
