@@ -23,7 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "epreg.h"
@@ -49,6 +52,12 @@ enum bstate {
 /* The part children of fork() share. */
 struct bshared {
 	_Atomic int state;
+	/* The process reading the second reply (0: none).  The others
+	 * watch it, and one takes over when it exits or lets go. */
+	_Atomic int owner;
+	long long deadline; /* sfy_now_ms(): CLOCK_MONOTONIC, machine-wide */
+	uint8_t buf[S5_MAX_REPLY]; /* the second reply as far as read */
+	size_t have;
 	int err;
 	struct sockaddr_storage peer; /* the second reply's, in lfam */
 	socklen_t peerlen;
@@ -64,8 +73,9 @@ struct bsess {
 	int told;	    /* a second accept was told; g_bind_lock */
 	int listening;	    /* listen() armed it; g_bind_lock */
 	int ctl;	    /* ours: the control connection, -1 once given */
-	int poke;	    /* ours: the connection that wakes the listener */
-	int lfam;	    /* the listening socket's family */
+	int wake; /* ours: an eventfd that wakes this process's waiter */
+	int poke; /* ours: the connection that wakes the listener */
+	int lfam; /* the listening socket's family */
 	struct sockaddr_storage target; /* where the poke connects */
 	socklen_t targetlen;
 	struct s5_addr expect; /* the BIND request's DST */
@@ -122,6 +132,8 @@ static void sess_free(struct bsess *b)
 		sfy_own_close(b->ctl);
 	if (b->poke >= 0)
 		sfy_own_close(b->poke);
+	if (b->wake >= 0)
+		sfy_own_close(b->wake);
 	if (b->sh)
 		munmap(b->sh, sizeof(*b->sh));
 	free(b);
@@ -137,6 +149,24 @@ static void unlink_locked(struct bsess *b)
 			return;
 		}
 }
+
+static void wake_up(struct bsess *b)
+{
+	uint64_t one = 1;
+
+	if (b->wake >= 0)
+		(void)!write(b->wake, &one, sizeof(one));
+}
+
+/* A fresh eventfd of ours, or -1. */
+static int new_wake(void)
+{
+	int e = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	return e < 0 ? -1 : sfy_own_new(e);
+}
+
+static int start_waiter(struct bsess *b);
 
 static void sess_hold(void *p)
 {
@@ -161,9 +191,10 @@ static void sess_release(void *p)
 		return;
 	}
 	if (b->running) {
+		/* Not shutdown(): a child of fork() may hold the socket
+		 * still, and take the wait over. */
 		atomic_store(&b->cancel, 1);
-		if (b->ctl >= 0)
-			(void)shutdown(b->ctl, SHUT_RDWR);
+		wake_up(b);
 		pthread_mutex_unlock(&g_bind_lock);
 		return;
 	}
@@ -192,11 +223,23 @@ static void fork_child(void)
 	pthread_mutex_init(&g_bind_lock, NULL);
 	while ((b = *p) != NULL) {
 		b->running = 0;
+		if (b->wake >= 0)
+			sfy_own_close(b->wake); /* the parent's */
+		b->wake = new_wake();
 		if (b->refs <= 0) {
 			*p = b->next;
 			sess_free(b);
-		} else {
-			p = &b->next;
+			continue;
+		}
+		p = &b->next;
+		/* This process watches the reader too, and takes over
+		 * when it goes (the parent exits, or closes its copy). */
+		if (b->listening && b->wake >= 0 &&
+		    atomic_load(&b->sh->state) == B_WAITING) {
+			atomic_store(&b->cancel, 0);
+			b->running = 1;
+			if (start_waiter(b) < 0)
+				b->running = 0;
 		}
 	}
 }
@@ -247,52 +290,61 @@ static int expect_any(const struct s5_addr *e)
 }
 
 /* Reads the second reply (exactly its bytes: what follows is the peer's
- * stream).  Returns 0 with *peer set, or -errno with *why set. */
+ * stream), continuing where an earlier reader left off (the shared
+ * page).  Returns 0 with *peer set, -ECANCELED when this process lets go,
+ * or another -errno with *why set. */
 static int second_reply(struct bsess *b, struct s5_addr *peer, const char **why)
 {
 	const struct sfy_real *r = sfy_real();
-	long long deadline = sfy_now_ms() + b->timeout_ms, left;
-	uint8_t buf[S5_MAX_REPLY], rep = 0;
-	size_t have = 0, used;
-	struct pollfd pfd;
+	struct bshared *sh = b->sh;
+	long long left;
+	uint8_t rep = 0;
+	size_t used;
+	struct pollfd pfd[2];
+	uint64_t v;
 	ssize_t n;
 	int need;
 
 	for (;;) {
-		need = s5_parse_reply(buf, have, &rep, peer, &used);
+		need = s5_parse_reply(sh->buf, sh->have, &rep, peer, &used);
 		if (need == 0)
 			break;
-		if (need < 0 || have + (size_t)need > sizeof(buf)) {
+		if (need < 0 || sh->have + (size_t)need > sizeof(sh->buf)) {
 			*why = "garbled second reply from the proxy";
 			return -EPROTO;
 		}
-		left = deadline - sfy_now_ms();
+		left = sh->deadline - sfy_now_ms();
 		if (left <= 0) {
 			*why = "no peer connected in time (bind_timeout)";
 			return -ETIMEDOUT;
 		}
-		pfd.fd = b->ctl;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (r->poll(&pfd, 1, left > 60000 ? 60000 : (int)left) < 0 &&
+		pfd[0].fd = b->ctl;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = b->wake;
+		pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		if (r->poll(pfd, 2, left > 60000 ? 60000 : (int)left) < 0 &&
 		    errno != EINTR) {
 			*why = "cannot wait for the proxy";
 			return -errno;
 		}
+		if (pfd[1].revents)
+			(void)!read(b->wake, &v, sizeof(v));
 		if (atomic_load(&b->cancel))
 			return -ECANCELED;
-		if (!pfd.revents)
+		if (!pfd[0].revents)
 			continue;
-		n = r->recv(b->ctl, buf + have, (size_t)need, MSG_DONTWAIT);
+		n = r->recv(b->ctl, sh->buf + sh->have, (size_t)need,
+			    MSG_DONTWAIT);
 		if (n > 0) {
-			have += (size_t)n;
+			sh->have += (size_t)n;
 			continue;
 		}
 		if (n == 0) {
-			*why = have ? "the proxy closed the connection in the "
-				      "middle of the second reply"
-				    : "the proxy closed the connection before "
-				      "a peer connected";
+			*why = sh->have ? "the proxy closed the connection in "
+					  "the middle of the second reply"
+					: "the proxy closed the connection "
+					  "before a peer connected";
 			return -ECONNABORTED;
 		}
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -306,6 +358,77 @@ static int second_reply(struct bsess *b, struct s5_addr *peer, const char **why)
 		return rep == S5_REP_NOT_ALLOWED ? -EPERM : -ECONNABORTED;
 	}
 	return 0;
+}
+
+/* 1 when process pid has exited (a zombie too).  *pidfd watches it. */
+static int owner_gone(int pid, int *pidfd, int *watched)
+{
+	struct pollfd p;
+	int e;
+
+	if (*watched != pid) {
+		if (*pidfd >= 0)
+			sfy_own_close(*pidfd);
+		*watched = pid;
+		*pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (*pidfd < 0) {
+			e = errno;
+			if (e == ESRCH)
+				return 1;
+		} else {
+			*pidfd = sfy_own_new(*pidfd);
+		}
+	}
+	if (*pidfd < 0) /* no pidfd_open: kill(0) (a zombie looks alive) */
+		return kill(pid, 0) < 0 && errno == ESRCH;
+	p.fd = *pidfd;
+	p.events = POLLIN;
+	p.revents = 0;
+	return sfy_real()->poll(&p, 1, 0) == 1;
+}
+
+/* Until the second reply is read here, or by another process, or this
+ * process lets go: watches the reader, takes over when it goes.  Returns
+ * what second_reply() does, or -EALREADY (another process finished). */
+static int wait_turn(struct bsess *b, struct s5_addr *peer, const char **why)
+{
+	struct bshared *sh = b->sh;
+	struct pollfd pfd[2];
+	int me = getpid(), own, pidfd = -1, watched = 0, rc;
+	uint64_t v;
+
+	for (;;) {
+		if (atomic_load(&b->cancel)) {
+			rc = -ECANCELED;
+			break;
+		}
+		if (atomic_load(&sh->state) != B_WAITING) {
+			rc = -EALREADY;
+			break;
+		}
+		own = atomic_load(&sh->owner);
+		if (own == me) {
+			rc = second_reply(b, peer, why);
+			if (rc == -ECANCELED) /* let another process go on */
+				atomic_compare_exchange_strong(&sh->owner, &own,
+							       0);
+			break;
+		}
+		if (own == 0 || owner_gone(own, &pidfd, &watched)) {
+			atomic_compare_exchange_strong(&sh->owner, &own, me);
+			continue;
+		}
+		pfd[0].fd = b->wake;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = pidfd;
+		pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		if (sfy_real()->poll(pfd, 2, 250) > 0 && pfd[0].revents)
+			(void)!read(b->wake, &v, sizeof(v));
+	}
+	if (pidfd >= 0)
+		sfy_own_close(pidfd);
+	return rc;
 }
 
 /* Makes the one local connection that wakes the listener.  Returns 0 or
@@ -330,7 +453,7 @@ static void *waiter(void *arg)
 	int rc, st, pk;
 
 	(void)pthread_setname_np(pthread_self(), "socksify-bind");
-	rc = second_reply(b, &peer, &why);
+	rc = wait_turn(b, &peer, &why);
 	if (rc == 0) {
 		rc = sfy_bnd_sockaddr(b->ctl, b->lfam, &peer, &psa, &plen);
 		if (rc < 0)
@@ -347,7 +470,7 @@ static void *waiter(void *arg)
 		rc = -EXDEV; /* logged as such, reported as ECONNABORTED */
 	/* The line first: a program that sees the end may exit at once.
 	 * b stays while it runs (sess_release leaves it to the waiter). */
-	if (rc != -ECANCELED && !atomic_load(&b->cancel)) {
+	if (rc != -ECANCELED && rc != -EALREADY && !atomic_load(&b->cancel)) {
 		if (rc == 0 || rc == -EXDEV)
 			sfy_fmt_addr((struct sockaddr *)&psa, plen, pbuf,
 				     sizeof(pbuf));
@@ -368,8 +491,13 @@ static void *waiter(void *arg)
 	if (rc == -EXDEV)
 		rc = -ECONNABORTED;
 	pthread_mutex_lock(&g_bind_lock);
-	if (atomic_load(&b->cancel) || rc == -ECANCELED) {
-		/* The last record went: nobody accepts any more. */
+	if (atomic_load(&b->cancel) || rc == -ECANCELED || rc == -EALREADY) {
+		/* The last record went, or another process finished. */
+		if (rc != -EALREADY && atomic_load(&b->sh->owner) == getpid()) {
+			int me = getpid();
+
+			atomic_compare_exchange_strong(&b->sh->owner, &me, 0);
+		}
 		b->running = 0;
 		if (b->refs <= 0) {
 			unlink_locked(b);
@@ -377,7 +505,8 @@ static void *waiter(void *arg)
 			sess_free(b);
 			return NULL;
 		}
-		rc = -ECONNABORTED;
+		pthread_mutex_unlock(&g_bind_lock);
+		return NULL;
 	}
 	if (rc == 0) {
 		memcpy(&b->sh->peer, &psa, plen);
@@ -732,6 +861,7 @@ static int open_session(const struct cfg *c, int fd, int fam,
 		return -1;
 	}
 	b->ctl = b->poke = -1;
+	b->wake = new_wake();
 	b->lfam = fam;
 	b->expect = e;
 	b->timeout_ms = c->bind_timeout_ms;
@@ -829,11 +959,13 @@ static int arm(int fd, struct bsess *b, int backlog)
 	if (REAL_CALL(getsockname, fd, (struct sockaddr *)&l, &llen) == 0)
 		((struct sockaddr_in *)&b->target)->sin_port =
 		    ((struct sockaddr_in *)&l)->sin_port;
+	b->sh->deadline = sfy_now_ms() + b->timeout_ms;
+	atomic_store(&b->sh->owner, (int)getpid());
 	pthread_mutex_lock(&g_bind_lock);
 	b->running = 1;
 	b->listening = 1;
 	pthread_mutex_unlock(&g_bind_lock);
-	rc = start_waiter(b);
+	rc = b->wake >= 0 ? start_waiter(b) : -EMFILE;
 	if (rc == 0)
 		return 0;
 	pthread_mutex_lock(&g_bind_lock);
@@ -1101,12 +1233,13 @@ static int accept_loop(int fd, struct bsess *b, const struct sfy_fdinfo *linfo,
 			continue;
 		}
 		pthread_mutex_lock(&g_bind_lock);
-		st = atomic_load_explicit(&b->sh->state, memory_order_acquire);
-		if (st == B_READY) {
-			atomic_store(&b->sh->state, B_TAKEN);
+		/* Across processes (fork): one of them takes it. */
+		st = B_READY;
+		if (atomic_compare_exchange_strong(&b->sh->state, &st,
+						   B_TAKEN)) {
 			rc = hand_over(b, fd, nfd, flags, linfo, &info);
-		} else if (st == B_FAILED) {
-			atomic_store(&b->sh->state, B_TAKEN);
+		} else if (st == B_FAILED && atomic_compare_exchange_strong(
+						 &b->sh->state, &st, B_TAKEN)) {
 			rc = -b->sh->err;
 			close_own(b);
 		} else {
