@@ -41,6 +41,10 @@
 #include "wait.h"
 
 _Atomic unsigned long sfy_eph_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
+atomic_int sfy_bind_waiting;
+
+/* How long, in all, poll() may be held for one session (sfy_bind_hold). */
+#define HOLD_MS 1000
 
 enum bstate {
 	B_WAITING = 0, /* for the second reply */
@@ -72,6 +76,8 @@ struct bsess {
 	_Atomic int cancel; /* the last record went while it ran */
 	int told;	    /* a second accept was told; g_bind_lock */
 	int listening;	    /* listen() armed it; g_bind_lock */
+	int counted;	    /* in sfy_bind_waiting; g_bind_lock */
+	int held_ms;	    /* poll() held back for it so far */
 	int ctl;	    /* ours: the control connection, -1 once given */
 	int wake; /* ours: an eventfd that wakes this process's waiter */
 	int poke; /* ours: the connection that wakes the listener */
@@ -128,6 +134,10 @@ void sfy_bind_note(int fd, const struct sockaddr *sa, socklen_t len)
 /* Frees b (unlinked by the caller, nobody else holds it). */
 static void sess_free(struct bsess *b)
 {
+	if (b->counted) {
+		b->counted = 0;
+		atomic_fetch_sub(&sfy_bind_waiting, 1);
+	}
 	if (b->ctl >= 0)
 		sfy_own_close(b->ctl);
 	if (b->poke >= 0)
@@ -148,6 +158,15 @@ static void unlink_locked(struct bsess *b)
 			*p = b->next;
 			return;
 		}
+}
+
+/* b waits no more (g_bind_lock held). */
+static void uncount(struct bsess *b)
+{
+	if (b->counted) {
+		b->counted = 0;
+		atomic_fetch_sub(&sfy_bind_waiting, 1);
+	}
 }
 
 static void wake_up(struct bsess *b)
@@ -499,6 +518,7 @@ static void *waiter(void *arg)
 			atomic_compare_exchange_strong(&b->sh->owner, &me, 0);
 		}
 		b->running = 0;
+		uncount(b);
 		if (b->refs <= 0) {
 			unlink_locked(b);
 			pthread_mutex_unlock(&g_bind_lock);
@@ -525,6 +545,7 @@ static void *waiter(void *arg)
 	if (pk < 0)
 		memcpy(pbuf, b->desc, sizeof(pbuf) - 1);
 	b->running = 0;
+	uncount(b);
 	pthread_mutex_unlock(&g_bind_lock);
 	if (pk < 0) {
 		pbuf[sizeof(pbuf) - 1] = '\0';
@@ -964,6 +985,8 @@ static int arm(int fd, struct bsess *b, int backlog)
 	pthread_mutex_lock(&g_bind_lock);
 	b->running = 1;
 	b->listening = 1;
+	b->counted = 1;
+	atomic_fetch_add(&sfy_bind_waiting, 1);
 	pthread_mutex_unlock(&g_bind_lock);
 	rc = b->wake >= 0 ? start_waiter(b) : -EMFILE;
 	if (rc == 0)
@@ -1309,4 +1332,65 @@ int sfy_bind_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 	sess_release(b);
 	errno = e;
 	return nfd;
+}
+
+/* --- poll ---------------------------------------------------------------- */
+
+/* 1 when fd is a connection through the proxy to b's expected peer (any
+ * such connection when the peer is anyone or a name). */
+static int to_peer(int fd, const struct bsess *b)
+{
+	struct sfy_fdinfo info;
+
+	if (!fdt_maybe_ours(fd) || fdt_get(fd, &info) < 0 ||
+	    info.kind != SFY_FD_TCP_PROXIED)
+		return 0;
+	return expect_any(&b->expect) || same_host(&info.peer, &b->expect);
+}
+
+int sfy_bind_hold(struct pollfd *fds, nfds_t n, int rc)
+{
+	struct sfy_fdinfo info;
+	struct pollfd lp;
+	struct bsess *b;
+	nfds_t i, j;
+	int wait_ms, saved = errno;
+
+	for (i = 0; i < n; i++) {
+		if (!(fds[i].events & POLLIN) || (fds[i].revents & POLLIN) ||
+		    !fdt_maybe_ours(fds[i].fd) ||
+		    fdt_get_held(fds[i].fd, &info) < 0)
+			continue;
+		if (info.kind != SFY_FD_TCP_LISTEN || !info.assoc) {
+			fdt_release_held(&info);
+			continue;
+		}
+		b = info.assoc;
+		wait_ms = 0;
+		if (atomic_load(&b->sh->state) == B_WAITING &&
+		    b->held_ms < HOLD_MS)
+			for (j = 0; j < n; j++)
+				if (j != i && (fds[j].revents & POLLIN) &&
+				    to_peer(fds[j].fd, b)) {
+					wait_ms = HOLD_MS - b->held_ms;
+					break;
+				}
+		if (wait_ms > 0) {
+			long long t0 = sfy_now_ms();
+
+			lp.fd = fds[i].fd;
+			lp.events = POLLIN;
+			lp.revents = 0;
+			if (sfy_real()->poll(&lp, 1, wait_ms) == 1 &&
+			    (lp.revents & POLLIN)) {
+				if (!fds[i].revents)
+					rc++;
+				fds[i].revents |= POLLIN;
+			}
+			b->held_ms += (int)(sfy_now_ms() - t0) + 1;
+		}
+		sess_release(b);
+	}
+	errno = saved;
+	return rc;
 }

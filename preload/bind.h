@@ -72,4 +72,20 @@ void sfy_bind_sockname(int fd);
 int sfy_bind_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags,
 		    int four);
 
+/* Sessions listening and waiting for their peer, in this process. */
+extern atomic_int sfy_bind_waiting;
+
+/*
+ * After poll() returned rc on fds: when a connection through the proxy
+ * to a waiting session's peer is readable and the session's listener in
+ * the same array is not, the peer is most likely connected already and
+ * the proxy's second reply on its way (it travels on another connection,
+ * and may come after the peer's next words on this one, which no kernel
+ * listener would allow: an FTP client takes the server's "150" before
+ * its data connection for an error).  Waits for the listener then, up to
+ * one second per session in all.  Returns the new count.
+ */
+struct pollfd;
+int sfy_bind_hold(struct pollfd *fds, unsigned long n, int rc);
+
 #endif

@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "async.h"
+#include "bind.h"
 #include "epreg.h"
 #include "pending.h"
 #include "real.h"
@@ -276,19 +277,36 @@ static __attribute__((noinline)) int poll_slow(struct pollfd *ufds, nfds_t n,
 	return rc;
 }
 
+/* A waiting BIND session: see sfy_bind_hold (bind.h). */
+static inline int bind_waiting(void)
+{
+	return atomic_load_explicit(&sfy_bind_waiting, memory_order_relaxed) !=
+	       0;
+}
+
 static int shim_poll(struct pollfd *fds, nfds_t n, int ms)
 {
+	int rc;
+
 	if (__builtin_expect(anything_pending(), 0) && n)
 		return poll_slow(fds, n, NULL, ms, NULL);
-	return REAL_CALL(poll, fds, n, ms);
+	if (__builtin_expect(!bind_waiting(), 1))
+		return REAL_CALL(poll, fds, n, ms);
+	rc = REAL_CALL(poll, fds, n, ms);
+	return rc > 0 ? sfy_bind_hold(fds, n, rc) : rc;
 }
 
 static int shim_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t,
 		      const sigset_t *mask)
 {
+	int rc;
+
 	if (__builtin_expect(anything_pending(), 0) && n)
 		return poll_slow(fds, n, t, -1, mask);
-	return REAL_CALL(ppoll, fds, n, t, mask);
+	if (__builtin_expect(!bind_waiting(), 1))
+		return REAL_CALL(ppoll, fds, n, t, mask);
+	rc = REAL_CALL(ppoll, fds, n, t, mask);
+	return rc > 0 ? sfy_bind_hold(fds, n, rc) : rc;
 }
 
 /* --- select ----------------------------------------------------------------
