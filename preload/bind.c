@@ -41,6 +41,7 @@
 #include "wait.h"
 
 _Atomic unsigned long sfy_eph_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
+_Atomic unsigned long sfy_ephq_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
 atomic_int sfy_bind_waiting;
 
 /* How long, in all, poll() may be held for one session (sfy_bind_hold). */
@@ -96,7 +97,7 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 /* --- the ephemeral-port marks ------------------------------------------- */
 
-static void eph_set(int fd, int on)
+static void bit_set(_Atomic unsigned long *bits, int fd, int on)
 {
 	unsigned int u = (unsigned int)fd;
 	unsigned long bit;
@@ -105,9 +106,15 @@ static void eph_set(int fd, int on)
 		return;
 	bit = 1ul << (u % FDT_WORD_BITS);
 	if (on)
-		atomic_fetch_or(&sfy_eph_bits[u / FDT_WORD_BITS], bit);
+		atomic_fetch_or(&bits[u / FDT_WORD_BITS], bit);
 	else
-		atomic_fetch_and(&sfy_eph_bits[u / FDT_WORD_BITS], ~bit);
+		atomic_fetch_and(&bits[u / FDT_WORD_BITS], ~bit);
+}
+
+static void eph_set(int fd, int on)
+{
+	bit_set(sfy_eph_bits, fd, on);
+	bit_set(sfy_ephq_bits, fd, on);
 }
 
 void sfy_eph_clear(int fd)
@@ -1094,6 +1101,7 @@ void sfy_bind_sockname(int fd)
 	socklen_t llen = sizeof(l);
 	int saved = errno, fam = sfy_fresh_family(fd);
 
+	bit_set(sfy_ephq_bits, fd, 0); /* asked once */
 	if (fdt_maybe_ours(fd) || (c = sfy_config(NULL)) == NULL)
 		goto out;
 	if (REAL_CALL(getsockname, fd, (struct sockaddr *)&l, &llen) < 0 ||

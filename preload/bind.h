@@ -31,14 +31,16 @@ extern _Atomic unsigned long sfy_eph_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
 
 static inline int sfy_is_eph(int fd)
 {
-	unsigned int u = (unsigned int)fd;
+	return fdt_bit(sfy_eph_bits, fd);
+}
 
-	if (fd < 0 || u >= FDT_BITMAP_FDS)
-		return 0;
-	return (atomic_load_explicit(&sfy_eph_bits[u / FDT_WORD_BITS],
-				     memory_order_relaxed) >>
-		(u % FDT_WORD_BITS)) &
-	       1u;
+/* fds bound to port 0 whose first getsockname() has not been looked at
+ * yet (sfy_bind_sockname): later ones pass straight through. */
+extern _Atomic unsigned long sfy_ephq_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
+
+static inline int sfy_is_ephq(int fd)
+{
+	return fdt_bit(sfy_ephq_bits, fd);
 }
 
 /* A successful bind() of TCP socket fd to sa: notes whether the port was
@@ -60,10 +62,10 @@ int sfy_bind_listen(int fd, int backlog);
  * Returns 0, 1 (not ours: BIND is off) or -1 with errno set (logged). */
 int sfy_bind_early(int fd, int fam);
 
-/* getsockname() on fresh TCP socket fd bound to port 0, before it
- * listens or connects: when listen() would take it through BIND, the
+/* The first getsockname() on fresh TCP socket fd bound to port 0, before
+ * it listens or connects: when listen() would take it through BIND, the
  * request is made now, so that the port the program reads (curl reads it
- * before listen) is the proxy's. */
+ * before listen) is the proxy's.  Clears fd's sfy_ephq_bits mark. */
 void sfy_bind_sockname(int fd);
 
 /* accept()/accept4() on fd, which has a record (fdt_maybe_ours).  four:

@@ -33,14 +33,7 @@ extern _Atomic unsigned long sfy_fresh6_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
  * One relaxed load. */
 static inline int sfy_is_fresh(int fd)
 {
-	unsigned int u = (unsigned int)fd;
-
-	if (fd < 0 || u >= FDT_BITMAP_FDS)
-		return 0;
-	return (atomic_load_explicit(&sfy_fresh_bits[u / FDT_WORD_BITS],
-				     memory_order_relaxed) >>
-		(u % FDT_WORD_BITS)) &
-	       1u;
+	return fdt_bit(sfy_fresh_bits, fd);
 }
 
 /* The family of a fresh socket (AF_INET or AF_INET6), as socket() made

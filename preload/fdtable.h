@@ -64,6 +64,19 @@ void fdt_set_assoc_hooks(enum sfy_fd_kind kind, void (*hold)(void *),
 #define FDT_BITMAP_FDS (1u << 20)
 #define FDT_WORD_BITS  (sizeof(unsigned long) * CHAR_BIT)
 
+/* Bit fd of a per-fd bitmap (0 for fds outside it).  One relaxed load. */
+static inline int fdt_bit(const _Atomic unsigned long *bits, int fd)
+{
+	unsigned int u = (unsigned int)fd;
+
+	if (fd < 0 || u >= FDT_BITMAP_FDS)
+		return 0;
+	return (atomic_load_explicit(&bits[u / FDT_WORD_BITS],
+				     memory_order_relaxed) >>
+		(u % FDT_WORD_BITS)) &
+	       1u;
+}
+
 extern _Atomic unsigned long fdt_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
 extern atomic_uint fdt_big_count; /* entries with fd >= FDT_BITMAP_FDS */
 

@@ -898,7 +898,7 @@ static int shim_getsockname(int fd, struct sockaddr *sa, socklen_t *len)
 {
 	int rc;
 
-	if (__builtin_expect(sfy_is_eph(fd), 0) && sfy_is_fresh(fd) &&
+	if (__builtin_expect(sfy_is_ephq(fd), 0) && sfy_is_fresh(fd) &&
 	    !sfy_busy)
 		sfy_bind_sockname(fd);
 
@@ -927,7 +927,7 @@ static int shim_socket(int dom, int type, int proto)
 	/* Records of an fd closed where we could not see it (fclose of an
 	 * fdopen'd socket, a raw syscall) are stale now. */
 	new_fd(fd);
-	if (__builtin_expect(sfy_is_eph(fd), 0))
+	if (__builtin_expect(sfy_is_eph(fd) || sfy_is_ephq(fd), 0))
 		sfy_eph_clear(fd);
 	if ((type & 0xf) == SOCK_STREAM &&
 	    (dom == AF_INET || dom == AF_INET6) &&
