@@ -788,20 +788,20 @@ static int shim_listen(int fd, int backlog)
  * getsockname() showed for a connection through the proxy (an FTP client
  * binds its data socket to its control connection's address: curl -P -):
  * the socket is bound to the wildcard address with the same port
- * instead; listen() then takes it through BIND, whose address
- * getsockname() shows.  Returns the bind's result (errno as the kernel
+ * instead; a TCP socket then goes through BIND at once (bind_early), whose
+ * address getsockname() shows.  Returns the bind's result (errno as the kernel
  * set it when the address is not one of ours).
  */
 static __attribute__((noinline, cold)) int
 bind_reported(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct sockaddr_storage ss, any;
-	int saved = errno;
+	int saved = errno, fresh = sfy_is_fresh(fd);
 
 	if (sfy_busy || !sa || len < sizeof(sa_family_t) || len > sizeof(ss) ||
 	    sfy_copy_in(&ss, sa, len) < 0 ||
 	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
-	    ss.ss_family != sfy_fresh_family(fd) ||
+	    (fresh && ss.ss_family != sfy_fresh_family(fd)) ||
 	    len < (ss.ss_family == AF_INET ? sizeof(struct sockaddr_in)
 					   : sizeof(struct sockaddr_in6)) ||
 	    !fdt_is_bnd_addr(&ss)) {
@@ -817,9 +817,14 @@ bind_reported(int fd, const struct sockaddr *sa, socklen_t len)
 		"bind on fd %d: the address is the proxy's (a connection "
 		"through it showed it); bound to the wildcard address",
 		fd);
-	if (REAL_CALL(bind, fd, (struct sockaddr *)&any, len) < 0)
+	if (REAL_CALL(bind, fd, (struct sockaddr *)&any, len) < 0) {
+		errno = saved; /* the kernel's first answer stands */
 		return -1;
-	if (sfy_bind_early(fd, ss.ss_family) < 0) {
+	}
+	/* A UDP socket (a SIP client binding its media socket to the
+	 * address it learnt from its TCP connection) is done: its datagrams
+	 * go through the relay as any. */
+	if (fresh && sfy_bind_early(fd, ss.ss_family) < 0) {
 		/* What the kernel says of an address not the machine's; the
 		 * log line says why. */
 		errno = EADDRNOTAVAIL;
@@ -835,8 +840,7 @@ static int shim_bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	int rc = REAL_CALL(bind, fd, sa, len), saved;
 
-	if (__builtin_expect(rc < 0 && errno == EADDRNOTAVAIL, 0) &&
-	    sfy_is_fresh(fd))
+	if (__builtin_expect(rc < 0 && errno == EADDRNOTAVAIL, 0))
 		rc = bind_reported(fd, sa, len);
 	if (rc == 0 && sfy_is_fresh(fd)) {
 		saved = errno;
