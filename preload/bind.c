@@ -772,8 +772,20 @@ static void expected_peer(const struct cfg *c, int fam, struct s5_addr *e,
 	if (n > 0) {
 		/* The name's address family is the proxy's choice, and so
 		 * would be the family of the address it listens on: ask for
-		 * any peer in the socket's family instead. */
-		snprintf(what, cap, "peer %s, asked as any address", name);
+		 * any peer, in the family the proxy reached the name with
+		 * (its CONNECT reply's BND: an IPv6 socket to the name's
+		 * IPv6 placeholder may have reached an IPv4-only server,
+		 * which takes a data connection only from the address its
+		 * control connection came from), else the socket's. */
+		struct s5_addr b;
+
+		if (fam == AF_INET6 && pi.bndlen &&
+		    s5_addr_from_sockaddr(&b, (struct sockaddr *)&pi.bnd,
+					  pi.bndlen) == 0 &&
+		    b.atyp == S5_ATYP_IPV4)
+			e->atyp = S5_ATYP_IPV4;
+		snprintf(what, cap, "peer %s, asked as any %s address", name,
+			 e->atyp == S5_ATYP_IPV4 ? "IPv4" : "IPv6");
 		return;
 	}
 	if (s5_addr_from_sockaddr(e, (struct sockaddr *)&pi.peer, pi.peerlen) <
