@@ -156,6 +156,11 @@ static void sess_free(struct bsess *b)
 	free(b);
 }
 
+static void sess_free_cleanup(void *b)
+{
+	sess_free(b);
+}
+
 static void unlink_locked(struct bsess *b)
 {
 	struct bsess **p;
@@ -909,18 +914,18 @@ static int open_session(const struct cfg *c, int fd, int fam,
 		 what);
 	rc = sfy_proxy_families(&has4, &has6);
 	if (rc < 0) {
-		free(b);
+		sess_free(b);
 		errno = -rc;
 		return -1; /* logged where it failed */
 	}
 	/* listen() is no cancellation point of the kernel's, but the
 	 * handshake's waits are: b goes with a cancel there. */
-	pthread_cleanup_push(free, b);
+	pthread_cleanup_push(sess_free_cleanup, b);
 	ctl = request((fam == AF_INET6 && has6) || !has4 ? AF_INET6 : AF_INET,
 		      &e, b->desc, &bnd);
 	pthread_cleanup_pop(0);
 	if (ctl < 0) {
-		free(b);
+		sess_free(b);
 		errno = -ctl;
 		return -1;
 	}

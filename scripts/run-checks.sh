@@ -2,9 +2,9 @@
 # Runs every test suite `make check` owns and prints each runner's closing
 # line.  Exits nonzero if any suite failed.  With an argument, runs only the
 # named suites (format unit sanitize exports launcher resolver hooks fuzz
-# fake lab dns udp harden asyncmatrix async).
+# fake lab dns udp harden asyncmatrix async bind).
 cd "$(dirname "$0")/.." || exit 1
-suites=${*:-format unit sanitize exports launcher resolver hooks fuzz fake lab dns udp harden asyncmatrix async}
+suites=${*:-format unit sanitize exports launcher resolver hooks fuzz fake lab dns udp harden asyncmatrix async bind}
 rc=0
 for s in $suites; do
 	case $s in
@@ -54,6 +54,7 @@ for s in $suites; do
 	harden) echo "== harden (issue 7's defects)"; tests/lab/harden.sh || rc=1 ;;
 	asyncmatrix) echo "== asyncmatrix (issue 8: asynchronous connect)"; tests/lab/asyncmatrix.sh || rc=1 ;;
 	async) echo "== async (issue 8: real programs through a distant proxy)"; tests/lab/async.sh || rc=1 ;;
+	bind) echo "== bind (issue 9: inbound TCP through SOCKS BIND)"; tests/lab/bind.sh || rc=1 ;;
 	*) echo "run-checks: unknown suite $s" >&2; rc=1 ;;
 	esac
 done

@@ -476,10 +476,10 @@ static void local_servers(int fixed, int base)
 		close(c);
 		close(s);
 	}
-	fact(own_fds(NULL, 0) == base + 2,
+	fact(own_fds(NULL, 0) == base + 3,
 	     "the local servers opened no BIND session (the shim's fds: %d, "
 	     "want %d)",
-	     own_fds(NULL, 0), base + 2);
+	     own_fds(NULL, 0), base + 3);
 }
 
 /* -p: the listener's real port, for bind.sh. */
@@ -638,9 +638,10 @@ int main(int argc, char **argv)
 		fact(!is_wildcard(&g_bnd) && port_of(&g_bnd) != 0,
 		     "getsockname shows the proxy's address: %s", bb);
 		i = own_fds(list, sizeof(list));
-		fact(i == base + 2,
-		     "the shim holds 2 more fds (control + poke): %d:%s", i,
-		     list);
+		fact(i == base + 3,
+		     "the shim holds 3 more fds (control, poke, waiter's "
+		     "eventfd): %d:%s",
+		     i, list);
 		i = waiters_now(1);
 		fact(i == 1, "one socksify-bind thread (%d)", i);
 	} else {
@@ -741,7 +742,7 @@ int main(int argc, char **argv)
 
 			fact(d >= 0 && close(g_lfd) == 0, "dup then close one");
 			usleep(100000);
-			fact(own_fds(NULL, 0) == base + 2 && waiters() == 1,
+			fact(own_fds(NULL, 0) == base + 3 && waiters() == 1,
 			     "the dup keeps the session (the shim's fds: %d)",
 			     own_fds(NULL, 0));
 			fact(close(d) == 0, "close the dup");
