@@ -551,6 +551,14 @@ int sfy_socks_request(int fd, int sock_family, uint8_t cmd,
 	return socks_request(fd, sock_family, cmd, dst, dbuf, bnd, -1);
 }
 
+/* Whether handshake h ended waiting for the reply, none of it read. */
+static int hung_up_on_request(const struct hs *h)
+{
+	return (h->state == HS_REPLY ||
+		(h->state == HS_FAILED && h->failed_in == HS_REPLY)) &&
+	       h->inlen == 0;
+}
+
 static int socks_request(int fd, int sock_family, uint8_t cmd,
 			 const struct s5_addr *dst, const char *dbuf,
 			 struct s5_addr *bnd, int known_flags)
@@ -613,9 +621,12 @@ static int socks_request(int fd, int sock_family, uint8_t cmd,
 		} else if (rc == 0) {
 			rc = run_handshake(&d, bnd, deadline, sig_fd, &why);
 			d.done = rc == 0;
-			/* OpenSSH's -D hangs up on anything but CONNECT. */
+			/* OpenSSH's -D hangs up on anything but CONNECT:
+			 * an end (FIN, or an RST from recv) before the
+			 * reply's first byte.  A reply cut short is a
+			 * broken proxy, not a refusal. */
 			if (rc == -ECONNRESET && cmd != S5_CMD_CONNECT &&
-			    d.h.failed_in == HS_REPLY) {
+			    hung_up_on_request(&d.h)) {
 				rc = -EOPNOTSUPP;
 				why =
 				    "the proxy hung up on the request: it does "
