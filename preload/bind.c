@@ -905,8 +905,7 @@ static int open_session(const struct cfg *c, int fd, int fam,
 		errno = ENOMEM;
 		return -1;
 	}
-	b->ctl = b->poke = -1;
-	b->wake = new_wake();
+	b->ctl = b->poke = b->wake = -1;
 	b->lfam = fam;
 	b->expect = e;
 	b->timeout_ms = c->bind_timeout_ms;
@@ -930,6 +929,8 @@ static int open_session(const struct cfg *c, int fd, int fam,
 		return -1;
 	}
 	b->ctl = ctl;
+	/* Made only now: the failures above free b alone. */
+	b->wake = new_wake();
 	rc = sfy_bnd_sockaddr(ctl, fam, &bnd, &bsa, &blen);
 	if (rc < 0) {
 		sfy_log(
