@@ -6,6 +6,9 @@
 #   case.sh DIR SCENARIO PROXY_URL TIMEOUT LOG_LEVEL PROBE_ARGS...
 #
 # SCENARIO "none" starts no server (nothing listens on the proxy port).
+# From the environment: CASE_CONNS, the connections the server serves (1);
+# CASE_CONF, more config lines; CASE_LIMIT, the probe's bound in seconds
+# (10).
 # Leaves in DIR: conf, log (the server's record), out / err (the probe's
 # stdout / stderr), rc (the probe's exit status, 124 if it hung).
 set -u
@@ -20,7 +23,7 @@ dir=$1 scen=$2 proxy=$3 tmo=$4 lvl=$5
 shift 5
 
 ip link set lo up || { echo "case.sh: cannot bring lo up" >"$dir/err"; echo 3 >"$dir/rc"; exit 3; }
-printf 'timeout %s\nlog_level %s\n' "$tmo" "$lvl" >"$dir/conf"
+printf 'timeout %s\nlog_level %s\n%s\n' "$tmo" "$lvl" "${CASE_CONF:-}" >"$dir/conf"
 : >"$dir/log"
 
 host=127.0.0.1
@@ -28,7 +31,8 @@ case $proxy in *'[::1]'*) host=::1 ;; esac
 spid=
 if [ "$scen" != none ]; then
 	"$PY" "$HERE/fake_socks5.py" --host "$host" --port "$PORT" --scenario "$scen" \
-		--log "$dir/log" --ready "$dir/ready" --idle 12 2>"$dir/server.err" &
+		--log "$dir/log" --ready "$dir/ready" --idle 12 --conns "${CASE_CONNS:-1}" \
+		2>"$dir/server.err" &
 	spid=$!
 	for _ in $(seq 500); do
 		[ -e "$dir/ready" ] && break
@@ -37,7 +41,7 @@ if [ "$scen" != none ]; then
 	done
 fi
 
-timeout -k 1 10 env LD_PRELOAD="$LIB" SOCKSIFY_PROXY="$proxy" \
+timeout -k 1 "${CASE_LIMIT:-10}" env LD_PRELOAD="$LIB" SOCKSIFY_PROXY="$proxy" \
 	SOCKSIFY_CONF="$dir/conf" SOCKSIFY_LOG_LEVEL="$lvl" \
 	"$PROBE" "$@" >"$dir/out" 2>"$dir/err"
 echo $? >"$dir/rc"

@@ -13,6 +13,9 @@ scenario, one thread each, and exits once they are all done; it also exits
 by itself after --idle seconds (5) without any connection, and in any case
 after MAX_LIFE seconds.
 
+The bind_* scenarios serve a CONNECT (the client's control connection)
+and a BIND on two connections (--conns 2): see bind_session.
+
 --ready FILE is created once the socket listens (so a test can wait for it).
 --mark FILE gets one line ("reply", "close", ...) appended, and closed,
 just before the server writes its final answer to a request (success or
@@ -25,6 +28,8 @@ answers it has seen was told something before the server said it.
     auth HEX               the RFC 1929 request (VER ULEN UNAME PLEN PASSWD)
     request HEX            VER CMD RSV ATYP DST.ADDR DST.PORT
     app HEX                application bytes received after the reply
+                           (BIND: after the second reply and the peer's data)
+    ctl HEX                bytes on a BIND scenario's control connection
     eof                    the client closed (or reset) the connection
     short PHASE HEX        the client closed in the middle of a message
     timeout PHASE          the client sent nothing for a while
@@ -515,6 +520,119 @@ def udp_relay(mode):
     return run
 
 
+# BIND (RFC 1928 section 4).  The client first connects its control
+# connection (CONNECT, answered with a plain success; it stays open until
+# the client goes), then sends BIND on a second connection: the first
+# reply says where the proxy listens (BND), the second who connected, and
+# the peer's bytes follow.  Every connection gets the same scenario; the
+# command says which part it plays.
+BIND_BND = bytes([0x01, 127, 0, 0, 5]) + (4321).to_bytes(2, "big")
+BIND_PEER = bytes([0x01, 203, 0, 113, 10]) + (40000).to_bytes(2, "big")
+BIND_OTHER = bytes([0x01, 198, 51, 100, 7]) + (40000).to_bytes(2, "big")
+BIND_PEER_V6 = bytes([0x04]) + bytes.fromhex(
+    "20010db8000000000000000000000010") + (40000).to_bytes(2, "big")
+PEER_DATA = b"PEER-FIRST-BYTES"   # the peer's first bytes, after reply 2
+BIND_GAP = 0.3                    # seconds between the two replies
+BIND_OK = reply(0x00, BIND_BND)
+BIND_PEER_OK = reply(0x00, BIND_PEER)
+
+
+def reply_ok(r):
+    """Whether r is a well-formed success reply."""
+    return r[:3] == b"\x05\x00\x00" and r[3] in (0x01, 0x03, 0x04)
+
+
+def bind_session(first=BIND_OK, second=BIND_PEER_OK, cut_first=None,
+                 cut_second=None, after="answer", gap=BIND_GAP, split=False,
+                 together=False):
+    """first / second: the two BIND replies (a failure REP, or garbage,
+    ends the exchange: the server then waits for the client to go).
+    cut_first=k: only k bytes of the first reply, then a close (FIN);
+    cut_second=k: the first reply, then k bytes of the second, then a close.
+    after: "answer"; "close" or "reset" right after reading the request
+    (OpenSSH's -D hangs up on anything but CONNECT); "silent_first" (no
+    reply at all); "silent_second" (the first reply only).
+    split: the second reply one byte per write, its last byte in the same
+    write as the peer's data; together: both replies and the data in one
+    write (a peer that connected at once)."""
+    def run(c):
+        negotiate(c)
+        req = c.read_request()
+        if req[1] == 0x01:
+            c.log.mark("reply")
+            c.send(reply(0x00, BND_V4))
+            c.drain("ctl")
+            c.close()
+            return
+        if req[1] != 0x02:
+            c.log.write("error unexpected command %02x" % req[1])
+            c.close()
+            return
+        if after in ("close", "reset"):
+            c.log.mark(after)
+            if after == "reset":
+                c.reset()
+            else:
+                c.close_clean()
+            return
+        if after == "silent_first":
+            c.drain("raw")
+            c.close()
+            return
+        if cut_first is not None:
+            c.log.mark("cut first %d" % cut_first)
+            c.send(first[:cut_first], split=True, delay=0.01)
+            c.close_clean()
+            return
+        if together:
+            c.log.mark("reply")
+            c.send(first + second + PEER_DATA)
+        else:
+            c.log.mark("reply")
+            c.send(first)
+            if not reply_ok(first):
+                c.drain("raw")   # a failure (or garbage): the end
+                c.close()
+                return
+            if after == "silent_second":
+                c.drain("raw")
+                c.close()
+                return
+            time.sleep(gap)
+            if cut_second is not None:
+                c.log.mark("cut second %d" % cut_second)
+                c.send(second[:cut_second], split=True, delay=0.01)
+                c.close_clean()
+                return
+            c.log.mark("second")
+            if not reply_ok(second):
+                c.send(second)
+                c.drain("raw")
+                c.close()
+                return
+            if split:
+                c.send_split_tail(second, PEER_DATA)
+            else:
+                c.send(second + PEER_DATA)
+        try:
+            c.s.shutdown(socket.SHUT_WR)
+        except OSError:   # the client is gone already (it refused BND)
+            c.log.write("eof")
+            c.close()
+            return
+        c.drain()
+        c.close()
+    return run
+
+
+BIND_GARBAGE = {
+    "bad_ver": reply(0x00, BIND_BND, ver=0x04),
+    "bad_rsv": reply(0x00, BIND_BND, rsv=0x01),
+    "bad_atyp": reply(0x00, b"\x05" + BIND_BND[1:]),
+    "http": b"HTTP/1.0 200 OK\r\n\r\n",
+}
+
+
 SCENARIOS = {
     # slow answers: the handshake takes a while (tests that act during it)
     "slow_ok": slow_ok(0.4),
@@ -599,6 +717,43 @@ SCENARIOS = {
     "silent_auth": silent_at("auth", 0),
     "silent_request": silent_at("reply", 0),
     "silent_reply_5": silent_at("reply", 5),
+    # BIND: success, with the replies and the data in every arrangement
+    "bind_ok": bind_session(),
+    "bind_ok_split": bind_session(split=True),
+    "bind_ok_together": bind_session(together=True),
+    "bind_ok_slow": bind_session(gap=1.0),
+    "bind_ok_bnd_zero": bind_session(first=reply(0x00, BND_ZERO[:5] +
+                                                 (4321).to_bytes(2, "big"))),
+    "bind_ok_peer_v6": bind_session(second=reply(0x00, BIND_PEER_V6)),
+    # BIND: addresses a socket cannot show (a name; IPv6 for IPv4)
+    "bind_first_domain": bind_session(first=reply(0x00, BND_DOMAIN)),
+    "bind_first_v6": bind_session(first=reply(0x00, BND_V6)),
+    "bind_second_domain": bind_session(second=reply(0x00, BND_DOMAIN)),
+    # BIND: the proxy hangs up on the request, or never answers
+    "bind_close_request": bind_session(after="close"),
+    "bind_reset_request": bind_session(after="reset"),
+    "bind_silent_first": bind_session(after="silent_first"),
+    "bind_silent_second": bind_session(after="silent_second"),
+    # BIND: the second reply names someone else
+    "bind_other_peer": bind_session(second=reply(0x00, BIND_OTHER)),
+    # BIND: truncated replies (k bytes, then a FIN)
+    **{"bind_cut_first_%d" % n: bind_session(cut_first=n)
+       for n in range(len(BIND_OK))},
+    **{"bind_cut_second_%d" % n: bind_session(cut_second=n)
+       for n in range(len(BIND_PEER_OK))},
+    # BIND: failure codes in either reply
+    **{"bind_first_rep_%02x" % code: bind_session(first=reply(code, BND_ZERO))
+       for code in (0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09,
+                    0xff)},
+    **{"bind_second_rep_%02x" % code:
+       bind_session(second=reply(code, BND_ZERO))
+       for code in (0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09,
+                    0xff)},
+    # BIND: garbage in either reply
+    **{"bind_first_%s" % k: bind_session(first=v)
+       for k, v in BIND_GARBAGE.items()},
+    **{"bind_second_%s" % k: bind_session(second=v)
+       for k, v in BIND_GARBAGE.items()},
 }
 
 

@@ -11,6 +11,8 @@
 # the probe neither crashed nor hung, that no fd was left behind, the number
 # of "socksify:" lines on stderr (exactly one on failure, none on success),
 # and the bytes the client sent (greeting, RFC 1929, CONNECT request).
+# The BIND cases (bcase, at the end) drive tests/prog/bindfake.c, the
+# call-back pattern: listen() and accept() through the proxy's BIND.
 #
 #   tests/fake/run.sh [NAME_REGEX]      (run only the cases whose name matches)
 #
@@ -53,10 +55,13 @@ precondition() {
 	unshare -n ip link set lo up 2>/dev/null || { echo "cannot create a network namespace"; return 1; }
 	[ -x "$PY" ] || { echo "$PY missing"; return 1; }
 	[ -f "$LIBSOCKSIFY" ] || { echo "$LIBSOCKSIFY not built (make all)"; return 1; }
-	if [ ! -x "$PROBE" ] || [ "$PROBE" -ot "$TOP/tests/prog/probe.c" ]; then
-		make -s -C "$TOP" build/prog/probe >/dev/null 2>&1 ||
-			{ echo "cannot build build/prog/probe"; return 1; }
-	fi
+	local p
+	for p in probe bindfake; do
+		if [ ! -x "$TOP/build/prog/$p" ] || [ "$TOP/build/prog/$p" -ot "$TOP/tests/prog/$p.c" ]; then
+			make -s -C "$TOP" "build/prog/$p" >/dev/null 2>&1 ||
+				{ echo "cannot build build/prog/$p"; return 1; }
+		fi
+	done
 	return 0
 }
 
@@ -303,6 +308,219 @@ tcase proxy_v6_rep_04 rep_04 EHOSTUNREACH proxy="socks5://[::1]:1080" has="reque
 # --- the proxy is not there -------------------------------------------------
 tcase proxy_not_listening none ECONNREFUSED -- "${D4[@]}"
 tcase proxy_not_listening_v6dst none ECONNREFUSED -- 2001:db8::10 80
+
+# --- BIND (RFC 1928 section 4): the call-back pattern ----------------------
+# bindfake connects a control connection to 203.0.113.10:80 (CONNECT
+# through the fake server), then listens on a socket bound to port 0: the
+# shim sends BIND naming 203.0.113.10 on a connection of its own.  The
+# server's first reply says 127.0.0.5:4321, its second that 203.0.113.10:40000
+# connected, then PEER-FIRST-BYTES and a FIN follow.
+#
+# bcase NAME SCENARIO LISTEN ACCEPT [OPTIONS...] [-- BINDPROBE_ARGS...]
+#   LISTEN       0 or the errno listen() must fail with
+#   ACCEPT       ok, the errno accept() must fail with, or - (not reached)
+#   OPTIONS      out=REGEX       bindfake printed a line matching ^REGEX$
+#                has=REGEX       the server log has a line matching ^REGEX$
+#                errhas=REGEX    the one "socksify:" line matches REGEX
+#                errlines=N      "socksify:" lines on stderr (0 when both
+#                                calls succeed, else 1)
+#                ms=KEY:LO-HI    bindfake's KEY_ms line is in LO..HI
+#                conf=LINE       a config line (default "bind_timeout 2")
+#                limit=S         bindfake is killed after S s (default 8)
+#                fds=no          no fds_leaked line to check (--quick)
+#   BINDPROBE_ARGS default: the success checks (--expect, --send, --second)
+BIND_REQ=05020001cb00710a0000           # BIND, DST 203.0.113.10 port 0
+PEER_DATA=PEER-FIRST-BYTES
+BOK=(out="sockname=127.0.0.5:4321" out="accept_addr=203.0.113.10:40000"
+	out="peername=203.0.113.10:40000" out="accepted_sockname=127.0.0.5:4321"
+	out="data=ok" out="send=0" has="app 504f4e47" out="second_accept=-1 errno=EAGAIN")
+BLOCKING=(out="accepted_nonblock=0" out="accepted_cloexec=0")
+bcase() {
+	local name=$1 scen=$2 wl=$3 wa=$4
+	shift 4
+	if [ -n "$FILTER" ] && ! [[ $name =~ $FILTER ]]; then return 0; fi
+	local errlines=1 conf="bind_timeout 2" limit=8 fds=yes opts=() args=()
+	[ "$wl" = 0 ] && [ "$wa" = ok ] && errlines=0
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		case $1 in
+		errlines=*) errlines=${1#errlines=} ;;
+		conf=*) conf=${1#conf=} ;;
+		limit=*) limit=${1#limit=} ;;
+		fds=*) fds=${1#fds=} ;;
+		*) opts+=("$1") ;;
+		esac
+		shift
+	done
+	[ "${1:-}" = -- ] && shift
+	args=("$@")
+	[ ${#args[@]} -eq 0 ] && args=(--expect "$PEER_DATA" --send PONG --second)
+	local d=$WORK/$name
+	mkdir -p "$d"
+	CASE_CONNS=2 CASE_CONF=$conf CASE_LIMIT=$limit PROBE=$TOP/build/prog/bindfake \
+		"${UNSHARE[@]}" "$HERE/case.sh" "$d" "$scen" "$PROXY" 1 error \
+		203.0.113.10 80 "${args[@]}" >"$d/case.out" 2>&1
+
+	local why=() rc n o pat
+	rc=$(cat "$d/rc" 2>/dev/null || echo missing)
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		why+=("bindfake hung (killed by timeout $limit)")
+	elif [ "$rc" = missing ]; then
+		why+=("case did not run: $(head -c 300 "$d/case.out" | tr '\n' ' ')")
+	elif [ "$rc" -ge 128 ]; then
+		why+=("bindfake died by signal $((rc - 128))")
+	elif [ "$rc" != 0 ]; then
+		why+=("bindfake exited $rc: $(head -c 200 "$d/err" | tr '\n' ' ')")
+	fi
+	grep -qx control=0 "$d/out" || why+=("control connection: $(grep -m1 '^control=' "$d/out" || echo none)")
+	if [ "$wl" = 0 ]; then
+		grep -qx listen=0 "$d/out" || why+=("expected listen=0, got '$(grep -m1 '^listen=' "$d/out")'")
+	else
+		grep -qx "listen=-1 errno=$wl" "$d/out" ||
+			why+=("expected listen=-1 errno=$wl, got '$(grep -m1 '^listen=' "$d/out")'")
+	fi
+	case $wa in
+	-) grep -q '^accept=' "$d/out" && why+=("accept() was reached: $(grep -m1 '^accept=' "$d/out")") ;;
+	ok) grep -qx accept=ok "$d/out" || why+=("expected accept=ok, got '$(grep -m1 '^accept=' "$d/out")'") ;;
+	*) grep -qx "accept=-1 errno=$wa" "$d/out" ||
+		why+=("expected accept=-1 errno=$wa, got '$(grep -m1 '^accept=' "$d/out")'") ;;
+	esac
+	[ "$fds" = no ] || grep -qx 'fds_leaked=0' "$d/out" ||
+		why+=("fd leak: $(grep -m1 '^fds_leaked=' "$d/out" || echo 'no fds_leaked line')")
+	n=$(grep -c 'socksify:' "$d/err" 2>/dev/null)
+	[ "${n:-0}" = "$errlines" ] ||
+		why+=("stderr: ${n:-0} 'socksify:' lines, want $errlines [$(grep 'socksify:' "$d/err" | head -3 | tr '\n' '|')]")
+	grep -q "^request $BIND_REQ\$" "$d/log" ||
+		why+=("the server got no BIND request $BIND_REQ: $(grep '^request' "$d/log" | tr '\n' '|')")
+	grep -q '^error ' "$d/log" && why+=("fake server: $(grep -m1 '^error ' "$d/log")")
+	for o in "${opts[@]}"; do
+		case $o in
+		out=*)
+			pat=${o#out=}
+			grep -Eq "^($pat)\$" "$d/out" ||
+				why+=("want a line '$pat', got '$(grep -m1 "^${pat%%=*}=" "$d/out")'")
+			;;
+		has=*)
+			pat=${o#has=}
+			grep -Eq "^($pat)\$" "$d/log" ||
+				why+=("server log: want a line '$pat'")
+			;;
+		errhas=*)
+			grep 'socksify:' "$d/err" | grep -Eq -- "${o#errhas=}" ||
+				why+=("no log line matches '${o#errhas=}'")
+			;;
+		ms=*)
+			local key lo hi ms
+			key=${o#ms=}; lo=${key#*:}; key=${key%%:*}; hi=${lo#*-}; lo=${lo%-*}
+			ms=$(sed -n "s/^${key}_ms=//p" "$d/out")
+			if [ -z "$ms" ] || [ "$ms" -lt "$lo" ] || [ "$ms" -gt "$hi" ]; then
+				why+=("$key took ${ms:-?} ms, want $lo..$hi")
+			fi
+			;;
+		*) why+=("run.sh: unknown option $o") ;;
+		esac
+	done
+	if [ ${#why[@]} -eq 0 ]; then
+		pass "$name"
+	else
+		local IFS=';'
+		fail "$name: ${why[*]}"
+	fi
+}
+
+# success: the data byte-exact whatever the replies' arrangement; the names
+bcase bind_ok bind_ok 0 ok "${BOK[@]}" "${BLOCKING[@]}"
+bcase bind_ok_accept4 bind_ok 0 ok "${BOK[@]}" out="accepted_nonblock=1" \
+	out="accepted_cloexec=1" -- --accept4 --expect "$PEER_DATA" --send PONG --second
+bcase bind_ok_split bind_ok_split 0 ok "${BOK[@]}"
+bcase bind_ok_together bind_ok_together 0 ok "${BOK[@]}"
+# BND 0.0.0.0: the proxy's own address
+bcase bind_ok_bnd_zero bind_ok_bnd_zero 0 ok out="sockname=127.0.0.1:4321" \
+	out="accepted_sockname=127.0.0.1:4321" out="data=ok"
+# an IPv6 listener: the same session, v4-mapped
+bcase bind_ok_listener_v6 bind_ok 0 ok out="sockname=\[::ffff:127\.0\.0\.5\]:4321" \
+	out="accept_addr=\[::ffff:203\.0\.113\.10\]:40000" \
+	out="peername=\[::ffff:203\.0\.113\.10\]:40000" \
+	out="accepted_sockname=\[::ffff:127\.0\.0\.5\]:4321" out="data=ok" has="app 504f4e47" \
+	-- --v6 --expect "$PEER_DATA" --send PONG --second
+# getsockname before listen (curl -P -) makes the request then
+bcase bind_ok_sockname_first bind_ok 0 ok out="sockname_early=127.0.0.5:4321" "${BOK[@]}" \
+	-- --sockname-first --expect "$PEER_DATA" --send PONG --second
+# ... and a refusal then is reported by listen(), logged once
+bcase bind_rep_02_sockname_first bind_first_rep_02 EACCES - \
+	out="sockname_early=0\.0\.0\.0:[0-9]+" errhas='BIND for .*\(EACCES\)' -- --sockname-first
+# non-blocking: EAGAIN and not readable before the second reply, readable after
+bcase bind_early_eagain bind_ok_slow 0 ok out="early_accept=-1 errno=EAGAIN" \
+	out="poll_before=0" out="poll_after=1" "${BOK[@]}" \
+	-- --early --expect "$PEER_DATA" --send PONG --second
+
+# the first reply truncated at every byte: listen() fails at once
+for n in $(seq 0 9); do
+	if [ "$n" = 0 ]; then
+		bcase "bind_cut_first_$n" "bind_cut_first_$n" EOPNOTSUPP - \
+			errhas='hung up on the request' ms=listen:0-2000
+	else
+		bcase "bind_cut_first_$n" "bind_cut_first_$n" ECONNRESET - \
+			errhas='closed the connection' ms=listen:0-2000
+	fi
+done
+# the second reply truncated at every byte: accept() fails
+for n in $(seq 0 9); do
+	bcase "bind_cut_second_$n" "bind_cut_second_$n" 0 ECONNABORTED \
+		errhas='closed the connection' ms=accept:0-2500 out="second_accept=-1 errno=EAGAIN"
+done
+
+# failure codes: in the first reply listen()'s errno, in the second accept()'s
+for pair in 01:ECONNREFUSED 02:EACCES 03:ENETUNREACH 04:EHOSTUNREACH \
+	05:ECONNREFUSED 06:ETIMEDOUT 07:EOPNOTSUPP 08:EAFNOSUPPORT \
+	09:ECONNREFUSED ff:ECONNREFUSED; do
+	bcase "bind_first_rep_${pair%%:*}" "bind_first_rep_${pair%%:*}" "${pair#*:}" - \
+		errhas="BIND for .* failed: .*\(${pair#*:}\)"
+done
+for pair in 01:ECONNABORTED 02:EPERM 03:ECONNABORTED 04:ECONNABORTED \
+	05:ECONNABORTED 06:ECONNABORTED 07:ECONNABORTED 08:ECONNABORTED \
+	09:ECONNABORTED ff:ECONNABORTED; do
+	bcase "bind_second_rep_${pair%%:*}" "bind_second_rep_${pair%%:*}" 0 "${pair#*:}" \
+		errhas="BIND for .* failed: .*accept gets ${pair#*:}" out="second_accept=-1 errno=EAGAIN"
+done
+
+# garbage in either reply
+for g in bad_ver bad_rsv bad_atyp http; do
+	bcase "bind_first_$g" "bind_first_$g" EPROTO - errhas='BIND for .*\(EPROTO\)'
+	bcase "bind_second_$g" "bind_second_$g" 0 EPROTO errhas='garbled second reply.*EPROTO'
+done
+
+# nobody connects within bind_timeout 1: ETIMEDOUT after about 1 s
+bcase bind_silent_second bind_silent_second 0 ETIMEDOUT conf="bind_timeout 1" limit=5 \
+	ms=accept:700-3000 errhas='bind_timeout.*ETIMEDOUT'
+# the first reply never comes: the handshake's own bound (timeout 1)
+bcase bind_silent_first bind_silent_first ETIMEDOUT - ms=listen:700-3000 limit=5
+# OpenSSH's -D: it hangs up on BIND
+bcase bind_close_request bind_close_request EOPNOTSUPP - errhas='hung up on the request'
+bcase bind_reset_request bind_reset_request EOPNOTSUPP - errhas='hung up on the request'
+# someone else connected
+bcase bind_other_peer bind_other_peer 0 ECONNABORTED \
+	errhas='198\.51\.100\.7:40000 connected, not the expected peer' out="second_accept=-1 errno=EAGAIN"
+bcase bind_other_peer_v6 bind_ok_peer_v6 0 ECONNABORTED \
+	errhas='\[2001:db8::10\]:40000 connected, not the expected peer' -- --v6
+# an IPv6 peer cannot be shown on an IPv4 socket
+bcase bind_peer_v6_listener_v4 bind_ok_peer_v6 0 EAFNOSUPPORT errhas='the peer is IPv6'
+# a BND the socket cannot show: a name, or IPv6 on an IPv4 socket
+bcase bind_first_domain bind_first_domain EAFNOSUPPORT - errhas='names no address'
+bcase bind_first_v6 bind_first_v6 EAFNOSUPPORT - errhas='listens on an IPv6 address'
+bcase bind_first_v6_listener_v6 bind_first_v6 0 ok out="sockname=\[2001:db8:ffff::42\]:4321" \
+	out="accepted_sockname=\[2001:db8:ffff::42\]:4321" out="data=ok" \
+	-- --v6 --expect "$PEER_DATA"
+bcase bind_second_domain bind_second_domain 0 EPROTO errhas='second reply names no address'
+# a program that exits as soon as accept() fails still gets the line
+for n in 1 2 3; do
+	bcase "bind_log_before_exit_$n" bind_second_rep_05 0 ECONNABORTED fds=no \
+		errhas='accept gets ECONNABORTED' -- --quick
+done
+# the listener closed while the waiter waits: nothing left, nothing logged
+bcase bind_close_listener bind_silent_second 0 - errlines=0 out="closed_listener=1" \
+	-- --close-after 300
+bcase bind_close_listener_at_once bind_silent_second 0 - errlines=0 out="closed_listener=1" \
+	-- --close-after 0
 
 echo "fake: ran in $(($(date +%s) - T0)) s"
 summary fake
