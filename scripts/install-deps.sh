@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config uthash-dev check dante-server curl wget
 python3 netcat-openbsd iproute2 tcpdump libcap2-bin proxychains4 torsocks
 dante-client clang clang-format dnsmasq-base socat dnsutils strace nginx
-lftp microsocks python3-pyftpdlib"
+lftp microsocks python3-pyftpdlib ftp"
 # `make sanitize` needs gcc's libasan and libubsan: libasan8 and libubsan1
 # on Debian 12, which gcc-12 (build-essential) already depends on.
 

@@ -16,7 +16,8 @@
 #      in the shim's log: curl -P -, lftp (ftp:passive-mode off), Python
 #      ftplib (set_pasv(False)); IPv4 (PORT), IPv6 (EPRT) and by name
 #      through socks5h (v4only.socksify.test; lftp and ftplib use an IPv6
-#      socket for it); curl and lftp from the IPv6-only client c6
+#      socket for it); curl and lftp from the IPv6-only client c6; tnftp
+#      (ftp -A) over IPv4 and IPv6
 #   b  tests/prog/bindprobe.c under the shim: accept after poll, select,
 #      epoll level- and edge-triggered, epoll registered before listen,
 #      blocking accept, non-blocking accept (EAGAIN and no readiness before
@@ -288,6 +289,19 @@ else
 		run "ftplib_$tag" via "$url" "$PY" -c "$PYFTP" "$phost" file.txt "$OUT/ftplib_$tag.data"
 		ftp_check "a python ftplib set_pasv(False) RETR from $phost via $url ($how)" "ftplib_$tag" "$OUT/ftplib_$tag.data"
 	done
+	# tnftp (Debian's ftp) in active mode (-A), IPv4 and IPv6.
+	if command -v ftp >/dev/null 2>&1; then
+		for c in "v4 $U4 $T4" "v6 $U6 $T6"; do
+			read -r tag url fhost <<<"$c"
+			rm -f "$OUT/tnftp_$tag.data"
+			printf 'user anonymous x\nbinary\nget file.txt %s\nquit\n' \
+				"$OUT/tnftp_$tag.data" >"$OUT/tnftp_$tag.in"
+			run "tnftp_$tag" via "$url" ftp -A -n "$fhost" <"$OUT/tnftp_$tag.in"
+			ftp_check "a ftp -A (tnftp, active) get from $fhost via $url" "tnftp_$tag" "$OUT/tnftp_$tag.data"
+		done
+	else
+		skip "a ftp -A (tnftp)" "ftp not installed (scripts/install-deps.sh)"
+	fi
 	# An IPv6-only client (c6: no IPv4 but loopback) behind the proxy's
 	# IPv6 address.
 	U6ONLY="socks5://[$LAB_B6]:$LAB_PORT"
