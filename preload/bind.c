@@ -1374,6 +1374,18 @@ static int to_peer(int fd, const struct bsess *b)
 	return expect_any(&b->expect) || same_host(&info.peer, &b->expect);
 }
 
+/* The wait of sfy_bind_hold, on a held session b: poll is a cancellation
+ * point, and the reference goes with a cancel there. */
+static int held_poll(struct bsess *b, struct pollfd *lp, int ms)
+{
+	int got;
+
+	pthread_cleanup_push(release_cleanup, b);
+	got = sfy_real()->poll(lp, 1, ms);
+	pthread_cleanup_pop(0);
+	return got;
+}
+
 int sfy_bind_hold(struct pollfd *fds, nfds_t n, int rc)
 {
 	struct sfy_fdinfo info;
@@ -1403,12 +1415,13 @@ int sfy_bind_hold(struct pollfd *fds, nfds_t n, int rc)
 				}
 		if (wait_ms > 0) {
 			long long t0 = sfy_now_ms();
+			int got;
 
 			lp.fd = fds[i].fd;
 			lp.events = POLLIN;
 			lp.revents = 0;
-			if (sfy_real()->poll(&lp, 1, wait_ms) == 1 &&
-			    (lp.revents & POLLIN)) {
+			got = held_poll(b, &lp, wait_ms);
+			if (got == 1 && (lp.revents & POLLIN)) {
 				if (!fds[i].revents)
 					rc++;
 				fds[i].revents |= POLLIN;
