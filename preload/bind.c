@@ -1260,9 +1260,10 @@ static int accept_loop(int fd, struct bsess *b, const struct sfy_fdinfo *linfo,
 		if (sfy_is_fresh(nfd))
 			sfy_fresh_clear(nfd);
 		if (!is_poke(b, &a, alen) && is_loopback(&a)) {
-			/* a local client of the program's own */
+			/* a local client of the program's own; accept(2)
+			 * looks at len only when sa is given */
+			rc = sa ? sfy_sockaddr_out(sa, len, &a, alen) : 0;
 			pthread_setcancelstate(old, NULL);
-			rc = sfy_sockaddr_out(sa, len, &a, alen);
 			if (rc < 0) {
 				(void)REAL_CALL(close, nfd);
 				errno = -rc;
@@ -1305,8 +1306,9 @@ static int accept_loop(int fd, struct bsess *b, const struct sfy_fdinfo *linfo,
 			if (fdt_set(nfd, &info) < 0)
 				sfy_log(SFY_LOG_WARN,
 					"out of memory recording fd %d", nfd);
-			rc = sfy_sockaddr_out(sa, len, &b->sh->peer,
-					      b->sh->peerlen);
+			rc = sa ? sfy_sockaddr_out(sa, len, &b->sh->peer,
+						   b->sh->peerlen)
+				: 0;
 			if (rc < 0) {
 				fdt_del(nfd);
 				(void)REAL_CALL(close, nfd);
