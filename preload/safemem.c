@@ -283,8 +283,6 @@ int sfy_sockaddr_out(void *sa, unsigned int *len, const void *a,
 {
 	unsigned int have;
 
-	if (!sa && !len)
-		return 0;
 	if (sfy_copy_in(&have, len, sizeof(have)) < 0)
 		return -EFAULT;
 	if ((int)have < 0)

@@ -73,8 +73,9 @@ int sfy_copy_out(void *dst, const void *src, size_t len);
 
 /* An address out to the caller as getsockname(2), getpeername(2) and
  * accept(2) give one: *len in, the address truncated to it, the real size
- * (alen) back in *len.  sa and len both NULL (accept without an address)
- * is fine.  0, -EFAULT or -EINVAL (a negative *len). */
+ * (alen) back in *len; len NULL is EFAULT, as from the kernel (accept,
+ * which writes nothing without sa, calls this only with sa).  0, -EFAULT
+ * or -EINVAL (a negative *len). */
 int sfy_sockaddr_out(void *sa, unsigned int *len, const void *a,
 		     unsigned int alen);
 
