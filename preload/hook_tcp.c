@@ -770,6 +770,14 @@ static int shim_listen(int fd, int backlog)
 {
 	int rc = sfy_bind_listen(fd, backlog), saved;
 
+	if (rc == 0 && sfy_is_fresh(fd)) {
+		/* listening through BIND: it connects no more either (a
+		 * connect() on it is the kernel's EISCONN, and leaves the
+		 * session alone) */
+		saved = errno;
+		sfy_fresh_clear(fd);
+		errno = saved;
+	}
 	if (rc != 1)
 		return rc;
 	if (__builtin_expect(sfy_is_fresh(fd), 0)) {
