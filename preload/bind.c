@@ -589,7 +589,8 @@ static int start_waiter(struct bsess *b)
 
 /* --- listen -------------------------------------------------------------- */
 
-/* Where the poke goes: the listener's address, loopback for a wildcard. */
+/* Where the poke goes: the listener's address, loopback for a wildcard
+ * (::, 0.0.0.0, ::ffff:0.0.0.0). */
 static void poke_target(const struct sockaddr_storage *l, socklen_t llen,
 			struct sockaddr_storage *t, socklen_t *tlen)
 {
@@ -605,6 +606,14 @@ static void poke_target(const struct sockaddr_storage *l, socklen_t llen,
 
 		if (IN6_IS_ADDR_UNSPECIFIED(&i->sin6_addr))
 			i->sin6_addr = in6addr_loopback;
+		else if (IN6_IS_ADDR_V4MAPPED(&i->sin6_addr) &&
+			 !memcmp(&i->sin6_addr.s6_addr[12], "\0\0\0\0", 4)) {
+			/* ::ffff:0.0.0.0, IPv4's wildcard: bound there, the
+			 * poke would not know its own source address (the
+			 * filter and is_poke compare it) */
+			i->sin6_addr.s6_addr[12] = 127;
+			i->sin6_addr.s6_addr[15] = 1;
+		}
 	}
 }
 
