@@ -52,7 +52,13 @@ enum bstate {
 	B_READY,       /* the peer connected: the poke is on its way */
 	B_FAILED,      /* err says why; the poke wakes accept to report it */
 	B_TAKEN,       /* accept() handed the stream (or the error) over */
+	B_DECIDING,    /* a waiter claimed the outcome, READY or FAILED next */
 };
+
+/* How long past the deadline a process that watches the reader waits
+ * before it takes the wait over from a reader that is still there (its
+ * pid lives on, its waiter perhaps not: it exec()ed) and ends it. */
+#define ORPHAN_MS 1000
 
 /* The part children of fork() share. */
 struct bshared {
@@ -445,7 +451,8 @@ static int wait_turn(struct bsess *b, struct s5_addr *peer, const char **why)
 							       0);
 			break;
 		}
-		if (own == 0 || owner_gone(own, &pidfd, &watched)) {
+		if (own == 0 || owner_gone(own, &pidfd, &watched) ||
+		    sfy_now_ms() > sh->deadline + ORPHAN_MS) {
 			atomic_compare_exchange_strong(&sh->owner, &own, me);
 			continue;
 		}
@@ -471,6 +478,21 @@ static int poke(struct bsess *b)
 	    errno == EINPROGRESS)
 		return 0;
 	return -errno;
+}
+
+/* The waiter of b stops (g_bind_lock held, and dropped here); b goes when
+ * its last record went meanwhile. */
+static void waiter_done(struct bsess *b)
+{
+	b->running = 0;
+	uncount(b);
+	if (b->refs <= 0) {
+		unlink_locked(b);
+		pthread_mutex_unlock(&g_bind_lock);
+		sess_free(b);
+		return;
+	}
+	pthread_mutex_unlock(&g_bind_lock);
 }
 
 static void *waiter(void *arg)
@@ -529,15 +551,14 @@ static void *waiter(void *arg)
 
 			atomic_compare_exchange_strong(&b->sh->owner, &me, 0);
 		}
-		b->running = 0;
-		uncount(b);
-		if (b->refs <= 0) {
-			unlink_locked(b);
-			pthread_mutex_unlock(&g_bind_lock);
-			sess_free(b);
-			return NULL;
-		}
-		pthread_mutex_unlock(&g_bind_lock);
+		waiter_done(b);
+		return NULL;
+	}
+	/* One process decides: a reader whose wait was taken over past the
+	 * deadline (ORPHAN_MS) may still come back here. */
+	st = B_WAITING;
+	if (!atomic_compare_exchange_strong(&b->sh->state, &st, B_DECIDING)) {
+		waiter_done(b);
 		return NULL;
 	}
 	if (rc == 0) {
