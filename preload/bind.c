@@ -14,7 +14,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/filter.h>
+#include <linux/futex.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -63,6 +65,9 @@ enum bstate {
 /* The part children of fork() share. */
 struct bshared {
 	_Atomic int state;
+	/* Bumped at each change of state and each cancel (a futex word:
+	 * linger waits on it, in every process). */
+	_Atomic int seq;
 	/* The process reading the second reply (0: none).  The others
 	 * watch it, and one takes over when it exits or lets go. */
 	_Atomic int owner;
@@ -187,12 +192,32 @@ static void uncount(struct bsess *b)
 	}
 }
 
+/* Wakes the waiters of every process that linger on sh (a futex word in
+ * the shared page, not a private one). */
+static void state_wake(struct bshared *sh)
+{
+	atomic_fetch_add(&sh->seq, 1);
+	(void)syscall(SYS_futex, &sh->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
 static void wake_up(struct bsess *b)
 {
 	uint64_t one = 1;
 
 	if (b->wake >= 0)
 		(void)!write(b->wake, &one, sizeof(one));
+	if (b->sh)
+		state_wake(b->sh);
+}
+
+/* Our own fds of a session that is over (g_bind_lock held). */
+static void close_own(struct bsess *b)
+{
+	if (b->ctl >= 0)
+		sfy_own_close(b->ctl);
+	if (b->poke >= 0)
+		sfy_own_close(b->poke);
+	b->ctl = b->poke = -1;
 }
 
 /* A fresh eventfd of ours, or -1. */
@@ -252,7 +277,11 @@ static void fork_parent(void)
 
 /* The child has no waiter: the parent's serves both (the shared page).
  * A session whose last record went while the parent's waiter ran is the
- * child's to free (its copies of our fds). */
+ * child's to free (its copies of our fds); one another process took
+ * already leaves the child nothing to hold (its copy of the stream would
+ * keep it open); any other gets a waiter of the child's own, which
+ * watches the reader (and takes over when it goes) and, once a process
+ * took the stream, drops the child's copies (linger). */
 static void fork_child(void)
 {
 	struct bsess **p = &g_sessions, *b;
@@ -269,10 +298,13 @@ static void fork_child(void)
 			continue;
 		}
 		p = &b->next;
-		/* This process watches the reader too, and takes over
-		 * when it goes (the parent exits, or closes its copy). */
-		if (b->listening && b->wake >= 0 &&
-		    atomic_load(&b->sh->state) == B_WAITING) {
+		if (!b->listening)
+			continue;
+		if (atomic_load(&b->sh->state) == B_TAKEN) {
+			close_own(b);
+			continue;
+		}
+		if (b->wake >= 0) {
 			atomic_store(&b->cancel, 0);
 			b->running = 1;
 			if (start_waiter(b) < 0)
@@ -480,6 +512,47 @@ static int poke(struct bsess *b)
 	return -errno;
 }
 
+/*
+ * After the outcome, until a process takes it (accept) or this one lets go
+ * (its last record of the listener goes): the process that took the stream
+ * holds it, and every other one drops its copies of the control
+ * connection, or the peer would see no end of the stream while any copy
+ * is open (fork: an accepted socket of the kernel's is only the
+ * acceptor's); a failed session's control connection goes at once, its
+ * poke once taken (closed before it is accepted, it might never arrive).
+ */
+static void linger(struct bsess *b)
+{
+	struct bshared *sh = b->sh;
+	struct timespec tick = {1, 0};
+	int st, seq;
+
+	for (;;) {
+		/* First: a change or a cancel after this makes the wait
+		 * below return at once. */
+		seq = atomic_load(&sh->seq);
+		if (atomic_load(&b->cancel))
+			return;
+		st = atomic_load(&sh->state);
+		if (st == B_FAILED || st == B_TAKEN) {
+			pthread_mutex_lock(&g_bind_lock);
+			if (st == B_TAKEN) {
+				close_own(b);
+			} else if (b->ctl >= 0) {
+				sfy_own_close(b->ctl);
+				b->ctl = -1;
+			}
+			pthread_mutex_unlock(&g_bind_lock);
+			if (st == B_TAKEN)
+				return;
+		}
+		/* Woken by a change of state in any process, or a cancel
+		 * here; the tick is a safety net. */
+		(void)syscall(SYS_futex, &sh->seq, FUTEX_WAIT, seq, &tick, NULL,
+			      0);
+	}
+}
+
 /* The waiter of b stops (g_bind_lock held, and dropped here); b goes when
  * its last record went meanwhile. */
 static void waiter_done(struct bsess *b)
@@ -544,9 +617,9 @@ static void *waiter(void *arg)
 	if (rc == -EXDEV)
 		rc = -ECONNABORTED;
 	pthread_mutex_lock(&g_bind_lock);
-	if (atomic_load(&b->cancel) || rc == -ECANCELED || rc == -EALREADY) {
-		/* The last record went, or another process finished. */
-		if (rc != -EALREADY && atomic_load(&b->sh->owner) == getpid()) {
+	if (atomic_load(&b->cancel) || rc == -ECANCELED) {
+		/* The last record went. */
+		if (atomic_load(&b->sh->owner) == getpid()) {
 			int me = getpid();
 
 			atomic_compare_exchange_strong(&b->sh->owner, &me, 0);
@@ -557,7 +630,13 @@ static void *waiter(void *arg)
 	/* One process decides: a reader whose wait was taken over past the
 	 * deadline (ORPHAN_MS) may still come back here. */
 	st = B_WAITING;
-	if (!atomic_compare_exchange_strong(&b->sh->state, &st, B_DECIDING)) {
+	if (rc == -EALREADY ||
+	    !atomic_compare_exchange_strong(&b->sh->state, &st, B_DECIDING)) {
+		/* Another process decided. */
+		uncount(b);
+		pthread_mutex_unlock(&g_bind_lock);
+		linger(b);
+		pthread_mutex_lock(&g_bind_lock);
 		waiter_done(b);
 		return NULL;
 	}
@@ -570,6 +649,7 @@ static void *waiter(void *arg)
 		st = B_FAILED;
 	}
 	atomic_store_explicit(&b->sh->state, st, memory_order_release);
+	state_wake(b->sh);
 	if (st == B_FAILED && b->ctl >= 0) {
 		sfy_own_close(b->ctl); /* nothing more to read from it */
 		b->ctl = -1;
@@ -577,7 +657,6 @@ static void *waiter(void *arg)
 	pk = poke(b);
 	if (pk < 0)
 		memcpy(pbuf, b->desc, sizeof(pbuf) - 1);
-	b->running = 0;
 	uncount(b);
 	pthread_mutex_unlock(&g_bind_lock);
 	if (pk < 0) {
@@ -587,6 +666,9 @@ static void *waiter(void *arg)
 		    "BIND for %.60s...: cannot wake the listening socket (%s)",
 		    pbuf, strerrorname_np(-pk));
 	}
+	linger(b);
+	pthread_mutex_lock(&g_bind_lock);
+	waiter_done(b);
 	return NULL;
 }
 
@@ -1168,16 +1250,6 @@ static void release_cleanup(void *p)
 	sess_release(p);
 }
 
-/* Our own fds of a session that is over (g_bind_lock held). */
-static void close_own(struct bsess *b)
-{
-	if (b->ctl >= 0)
-		sfy_own_close(b->ctl);
-	if (b->poke >= 0)
-		sfy_own_close(b->poke);
-	b->ctl = b->poke = -1;
-}
-
 static int is_loopback(const struct sockaddr_storage *a)
 {
 	if (a->ss_family == AF_INET)
@@ -1326,6 +1398,8 @@ static int accept_loop(int fd, struct bsess *b, const struct sfy_fdinfo *linfo,
 			rc = -EAGAIN; /* a stray poke: look again */
 		}
 		pthread_mutex_unlock(&g_bind_lock);
+		if (rc != -EAGAIN)
+			state_wake(b->sh); /* the others drop their copies */
 		if (rc < 0)
 			(void)REAL_CALL(close, nfd);
 		if (rc == -EAGAIN) {
