@@ -693,10 +693,14 @@ static int start_waiter(struct bsess *b)
 /* --- listen -------------------------------------------------------------- */
 
 /* Where the poke goes: the listener's address, loopback for a wildcard
- * (::, 0.0.0.0, ::ffff:0.0.0.0). */
+ * (0.0.0.0, ::ffff:0.0.0.0; :: is ::ffff:127.0.0.1 when dual, a listener
+ * that takes IPv4 too, else ::1). */
 static void poke_target(const struct sockaddr_storage *l, socklen_t llen,
-			struct sockaddr_storage *t, socklen_t *tlen)
+			int dual, struct sockaddr_storage *t, socklen_t *tlen)
 {
+	static const uint8_t v4lo[16] = {0, 0, 0,    0,	   0,	0, 0, 0,
+					 0, 0, 0xff, 0xff, 127, 0, 0, 1};
+
 	memcpy(t, l, llen);
 	*tlen = llen;
 	if (l->ss_family == AF_INET) {
@@ -707,7 +711,11 @@ static void poke_target(const struct sockaddr_storage *l, socklen_t llen,
 	} else {
 		struct sockaddr_in6 *i = (struct sockaddr_in6 *)t;
 
-		if (IN6_IS_ADDR_UNSPECIFIED(&i->sin6_addr))
+		if (IN6_IS_ADDR_UNSPECIFIED(&i->sin6_addr) && dual)
+			/* IPv4's loopback, there even where IPv6 is disabled
+			 * (::1 is not, and the poke could not be made) */
+			memcpy(&i->sin6_addr, v4lo, sizeof(v4lo));
+		else if (IN6_IS_ADDR_UNSPECIFIED(&i->sin6_addr))
 			i->sin6_addr = in6addr_loopback;
 		else if (IN6_IS_ADDR_V4MAPPED(&i->sin6_addr) &&
 			 !memcmp(&i->sin6_addr.s6_addr[12], "\0\0\0\0", 4)) {
@@ -856,6 +864,12 @@ static int make_poke(struct bsess *b)
 	if (s < 0)
 		return -errno;
 	s = sfy_own_new(s);
+	if (b->lfam == AF_INET6) {
+		int off = 0; /* a v4-mapped source, whatever bindv6only says */
+
+		(void)setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &off,
+				 sizeof(off));
+	}
 	memcpy(&src, &b->target, b->targetlen);
 	((struct sockaddr_in *)&src)->sin_port = 0; /* same offset in v6 */
 	if (REAL_CALL(bind, s, (struct sockaddr *)&src, b->targetlen) < 0 ||
@@ -1092,14 +1106,20 @@ static int open_session(const struct cfg *c, int fd, int fam,
 static int arm(int fd, struct bsess *b, int backlog)
 {
 	struct sockaddr_storage l;
-	socklen_t llen = sizeof(l);
-	int rc;
+	socklen_t llen = sizeof(l), ol;
+	int rc, v6only;
 
 	if (REAL_CALL(getsockname, fd, (struct sockaddr *)&l, &llen) < 0) {
 		rc = -errno;
 		goto fail;
 	}
-	poke_target(&l, llen, &b->target, &b->targetlen);
+	v6only = 1;
+	ol = sizeof(v6only);
+	if (l.ss_family == AF_INET6 && REAL_CALL(getsockopt, fd, IPPROTO_IPV6,
+						 IPV6_V6ONLY, &v6only, &ol) < 0)
+		v6only = 1;
+	poke_target(&l, llen, l.ss_family == AF_INET6 && !v6only, &b->target,
+		    &b->targetlen);
 	rc = make_poke(b);
 	if (rc < 0)
 		goto fail;

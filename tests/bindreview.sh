@@ -1,7 +1,8 @@
 #!/bin/bash
 # tests/bindreview.sh - the BIND review's regressions (tests/prog/bindreview.c):
 # each case in a private network namespace with only lo (plus 10.9.9.9 and
-# fd00::9 on it, addresses that are not loopback), the program's own small
+# fd00::9 on it, addresses that are not loopback; dualnov6: IPv6 disabled),
+# the program's own small
 # SOCKS5 server on 127.0.0.1:1080, bind_timeout 10 (orphan: 1).
 #
 #   tests/bindreview.sh [CASE...]     (default: every case but misfire, a
@@ -19,7 +20,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 LIB=${SOCKSIFY_TEST_LIB:-$LIBSOCKSIFY}
 PROG=$TOP/build/prog/bindreview
-CASES=${*:-wakeleak pollcancel acceptnull namenull forkeof orphan filter listenconnect}
+CASES=${*:-wakeleak pollcancel acceptnull namenull forkeof orphan filter dualnov6 listenconnect}
 
 UNSHARE=(unshare -n)
 [ "$(id -u)" -ne 0 ] && UNSHARE=(unshare -rn)
@@ -46,6 +47,10 @@ for c in $CASES; do
 		ip link set lo up
 		ip addr add 10.9.9.9/32 dev lo
 		ip addr add fd00::9/128 dev lo nodad
+		if [ "$5" = dualnov6 ]; then
+			sysctl -qw net.ipv6.conf.lo.disable_ipv6=1
+			sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+		fi
 		exec env LD_PRELOAD="$1" SOCKSIFY_PROXY=socks5://127.0.0.1:1080 \
 			SOCKSIFY_CONF="$2" SOCKSIFY_BIND="$3" \
 			timeout -k 1 30 "$4" "$5"

@@ -33,6 +33,9 @@
  *                          fd00::9 dropped, the stream delivered; IPv4,
  *                          IPv6 dual-stack and v6only wildcards, specific
  *                          IPv4 / IPv6 / v4-mapped addresses, ::ffff:0.0.0.0
+ *   bindreview dualnov6    a dual-stack listener ([::], IPV6_V6ONLY off)
+ *                          where IPv6 is disabled: listen() works, the
+ *                          stream arrives, IPv4 loopback clients get in
  *   bindreview listenconnect  connect() on a listening BIND socket fails
  *                          EISCONN (the kernel's answer) and the session
  *                          lives on
@@ -703,6 +706,15 @@ static void filter(void)
 	filter_one(AF_INET6, "::ffff:0.0.0.0", 0, v4ok, v4bad);
 }
 
+/* A dual-stack listener on a machine whose loopback has no IPv6 (run with
+ * IPv6 disabled): the poke cannot come from ::1. */
+static void dualnov6(void)
+{
+	const char *ok[] = {"127.0.0.1>127.0.0.1", NULL};
+
+	filter_one(AF_INET6, "::", 0, ok, NULL);
+}
+
 static void listenconnect(void)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(80)};
@@ -795,6 +807,8 @@ int main(int argc, char **argv)
 		orphan();
 	else if (!strcmp(c, "filter"))
 		filter();
+	else if (!strcmp(c, "dualnov6"))
+		dualnov6();
 	else if (!strcmp(c, "listenconnect"))
 		listenconnect();
 	else if (!strcmp(c, "misfire"))
