@@ -205,7 +205,7 @@ static void wake_up(struct bsess *b)
 	uint64_t one = 1;
 
 	if (b->wake >= 0)
-		(void)!write(b->wake, &one, sizeof(one));
+		(void)!sfy_real()->write(b->wake, &one, sizeof(one));
 	if (b->sh)
 		state_wake(b->sh);
 }
@@ -398,7 +398,7 @@ static int second_reply(struct bsess *b, struct s5_addr *peer, const char **why)
 			return -errno;
 		}
 		if (pfd[1].revents)
-			(void)!read(b->wake, &v, sizeof(v));
+			(void)!sfy_real()->read(b->wake, &v, sizeof(v));
 		if (atomic_load(&b->cancel))
 			return -ECANCELED;
 		if (!pfd[0].revents)
@@ -494,7 +494,7 @@ static int wait_turn(struct bsess *b, struct s5_addr *peer, const char **why)
 		pfd[1].events = POLLIN;
 		pfd[0].revents = pfd[1].revents = 0;
 		if (sfy_real()->poll(pfd, 2, 250) > 0 && pfd[0].revents)
-			(void)!read(b->wake, &v, sizeof(v));
+			(void)!sfy_real()->read(b->wake, &v, sizeof(v));
 	}
 	if (pidfd >= 0)
 		sfy_own_close(pidfd);
