@@ -200,12 +200,18 @@ static void state_wake(struct bshared *sh)
 	(void)syscall(SYS_futex, &sh->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+/* Wakes b's waiters.  Called under the fd table's lock and g_bind_lock
+ * (sess_release, from a close()): write is a cancellation point, and a
+ * thread cancelled there would take both locks with it. */
 static void wake_up(struct bsess *b)
 {
 	uint64_t one = 1;
+	int old;
 
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
 	if (b->wake >= 0)
 		(void)!sfy_real()->write(b->wake, &one, sizeof(one));
+	pthread_setcancelstate(old, NULL);
 	if (b->sh)
 		state_wake(b->sh);
 }

@@ -33,6 +33,9 @@
  *                          fd00::9 dropped, the stream delivered; IPv4,
  *                          IPv6 dual-stack and v6only wildcards, specific
  *                          IPv4 / IPv6 / v4-mapped addresses, ::ffff:0.0.0.0
+ *   bindreview cancelclose a thread cancelled in close() of a BIND
+ *                          listener whose waiter runs leaves no lock of
+ *                          the shim's held (the fd table still answers)
  *   bindreview dualnov6    a dual-stack listener ([::], IPV6_V6ONLY off)
  *                          where IPv6 is disabled: listen() works, the
  *                          stream arrives, IPv4 loopback clients get in
@@ -706,6 +709,69 @@ static void filter(void)
 	filter_one(AF_INET6, "::ffff:0.0.0.0", 0, v4ok, v4bad);
 }
 
+static atomic_int g_step;
+
+/* Closes listener arg with a cancel pending: close() is a cancellation
+ * point, and the cancel acts in it. */
+static void *close_thread(void *arg)
+{
+	int l = (int)(long)arg, old;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	atomic_store(&g_step, 1);
+	while (atomic_load(&g_step) != 2) /* cancelled meanwhile */
+		sleep_ms(5);
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+	close(l);
+	return NULL;
+}
+
+static void *peer_thread(void *arg)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	getpeername((int)(long)arg, (struct sockaddr *)&ss, &sl);
+	return NULL;
+}
+
+/* A thread cancelled in close() of a BIND listener whose waiter runs
+ * leaves the shim's locks free: the fd table still answers. */
+static void cancelclose(void)
+{
+	struct timespec until;
+	pthread_t t, p;
+	void *ret;
+	int c, l, rc;
+
+	g_delay_ms = -1;
+	c = proxied();
+	l = listener(AF_INET, "0.0.0.0", 0, -1);
+	if (c < 0 || l < 0)
+		return;
+	pthread_create(&t, NULL, close_thread, (void *)(long)l);
+	while (atomic_load(&g_step) != 1)
+		sleep_ms(5);
+	pthread_cancel(t);
+	atomic_store(&g_step, 2);
+	pthread_join(t, &ret);
+	fact(ret == PTHREAD_CANCELED, "[cancelclose] the thread was "
+				      "cancelled in close()");
+	pthread_create(&p, NULL, peer_thread, (void *)(long)c);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 3;
+	rc = pthread_timedjoin_np(p, &ret, &until);
+	fact(rc == 0,
+	     "[cancelclose] getpeername() on a proxied connection "
+	     "afterwards returns (%s)",
+	     rc == 0 ? "yes" : "hangs: the fd table's lock was lost");
+	if (rc != 0) {
+		fflush(stdout);
+		_exit(1);
+	}
+	close(c);
+}
+
 /* A dual-stack listener on a machine whose loopback has no IPv6 (run with
  * IPv6 disabled): the poke cannot come from ::1. */
 static void dualnov6(void)
@@ -807,6 +873,8 @@ int main(int argc, char **argv)
 		orphan();
 	else if (!strcmp(c, "filter"))
 		filter();
+	else if (!strcmp(c, "cancelclose"))
+		cancelclose();
 	else if (!strcmp(c, "dualnov6"))
 		dualnov6();
 	else if (!strcmp(c, "listenconnect"))
