@@ -167,11 +167,6 @@ static void sess_free(struct bsess *b)
 	free(b);
 }
 
-static void sess_free_cleanup(void *b)
-{
-	sess_free(b);
-}
-
 static void unlink_locked(struct bsess *b)
 {
 	struct bsess **p;
@@ -979,14 +974,6 @@ static int family_of(int fd)
 	return k.dom;
 }
 
-static void ctl_cleanup(void *arg)
-{
-	int *ctl = arg;
-
-	if (*ctl >= 0)
-		sfy_own_close(*ctl);
-}
-
 /* The BIND request on a control connection of ours (family cfam).
  * Returns it, or -errno (logged). */
 static int request(int cfam, const struct s5_addr *e, const char *desc,
@@ -1004,19 +991,17 @@ static int request(int cfam, const struct s5_addr *e, const char *desc,
 		return rc;
 	}
 	ctl = sfy_own_new(ctl);
-	pthread_cleanup_push(ctl_cleanup, &ctl);
 	rc = sfy_socks_request(ctl, cfam, S5_CMD_BIND, e, desc, bnd);
-	if (rc == 0) {
-		rc = ctl;
-		ctl = -1;
-	}
-	pthread_cleanup_pop(1);
+	if (rc == 0)
+		return ctl;
+	sfy_own_close(ctl);
 	return rc;
 }
 
 /* Phase 1: the BIND request and its first reply, on a control connection
  * of ours; fd gets its record (what getsockname shows).  Returns 0 or -1
- * with errno set (logged). */
+ * with errno set (logged).  Runs with cancellation off (see
+ * sfy_bind_listen). */
 static int open_session(const struct cfg *c, int fd, int fam,
 			const struct sockaddr_storage *l, socklen_t llen)
 {
@@ -1049,12 +1034,8 @@ static int open_session(const struct cfg *c, int fd, int fam,
 		errno = -rc;
 		return -1; /* logged where it failed */
 	}
-	/* listen() is no cancellation point of the kernel's, but the
-	 * handshake's waits are: b goes with a cancel there. */
-	pthread_cleanup_push(sess_free_cleanup, b);
 	ctl = request((fam == AF_INET6 && has6) || !has4 ? AF_INET6 : AF_INET,
 		      &e, b->desc, &bnd);
-	pthread_cleanup_pop(0);
 	if (ctl < 0) {
 		sess_free(b);
 		errno = -ctl;
@@ -1165,7 +1146,7 @@ fail:
 	return -1;
 }
 
-int sfy_bind_listen(int fd, int backlog)
+static int bind_listen(int fd, int backlog)
 {
 	const struct cfg *c;
 	struct sockaddr_storage l;
@@ -1235,7 +1216,7 @@ static void note_failure(int fd, int err)
 	(void)fdt_set(fd, &info);
 }
 
-int sfy_bind_early(int fd, int fam)
+static int bind_early(int fd, int fam)
 {
 	const struct cfg *c = sfy_config(NULL);
 	struct sockaddr_storage l;
@@ -1250,7 +1231,7 @@ int sfy_bind_early(int fd, int fam)
 	return -1;
 }
 
-void sfy_bind_sockname(int fd)
+static void bind_sockname(int fd)
 {
 	const struct cfg *c;
 	struct sockaddr_storage l;
@@ -1267,6 +1248,49 @@ void sfy_bind_sockname(int fd)
 		note_failure(fd, errno);
 out:
 	errno = saved;
+}
+
+/*
+ * listen(), bind() and getsockname() are no cancellation points
+ * (pthreads(7)), and a program may hold a lock of its own across them;
+ * the BIND handshake's waits, the config's loading and the closes of
+ * sfy_own_new are.  So these run with cancellation off: a cancel meanwhile
+ * acts at the program's next cancellation point.
+ */
+int sfy_bind_listen(int fd, int backlog)
+{
+	int old, rc, e;
+
+	if (sfy_busy)
+		return 1;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	rc = bind_listen(fd, backlog);
+	e = errno;
+	pthread_setcancelstate(old, NULL);
+	errno = e;
+	return rc;
+}
+
+int sfy_bind_early(int fd, int fam)
+{
+	int old, rc, e;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	rc = bind_early(fd, fam);
+	e = errno;
+	pthread_setcancelstate(old, NULL);
+	errno = e;
+	return rc;
+}
+
+void sfy_bind_sockname(int fd)
+{
+	int old, e = errno;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	bind_sockname(fd);
+	pthread_setcancelstate(old, NULL);
+	errno = e;
 }
 
 /* --- accept -------------------------------------------------------------- */

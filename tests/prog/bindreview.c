@@ -36,6 +36,10 @@
  *   bindreview cancelclose a thread cancelled in close() of a BIND
  *                          listener whose waiter runs leaves no lock of
  *                          the shim's held (the fd table still answers)
+ *   bindreview cancelpoint listen() and getsockname(), which are no
+ *                          cancellation points, are not made ones by the
+ *                          BIND handshake in them (a thread cancelled there
+ *                          goes on and unlocks its mutex)
  *   bindreview dualnov6    a dual-stack listener ([::], IPV6_V6ONLY off)
  *                          where IPv6 is disabled: listen() works, the
  *                          stream arrives, IPv4 loopback clients get in
@@ -89,6 +93,7 @@ static void sleep_ms(int ms)
 static int g_refuse;		 /* BIND: reply 7 */
 static int g_delay_ms = 200;	 /* BIND: the second reply after; -1 never */
 static int g_send;		 /* CONNECT: send "DATA" */
+static int g_first_ms;		 /* BIND: the first reply after */
 static atomic_int g_binds;	 /* BIND requests seen */
 static atomic_llong g_peer_sent; /* when "PEER" went out */
 static atomic_llong g_peer_eof;	 /* when the program's end closed */
@@ -149,6 +154,8 @@ static void *conn_main(void *arg)
 		(void)!send(s, bind_no, sizeof(bind_no), MSG_NOSIGNAL);
 		goto out;
 	}
+	if (g_first_ms)
+		sleep_ms(g_first_ms);
 	(void)!send(s, bind_ok, sizeof(bind_ok), MSG_NOSIGNAL);
 	if (g_delay_ms < 0) {
 		drain(s);
@@ -709,6 +716,7 @@ static void filter(void)
 	filter_one(AF_INET6, "::ffff:0.0.0.0", 0, v4ok, v4bad);
 }
 
+static pthread_mutex_t g_m = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int g_step;
 
 /* Closes listener arg with a cancel pending: close() is a cancellation
@@ -770,6 +778,53 @@ static void cancelclose(void)
 		_exit(1);
 	}
 	close(c);
+}
+
+/* listen() (how 0) or getsockname() (1) on a socket bound to port 0, with
+ * g_m held: neither is a cancellation point (pthreads(7)). */
+static void *cancel_thread(void *arg)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int how = (int)(long)arg, s = socket(AF_INET, SOCK_STREAM, 0);
+	int len = mkaddr("0.0.0.0", 0, &ss);
+
+	bind(s, (struct sockaddr *)&ss, (socklen_t)len);
+	pthread_mutex_lock(&g_m);
+	if (how)
+		getsockname(s, (struct sockaddr *)&ss, &sl);
+	else
+		listen(s, 1);
+	pthread_mutex_unlock(&g_m);
+	close(s);
+	return NULL;
+}
+
+static void cancelpoint(void)
+{
+	static const char *what[] = {"listen", "getsockname"};
+	pthread_t t;
+	void *ret;
+	int how, rc;
+
+	g_first_ms = 500; /* the BIND handshake takes half a second */
+	g_delay_ms = -1;
+	for (how = 0; how < 2; how++) {
+		pthread_create(&t, NULL, cancel_thread, (void *)(long)how);
+		sleep_ms(150);
+		pthread_cancel(t);
+		pthread_join(t, &ret);
+		rc = pthread_mutex_trylock(&g_m);
+		fact(rc == 0,
+		     "[cancelpoint] %s() is no cancellation point: "
+		     "the thread cancelled in it went on to unlock "
+		     "its mutex (%s)",
+		     what[how], rc == 0 ? "unlocked" : "still locked");
+		if (rc == 0)
+			pthread_mutex_unlock(&g_m);
+		else
+			return; /* the mutex is lost */
+	}
 }
 
 /* A dual-stack listener on a machine whose loopback has no IPv6 (run with
@@ -875,6 +930,8 @@ int main(int argc, char **argv)
 		filter();
 	else if (!strcmp(c, "cancelclose"))
 		cancelclose();
+	else if (!strcmp(c, "cancelpoint"))
+		cancelpoint();
 	else if (!strcmp(c, "dualnov6"))
 		dualnov6();
 	else if (!strcmp(c, "listenconnect"))
