@@ -32,13 +32,17 @@ void sfy_own(int fd, int on)
 int sfy_own_new(int fd)
 {
 	struct rlimit rl;
-	int hi;
+	int hi, old;
 
 	if (fd >= 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
 	    rl.rlim_cur > SFY_OWN_FD_BASE + 64) {
 		hi = sfy_real()->fcntl(fd, F_DUPFD_CLOEXEC, SFY_OWN_FD_BASE);
 		if (hi >= 0) {
+			/* close() is a cancellation point: cancelled there,
+			 * both numbers would be lost to the caller. */
+			pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
 			sfy_real()->close(fd);
+			pthread_setcancelstate(old, &old);
 			fd = hi;
 		}
 	}
