@@ -93,7 +93,10 @@ struct bsess {
 	int ctl;	    /* ours: the control connection, -1 once given */
 	int wake; /* ours: an eventfd that wakes this process's waiter */
 	int poke; /* ours: the connection that wakes the listener */
-	int lfam; /* the listening socket's family */
+	/* ours: the waiter's pidfd on the reader it watches (g_bind_lock
+	 * for changes: a child of fork() closes its copy) */
+	int pidfd;
+	int lfam;			/* the listening socket's family */
 	struct sockaddr_storage target; /* where the poke connects */
 	socklen_t targetlen;
 	struct s5_addr expect; /* the BIND request's DST */
@@ -162,6 +165,8 @@ static void sess_free(struct bsess *b)
 		sfy_own_close(b->poke);
 	if (b->wake >= 0)
 		sfy_own_close(b->wake);
+	if (b->pidfd >= 0)
+		sfy_own_close(b->pidfd);
 	if (b->sh)
 		munmap(b->sh, sizeof(*b->sh));
 	free(b);
@@ -293,6 +298,9 @@ static void fork_child(void)
 		if (b->wake >= 0)
 			sfy_own_close(b->wake); /* the parent's */
 		b->wake = new_wake();
+		if (b->pidfd >= 0) /* the parent's waiter's */
+			sfy_own_close(b->pidfd);
+		b->pidfd = -1;
 		if (b->refs <= 0) {
 			*p = b->next;
 			sess_free(b);
@@ -430,28 +438,40 @@ static int second_reply(struct bsess *b, struct s5_addr *peer, const char **why)
 	return 0;
 }
 
-/* 1 when process pid has exited (a zombie too).  *pidfd watches it. */
-static int owner_gone(int pid, int *pidfd, int *watched)
+/* b's pidfd: replaced by one on pid (0: none), under g_bind_lock, so that
+ * a child of fork() knows which number it inherited.  Returns
+ * pidfd_open's errno, or 0. */
+static int set_pidfd(struct bsess *b, int pid)
+{
+	int pfd = -1, e = 0;
+
+	pthread_mutex_lock(&g_bind_lock);
+	if (b->pidfd >= 0)
+		sfy_own_close(b->pidfd);
+	if (pid > 0) {
+		pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		e = pfd < 0 ? errno : 0;
+		if (pfd >= 0)
+			pfd = sfy_own_new(pfd);
+	}
+	b->pidfd = pfd;
+	pthread_mutex_unlock(&g_bind_lock);
+	return e;
+}
+
+/* 1 when process pid has exited (a zombie too).  b->pidfd watches it. */
+static int owner_gone(struct bsess *b, int pid, int *watched)
 {
 	struct pollfd p;
-	int e;
 
 	if (*watched != pid) {
-		if (*pidfd >= 0)
-			sfy_own_close(*pidfd);
 		*watched = pid;
-		*pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-		if (*pidfd < 0) {
-			e = errno;
-			if (e == ESRCH)
-				return 1;
-		} else {
-			*pidfd = sfy_own_new(*pidfd);
-		}
+		if (set_pidfd(b, pid) == ESRCH)
+			return 1;
 	}
-	if (*pidfd < 0) /* no pidfd_open: kill(0) (a zombie looks alive) */
+	if (b->pidfd < 0) /* no pidfd_open: kill(0) (a zombie looks alive) */
 		return kill(pid, 0) < 0 && errno == ESRCH;
-	p.fd = *pidfd;
+	p.fd = b->pidfd;
 	p.events = POLLIN;
 	p.revents = 0;
 	return sfy_real()->poll(&p, 1, 0) == 1;
@@ -464,7 +484,7 @@ static int wait_turn(struct bsess *b, struct s5_addr *peer, const char **why)
 {
 	struct bshared *sh = b->sh;
 	struct pollfd pfd[2];
-	int me = getpid(), own, pidfd = -1, watched = 0, rc;
+	int me = getpid(), own, watched = 0, rc;
 	uint64_t v;
 
 	for (;;) {
@@ -484,21 +504,21 @@ static int wait_turn(struct bsess *b, struct s5_addr *peer, const char **why)
 							       0);
 			break;
 		}
-		if (own == 0 || owner_gone(own, &pidfd, &watched) ||
+		if (own == 0 || owner_gone(b, own, &watched) ||
 		    sfy_now_ms() > sh->deadline + ORPHAN_MS) {
 			atomic_compare_exchange_strong(&sh->owner, &own, me);
 			continue;
 		}
 		pfd[0].fd = b->wake;
 		pfd[0].events = POLLIN;
-		pfd[1].fd = pidfd;
+		pfd[1].fd = b->pidfd;
 		pfd[1].events = POLLIN;
 		pfd[0].revents = pfd[1].revents = 0;
 		if (sfy_real()->poll(pfd, 2, 250) > 0 && pfd[0].revents)
 			(void)!sfy_real()->read(b->wake, &v, sizeof(v));
 	}
-	if (pidfd >= 0)
-		sfy_own_close(pidfd);
+	if (b->pidfd >= 0)
+		set_pidfd(b, 0);
 	return rc;
 }
 
@@ -1022,7 +1042,7 @@ static int open_session(const struct cfg *c, int fd, int fam,
 		errno = ENOMEM;
 		return -1;
 	}
-	b->ctl = b->poke = b->wake = -1;
+	b->ctl = b->poke = b->wake = b->pidfd = -1;
 	b->lfam = fam;
 	b->expect = e;
 	b->timeout_ms = c->bind_timeout_ms;

@@ -20,7 +20,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 LIB=${SOCKSIFY_TEST_LIB:-$LIBSOCKSIFY}
 PROG=$TOP/build/prog/bindreview
-CASES=${*:-wakeleak pollcancel acceptnull namenull forkeof orphan filter cancelclose cancelpoint dualnov6 listenconnect}
+CASES=${*:-wakeleak pollcancel acceptnull namenull forkeof forkpidfd orphan filter cancelclose cancelpoint dualnov6 listenconnect}
 
 UNSHARE=(unshare -n)
 [ "$(id -u)" -ne 0 ] && UNSHARE=(unshare -rn)

@@ -25,6 +25,9 @@
  *                          stream closes it and the peer sees the end at
  *                          once, although the other process lives on
  *                          with its copy of the listener (both orders)
+ *   bindreview forkpidfd   a child whose waiter watches the reader forks:
+ *                          the grandchild inherits no pidfd of the child's
+ *                          waiter
  *   bindreview orphan      the process reading the second reply exec()s
  *                          (its pid lives on, its waiter does not): the
  *                          other still fails the wait after bind_timeout
@@ -221,6 +224,22 @@ static int count_fds(void)
 			n++;
 	closedir(d);
 	return n - 1; /* the directory's own */
+}
+
+/* fds at 512 and above: the shim's own. */
+static int count_own(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (atoi(e->d_name) >= 512)
+			n++;
+	closedir(d);
+	return n;
 }
 
 /* A blocking connect to 203.0.113.5:80, through the proxy. */
@@ -597,6 +616,47 @@ static void forkeof(void)
 	forkeof_one(1);
 }
 
+/* A child that watches the reader forks again: the grandchild has no
+ * more fds of the shim's than the child (the child's waiter's pidfd is
+ * not the grandchild's). */
+static void forkpidfd(void)
+{
+	int l, p[2], child, grand, st;
+	pid_t pid, gpid;
+
+	g_delay_ms = -1;
+	l = listener(AF_INET, "0.0.0.0", 0, -1);
+	if (l < 0 || pipe(p) < 0)
+		return;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		sleep_ms(300); /* its waiter watches the parent */
+		child = count_own();
+		gpid = fork();
+		if (gpid == 0) {
+			sleep_ms(300);
+			grand = count_own();
+			(void)!write(p[1], &grand, sizeof(grand));
+			_exit(0);
+		}
+		(void)!write(p[1], &child, sizeof(child));
+		waitpid(gpid, &st, 0);
+		_exit(0);
+	}
+	if (read(p[0], &child, sizeof(child)) != sizeof(child) ||
+	    read(p[0], &grand, sizeof(grand)) != sizeof(grand)) {
+		fact(0, "[forkpidfd] no counts from the children");
+		return;
+	}
+	fact(grand == child,
+	     "[forkpidfd] the grandchild holds as many fds of the shim's as "
+	     "the child (%d and %d)",
+	     grand, child);
+	waitpid(pid, &st, 0);
+	close(l);
+}
+
 static void orphan(void)
 {
 	int l, fd;
@@ -924,6 +984,8 @@ int main(int argc, char **argv)
 		namenull();
 	else if (!strcmp(c, "forkeof"))
 		forkeof();
+	else if (!strcmp(c, "forkpidfd"))
+		forkpidfd();
 	else if (!strcmp(c, "orphan"))
 		orphan();
 	else if (!strcmp(c, "filter"))
