@@ -125,18 +125,14 @@ static void bit_set(_Atomic unsigned long *bits, int fd, int on)
 		atomic_fetch_and(&bits[u / FDT_WORD_BITS], ~bit);
 }
 
-static void eph_set(int fd, int on)
-{
-	bit_set(sfy_eph_bits, fd, on);
-	bit_set(sfy_ephq_bits, fd, on);
-}
-
 void sfy_eph_clear(int fd)
 {
-	eph_set(fd, 0);
+	bit_set(sfy_eph_bits, fd, 0);
+	bit_set(sfy_ephq_bits, fd, 0);
 }
 
-void sfy_bind_note(int fd, const struct sockaddr *sa, socklen_t len)
+void sfy_bind_note(int fd, const struct sockaddr *sa, socklen_t len,
+		   int reported)
 {
 	struct sockaddr_in in;
 
@@ -147,7 +143,8 @@ void sfy_bind_note(int fd, const struct sockaddr *sa, socklen_t len)
 		0 ||
 	    (in.sin_family != AF_INET && in.sin_family != AF_INET6))
 		return;
-	eph_set(fd, in.sin_port == 0);
+	bit_set(sfy_eph_bits, fd, in.sin_port == 0 || reported);
+	bit_set(sfy_ephq_bits, fd, reported);
 }
 
 /* --- sessions ------------------------------------------------------------ */
@@ -1173,16 +1170,21 @@ static int bind_listen(int fd, int backlog)
 	socklen_t llen = sizeof(l);
 	struct sfy_fdinfo info;
 	struct bsess *b;
-	int fam, rc, listening, saved = errno;
+	int fam, rc, e, listening, saved = errno;
 
 	if (sfy_busy)
 		return 1;
-	/* A session opened at bind() (bind_early), or one listening
+	/* A session opened at getsockname() (bind_sockname), or one listening
 	 * already (a second listen() changes the backlog). */
 	if (fdt_maybe_ours(fd) && fdt_get_held(fd, &info) == 0) {
 		if (info.kind == SFY_FD_TCP_LISTEN && !info.assoc) {
 			fdt_del(fd);
-			errno = info.bind_err ? info.bind_err : ECONNREFUSED;
+			e = info.bind_err ? info.bind_err : ECONNREFUSED;
+			sfy_log(SFY_LOG_ERROR,
+				"listen on fd %d through BIND failed: %s (%s)",
+				fd, info.bind_why ? info.bind_why : strerror(e),
+				strerrorname_np(e));
+			errno = e;
 			return -1;
 		}
 		if (info.kind == SFY_FD_TCP_LISTEN) {
@@ -1226,29 +1228,15 @@ static int bind_listen(int fd, int backlog)
 
 /* A BIND that failed before listen(): listen() reports its errno (the
  * failure was logged once). */
-static void note_failure(int fd, int err)
+static void note_failure(int fd, int err, const char *why)
 {
 	struct sfy_fdinfo info;
 
 	memset(&info, 0, sizeof(info));
 	info.kind = SFY_FD_TCP_LISTEN;
 	info.bind_err = err;
+	info.bind_why = why;
 	(void)fdt_set(fd, &info);
-}
-
-static int bind_early(int fd, int fam)
-{
-	const struct cfg *c = sfy_config(NULL);
-	struct sockaddr_storage l;
-	socklen_t llen = sizeof(l);
-
-	if (!c || bind_mode(c) == CFG_BIND_NEVER ||
-	    REAL_CALL(getsockname, fd, (struct sockaddr *)&l, &llen) < 0)
-		return 1;
-	if (open_session(c, fd, fam, &l, llen) == 0)
-		return 0;
-	note_failure(fd, errno);
-	return -1;
 }
 
 static void bind_sockname(int fd)
@@ -1256,7 +1244,7 @@ static void bind_sockname(int fd)
 	const struct cfg *c;
 	struct sockaddr_storage l;
 	socklen_t llen = sizeof(l);
-	int saved = errno, fam = sfy_fresh_family(fd);
+	int rc, saved = errno, fam = sfy_fresh_family(fd);
 
 	bit_set(sfy_ephq_bits, fd, 0); /* asked once */
 	if (fdt_maybe_ours(fd) || (c = sfy_config(NULL)) == NULL)
@@ -1264,14 +1252,21 @@ static void bind_sockname(int fd)
 	if (REAL_CALL(getsockname, fd, (struct sockaddr *)&l, &llen) < 0 ||
 	    l.ss_family != fam || !wanted(c, fd, &l, llen))
 		goto out;
-	if (open_session(c, fd, fam, &l, llen) < 0)
-		note_failure(fd, errno);
+	/* Speculative: the socket may connect instead (lftp's passive data
+	 * connections): a refusal is an info line now, the error line comes
+	 * from listen() if it listens. */
+	sfy_quiet_failure = 1;
+	sfy_last_why = NULL;
+	rc = open_session(c, fd, fam, &l, llen);
+	sfy_quiet_failure = 0;
+	if (rc < 0)
+		note_failure(fd, errno, sfy_last_why);
 out:
 	errno = saved;
 }
 
 /*
- * listen(), bind() and getsockname() are no cancellation points
+ * listen() and getsockname() are no cancellation points
  * (pthreads(7)), and a program may hold a lock of its own across them;
  * the BIND handshake's waits, the config's loading and the closes of
  * sfy_own_new are.  So these run with cancellation off: a cancel meanwhile
@@ -1285,18 +1280,6 @@ int sfy_bind_listen(int fd, int backlog)
 		return 1;
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
 	rc = bind_listen(fd, backlog);
-	e = errno;
-	pthread_setcancelstate(old, NULL);
-	errno = e;
-	return rc;
-}
-
-int sfy_bind_early(int fd, int fam)
-{
-	int old, rc, e;
-
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-	rc = bind_early(fd, fam);
 	e = errno;
 	pthread_setcancelstate(old, NULL);
 	errno = e;

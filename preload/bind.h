@@ -34,8 +34,9 @@ static inline int sfy_is_eph(int fd)
 	return fdt_bit(sfy_eph_bits, fd);
 }
 
-/* fds bound to port 0 whose first getsockname() has not been looked at
- * yet (sfy_bind_sockname): later ones pass straight through. */
+/* fds bound to the address the proxy reported (sfy_bind_note) whose
+ * first getsockname() has not been looked at yet (sfy_bind_sockname):
+ * later ones pass straight through. */
 extern _Atomic unsigned long sfy_ephq_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
 
 static inline int sfy_is_ephq(int fd)
@@ -44,8 +45,12 @@ static inline int sfy_is_ephq(int fd)
 }
 
 /* A successful bind() of TCP socket fd to sa: notes whether the port was
- * 0. */
-void sfy_bind_note(int fd, const struct sockaddr *sa, socklen_t len);
+ * 0, or (reported) whether the program asked for the address a proxied
+ * connection's getsockname showed (bound to the wildcard instead): such a
+ * socket is a call-back's, and its first getsockname() makes the BIND
+ * request (sfy_bind_sockname). */
+void sfy_bind_note(int fd, const struct sockaddr *sa, socklen_t len,
+		   int reported);
 
 /* Forgets fd's ephemeral mark (a new socket on the number). */
 void sfy_eph_clear(int fd);
@@ -55,17 +60,14 @@ void sfy_eph_clear(int fd);
  * errno set (logged). */
 int sfy_bind_listen(int fd, int backlog);
 
-/* bind() of fresh TCP socket fd (family fam) to an address the proxy
- * reported for its end of a connection (the socket is bound to the
- * wildcard address now): the BIND request is made at once, as the
- * program will ask getsockname() for the port before it listens.
- * Returns 0, 1 (not ours: BIND is off) or -1 with errno set (logged). */
-int sfy_bind_early(int fd, int fam);
-
-/* The first getsockname() on fresh TCP socket fd bound to port 0, before
- * it listens or connects: when listen() would take it through BIND, the
- * request is made now, so that the port the program reads (curl reads it
- * before listen) is the proxy's.  Clears fd's sfy_ephq_bits mark. */
+/* The first getsockname() on fresh TCP socket fd bound to the address
+ * the proxy reported, before it listens or connects (curl -P - reads the
+ * port before listen): when listen() would take it through BIND, the
+ * request is made now, so that the port the program reads is the
+ * proxy's.  Clears fd's sfy_ephq_bits mark.  A socket bound to a local
+ * address and port 0 waits for listen(): it may be a client's (curl
+ * --interface, a passive FTP data connection), which getsockname alone
+ * cannot tell. */
 void sfy_bind_sockname(int fd);
 
 /* accept()/accept4() on fd, which has a record (fdt_maybe_ours).  four:

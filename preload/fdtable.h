@@ -48,6 +48,7 @@ struct sfy_fdinfo {
 	/* SFY_FD_TCP_LISTEN without a session (assoc NULL): the errno its
 	 * BIND failed with, for listen() to report. */
 	int bind_err;
+	const char *bind_why; /* its static reason, for listen()'s line */
 	/* SFY_FD_TCP_PROXIED: set by the table, increasing with each new
 	 * connection (fdt_latest). */
 	unsigned long seq;

@@ -796,9 +796,9 @@ static int shim_listen(int fd, int backlog)
  * getsockname() showed for a connection through the proxy (an FTP client
  * binds its data socket to its control connection's address: curl -P -):
  * the socket is bound to the wildcard address with the same port
- * instead; a TCP socket then goes through BIND at once (bind_early), whose
- * address getsockname() shows.  Returns the bind's result (errno as the kernel
- * set it when the address is not one of ours).
+ * instead; a TCP socket then goes through BIND at its first getsockname()
+ * or listen(), whose address getsockname() shows.  Returns the bind's result
+ * (errno as the kernel set it when the address is not one of ours).
  */
 static __attribute__((noinline, cold)) int
 bind_reported(int fd, const struct sockaddr *sa, socklen_t len)
@@ -829,15 +829,11 @@ bind_reported(int fd, const struct sockaddr *sa, socklen_t len)
 		errno = saved; /* the kernel's first answer stands */
 		return -1;
 	}
-	/* A UDP socket (a SIP client binding its media socket to the
-	 * address it learnt from its TCP connection) is done: its datagrams
-	 * go through the relay as any. */
-	if (fresh && sfy_bind_early(fd, ss.ss_family) < 0) {
-		/* What the kernel says of an address not the machine's; the
-		 * log line says why. */
-		errno = EADDRNOTAVAIL;
-		return -1;
-	}
+	/* A TCP socket goes through BIND at its first getsockname() or at
+	 * listen() (bind.h), not now: lftp binds its passive data
+	 * connections so too, and connects them.  A UDP socket (a SIP
+	 * client binding its media socket to the address it learnt from its
+	 * TCP connection) is done: its datagrams go through the relay. */
 	errno = saved;
 	return 0;
 }
@@ -846,13 +842,15 @@ bind_reported(int fd, const struct sockaddr *sa, socklen_t len)
  * bind.h). */
 static int shim_bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	int rc = REAL_CALL(bind, fd, sa, len), saved;
+	int rc = REAL_CALL(bind, fd, sa, len), saved, reported = 0;
 
-	if (__builtin_expect(rc < 0 && errno == EADDRNOTAVAIL, 0))
+	if (__builtin_expect(rc < 0 && errno == EADDRNOTAVAIL, 0)) {
 		rc = bind_reported(fd, sa, len);
+		reported = rc == 0;
+	}
 	if (rc == 0 && sfy_is_fresh(fd)) {
 		saved = errno;
-		sfy_bind_note(fd, sa, len);
+		sfy_bind_note(fd, sa, len, reported);
 		errno = saved;
 	}
 	return rc;

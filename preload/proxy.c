@@ -544,6 +544,9 @@ static long long handshake_deadline(const struct cfg *c, int fd, int flags,
 	return deadline;
 }
 
+__thread int sfy_quiet_failure __attribute__((tls_model("initial-exec")));
+__thread const char *sfy_last_why __attribute__((tls_model("initial-exec")));
+
 int sfy_socks_request(int fd, int sock_family, uint8_t cmd,
 		      const struct s5_addr *dst, const char *dbuf,
 		      struct s5_addr *bnd)
@@ -645,11 +648,12 @@ static int socks_request(int fd, int sock_family, uint8_t cmd,
 		sfy_log(SFY_LOG_INFO,
 			"%s %s via %s interrupted by a signal (EINTR)", verb,
 			dbuf, pbuf);
-	else if (rc < 0)
-		sfy_log(SFY_LOG_ERROR, "%s %s via %s failed: %s (%s)", verb,
-			dbuf, pbuf, why ? why : strerror(-rc),
-			strerrorname_np(-rc));
-	else
+	else if (rc < 0) {
+		sfy_log(sfy_quiet_failure ? SFY_LOG_INFO : SFY_LOG_ERROR,
+			"%s %s via %s failed: %s (%s)", verb, dbuf, pbuf,
+			why ? why : strerror(-rc), strerrorname_np(-rc));
+		sfy_last_why = why;
+	} else
 		sfy_log(SFY_LOG_INFO, "%s %s via %s: ok", verb, dbuf, pbuf);
 	if (rc == 0 && d.closed)
 		return SFY_CLOSED_MEANWHILE;

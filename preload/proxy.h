@@ -87,6 +87,14 @@ struct sfy_fdinfo;
 void sfy_bnd_record(struct sfy_fdinfo *info, int fd, int fam,
 		    const struct s5_addr *bnd);
 
+/* While set on this thread, sfy_socks_request logs a failure at info
+ * level (a BIND made on speculation: the socket may connect instead);
+ * sfy_last_why then keeps the reason (a static string, or NULL). */
+extern __thread int sfy_quiet_failure
+    __attribute__((tls_model("initial-exec")));
+extern __thread const char *sfy_last_why
+    __attribute__((tls_model("initial-exec")));
+
 /* The same for any request (S5_CMD_*): on success *bnd (if non-NULL) gets
  * the reply's BND.ADDR/BND.PORT (for UDP ASSOCIATE, the relay). */
 int sfy_socks_request(int fd, int sock_family, uint8_t cmd,

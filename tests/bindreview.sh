@@ -5,9 +5,7 @@
 # the program's own small
 # SOCKS5 server on 127.0.0.1:1080, bind_timeout 10 (orphan: 1).
 #
-#   tests/bindreview.sh [CASE...]     (default: every case but misfire, a
-#                                     known limitation left as it is: see
-#                                     tests/prog/bindreview.c)
+#   tests/bindreview.sh [CASE...]     (default: every case)
 #   SOCKSIFY_TEST_LIB=/path/lib.so    another build
 #
 # One PASS/FAIL line per case, its failed facts under it.  Needs root (or
@@ -20,7 +18,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 LIB=${SOCKSIFY_TEST_LIB:-$LIBSOCKSIFY}
 PROG=$TOP/build/prog/bindreview
-CASES=${*:-wakeleak pollcancel acceptnull namenull forkeof forkpidfd orphan filter cancelclose cancelpoint dualnov6 listenconnect}
+CASES=${*:-wakeleak pollcancel acceptnull namenull forkeof forkpidfd orphan filter cancelclose cancelpoint dualnov6 listenconnect misfire}
 
 UNSHARE=(unshare -n)
 [ "$(id -u)" -ne 0 ] && UNSHARE=(unshare -rn)

@@ -345,6 +345,17 @@ int main(int argc, char **argv)
 	memset(&ss, 0, sizeof(ss));
 	ss.ss_family = v6 ? AF_INET6 : AF_INET;
 	len = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	/* As curl -P - does: the address the control connection shows
+	 * (the proxy's end, from its CONNECT reply), port 0. */
+	if (sfirst && !v6) {
+		socklen_t cl = sizeof(ss);
+
+		if (getsockname(ctl, (struct sockaddr *)&ss, &cl) < 0) {
+			perror("getsockname");
+			return 2;
+		}
+		((struct sockaddr_in *)&ss)->sin_port = 0;
+	}
 	if (bind(l, (struct sockaddr *)&ss, len) < 0) {
 		perror("bind");
 		return 2;

@@ -583,13 +583,24 @@ int main(int argc, char **argv)
 	g_lfd = socket(fam, SOCK_STREAM, 0);
 	memset(&any, 0, sizeof(any));
 	any.ss_family = (sa_family_t)fam;
+	if (early) {
+		/* As curl -P - does: the address the control connection
+		 * shows (the proxy's end), then getsockname before listen. */
+		l = sizeof(any);
+		fact(getsockname(g_ctl, (struct sockaddr *)&any, &l) == 0 &&
+			 any.ss_family == fam,
+		     "getsockname of the control connection");
+	}
 	((struct sockaddr_in *)&any)->sin_port = htons((uint16_t)lport);
 	i = 1;
 	setsockopt(g_lfd, SOL_SOCKET, SO_REUSEADDR, &i, sizeof(i));
 	fact(bind(g_lfd, (struct sockaddr *)&any,
 		  fam == AF_INET ? sizeof(struct sockaddr_in)
 				 : sizeof(struct sockaddr_in6)) == 0,
-	     "bind to the wildcard address, port %d", lport);
+	     "bind to %s, port %d",
+	     early ? "the control connection's address"
+		   : "the wildcard address",
+	     lport);
 	if (!strcmp(g_mode, "epoll-before")) {
 		struct epoll_event ev = {.events = EPOLLIN, .data.fd = g_lfd};
 
