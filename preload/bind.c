@@ -1201,14 +1201,16 @@ static int bind_listen(int fd, int backlog)
 		}
 		fdt_release_held(&info);
 	}
-	if ((c = sfy_config(NULL)) == NULL)
-		return 1;
-	fam = family_of(fd);
-	errno = saved;
-	if (fam != AF_INET && fam != AF_INET6)
-		return 1;
+	/* The address first: one syscall says "not IP" (a Unix socket's
+	 * listen) before the family probe's three. */
 	if (REAL_CALL(getsockname, fd, (struct sockaddr *)&l, &llen) < 0 ||
-	    l.ss_family != fam || !wanted(c, fd, &l, llen)) {
+	    (l.ss_family != AF_INET && l.ss_family != AF_INET6) ||
+	    (c = sfy_config(NULL)) == NULL) {
+		errno = saved;
+		return 1;
+	}
+	fam = family_of(fd);
+	if (l.ss_family != fam || !wanted(c, fd, &l, llen)) {
 		errno = saved;
 		return 1;
 	}
