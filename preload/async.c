@@ -722,28 +722,16 @@ static void *helper_main(void *arg)
 /* Makes sure a helper runs.  Returns 0 or -errno. */
 static int ensure_helper(void)
 {
-	pthread_attr_t a;
-	pthread_t t;
-	sigset_t all, old;
 	int rc, expect = 0;
 
 	if (atomic_load(&g_helper) != 0)
 		return 0;
 	if (!atomic_compare_exchange_strong(&g_helper, &expect, 2))
 		return 0;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&a, 256 * 1024);
-	rc = pthread_create(&t, &a, helper_main, NULL);
-	pthread_attr_destroy(&a);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
+	rc = sfy_start_thread(helper_main, NULL, 256 * 1024);
+	if (rc < 0)
 		atomic_store(&g_helper, 0);
-		return -rc;
-	}
-	return 0;
+	return rc;
 }
 
 /* --- connect ---------------------------------------------------------------

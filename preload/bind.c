@@ -111,24 +111,10 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 /* --- the ephemeral-port marks ------------------------------------------- */
 
-static void bit_set(_Atomic unsigned long *bits, int fd, int on)
-{
-	unsigned int u = (unsigned int)fd;
-	unsigned long bit;
-
-	if (fd < 0 || u >= FDT_BITMAP_FDS)
-		return;
-	bit = 1ul << (u % FDT_WORD_BITS);
-	if (on)
-		atomic_fetch_or(&bits[u / FDT_WORD_BITS], bit);
-	else
-		atomic_fetch_and(&bits[u / FDT_WORD_BITS], ~bit);
-}
-
 void sfy_eph_clear(int fd)
 {
-	bit_set(sfy_eph_bits, fd, 0);
-	bit_set(sfy_ephq_bits, fd, 0);
+	fdt_bit_set(sfy_eph_bits, fd, 0);
+	fdt_bit_set(sfy_ephq_bits, fd, 0);
 }
 
 void sfy_bind_note(int fd, const struct sockaddr *sa, socklen_t len,
@@ -143,8 +129,8 @@ void sfy_bind_note(int fd, const struct sockaddr *sa, socklen_t len,
 		0 ||
 	    (in.sin_family != AF_INET && in.sin_family != AF_INET6))
 		return;
-	bit_set(sfy_eph_bits, fd, in.sin_port == 0 || reported);
-	bit_set(sfy_ephq_bits, fd, reported);
+	fdt_bit_set(sfy_eph_bits, fd, in.sin_port == 0 || reported);
+	fdt_bit_set(sfy_ephq_bits, fd, reported);
 }
 
 /* --- sessions ------------------------------------------------------------ */
@@ -692,20 +678,7 @@ static void *waiter(void *arg)
 
 static int start_waiter(struct bsess *b)
 {
-	pthread_attr_t a;
-	pthread_t t;
-	sigset_t all, old;
-	int rc;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&a, 128 * 1024);
-	rc = pthread_create(&t, &a, waiter, b);
-	pthread_attr_destroy(&a);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return -rc;
+	return sfy_start_thread(waiter, b, 128 * 1024);
 }
 
 /* --- listen -------------------------------------------------------------- */
@@ -1248,7 +1221,7 @@ static void bind_sockname(int fd)
 	socklen_t llen = sizeof(l);
 	int rc, saved = errno, fam = sfy_fresh_family(fd);
 
-	bit_set(sfy_ephq_bits, fd, 0); /* asked once */
+	fdt_bit_set(sfy_ephq_bits, fd, 0); /* asked once */
 	if (fdt_maybe_ours(fd) || (c = sfy_config(NULL)) == NULL)
 		goto out;
 	if (REAL_CALL(getsockname, fd, (struct sockaddr *)&l, &llen) < 0 ||
@@ -1324,23 +1297,7 @@ static int is_loopback(const struct sockaddr_storage *a)
 static int is_poke(const struct bsess *b, const struct sockaddr_storage *a,
 		   socklen_t alen)
 {
-	const struct sockaddr_storage *p = &b->sh->poke;
-
-	if (alen != b->sh->pokelen || a->ss_family != p->ss_family)
-		return 0;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a,
-					 *y = (const void *)p;
-
-		return x->sin_port == y->sin_port &&
-		       x->sin_addr.s_addr == y->sin_addr.s_addr;
-	} else {
-		const struct sockaddr_in6 *x = (const void *)a,
-					  *y = (const void *)p;
-
-		return x->sin6_port == y->sin6_port &&
-		       IN6_ARE_ADDR_EQUAL(&x->sin6_addr, &y->sin6_addr);
-	}
+	return alen == b->sh->pokelen && sfy_same_sockaddr(a, &b->sh->poke);
 }
 
 /* The poke of a ready session arrived on nfd: the control connection,

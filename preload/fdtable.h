@@ -78,6 +78,21 @@ static inline int fdt_bit(const _Atomic unsigned long *bits, int fd)
 	       1u;
 }
 
+/* Sets (on) or clears bit fd of a per-fd bitmap (fds outside it: no-op). */
+static inline void fdt_bit_set(_Atomic unsigned long *bits, int fd, int on)
+{
+	unsigned int u = (unsigned int)fd;
+	unsigned long bit;
+
+	if (fd < 0 || u >= FDT_BITMAP_FDS)
+		return;
+	bit = 1ul << (u % FDT_WORD_BITS);
+	if (on)
+		atomic_fetch_or(&bits[u / FDT_WORD_BITS], bit);
+	else
+		atomic_fetch_and(&bits[u / FDT_WORD_BITS], ~bit);
+}
+
 extern _Atomic unsigned long fdt_bits[FDT_BITMAP_FDS / FDT_WORD_BITS];
 extern atomic_uint fdt_big_count; /* entries with fd >= FDT_BITMAP_FDS */
 

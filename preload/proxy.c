@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -189,16 +190,8 @@ static int proxy_addr_for(int i, int fam, struct sockaddr_storage *out,
 		return 0;
 	}
 	if (fam == AF_INET6 && p->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)p;
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
-
-		memset(s6, 0, sizeof(*s6));
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = s4->sin_port;
-		s6->sin6_addr.s6_addr[10] = 0xff;
-		s6->sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&s6->sin6_addr.s6_addr[12], &s4->sin_addr, 4);
-		*len = sizeof(*s6);
+		*len = sfy_map_v4((const struct sockaddr_in *)p,
+				  (struct sockaddr_in6 *)out);
 		return 0;
 	}
 	return -1;
@@ -693,16 +686,58 @@ int sfy_bnd_sockaddr(int ctl, int fam, const struct s5_addr *bnd,
 		return 0;
 	}
 	if (fam == AF_INET6 && ss.ss_family == AF_INET) {
-		struct sockaddr_in6 *o = (struct sockaddr_in6 *)out;
-		struct sockaddr_in *i = (struct sockaddr_in *)&ss;
-
-		o->sin6_family = AF_INET6;
-		o->sin6_port = i->sin_port;
-		o->sin6_addr.s6_addr[10] = 0xff;
-		o->sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&o->sin6_addr.s6_addr[12], &i->sin_addr, 4);
-		*outlen = sizeof(*o);
+		*outlen = sfy_map_v4((struct sockaddr_in *)&ss,
+				     (struct sockaddr_in6 *)out);
 		return 0;
 	}
 	return -ENETUNREACH; /* an IPv6 relay for an IPv4 socket */
+}
+
+socklen_t sfy_map_v4(const struct sockaddr_in *in, struct sockaddr_in6 *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->sin6_family = AF_INET6;
+	out->sin6_port = in->sin_port;
+	out->sin6_addr.s6_addr[10] = 0xff;
+	out->sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&out->sin6_addr.s6_addr[12], &in->sin_addr, 4);
+	return sizeof(*out);
+}
+
+int sfy_same_sockaddr(const struct sockaddr_storage *a,
+		      const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a,
+					 *y = (const void *)b;
+
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	} else {
+		const struct sockaddr_in6 *x = (const void *)a,
+					  *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+	}
+}
+
+int sfy_start_thread(void *(*fn)(void *), void *arg, size_t stack)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&a, stack);
+	rc = pthread_create(&t, &a, fn, arg);
+	pthread_attr_destroy(&a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -rc;
 }

@@ -133,6 +133,22 @@ void sfy_disconnect(int fd);
 int sfy_bnd_sockaddr(int ctl, int fam, const struct s5_addr *bnd,
 		     struct sockaddr_storage *out, socklen_t *outlen);
 
+/* *out (zeroed first) = the v4-mapped IPv6 form of in; returns its size.
+ * in and out may not overlap. */
+struct sockaddr_in;
+struct sockaddr_in6;
+socklen_t sfy_map_v4(const struct sockaddr_in *in, struct sockaddr_in6 *out);
+
+/* 1 when a and b (AF_INET or AF_INET6) have the same family, address and
+ * port. */
+int sfy_same_sockaddr(const struct sockaddr_storage *a,
+		      const struct sockaddr_storage *b);
+
+/* Starts a detached thread running fn(arg) with every signal blocked (the
+ * program's handlers never run on it) and a stack of stack bytes.
+ * Returns 0 or -errno. */
+int sfy_start_thread(void *(*fn)(void *), void *arg, size_t stack);
+
 /* Which families the proxy has addresses in (resolving it if need be).
  * Returns 0, or -errno when the proxy cannot be resolved. */
 int sfy_proxy_families(int *has4, int *has6);

@@ -1122,26 +1122,6 @@ static ssize_t udp_send(int fd, const struct msghdr *msg, int flags,
 #undef info
 }
 
-static int same_sockaddr(const struct sockaddr_storage *a,
-			 const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return 0;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a,
-					 *y = (const void *)b;
-
-		return x->sin_port == y->sin_port &&
-		       x->sin_addr.s_addr == y->sin_addr.s_addr;
-	} else {
-		const struct sockaddr_in6 *x = (const void *)a,
-					  *y = (const void *)b;
-
-		return x->sin6_port == y->sin6_port &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
-	}
-}
-
 /* The sender the program sees, in its socket's family (with names: a
  * name's answer shown as its placeholder).  Returns its length, or 0 when
  * it cannot be shown (then the datagram is dropped). */
@@ -1178,15 +1158,9 @@ plain:
 		return (socklen_t)sl;
 	if (fam == AF_INET6 && out->ss_family == AF_INET) {
 		struct sockaddr_in i4 = *(struct sockaddr_in *)out;
-		struct sockaddr_in6 *o = (struct sockaddr_in6 *)out;
 
 		memset(out, 0, sizeof(*out));
-		o->sin6_family = AF_INET6;
-		o->sin6_port = i4.sin_port;
-		o->sin6_addr.s6_addr[10] = 0xff;
-		o->sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&o->sin6_addr.s6_addr[12], &i4.sin_addr, 4);
-		return sizeof(*o);
+		return sfy_map_v4(&i4, (struct sockaddr_in6 *)out);
 	}
 	return 0; /* an IPv6 sender for an IPv4 socket */
 }
@@ -1395,13 +1369,13 @@ static ssize_t udp_recv(int fd, struct msghdr *msg, int flags, int trusted_iov,
 		}
 		if (n < 0)
 			return -1;
-		if (!same_sockaddr(&src, &a->relay) &&
+		if (!sfy_same_sockaddr(&src, &a->relay) &&
 		    from_direct_peer(a, &src, sl)) {
 			/* A peer the rules send direct: as without us. */
 			errno = saved;
 			return r->recvmsg(fd, msg, flags);
 		}
-		if (!same_sockaddr(&src, &a->relay) ||
+		if (!sfy_same_sockaddr(&src, &a->relay) ||
 		    s5_parse_udp_header(hdr, (size_t)n, &frag, &sender, &hlen) <
 			0 ||
 		    frag != 0 ||
@@ -1424,7 +1398,7 @@ static ssize_t udp_recv(int fd, struct msghdr *msg, int flags, int trusted_iov,
 			 * replies come from wherever it resolved to), by the
 			 * sender's own address, as the filter checks it. */
 			if (info.dst.atyp != S5_ATYP_DOMAIN &&
-			    (!wl || !same_sockaddr(&want, &info.peer))) {
+			    (!wl || !sfy_same_sockaddr(&want, &info.peer))) {
 				drop_one(fd);
 				continue;
 			}

@@ -112,23 +112,8 @@ f.quit()
 # ---------------------------------------------------------------- helpers
 # via, run, show, got, lab_capture_*: see lab.sh.
 
-# facts DESC NAME: pass if NAME (a bindprobe run) exited 0 with every
-# fact holding.
-facts() {
-	local desc=$1 name=$2 nok nfail
-	nok=$(grep -c '^ok: ' "$OUT/$name.out")
-	nfail=$(grep -c '^FAIL: ' "$OUT/$name.out")
-	if [ "$RC" -eq 0 ] && [ "$nfail" -eq 0 ] && [ "$nok" -gt 0 ] &&
-		[ "$(tail -n1 "$OUT/$name.out")" = "all facts hold" ]; then
-		pass "$desc ($nok facts)"
-	else
-		fail "$desc (rc $RC, $nok ok, $nfail FAIL)"
-		grep '^FAIL: ' "$OUT/$name.out" | sed 's/^/  | /'
-		echo "  -- stderr:"
-		head -n 15 "$OUT/$name.err" | sed 's/^/  | /'
-		lab_danted_tail 4 | sed 's/^/  /'
-	fi
-}
+# facts DESC NAME: lab_facts (lab.sh).
+facts() { lab_facts "$@"; }
 
 # probe DESC NAME URL ARGS...: bindprobe ARGS through URL.
 probe() {

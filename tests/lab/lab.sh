@@ -597,6 +597,25 @@ show() {
 
 got() { [ "$(cat "$OUT/$1.out")" = "$2" ]; }
 
+# lab_facts DESC NAME: pass if NAME (a run of a tests/prog program that
+# prints fact.h's "ok:"/"FAIL:" lines) exited 0 with every fact holding;
+# else fail with its failed facts, its stderr and danted's last lines.
+lab_facts() {
+	local desc=$1 name=$2 nok nfail
+	nok=$(grep -c '^ok: ' "$OUT/$name.out")
+	nfail=$(grep -c '^FAIL: ' "$OUT/$name.out")
+	if [ "$RC" -eq 0 ] && [ "$nfail" -eq 0 ] && [ "$nok" -gt 0 ] &&
+		[ "$(tail -n1 "$OUT/$name.out")" = "all facts hold" ]; then
+		pass "$desc ($nok facts)"
+	else
+		fail "$desc (rc $RC, $nok ok, $nfail FAIL)"
+		grep '^FAIL: ' "$OUT/$name.out" | sed 's/^/  | /'
+		echo "  -- stderr:"
+		head -n 15 "$OUT/$name.err" | sed 's/^/  | /'
+		lab_danted_tail 4 | sed 's/^/  /'
+	fi
+}
+
 check_eq() {
 	local desc=$1 name=$2 want=$3; shift 3
 	run "$name" "$@"

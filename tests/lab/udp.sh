@@ -444,19 +444,9 @@ fi
 UDPMSG=$TOP/build/prog/udpmsg
 UDPMSG_F=$LAB_DIR/udpmsg-fortify
 udpmsg_case() { # DESC NAME BINARY HOST
-	local desc=$1 name=$2 bin=$3 host=$4 nok nfail
+	local desc=$1 name=$2 bin=$3 host=$4
 	run "$name" via "$U4" timeout 40 "$bin" "$host" "$UP"
-	nok=$(grep -c '^ok: ' "$OUT/$name.out")
-	nfail=$(grep -c '^FAIL: ' "$OUT/$name.out")
-	if [ "$RC" -eq 0 ] && [ "$nfail" -eq 0 ] && [ "$nok" -gt 0 ] &&
-		[ "$(tail -n1 "$OUT/$name.out")" = "all facts hold" ]; then
-		pass "$desc ($nok facts)"
-	else
-		fail "$desc (rc $RC, $nok ok, $nfail FAIL)"
-		grep '^FAIL: ' "$OUT/$name.out" | sed 's/^/  | /'
-		echo "  -- stderr:"
-		head -n 15 "$OUT/$name.err" | sed 's/^/  | /'
-	fi
+	lab_facts "$desc" "$name"
 }
 if [ "$VIA" = dante ]; then
 	skip "k udpmsg (C: every datagram call)" "only with socksify (LAB_VIA=dante)"
