@@ -16,7 +16,17 @@ LIBDIR ?= $(PREFIX)/lib/socksify
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 
+VERSION = 0.1.0
+
 LIB = preload/libsocksify.so
+# The launcher (top-level `socksify`, built): its own sources, and the
+# library's configuration loader and handshake machine, compiled in.
+LAUNCHER = socksify
+LAUNCHER_SRC = launcher/main.c launcher/check.c launcher/explain.c \
+	preload/config.c preload/cfgfind.c preload/socks5.c preload/handshake.c
+LAUNCHER_DEPS = $(LAUNCHER_SRC) launcher/*.h preload/*.h
+LAUNCHER_CFLAGS = $(ALL_CPPFLAGS) -Ilauncher $(ALL_CFLAGS) \
+	-DSFY_VERSION='"$(VERSION)"'
 # The pure core: no syscalls, no globals, no logging.
 CORE_SRC = preload/socks5.c preload/config.c preload/handshake.c \
 	preload/names.c preload/dnsmsg.c preload/udpfilter.c
@@ -24,7 +34,7 @@ CORE_SRC = preload/socks5.c preload/config.c preload/handshake.c \
 TABLE_SRC = preload/fdtable.c
 # The rest of the shared object.
 SHIM_SRC = preload/real.c preload/log.c preload/ownfd.c preload/safemem.c \
-	preload/wait.c preload/cfgload.c preload/proxy.c preload/pending.c \
+	preload/wait.c preload/cfgfind.c preload/cfgload.c preload/proxy.c preload/pending.c \
 	preload/epreg.c preload/async.c preload/hook_poll.c preload/bind.c \
 	preload/sockkind.c preload/resolve.c \
 	preload/udp.c preload/hook_tcp.c preload/hook_fd.c preload/hook_dns.c \
@@ -64,7 +74,7 @@ SAN_UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(SAN)/unit/%)
 .PHONY: all deps check unit sanitize test-exports test-fake test-lab demo \
 	bench format format-check fuzz install clean
 
-all: $(LIB) $(PROG_BIN)
+all: $(LIB) $(LAUNCHER) $(PROG_BIN)
 
 deps:
 	@scripts/install-deps.sh
@@ -78,6 +88,19 @@ preload/%.o: preload/%.c preload/*.h
 $(LIB): $(LIB_OBJ) preload/socksify.map
 	$(CC) -shared -o $@ $(LIB_OBJ) -Wl,--version-script=preload/socksify.map \
 		$(LDHARDEN) $(LDFLAGS) -ldl -lpthread
+
+# In a source tree the launcher finds the library beside itself
+# (preload/); the installed one has $(LIBDIR) compiled in, and is rebuilt
+# for every install (LIBDIR may differ from the last one).
+$(LAUNCHER): $(LAUNCHER_DEPS)
+	$(CC) $(LAUNCHER_CFLAGS) -o $@ $(LAUNCHER_SRC) $(LDHARDEN) $(LDFLAGS)
+
+build/install/socksify: $(LAUNCHER_DEPS) FORCE
+	@mkdir -p $(@D)
+	$(CC) $(LAUNCHER_CFLAGS) -DSFY_LIBDIR='"$(LIBDIR)"' -o $@ \
+		$(LAUNCHER_SRC) $(LDHARDEN) $(LDFLAGS)
+
+FORCE:
 
 build/unit/%: tests/unit/%.c $(UNIT_OBJ) preload/*.h tests/unit/*.h
 	@mkdir -p build/unit
@@ -135,18 +158,17 @@ fuzz:
 	@tests/fuzz/run.sh
 
 format:
-	clang-format -i preload/*.[ch] tests/*/*.[ch]
+	clang-format -i preload/*.[ch] launcher/*.[ch] tests/*/*.[ch]
 
 format-check:
-	clang-format --dry-run --Werror preload/*.[ch] tests/*/*.[ch]
+	clang-format --dry-run --Werror preload/*.[ch] launcher/*.[ch] \
+		tests/*/*.[ch]
 
-install: all
+install: all build/install/socksify
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/libsocksify.so
-	sed 's|^SOCKSIFY_LIB_DEFAULT=.*|SOCKSIFY_LIB_DEFAULT=$(LIBDIR)/libsocksify.so|' \
-		socksify > $(DESTDIR)$(BINDIR)/socksify
-	chmod 0755 $(DESTDIR)$(BINDIR)/socksify
+	install -m 0755 build/install/socksify $(DESTDIR)$(BINDIR)/socksify
 	install -m 0644 man/socksify.1 $(DESTDIR)$(MANDIR)/man1/socksify.1
 
 clean:
-	rm -rf build preload/*.o
+	rm -rf build preload/*.o $(LAUNCHER)

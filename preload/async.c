@@ -328,12 +328,7 @@ out:
 
 int sfy_async_wanted(const struct cfg *c)
 {
-	const char *e = sfy_getenv("SOCKSIFY_ASYNC_CONNECT");
-	int on;
-
-	/* The file's words; anything else there is ignored. */
-	if (e && cfg_parse_bool(e, &on) == 0)
-		return on;
+	/* SOCKSIFY_ASYNC_CONNECT is folded in at load (cfgfind.c). */
 	return c->async_connect;
 }
 

@@ -921,14 +921,10 @@ static void expected_peer(const struct cfg *c, int fam, struct s5_addr *e,
 		snprintf(what, cap, "peer %s", name);
 }
 
-/* Which mode: SOCKSIFY_BIND, else the file's. */
+/* Which mode: SOCKSIFY_BIND (folded in at load, cfgfind.c), else the
+ * file's. */
 static enum cfg_bind bind_mode(const struct cfg *c)
 {
-	const char *e = sfy_getenv("SOCKSIFY_BIND");
-	enum cfg_bind m;
-
-	if (e && cfg_parse_bind(e, &m) == 0)
-		return m;
 	return c->bind;
 }
 

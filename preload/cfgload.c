@@ -1,6 +1,7 @@
 /*
  * cfgload.c - finding, reading and loading the configuration (contract in
- * proxy.h: sfy_config, sfy_config_err, sfy_slurp).
+ * proxy.h: sfy_config, sfy_config_err, sfy_slurp), around the loader the
+ * launcher shares (cfgfind.c).
  *
  * Loaded lazily by the first hook that needs it, under g_cfg_lock with
  * cancellation disabled (it reads files: open and read are cancellation
@@ -11,6 +12,8 @@
  * line says so, and the next call tries again.
  */
 #include "proxy.h"
+
+#include "cfgfind.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,8 +29,6 @@
 #include "log.h"
 #include "real.h"
 
-#define MAX_CONF_BYTES (1u << 20)
-
 enum { CFG_UNLOADED = 0, CFG_OK, CFG_BROKEN };
 
 static struct cfg g_cfg;
@@ -37,106 +38,32 @@ static pthread_mutex_t g_cfg_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_transient_logged;
 static pthread_once_t g_cfg_once = PTHREAD_ONCE_INIT;
 
+static void cfg_note(const char *msg)
+{
+	sfy_log(SFY_LOG_DEBUG, "%s", msg);
+}
+
+static ssize_t real_read(int fd, void *buf, size_t n)
+{
+	return sfy_real()->read(fd, buf, n);
+}
+
+static int real_close(int fd)
+{
+	return sfy_real()->close(fd);
+}
+
+static const struct cfg_io g_io = {
+    .getenv = sfy_getenv,
+    .read = real_read,
+    .close = real_close,
+    .note = cfg_note,
+};
+
 /* Contract in proxy.h. */
 int sfy_slurp(const char *path, size_t max, char **text, size_t *len)
 {
-	struct stat st;
-	ssize_t n;
-	size_t got = 0;
-	char *buf;
-	int fd, err;
-
-	/* O_NONBLOCK: a FIFO in the config's place must not hang the
-	 * program in open(); it is then refused as not a regular file. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		err = -errno;
-	else if (!S_ISREG(st.st_mode))
-		err = -EINVAL;
-	else if (st.st_size > (off_t)max)
-		err = -EFBIG;
-	else
-		err = 0;
-	if (err < 0) {
-		sfy_real()->close(fd);
-		return err;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		sfy_real()->close(fd);
-		return -ENOMEM;
-	}
-	while (got < (size_t)st.st_size) {
-		n = sfy_real()->read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			explicit_bzero(buf, got);
-			free(buf);
-			sfy_real()->close(fd);
-			return err;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	sfy_real()->close(fd);
-	buf[got] = '\0';
-	*text = buf;
-	*len = got;
-	return 0;
-}
-
-/* Errors that say nothing about the configuration itself: the next call
- * may well succeed. */
-static int transient(int err)
-{
-	return err == EMFILE || err == ENFILE || err == ENOMEM ||
-	       err == ENOBUFS || err == EAGAIN || err == EINTR || err == EIO;
-}
-
-/* Loads and parses path into g_cfg.  Returns 0, -ENOENT (no such file),
- * -EINVAL (a real problem, g_err set) or a transient -errno (g_err set).
- * A default location (implicit) that we may not even look into (EACCES
- * on a directory of the path, a file where a directory should be) counts
- * as absent: it cannot hold this user's configuration. */
-static int load_file(const char *path, int implicit)
-{
-	struct stat st;
-	char *text = NULL;
-	size_t len = 0;
-	int rc = sfy_slurp(path, MAX_CONF_BYTES, &text, &len);
-
-	if (rc == -ENOENT)
-		return rc;
-	if (implicit &&
-	    (rc == -ENOTDIR || (rc == -EACCES && stat(path, &st) < 0 &&
-				(errno == EACCES || errno == ENOENT)))) {
-		sfy_log(SFY_LOG_DEBUG,
-			"config file %s cannot be looked at (%s): not used",
-			path, strerrorname_np(-rc));
-		return -ENOENT;
-	}
-	if (rc < 0) {
-		snprintf(g_err, sizeof(g_err),
-			 "cannot read config file %s: %s%s", path,
-			 rc == -EINVAL ? "not a regular file"
-			 : rc == -EFBIG
-			     ? "larger than 1 MiB (the most a config file "
-			       "may hold)"
-			     : strerror(-rc),
-			 transient(-rc) ? " (will try again)" : "");
-		return transient(-rc) ? rc : -EINVAL;
-	}
-	rc = cfg_parse_text(&g_cfg, text, len, path, g_err, sizeof(g_err));
-	explicit_bzero(text, len); /* it may hold a password */
-	free(text);
-	if (rc == -ENOMEM)
-		return -ENOMEM;
-	return rc < 0 ? -EINVAL : 0;
+	return cfg_slurp(&g_io, path, max, text, len, NULL);
 }
 
 /*
@@ -176,108 +103,22 @@ const char *sfy_getenv(const char *name)
 	return NULL;
 }
 
-/* Finds and loads the config file: $SOCKSIFY_CONF, then
- * $XDG_CONFIG_HOME/socksify/socks.conf (or ~/.config/...), then
- * /etc/socksify/socks.conf.  Returns 1 when a file was loaded, 0 when none
- * exists, or a negative value as load_file. */
-static int find_and_load(void)
-{
-	const char *explicit_path = sfy_getenv("SOCKSIFY_CONF");
-	const char *xdg = sfy_getenv("XDG_CONFIG_HOME");
-	const char *home = sfy_getenv("HOME");
-	char path[4096];
-	int rc;
-
-	if (explicit_path && *explicit_path) {
-		rc = load_file(explicit_path, 0);
-		if (rc == -ENOENT) {
-			snprintf(
-			    g_err, sizeof(g_err),
-			    "config file %s (SOCKSIFY_CONF) does not exist",
-			    explicit_path);
-			return -EINVAL;
-		}
-		return rc < 0 ? rc : 1;
-	}
-	path[0] = '\0';
-	if (xdg && *xdg == '/')
-		snprintf(path, sizeof(path), "%s/socksify/socks.conf", xdg);
-	else if (home && *home == '/')
-		snprintf(path, sizeof(path), "%s/.config/socksify/socks.conf",
-			 home);
-	if (path[0]) {
-		rc = load_file(path, 1);
-		if (rc != -ENOENT)
-			return rc < 0 ? rc : 1;
-	}
-	rc = load_file("/etc/socksify/socks.conf", 1);
-	if (rc == -ENOENT)
-		return 0;
-	return rc < 0 ? rc : 1;
-}
-
-/* Parses a URL from the environment variable name into the proxy.  The
- * URL replaces the file's server and DNS choice; credentials from the file
- * are kept unless the URL brings its own.  Returns 0 or -EINVAL. */
-static int proxy_from_env(const char *name, const char *url)
-{
-	struct cfg_proxy p;
-	char why[256];
-
-	memset(&p, 0, sizeof(p));
-	if (cfg_parse_url(&p, url, why, sizeof(why)) < 0) {
-		snprintf(g_err, sizeof(g_err), "%s: %s", name, why);
-		return -EINVAL;
-	}
-	if (p.user_len == 0 && g_cfg.proxy.user_len > 0) {
-		memcpy(p.user, g_cfg.proxy.user, sizeof(p.user));
-		memcpy(p.pass, g_cfg.proxy.pass, sizeof(p.pass));
-		p.user_len = g_cfg.proxy.user_len;
-		p.pass_len = g_cfg.proxy.pass_len;
-	}
-	g_cfg.proxy = p;
-	explicit_bzero(&p, sizeof(p));
-	return 0;
-}
-
-/* True for the schemes we honour in ALL_PROXY (curl's convention). */
-static int is_socks5_url(const char *url)
-{
-	return strncasecmp(url, "socks5://", 9) == 0 ||
-	       strncasecmp(url, "socks5h://", 10) == 0;
-}
-
 /* One attempt (locked).  Returns 0, -EINVAL (final, g_err set) or a
  * transient -errno. */
 static int load_once(void)
 {
-	const char *url;
-	int file;
+	struct cfg_origin o;
+	int rc;
 
 	cfg_free(&g_cfg);
 	cfg_init(&g_cfg);
-	file = find_and_load();
-	if (file < 0)
-		return file;
-	url = sfy_getenv("SOCKSIFY_PROXY");
-	if (url && *url) {
-		if (proxy_from_env("SOCKSIFY_PROXY", url) < 0)
-			return -EINVAL;
-	} else if (file == 0) {
-		url = sfy_getenv("ALL_PROXY");
-		if (!url || !*url)
-			url = sfy_getenv("all_proxy");
-		if (url && is_socks5_url(url) &&
-		    proxy_from_env("ALL_PROXY", url) < 0)
-			return -EINVAL;
-	}
-	if (!g_cfg.proxy.set) {
-		snprintf(g_err, sizeof(g_err),
-			 "no proxy configured (use socksify -x URL, "
-			 "SOCKSIFY_PROXY or a config file)");
-		return -EINVAL;
-	}
-	return 0;
+	rc = cfg_load(&g_cfg, &o, &g_io, g_err, sizeof(g_err));
+	if (rc == 0 && o.secret_exposed)
+		sfy_log(SFY_LOG_WARN,
+			"config file %s holds a password and other users "
+			"may read it (chmod o-r %s)",
+			o.file, o.file);
+	return rc;
 }
 
 /* The log goes where the configuration and the environment say, also
@@ -286,13 +127,16 @@ static void configure_log(int loaded)
 {
 	const char *lvl = sfy_getenv("SOCKSIFY_LOG_LEVEL");
 	const char *logfile = sfy_getenv("SOCKSIFY_LOG_FILE");
-	enum cfg_log_level level = loaded ? g_cfg.log_level : CFG_LOG_ERROR;
+	enum cfg_log_level level = CFG_LOG_ERROR;
 
+	if (loaded) { /* the variables are folded in */
+		sfy_log_configure((int)g_cfg.log_level, g_cfg.log_file);
+		return;
+	}
 	if (lvl && *lvl && cfg_parse_log_level(lvl, &level) < 0)
-		level = loaded ? g_cfg.log_level : CFG_LOG_ERROR;
-	sfy_log_configure((int)level, logfile && *logfile ? logfile
-				      : loaded		  ? g_cfg.log_file
-							  : NULL);
+		level = CFG_LOG_ERROR;
+	sfy_log_configure((int)level,
+			  logfile && logfile[0] == '/' ? logfile : NULL);
 }
 
 static void cfg_prepare(void)

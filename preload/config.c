@@ -868,18 +868,24 @@ static int prefix_match(const uint8_t *net, const uint8_t *a, unsigned bits)
  */
 static enum cfg_action match_addr(const struct cfg *c,
 				  const struct sockaddr *sa, socklen_t salen,
-				  int any_direct);
+				  int any_direct, const struct cfg_rule **hit);
 
 enum cfg_action cfg_match(const struct cfg *c, const struct sockaddr *sa,
 			  socklen_t salen)
 {
-	return match_addr(c, sa, salen, 1);
+	return match_addr(c, sa, salen, 1, NULL);
+}
+
+enum cfg_action cfg_match_rule(const struct cfg *c, const struct sockaddr *sa,
+			       socklen_t salen, const struct cfg_rule **rule)
+{
+	return match_addr(c, sa, salen, 1, rule);
 }
 
 enum cfg_action cfg_match_local(const struct cfg *c, const struct sockaddr *sa,
 				socklen_t salen)
 {
-	return match_addr(c, sa, salen, 0);
+	return match_addr(c, sa, salen, 0, NULL);
 }
 
 int cfg_bind_port(const struct cfg *c, uint16_t port)
@@ -894,7 +900,7 @@ int cfg_bind_port(const struct cfg *c, uint16_t port)
 
 static enum cfg_action match_addr(const struct cfg *c,
 				  const struct sockaddr *sa, socklen_t salen,
-				  int any_direct)
+				  int any_direct, const struct cfg_rule **hit)
 {
 	static const uint8_t loop6[16] = {[15] = 1};
 	static const uint8_t any6[16] = {0};
@@ -905,6 +911,8 @@ static enum cfg_action match_addr(const struct cfg *c,
 	uint16_t port;
 	size_t i;
 
+	if (hit)
+		*hit = NULL;
 	if (!sa || salen < (socklen_t)(offsetof(struct sockaddr, sa_family) +
 				       sizeof(fam)))
 		return CFG_DIRECT;
@@ -942,6 +950,8 @@ static enum cfg_action match_addr(const struct cfg *c,
 		return CFG_DIRECT;
 	}
 
+	if (hit)
+		*hit = NULL;
 	for (i = 0; i < c->nrules; i++) {
 		const struct cfg_rule *r = &c->rules[i];
 
@@ -949,14 +959,15 @@ static enum cfg_action match_addr(const struct cfg *c,
 			continue; /* names never match an address */
 		if (port < r->port_lo || port > r->port_hi)
 			continue;
-		if (r->family == AF_UNSPEC)
+		if (r->family == AF_UNSPEC ||
+		    (r->family == AF_INET && has4 &&
+		     prefix_match(r->addr, a4, r->prefix)) ||
+		    (r->family == AF_INET6 && has6 &&
+		     prefix_match(r->addr, a6, r->prefix))) {
+			if (hit)
+				*hit = r;
 			return r->action;
-		if (r->family == AF_INET && has4 &&
-		    prefix_match(r->addr, a4, r->prefix))
-			return r->action;
-		if (r->family == AF_INET6 && has6 &&
-		    prefix_match(r->addr, a6, r->prefix))
-			return r->action;
+		}
 	}
 	/* Loopback, and the unspecified address, which Linux connects to
 	 * the local host (0.0.0.0, ::), never leave the machine. */
@@ -1019,22 +1030,63 @@ static int host_match(const struct cfg_rule *r, const char *name, size_t n)
 enum cfg_action cfg_match_name(const struct cfg *c, const char *name,
 			       uint16_t port)
 {
+	return cfg_match_name_rule(c, name, port, NULL);
+}
+
+enum cfg_action cfg_match_name_rule(const struct cfg *c, const char *name,
+				    uint16_t port, const struct cfg_rule **rule)
+{
 	size_t n = name_len(name), i;
 
+	if (rule)
+		*rule = NULL;
 	for (i = 0; i < c->nrules; i++) {
 		const struct cfg_rule *r = &c->rules[i];
 
 		if (port != 0 && (port < r->port_lo || port > r->port_hi))
 			continue;
-		if (r->host_kind == CFG_HOST_NONE) {
-			if (r->family == AF_UNSPEC) /* 'all' */
-				return r->action;
-			continue; /* CIDR rules never match a name */
-		}
-		if (host_match(r, name, n))
+		if (r->host_kind == CFG_HOST_NONE ? r->family == AF_UNSPEC
+						  : host_match(r, name, n)) {
+			/* (CIDR rules never match a name; 'all' does.) */
+			if (rule)
+				*rule = r;
 			return r->action;
+		}
 	}
 	return CFG_PROXY;
+}
+
+/* Contract: see config.h. */
+int cfg_rule_text(const struct cfg_rule *r, char *buf, size_t len)
+{
+	static const char *const act[] = {"proxy", "direct", "refuse"};
+	char dest[300], ports[16];
+	const char *a = (unsigned)r->action < 3 ? act[r->action] : "?";
+
+	if (r->host_kind == CFG_HOST_NONE) {
+		char net[INET6_ADDRSTRLEN];
+
+		if (r->family == AF_UNSPEC)
+			snprintf(dest, sizeof(dest), "all");
+		else if (inet_ntop(r->family, r->addr, net, sizeof(net)))
+			snprintf(dest, sizeof(dest), "%s/%u", net,
+				 (unsigned)r->prefix);
+		else
+			snprintf(dest, sizeof(dest), "?");
+	} else {
+		snprintf(dest, sizeof(dest), "%s%s",
+			 r->host_kind == CFG_HOST_SUBDOMAINS ? "*."
+			 : r->host_kind == CFG_HOST_DOMAIN   ? "."
+							     : "",
+			 r->host);
+	}
+	ports[0] = '\0';
+	if (r->port_lo == r->port_hi)
+		snprintf(ports, sizeof(ports), " %u", (unsigned)r->port_lo);
+	else if (!(r->port_lo <= 1 && r->port_hi == 65535))
+		snprintf(ports, sizeof(ports), " %u-%u", (unsigned)r->port_lo,
+			 (unsigned)r->port_hi);
+	return snprintf(buf, len, "route %s %s%s", a, dest, ports);
 }
 
 /*
@@ -1265,56 +1317,45 @@ static int parse_dns_server(struct cfg *c, const char *v, char *err,
 	return 0;
 }
 
-enum key_id {
-	KEY_PROXY,
-	KEY_USERNAME,
-	KEY_PASSWORD,
-	KEY_DNS,
-	KEY_TIMEOUT,
-	KEY_LOG_LEVEL,
-	KEY_LOG_FILE,
-	KEY_ROUTE,
-	KEY_DNS_V4_RANGE,
-	KEY_DNS_V6_RANGE,
-	KEY_DNS_NAMES,
-	KEY_DNS_SERVER,
-	KEY_DIRECT_PROTOCOLS,
-	KEY_ASYNC_CONNECT,
-	KEY_PIPELINE,
-	KEY_BIND,
-	KEY_BIND_PORTS,
-	KEY_BIND_TIMEOUT,
-};
-
 static const struct key_desc {
 	const char *name;
-	enum key_id id;
+	enum cfg_key id;
 	unsigned min_args, max_args;
 	const char *usage; /* for a wrong number of values */
 } keys[] = {
-    {"proxy", KEY_PROXY, 1, 1, "proxy URL"},
-    {"username", KEY_USERNAME, 1, 1,
+    {"proxy", CFG_KEY_PROXY, 1, 1, "proxy URL"},
+    {"username", CFG_KEY_USERNAME, 1, 1,
      "username NAME (quote a name with blanks)"},
-    {"password", KEY_PASSWORD, 1, 1,
+    {"password", CFG_KEY_PASSWORD, 1, 1,
      "password SECRET (quote a secret with blanks)"},
-    {"dns", KEY_DNS, 1, 1, "dns remote|local|tunnel"},
-    {"timeout", KEY_TIMEOUT, 1, 1, "timeout SECONDS"},
-    {"log_level", KEY_LOG_LEVEL, 1, 1, "log_level error|warn|info|debug"},
-    {"log_file", KEY_LOG_FILE, 1, 1,
+    {"dns", CFG_KEY_DNS, 1, 1, "dns remote|local|tunnel"},
+    {"timeout", CFG_KEY_TIMEOUT, 1, 1, "timeout SECONDS"},
+    {"log_level", CFG_KEY_LOG_LEVEL, 1, 1, "log_level error|warn|info|debug"},
+    {"log_file", CFG_KEY_LOG_FILE, 1, 1,
      "log_file PATH (quote a path with blanks)"},
-    {"route", KEY_ROUTE, 2, 3, "route direct|proxy|refuse DEST [PORTS]"},
-    {"dns_v4_range", KEY_DNS_V4_RANGE, 1, 1, "dns_v4_range CIDR"},
-    {"dns_v6_range", KEY_DNS_V6_RANGE, 1, 1, "dns_v6_range CIDR"},
-    {"dns_names", KEY_DNS_NAMES, 1, 1, "dns_names N"},
-    {"dns_server", KEY_DNS_SERVER, 1, 1, "dns_server ADDRESS[:PORT]"},
-    {"direct_protocols", KEY_DIRECT_PROTOCOLS, 1, 6,
+    {"route", CFG_KEY_ROUTE, 2, 3, "route direct|proxy|refuse DEST [PORTS]"},
+    {"dns_v4_range", CFG_KEY_DNS_V4_RANGE, 1, 1, "dns_v4_range CIDR"},
+    {"dns_v6_range", CFG_KEY_DNS_V6_RANGE, 1, 1, "dns_v6_range CIDR"},
+    {"dns_names", CFG_KEY_DNS_NAMES, 1, 1, "dns_names N"},
+    {"dns_server", CFG_KEY_DNS_SERVER, 1, 1, "dns_server ADDRESS[:PORT]"},
+    {"direct_protocols", CFG_KEY_DIRECT_PROTOCOLS, 1, 6,
      "direct_protocols udplite|sctp|dccp|icmp|raw|all|none ..."},
-    {"async_connect", KEY_ASYNC_CONNECT, 1, 1, "async_connect yes|no"},
-    {"pipeline", KEY_PIPELINE, 1, 1, "pipeline yes|no"},
-    {"bind", KEY_BIND, 1, 1, "bind auto|always|never"},
-    {"bind_ports", KEY_BIND_PORTS, 1, 1, "bind_ports PORT[-PORT]"},
-    {"bind_timeout", KEY_BIND_TIMEOUT, 1, 1, "bind_timeout SECONDS"},
+    {"async_connect", CFG_KEY_ASYNC_CONNECT, 1, 1, "async_connect yes|no"},
+    {"pipeline", CFG_KEY_PIPELINE, 1, 1, "pipeline yes|no"},
+    {"bind", CFG_KEY_BIND, 1, 1, "bind auto|always|never"},
+    {"bind_ports", CFG_KEY_BIND_PORTS, 1, 1, "bind_ports PORT[-PORT]"},
+    {"bind_timeout", CFG_KEY_BIND_TIMEOUT, 1, 1, "bind_timeout SECONDS"},
 };
+
+const char *cfg_key_name(enum cfg_key k)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].id == k)
+			return keys[i].name;
+	return "?";
+}
 
 int cfg_parse_bind(const char *s, enum cfg_bind *out)
 {
@@ -1441,8 +1482,9 @@ static int apply_line(struct parse_state *st, char **w, size_t nw, size_t line,
 		return -1;
 	}
 
+	c->key_line[k->id] = (uint32_t)line;
 	switch (k->id) {
-	case KEY_PROXY: {
+	case CFG_KEY_PROXY: {
 		char why[REASON_MAX - 32];
 
 		if (cfg_parse_url(&c->proxy, v, why, sizeof(why)) < 0) {
@@ -1451,15 +1493,15 @@ static int apply_line(struct parse_state *st, char **w, size_t nw, size_t line,
 		}
 		return 0;
 	}
-	case KEY_USERNAME:
+	case CFG_KEY_USERNAME:
 		st->user_line = line;
 		return file_cred(v, "username", st->user, &st->user_len, err,
 				 errlen);
-	case KEY_PASSWORD:
+	case CFG_KEY_PASSWORD:
 		st->pass_line = line;
 		return file_cred(v, "password", st->pass, &st->pass_len, err,
 				 errlen);
-	case KEY_DNS:
+	case CFG_KEY_DNS:
 		if (str_eq(v, "remote"))
 			c->dns = CFG_DNS_REMOTE;
 		else if (str_eq(v, "local"))
@@ -1476,15 +1518,15 @@ static int apply_line(struct parse_state *st, char **w, size_t nw, size_t line,
 		c->dns_set = 1;
 		st->dns_line = line;
 		return 0;
-	case KEY_DNS_V4_RANGE:
+	case CFG_KEY_DNS_V4_RANGE:
 		st->v4_line = line;
 		return parse_range(v, AF_INET, c->dns_v4, &c->dns_v4_prefix,
 				   err, errlen);
-	case KEY_DNS_V6_RANGE:
+	case CFG_KEY_DNS_V6_RANGE:
 		st->v6_line = line;
 		return parse_range(v, AF_INET6, c->dns_v6, &c->dns_v6_prefix,
 				   err, errlen);
-	case KEY_DNS_NAMES: {
+	case CFG_KEY_DNS_NAMES: {
 		unsigned long n;
 		int rc = parse_ulong(v, strlen(v), 256, 16777216, &n);
 
@@ -1502,19 +1544,19 @@ static int apply_line(struct parse_state *st, char **w, size_t nw, size_t line,
 		st->names_line = line;
 		return 0;
 	}
-	case KEY_DNS_SERVER:
+	case CFG_KEY_DNS_SERVER:
 		return parse_dns_server(c, v, err, errlen);
-	case KEY_DIRECT_PROTOCOLS:
+	case CFG_KEY_DIRECT_PROTOCOLS:
 		return parse_protos(w + 1, nw - 1, &c->direct_protos, err,
 				    errlen);
-	case KEY_TIMEOUT:
+	case CFG_KEY_TIMEOUT:
 		return parse_timeout(v, &c->timeout_ms, err, errlen);
-	case KEY_ASYNC_CONNECT:
+	case CFG_KEY_ASYNC_CONNECT:
 		return parse_bool("async_connect", v, &c->async_connect, err,
 				  errlen);
-	case KEY_PIPELINE:
+	case CFG_KEY_PIPELINE:
 		return parse_bool("pipeline", v, &c->pipeline, err, errlen);
-	case KEY_BIND:
+	case CFG_KEY_BIND:
 		if (cfg_parse_bind(v, &c->bind) < 0) {
 			seterr(err, errlen,
 			       "bad bind '%." ECHO_MAX
@@ -1523,11 +1565,11 @@ static int apply_line(struct parse_state *st, char **w, size_t nw, size_t line,
 			return -1;
 		}
 		return 0;
-	case KEY_BIND_PORTS:
+	case CFG_KEY_BIND_PORTS:
 		return parse_bind_ports(c, v, err, errlen);
-	case KEY_BIND_TIMEOUT:
+	case CFG_KEY_BIND_TIMEOUT:
 		return parse_timeout(v, &c->bind_timeout_ms, err, errlen);
-	case KEY_LOG_LEVEL:
+	case CFG_KEY_LOG_LEVEL:
 		if (cfg_parse_log_level(v, &c->log_level) < 0) {
 			seterr(err, errlen,
 			       "bad log_level '%." ECHO_MAX
@@ -1537,7 +1579,7 @@ static int apply_line(struct parse_state *st, char **w, size_t nw, size_t line,
 		}
 		c->log_level_set = 1;
 		return 0;
-	case KEY_LOG_FILE:
+	case CFG_KEY_LOG_FILE:
 		if (v[0] != '/') {
 			seterr(err, errlen,
 			       "log_file must be an absolute path");
@@ -1549,7 +1591,7 @@ static int apply_line(struct parse_state *st, char **w, size_t nw, size_t line,
 		}
 		strcpy(c->log_file, v);
 		return 0;
-	case KEY_ROUTE: {
+	case CFG_KEY_ROUTE: {
 		enum cfg_action a;
 
 		if (str_eq(v, "direct"))
@@ -1568,12 +1610,15 @@ static int apply_line(struct parse_state *st, char **w, size_t nw, size_t line,
 		if (rule_from_words(&r, a, w[2], nw > 3 ? w[3] : NULL, err,
 				    errlen) < 0)
 			return -1;
+		r.line = (uint32_t)line;
 		if (cfg_add_rule(c, &r) < 0) {
 			seterr(err, errlen, "out of memory");
 			return -ENOMEM;
 		}
 		return 0;
 	}
+	case CFG_NKEYS:
+		break;
 	}
 	seterr(err, errlen, "internal error: unhandled key");
 	return -1;

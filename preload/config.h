@@ -62,6 +62,29 @@ enum cfg_host_kind {
 	CFG_HOST_DOMAIN,     /* ".lan": the name itself and all below it */
 };
 
+/* The file's keys (for where a setting came from: struct cfg key_line). */
+enum cfg_key {
+	CFG_KEY_PROXY,
+	CFG_KEY_USERNAME,
+	CFG_KEY_PASSWORD,
+	CFG_KEY_DNS,
+	CFG_KEY_TIMEOUT,
+	CFG_KEY_LOG_LEVEL,
+	CFG_KEY_LOG_FILE,
+	CFG_KEY_ROUTE,
+	CFG_KEY_DNS_V4_RANGE,
+	CFG_KEY_DNS_V6_RANGE,
+	CFG_KEY_DNS_NAMES,
+	CFG_KEY_DNS_SERVER,
+	CFG_KEY_DIRECT_PROTOCOLS,
+	CFG_KEY_ASYNC_CONNECT,
+	CFG_KEY_PIPELINE,
+	CFG_KEY_BIND,
+	CFG_KEY_BIND_PORTS,
+	CFG_KEY_BIND_TIMEOUT,
+	CFG_NKEYS,
+};
+
 struct cfg_proxy {
 	char host[CFG_MAX_HOST + 1]; /* literal (no brackets) or host name */
 	uint16_t port;		     /* host byte order */
@@ -81,6 +104,7 @@ struct cfg_rule {
 	uint16_t port_hi;
 	enum cfg_host_kind host_kind; /* CFG_HOST_NONE for address rules */
 	char host[256]; /* lowercase, no trailing dot, without "*." / "." */
+	uint32_t line;	/* the file's line (0: not from a file) */
 };
 
 /* Protocols the proxy cannot carry (SOCKS5 carries TCP and UDP), for the
@@ -121,6 +145,8 @@ struct cfg {
 	uint16_t bind_port_lo[CFG_MAX_BIND_PORTS],
 	    bind_port_hi[CFG_MAX_BIND_PORTS];
 	unsigned int nbind_ports;
+	/* The line of the file that last set each key (0: not in it). */
+	uint32_t key_line[CFG_NKEYS];
 };
 
 /* Sets defaults (no proxy, timeout CFG_DEFAULT_TIMEOUT_MS, level error,
@@ -158,6 +184,11 @@ int cfg_add_rule(struct cfg *c, const struct cfg_rule *r);
 enum cfg_action cfg_match(const struct cfg *c, const struct sockaddr *sa,
 			  socklen_t salen);
 
+/* cfg_match, and the rule that decided in *rule (NULL: a built-in
+ * default). */
+enum cfg_action cfg_match_rule(const struct cfg *c, const struct sockaddr *sa,
+			       socklen_t salen, const struct cfg_rule **rule);
+
 /* The action for a listening socket's local address (the same rules,
  * matched with the local port): like cfg_match, but of the built-in
  * defaults only loopback is kept local, not the unspecified address (a
@@ -181,6 +212,19 @@ enum cfg_dns cfg_dns_mode(const struct cfg *c);
  * and the loopback default does not apply. */
 enum cfg_action cfg_match_name(const struct cfg *c, const char *name,
 			       uint16_t port);
+
+/* cfg_match_name, and the rule that decided in *rule (NULL: the
+ * default, the proxy). */
+enum cfg_action cfg_match_name_rule(const struct cfg *c, const char *name,
+				    uint16_t port,
+				    const struct cfg_rule **rule);
+
+/* A rule as the file would say it ("route direct 10.0.0.0/8 80-443"), into
+ * buf; returns what snprintf returns. */
+int cfg_rule_text(const struct cfg_rule *r, char *buf, size_t len);
+
+/* The file's name for key k ("proxy", "bind_timeout"). */
+const char *cfg_key_name(enum cfg_key k);
 
 /* The action for a name at every port, as far as it can be told without
  * a port (a lookup has none): 1 when every port of name goes direct by

@@ -118,6 +118,7 @@ static size_t parse_in(struct hs *h)
 		r = s5_parse_method_reply(h->in, h->inlen, &v);
 		if (r != 0)
 			break;
+		h->method = v;
 		if (h->pipelined) {
 			/* We offered one method and sent what follows it. */
 			if (v ==
@@ -246,10 +247,30 @@ void hs_got(struct hs *h, size_t n)
 
 void hs_eof(struct hs *h)
 {
-	if (h->state != HS_DONE && h->state != HS_FAILED)
+	if (h->state == HS_REPLY)
+		fail(h, ECONNRESET,
+		     "proxy closed the connection after the request, "
+		     "without a reply");
+	else if (h->state != HS_DONE && h->state != HS_FAILED)
 		fail(h, ECONNRESET,
 		     "proxy closed the connection during the "
 		     "SOCKS5 handshake");
+}
+
+const char *hs_hangup_hint(uint8_t cmd)
+{
+	switch (cmd) {
+	case S5_CMD_UDP_ASSOCIATE:
+		return "it carries no UDP: ssh -D, for one, does CONNECT "
+		       "only";
+	case S5_CMD_BIND:
+		return "it offers no BIND: ssh -D, for one, does CONNECT "
+		       "only";
+	default:
+		return "a proxy hangs up on CONNECT when it cannot resolve "
+		       "the name or will not reach the destination (ssh -D "
+		       "does so)";
+	}
 }
 
 void hs_wipe(struct hs *h)

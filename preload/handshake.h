@@ -47,6 +47,7 @@ struct hs {
 	size_t outlen, outoff;
 	uint8_t in[S5_MAX_REPLY];
 	size_t inlen;
+	uint8_t method;		 /* the method the proxy chose, once read */
 	uint8_t rep;		 /* REP of the reply, once read */
 	struct s5_addr bnd;	 /* BND.ADDR/BND.PORT of the reply */
 	int err;		 /* errno on failure */
@@ -77,6 +78,9 @@ void hs_wrote(struct hs *h, size_t n);
 void hs_got(struct hs *h, size_t n);
 /* The proxy closed the connection. */
 void hs_eof(struct hs *h);
+/* What a proxy's hang-up right after a request for cmd (S5_CMD_*)
+ * usually means, for a log line. */
+const char *hs_hangup_hint(uint8_t cmd);
 /* Wipes credentials from the state (call when done either way). */
 void hs_wipe(struct hs *h);
 

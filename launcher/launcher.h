@@ -1,0 +1,54 @@
+/*
+ * launcher.h - the socksify launcher's parts: the options (main.c), the
+ * configuration check and the trial of the proxy (check.c), and the rule
+ * explanation (explain.c).  The launcher is an ordinary program: it is
+ * never preloaded and may exit.
+ */
+#ifndef SOCKSIFY_LAUNCHER_H
+#define SOCKSIFY_LAUNCHER_H
+
+#include "cfgfind.h"
+#include "config.h"
+
+/* Exit statuses (socksify(1) EXIT STATUS). */
+enum {
+	EX_CHECK_PARTIAL = 1, /* --check: TCP works, UDP or BIND does not */
+	EX_CHECK_FAILED = 2,  /* --check: the proxy cannot carry TCP */
+	EX_USAGE_CFG = 125,   /* usage or configuration error */
+	EX_CANNOT = 126,      /* the command cannot be socksified or run */
+	EX_NOTFOUND = 127,    /* the command is not found */
+};
+
+/* What the options set, for --check's "where it came from". */
+struct opts {
+	const char *proxy_flag; /* -x's URL, NULL when not given */
+	const char *conf_flag;	/* -f's file */
+	int verbose, quiet;
+};
+
+/* The configuration as the program will load it, and where each part of
+ * it came from.  Exits 125 with a message on a broken configuration when
+ * fatal is set; otherwise returns -1 and leaves the reason in err. */
+int load_config(struct cfg *c, struct cfg_origin *o, char *err, size_t len);
+
+/* A plain libc struct cfg_io for the launcher's own process. */
+extern const struct cfg_io launcher_io;
+
+/* socksify --check [HOST:PORT]: returns the exit status. */
+int run_check(const struct opts *op, const char *target);
+
+/* socksify --explain HOST[:PORT]: returns the exit status. */
+int run_explain(const struct opts *op, const char *target);
+
+/* Splits "host:port", "[v6]:port", "host" (port 0) or a bare IPv6 literal
+ * into host (no brackets) and *port.  Returns 0 or -1 with a reason. */
+int split_target(const char *s, char *host, size_t hostlen, unsigned *port,
+		 const char **why);
+
+/* Prints the "where it came from" of key k (for --check): the flag, the
+ * variable, "FILE:LINE" or "default". */
+void origin_of(const struct opts *op, const struct cfg *c,
+	       const struct cfg_origin *o, enum cfg_key k, char *buf,
+	       size_t len);
+
+#endif

@@ -1,0 +1,867 @@
+/*
+ * main.c - the socksify launcher: options, the configuration check (the
+ * library's own loader, in this process), refusing commands the dynamic
+ * loader would run without the shim, LD_PRELOAD, and exec.
+ *
+ * Start-up cost is the point of this program being C: a run that starts a
+ * command makes no extra process and reads each file it needs once.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "launcher.h"
+
+#ifndef SFY_VERSION
+#define SFY_VERSION "0.1.0"
+#endif
+
+static const char usage_text[] =
+    "Usage: socksify [options] [--] command [args...]\n"
+    "       socksify [options] --env | --off | --shell [args...]\n"
+    "       socksify [options] --check [HOST:PORT]\n"
+    "       socksify [options] --explain HOST[:PORT]\n"
+    "\n"
+    "Run COMMAND with its network traffic (TCP, UDP and name lookups) "
+    "carried\n"
+    "through a SOCKS5 proxy.\n"
+    "\n"
+    "Options:\n"
+    "  -x, --proxy URL     the proxy: socks5://[user:pass@]host[:port] "
+    "(names\n"
+    "                      resolved locally) or socks5h://... (names "
+    "resolved by\n"
+    "                      the proxy); sets SOCKSIFY_PROXY\n"
+    "  -f, --config FILE   read FILE as the configuration; sets "
+    "SOCKSIFY_CONF\n"
+    "  -v, --verbose       log connections (info); twice for debug\n"
+    "  -q, --quiet         only errors, and no warnings from this "
+    "launcher\n"
+    "      --force         run a command that cannot be socksified "
+    "(static or\n"
+    "                      setuid binary) anyway, unproxied, after a "
+    "warning\n"
+    "      --env           print export lines for a shell profile and "
+    "exit\n"
+    "      --off           print the lines that turn --env's lines off "
+    "again\n"
+    "      --shell         start your shell ($SHELL) socksified\n"
+    "      --check [HOST:PORT]\n"
+    "                      say where each setting comes from, then try "
+    "the\n"
+    "                      proxy: reach it, authenticate, CONNECT to "
+    "HOST:PORT,\n"
+    "                      UDP ASSOCIATE, BIND; one line per step\n"
+    "      --explain HOST[:PORT]\n"
+    "                      which rule decides for HOST and what happens "
+    "to it\n"
+    "  -h, --help          this help\n"
+    "  -V, --version       the version\n"
+    "\n"
+    "Short options may be bundled (-vv, -vx URL, -qf FILE).\n"
+    "Without -x and -f the proxy comes from SOCKSIFY_PROXY, else a config "
+    "file\n"
+    "($SOCKSIFY_CONF, ~/.config/socksify/socks.conf, "
+    "/etc/socksify/socks.conf),\n"
+    "else a socks5:// or socks5h:// ALL_PROXY.  Loopback goes direct.\n"
+    "A connect() on a non-blocking socket returns EINPROGRESS at once and "
+    "the\n"
+    "handshake finishes on a helper thread; SOCKSIFY_ASYNC_CONNECT=no (or\n"
+    "async_connect no in the file) makes it finish inside connect() "
+    "instead.\n"
+    "A program that listens on port 0 while connected through the proxy "
+    "(active\n"
+    "FTP) listens at the proxy instead, through SOCKS BIND; "
+    "SOCKSIFY_BIND=never\n"
+    "(or bind never in the file) keeps every listening socket local.\n"
+    "Exit status: the command's, or 125 for a usage/configuration error, "
+    "126\n"
+    "when the command cannot be socksified or run, 127 when it is not "
+    "found;\n"
+    "--check: 0 all passed, 1 TCP works but UDP or BIND does not, 2 the "
+    "proxy\n"
+    "cannot carry TCP.\n";
+
+static int g_quiet;
+
+static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("socksify: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("socksify: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(EX_USAGE_CFG);
+}
+
+/* --- the configuration ------------------------------------------------- */
+
+static ssize_t plain_read(int fd, void *buf, size_t n)
+{
+	return read(fd, buf, n);
+}
+
+static const char *plain_getenv(const char *name)
+{
+	return getenv(name);
+}
+
+const struct cfg_io launcher_io = {
+    .getenv = plain_getenv,
+    .read = plain_read,
+    .close = close,
+    .note = NULL,
+};
+
+int load_config(struct cfg *c, struct cfg_origin *o, char *err, size_t len)
+{
+	cfg_init(c);
+	return cfg_load(c, o, &launcher_io, err, len) < 0 ? -1 : 0;
+}
+
+/* Loads the configuration; on a problem says it and exits 125. */
+static void check_config(struct cfg *c, struct cfg_origin *o)
+{
+	char err[1024];
+
+	if (load_config(c, o, err, sizeof(err)) < 0) {
+		say("%s", err);
+		die("not starting the command: fix the configuration first");
+	}
+	if (o->secret_exposed && !g_quiet)
+		say("warning: config file %s holds a password and other users "
+		    "may read it (chmod o-r %s)",
+		    o->file, o->file);
+}
+
+/* --- the library ------------------------------------------------------- */
+
+/* The library to preload, absolute, in buf.  SOCKSIFY_LIB wins; an
+ * installed launcher knows its library (SFY_LIBDIR); one in a source
+ * tree finds it beside itself. */
+static void find_library(char *buf, size_t len)
+{
+	const char *lib = getenv("SOCKSIFY_LIB");
+	char self[PATH_MAX], cwd[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (lib && *lib) {
+		if (lib[0] == '/') {
+			snprintf(buf, len, "%s", lib);
+		} else {
+			if (!getcwd(cwd, sizeof(cwd)))
+				die("cannot find the current directory: %s",
+				    strerror(errno));
+			snprintf(buf, len, "%s/%s", cwd,
+				 strncmp(lib, "./", 2) == 0 ? lib + 2 : lib);
+		}
+	} else {
+#ifdef SFY_LIBDIR
+		snprintf(buf, len, "%s/libsocksify.so", SFY_LIBDIR);
+		(void)self;
+		(void)n;
+		(void)slash;
+#else
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n <= 0)
+			die("cannot find my own directory: %s",
+			    strerror(errno));
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		*slash = '\0';
+		snprintf(buf, len, "%s/preload/libsocksify.so", self);
+#endif
+	}
+	if (strpbrk(buf, " :"))
+		die("library path '%s' contains a space or colon, which "
+		    "LD_PRELOAD cannot carry",
+		    buf);
+}
+
+/* --- will the loader honour LD_PRELOAD for this command? --------------- */
+
+struct elfinfo {
+	int is_elf, is_static, class, machine;
+};
+
+/* Reads what the loader cares about from an ELF file: its class and
+ * machine, and whether it has a PT_INTERP header (no interpreter: static,
+ * LD_PRELOAD never acts).  is_elf stays 0 for what cannot be judged. */
+static void read_elf(const char *path, struct elfinfo *ei)
+{
+	unsigned char h[64];
+	uint64_t phoff;
+	unsigned phent, phnum, i;
+	int fd;
+
+	memset(ei, 0, sizeof(*ei));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    memcmp(h, ELFMAG, SELFMAG) != 0 || h[EI_DATA] != ELFDATA2LSB ||
+	    (h[EI_CLASS] != ELFCLASS64 && h[EI_CLASS] != ELFCLASS32))
+		goto out;
+	ei->is_elf = 1;
+	ei->class = h[EI_CLASS];
+	ei->machine = h[18] | h[19] << 8;
+	if (h[EI_CLASS] == ELFCLASS64) {
+		Elf64_Ehdr e;
+
+		memcpy(&e, h, sizeof(e));
+		phoff = e.e_phoff, phent = e.e_phentsize, phnum = e.e_phnum;
+		if (e.e_type != ET_EXEC && e.e_type != ET_DYN)
+			goto notelf;
+	} else {
+		Elf32_Ehdr e;
+
+		memcpy(&e, h, sizeof(e));
+		phoff = e.e_phoff, phent = e.e_phentsize, phnum = e.e_phnum;
+		if (e.e_type != ET_EXEC && e.e_type != ET_DYN)
+			goto notelf;
+	}
+	if (phnum == 0 || phnum > 4096 || phent < 4)
+		goto out;
+	ei->is_static = 1;
+	for (i = 0; i < phnum; i++) {
+		uint32_t type;
+
+		if (pread(fd, &type, sizeof(type),
+			  (off_t)(phoff + (uint64_t)i * phent)) !=
+		    (ssize_t)sizeof(type)) {
+			ei->is_static = 0; /* cannot judge */
+			break;
+		}
+		if (type == PT_INTERP) {
+			ei->is_static = 0;
+			break;
+		}
+	}
+	goto out;
+notelf:
+	ei->is_elf = 0;
+out:
+	close(fd);
+}
+
+/* Sets path to the file exec runs for cmd (searching PATH as execvp
+ * does).  Returns 0, or -1 when there is none. */
+static int resolve_cmd(const char *cmd, char *path, size_t len)
+{
+	const char *p = getenv("PATH"), *end;
+	struct stat st;
+
+	if (strchr(cmd, '/')) {
+		snprintf(path, len, "%s", cmd);
+		return stat(cmd, &st) == 0 || lstat(cmd, &st) == 0 ? 0 : -1;
+	}
+	if (!p)
+		p = "/usr/local/bin:/usr/bin:/bin";
+	for (;; p = end + 1) {
+		size_t n;
+
+		end = strchr(p, ':');
+		n = end ? (size_t)(end - p) : strlen(p);
+		if (n == 0)
+			snprintf(path, len, "./%s", cmd);
+		else
+			snprintf(path, len, "%.*s/%s", (int)n, p, cmd);
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(path, X_OK) == 0)
+			return 0;
+		if (!end)
+			break;
+	}
+	return -1;
+}
+
+/* Why file cannot be socksified (reason in buf), or 0 when it can.
+ * Follows #! once: the interpreter is what the loader starts. */
+static int why_not(const char *file, const struct elfinfo *lib, char *buf,
+		   size_t len, int nested)
+{
+	struct elfinfo ei;
+	struct stat st;
+
+	read_elf(file, &ei);
+	if (ei.is_elf && ei.is_static) {
+		snprintf(buf, len,
+			 "%s is statically linked: LD_PRELOAD cannot reach "
+			 "it (its traffic would go out directly)",
+			 file);
+		return 1;
+	}
+	if (ei.is_elf && lib->is_elf &&
+	    (ei.class != lib->class || ei.machine != lib->machine)) {
+		snprintf(buf, len,
+			 "%s is a %d-bit program of another architecture "
+			 "than libsocksify.so: the loader would skip the "
+			 "library (its traffic would go out directly)",
+			 file, ei.class == ELFCLASS32 ? 32 : 64);
+		return 1;
+	}
+	if (!ei.is_elf && !nested) {
+		char line[512], *s, *w, *interp, resolved[PATH_MAX];
+		ssize_t n;
+		int fd =
+		    open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+		if (fd >= 0) {
+			n = pread(fd, line, sizeof(line) - 1, 0);
+			close(fd);
+			if (n > 2 && line[0] == '#' && line[1] == '!') {
+				line[n] = '\0';
+				line[strcspn(line, "\n")] = '\0';
+				s = line + 2;
+				interp = strtok_r(s, " \t", &w);
+				if (interp &&
+				    strcmp(strrchr(interp, '/')
+					       ? strrchr(interp, '/') + 1
+					       : interp,
+					   "env") == 0) {
+					/* env [-S] PROG / env -SPROG: the
+					 * first word is the interpreter. */
+					char *a = strtok_r(NULL, " \t", &w);
+
+					if (a && strcmp(a, "-S") == 0)
+						a = strtok_r(NULL, " \t", &w);
+					else if (a && strncmp(a, "-S", 2) == 0)
+						a += 2;
+					interp = NULL;
+					if (a &&
+					    resolve_cmd(a, resolved,
+							sizeof(resolved)) == 0)
+						interp = resolved;
+				}
+				if (interp && access(interp, F_OK) == 0)
+					return why_not(interp, lib, buf, len,
+						       1);
+				return 0;
+			}
+		}
+	}
+	/* The kernel runs a program in secure mode (and the loader drops
+	 * LD_PRELOAD) when exec changes the effective uid or gid away from
+	 * the real ones. */
+	if (stat(file, &st) < 0)
+		return 0;
+	if ((st.st_mode & S_ISUID) && st.st_uid != getuid()) {
+		snprintf(buf, len,
+			 "%s is setuid: the loader ignores LD_PRELOAD for it",
+			 file);
+		return 1;
+	}
+	if ((st.st_mode & S_ISGID) && st.st_gid != getgid()) {
+		snprintf(buf, len,
+			 "%s is setgid: the loader ignores LD_PRELOAD for it",
+			 file);
+		return 1;
+	}
+	if (getuid() != 0 &&
+	    getxattr(file, "security.capability", NULL, 0) > 0) {
+		snprintf(buf, len,
+			 "%s has file capabilities: the loader ignores "
+			 "LD_PRELOAD for it",
+			 file);
+		return 1;
+	}
+	return 0;
+}
+
+/* --- LD_PRELOAD and the shell lines ------------------------------------ */
+
+/* Nonzero when the space/colon separated list holds word. */
+static int list_has(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	const char *p = list;
+
+	while ((p = strstr(p, word)) != NULL) {
+		if ((p == list || p[-1] == ' ' || p[-1] == ':') &&
+		    (p[n] == '\0' || p[n] == ' ' || p[n] == ':'))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/* Exports LD_PRELOAD with lib first (once). */
+static void set_preload(const char *lib)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char *v;
+
+	if (old && *old && list_has(old, lib))
+		return;
+	if (!old || !*old) {
+		setenv("LD_PRELOAD", lib, 1);
+		return;
+	}
+	if (asprintf(&v, "%s %s", lib, old) < 0)
+		die("out of memory");
+	setenv("LD_PRELOAD", v, 1);
+	free(v);
+}
+
+/* Prints s single-quoted for the shell. */
+static void put_quoted(const char *s)
+{
+	putchar('\'');
+	for (; *s; s++)
+		if (*s == '\'')
+			fputs("'\\''", stdout);
+		else
+			putchar(*s);
+	putchar('\'');
+}
+
+static void put_export(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v)
+		return;
+	printf("export %s=", name);
+	put_quoted(v);
+	putchar('\n');
+}
+
+static void print_env(const char *lib)
+{
+	char *spaced;
+
+	if (asprintf(&spaced, " %s ", lib) < 0)
+		die("out of memory");
+	printf("# socksify %s: add to a shell profile\n", SFY_VERSION);
+	/* Idempotent: sourcing the profile twice adds the library once. */
+	printf("case \" ${LD_PRELOAD:-} \" in *");
+	put_quoted(spaced);
+	printf("*) ;; *) export LD_PRELOAD=");
+	put_quoted(lib);
+	printf("\"${LD_PRELOAD:+ $LD_PRELOAD}\" ;; esac\n");
+	put_export("SOCKSIFY_PROXY");
+	put_export("SOCKSIFY_CONF");
+	put_export("SOCKSIFY_LOG_LEVEL");
+	free(spaced);
+}
+
+/* The variables socksify and its library read: --off unsets them. */
+static const char off_vars[] =
+    "SOCKSIFY_PROXY SOCKSIFY_CONF SOCKSIFY_LOG_LEVEL SOCKSIFY_LOG_FILE "
+    "SOCKSIFY_ASYNC_CONNECT SOCKSIFY_BIND SOCKSIFY_LIB";
+
+/* Lines for sh, bash, dash and zsh (no word splitting, no globbing:
+ * zsh splits nothing unquoted) that drop every libsocksify.so from
+ * LD_PRELOAD, keep the rest in order, and unset our variables. */
+static void print_off(void)
+{
+	printf("# socksify %s: turn socksify off in this shell\n", SFY_VERSION);
+	printf("_sfy_r=${LD_PRELOAD-} _sfy_n=\n"
+	       "while [ -n \"$_sfy_r\" ]; do _sfy_w=${_sfy_r%%%%[ :]*}; "
+	       "if [ \"$_sfy_w\" = \"$_sfy_r\" ]; then _sfy_r=; "
+	       "else _sfy_r=${_sfy_r#*[ :]}; fi; "
+	       "case $_sfy_w in '' | libsocksify.so | */libsocksify.so) ;; "
+	       "*) _sfy_n=${_sfy_n:+$_sfy_n }$_sfy_w ;; esac; done\n"
+	       "if [ -n \"$_sfy_n\" ]; then export LD_PRELOAD=\"$_sfy_n\"; "
+	       "else unset LD_PRELOAD; fi\n"
+	       "unset _sfy_r _sfy_n _sfy_w %s\n",
+	       off_vars);
+}
+
+/* Nonzero when something accepts TCP connections at the loopback
+ * address host:port (a refusal comes back at once on loopback). */
+static int loopback_listens(int fam, const void *addr, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct pollfd pfd;
+	int fd, ok = 0, err = 0;
+	socklen_t elen = sizeof(err);
+
+	memset(&ss, 0, sizeof(ss));
+	if (fam == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		memcpy(&in->sin_addr, addr, 4);
+		len = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		memcpy(&in6->sin6_addr, addr, 16);
+		len = sizeof(*in6);
+	}
+	fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 1; /* cannot tell: no warning */
+	if (connect(fd, (struct sockaddr *)&ss, len) == 0) {
+		ok = 1;
+	} else if (errno == EINPROGRESS) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, 500) <= 0)
+			ok = 1; /* slow: something is there */
+		else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) ==
+			     0 &&
+			 err == 0)
+			ok = 1;
+	}
+	close(fd);
+	return ok;
+}
+
+/*
+ * The traps of a socksified shell, said once when it is set up (--env,
+ * --shell): a proxy on this machine that is not running yet (ssh -D or
+ * tor started from this shell would themselves be socksified and fail to
+ * reach their upstream), and another SOCKS shim already in LD_PRELOAD.
+ */
+static void shell_traps(const struct cfg *c, int quiet)
+{
+	const char *pre = getenv("LD_PRELOAD");
+	static const char *const shims[] = {"libproxychains", "libtorsocks",
+					    "libtsocks", "libdsocks"};
+	unsigned char a[16];
+	int fam = 0;
+	size_t i;
+
+	if (quiet)
+		return;
+	if (inet_pton(AF_INET, c->proxy.host, a) == 1 && a[0] == 127)
+		fam = AF_INET;
+	else if (inet_pton(AF_INET6, c->proxy.host, a) == 1 &&
+		 IN6_IS_ADDR_LOOPBACK((struct in6_addr *)a))
+		fam = AF_INET6;
+	else if (strcmp(c->proxy.host, "localhost") == 0) {
+		fam = AF_INET;
+		a[0] = 127, a[1] = 0, a[2] = 0, a[3] = 1;
+	}
+	if (fam && !loopback_listens(fam, a, c->proxy.port))
+		say("warning: nothing listens at the proxy %s%s%s:%u yet; a "
+		    "proxy started from this shell (ssh -D %u, tor) would be "
+		    "socksified too and could not reach its own server: "
+		    "start it first, or as 'env -u LD_PRELOAD ssh -D %u ...'",
+		    fam == AF_INET6 ? "[" : "", c->proxy.host,
+		    fam == AF_INET6 ? "]" : "", (unsigned)c->proxy.port,
+		    (unsigned)c->proxy.port, (unsigned)c->proxy.port);
+	for (i = 0; pre && i < sizeof(shims) / sizeof(shims[0]); i++)
+		if (strstr(pre, shims[i]))
+			say("warning: LD_PRELOAD already holds %s (%s): two "
+			    "SOCKS shims in one program fight over its "
+			    "sockets",
+			    shims[i], pre);
+}
+
+/* --- main -------------------------------------------------------------- */
+
+enum mode { M_RUN, M_ENV, M_OFF, M_SHELL, M_CHECK, M_EXPLAIN };
+
+static void set_mode(enum mode *m, enum mode want, const char *opt)
+{
+	if (*m != M_RUN && *m != want)
+		die("%s cannot be combined with another of --env, --off, "
+		    "--shell, --check, --explain",
+		    opt);
+	*m = want;
+}
+
+static void need_arg(int i, int argc, const char *opt, const char *what)
+{
+	if (i + 1 >= argc)
+		die("%s needs %s", opt, what);
+}
+
+static void set_proxy(struct opts *op, const char *url, const char *opt)
+{
+	struct cfg_proxy p;
+	char why[256];
+
+	if (cfg_parse_url(&p, url, why, sizeof(why)) < 0)
+		die("%s: %s", opt, why);
+	explicit_bzero(&p, sizeof(p));
+	op->proxy_flag = url;
+	setenv("SOCKSIFY_PROXY", url, 1);
+}
+
+/* True for an argument --check may take as its HOST:PORT. */
+static int is_target(const char *s)
+{
+	return s && s[0] && s[0] != '-';
+}
+
+int main(int argc, char **argv)
+{
+	struct opts op = {0};
+	enum mode mode = M_RUN;
+	const char *target = NULL;
+	int force = 0, i;
+	char lib[PATH_MAX + 32];
+
+	if (argc <= 1) {
+		fputs(usage_text, stderr);
+		return EX_USAGE_CFG;
+	}
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (a[0] != '-' || a[1] == '\0')
+			break;
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (a[1] == '-') {
+			const char *eq = strchr(a, '=');
+			size_t n = eq ? (size_t)(eq - a) : strlen(a);
+
+#define IS(name) (n == sizeof(name) - 1 && strncmp(a, name, n) == 0)
+			if (IS("--proxy")) {
+				if (!eq) {
+					need_arg(i, argc, a, "a URL");
+					eq = argv[++i] - 1;
+				}
+				set_proxy(&op, eq + 1, "--proxy");
+			} else if (IS("--config")) {
+				if (!eq) {
+					need_arg(i, argc, a, "a file");
+					eq = argv[++i] - 1;
+				}
+				op.conf_flag = eq + 1;
+				setenv("SOCKSIFY_CONF", eq + 1, 1);
+			} else if (IS("--check")) {
+				set_mode(&mode, M_CHECK, "--check");
+				if (eq)
+					target = eq + 1;
+				else if (i + 1 < argc && is_target(argv[i + 1]))
+					target = argv[++i];
+			} else if (IS("--explain")) {
+				set_mode(&mode, M_EXPLAIN, "--explain");
+				if (!eq) {
+					need_arg(i, argc, a, "HOST[:PORT]");
+					eq = argv[++i] - 1;
+				}
+				target = eq + 1;
+			} else if (eq) {
+				die("option '%.*s' takes no value (see "
+				    "socksify --help)",
+				    (int)n, a);
+			} else if (IS("--verbose")) {
+				op.verbose++;
+			} else if (IS("--quiet")) {
+				op.quiet = 1;
+			} else if (IS("--force")) {
+				force = 1;
+			} else if (IS("--env")) {
+				set_mode(&mode, M_ENV, "--env");
+			} else if (IS("--off")) {
+				set_mode(&mode, M_OFF, "--off");
+			} else if (IS("--shell")) {
+				set_mode(&mode, M_SHELL, "--shell");
+				i++;
+				break; /* the rest is the shell's */
+			} else if (IS("--help")) {
+				fputs(usage_text, stdout);
+				return 0;
+			} else if (IS("--version")) {
+				printf("socksify %s\n", SFY_VERSION);
+				return 0;
+			} else {
+				die("unknown option '%s' (see socksify "
+				    "--help)",
+				    a);
+			}
+#undef IS
+			continue;
+		}
+		/* Short options, bundled: -vv, -vx URL, -xURL, -qf FILE. */
+		for (const char *p = a + 1; *p; p++) {
+			if (*p == 'x' || *p == 'f') {
+				const char *v = p[1] ? p + 1 : NULL;
+				char opt[3] = {'-', *p, '\0'};
+
+				if (!v) {
+					need_arg(i, argc, opt,
+						 *p == 'x' ? "a URL"
+							   : "a file");
+					v = argv[++i];
+				}
+				if (*p == 'x') {
+					set_proxy(&op, v, "-x");
+				} else {
+					op.conf_flag = v;
+					setenv("SOCKSIFY_CONF", v, 1);
+				}
+				break;
+			}
+			switch (*p) {
+			case 'v':
+				op.verbose++;
+				break;
+			case 'q':
+				op.quiet = 1;
+				break;
+			case 'h':
+				fputs(usage_text, stdout);
+				return 0;
+			case 'V':
+				printf("socksify %s\n", SFY_VERSION);
+				return 0;
+			default:
+				die("unknown option '-%c' (see socksify "
+				    "--help)",
+				    *p);
+			}
+		}
+	}
+	g_quiet = op.quiet;
+
+	if (mode == M_OFF) {
+		if (i < argc)
+			die("--off takes no command");
+		print_off();
+		return 0;
+	}
+	if (op.quiet)
+		setenv("SOCKSIFY_LOG_LEVEL", "error", 1);
+	else if (op.verbose >= 2)
+		setenv("SOCKSIFY_LOG_LEVEL", "debug", 1);
+	else if (op.verbose == 1)
+		setenv("SOCKSIFY_LOG_LEVEL", "info", 1);
+
+	/* A relative config path would be resolved against whatever
+	 * directory the program later runs in: make it absolute now. */
+	{
+		const char *conf = getenv("SOCKSIFY_CONF");
+		char cwd[PATH_MAX], *abs;
+
+		if (conf && *conf && conf[0] != '/') {
+			if (!getcwd(cwd, sizeof(cwd)))
+				die("cannot find the current directory: %s",
+				    strerror(errno));
+			if (asprintf(&abs, "%s/%s", cwd, conf) < 0)
+				die("out of memory");
+			setenv("SOCKSIFY_CONF", abs, 1);
+			free(abs);
+		}
+	}
+
+	if (mode == M_CHECK || mode == M_EXPLAIN) {
+		if (i < argc)
+			die("%s takes no command (see socksify --help)",
+			    mode == M_CHECK ? "--check" : "--explain");
+		return mode == M_CHECK ? run_check(&op, target)
+				       : run_explain(&op, target);
+	}
+
+	find_library(lib, sizeof(lib));
+	if (access(lib, R_OK) < 0)
+		die("cannot find libsocksify.so at %s (run 'make' first?)",
+		    lib);
+	{
+		struct cfg c;
+		struct cfg_origin o;
+
+		check_config(&c, &o);
+		if (mode == M_ENV || mode == M_SHELL)
+			shell_traps(&c, op.quiet);
+		cfg_free(&c);
+	}
+
+	if (mode == M_ENV) {
+		if (i < argc)
+			die("--env takes no command");
+		print_env(lib);
+		return 0;
+	}
+
+	{
+		struct elfinfo libei;
+		char path[PATH_MAX], reason[PATH_MAX + 200];
+		static char binsh[] = "/bin/sh";
+		char **cmdv = argv + i;
+
+		if (mode == M_SHELL) {
+			char *sh = getenv("SHELL");
+
+			argv[i - 1] = sh && *sh ? sh : binsh;
+			cmdv = argv + i - 1;
+		} else if (i >= argc) {
+			fputs(usage_text, stderr);
+			return EX_USAGE_CFG;
+		}
+		if (resolve_cmd(cmdv[0], path, sizeof(path)) < 0) {
+			say("%s: command not found", cmdv[0]);
+			return EX_NOTFOUND;
+		}
+		read_elf(lib, &libei);
+		if (why_not(path, &libei, reason, sizeof(reason), 0)) {
+			if (!force) {
+				say("%s", reason);
+				say("not starting it; --force runs it "
+				    "anyway, unproxied");
+				return EX_CANNOT;
+			}
+			if (!op.quiet)
+				say("warning: %s; running it UNPROXIED "
+				    "(--force)",
+				    reason);
+		}
+		set_preload(lib);
+		execv(path, cmdv);
+		if (errno == ENOEXEC) {
+			/* As execvp: a script without #! is run by sh. */
+			char **shv =
+			    calloc((size_t)(argc - i) + 3, sizeof(char *));
+			int k;
+
+			if (shv) {
+				shv[0] = binsh;
+				shv[1] = path;
+				for (k = 1; cmdv[k]; k++)
+					shv[k + 1] = cmdv[k];
+				execv("/bin/sh", shv);
+			}
+			errno = ENOEXEC;
+		}
+		{
+			struct stat st;
+			int e = errno;
+
+			say("cannot run %s: %s", path,
+			    stat(path, &st) == 0 && S_ISDIR(st.st_mode)
+				? "it is a directory"
+				: strerror(e));
+			return e == ENOENT ? EX_NOTFOUND : EX_CANNOT;
+		}
+	}
+}
