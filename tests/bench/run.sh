@@ -457,7 +457,7 @@ declare -A START_LABEL=(
 	[shim-preload]="LD_PRELOAD=libsocksify.so"
 	[pc-preload]="LD_PRELOAD=libproxychains.so.4"
 	[pc-launcher]="proxychains4 -q -f CONF"
-	[sfy-launcher]="socksify -x URL (sh)"
+	[sfy-launcher]="socksify -x URL (C launcher)"
 )
 start_run() { # VARIANT N -> ms/start
 	local sp=("$BIN/spawn" "$2")
