@@ -206,26 +206,18 @@ static void publish_lock_child(void)
 
 /*
  * At load time: the log level comes from the environment so that early
- * failures are reported as asked; and the launcher's check run
- * (SOCKSIFY_CHECK_CONFIG=1) gets the configuration error, if any, on
- * stderr; and the fork handler is registered.  Everything else is lazy.
+ * failures are reported as asked, and the fork handler is registered.
+ * Everything else is lazy.  (The launcher checks the configuration in its
+ * own process, with the same loader: cfgfind.c.)
  */
 __attribute__((constructor)) static void at_load(void)
 {
 	const char *lvl = secure_getenv("SOCKSIFY_LOG_LEVEL");
-	const char *check = secure_getenv("SOCKSIFY_CHECK_CONFIG");
-	const char *why = NULL;
 	enum cfg_log_level level;
 
 	if (lvl && cfg_parse_log_level(lvl, &level) == 0)
 		sfy_log_level = (int)level;
 	pthread_atfork(NULL, NULL, publish_lock_child);
-	if (check && strcmp(check, "1") == 0 && !sfy_config(&why)) {
-		/* The launcher reads this from stderr, wherever the config
-		 * sends the log. */
-		sfy_log_configure(SFY_LOG_ERROR, NULL);
-		sfy_log_write(SFY_LOG_ERROR, "%s", why);
-	}
 }
 
 /* --- the synchronous driver --------------------------------------------- */
