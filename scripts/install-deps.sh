@@ -6,7 +6,8 @@ set -eu
 PKGS="build-essential pkg-config uthash-dev check dante-server curl wget
 python3 netcat-openbsd iproute2 tcpdump libcap2-bin proxychains4 torsocks
 dante-client clang clang-format dnsmasq-base socat dnsutils strace nginx
-lftp microsocks python3-pyftpdlib ftp"
+lftp microsocks python3-pyftpdlib ftp openssh-server openssh-client git
+openssl"
 # `make sanitize` needs gcc's libasan and libubsan: libasan8 and libubsan1
 # on Debian 12, which gcc-12 (build-essential) already depends on.
 
@@ -36,13 +37,17 @@ fi
 # and logs in a temp dir) in the client namespace.  Stopped and kept from
 # starting at boot, but only when installed here (someone's own nginx is
 # left alone).
-case " $missing " in
-*" nginx "*)
-	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-		systemctl disable --now nginx >/dev/null 2>&1 || true
-	elif [ -x /etc/init.d/nginx ]; then
-		/etc/init.d/nginx stop >/dev/null 2>&1 || true
-		update-rc.d nginx disable >/dev/null 2>&1 || true
-	fi
-	;;
-esac
+# So is openssh-server's sshd: tests/lab/examples.sh starts its own on the
+# border namespace (README's ssh -D example).
+for svc in nginx:nginx ssh:openssh-server; do
+	case " $missing " in
+	*" ${svc#*:} "*)
+		if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+			systemctl disable --now "${svc%%:*}" >/dev/null 2>&1 || true
+		elif [ -x "/etc/init.d/${svc%%:*}" ]; then
+			"/etc/init.d/${svc%%:*}" stop >/dev/null 2>&1 || true
+			update-rc.d "${svc%%:*}" disable >/dev/null 2>&1 || true
+		fi
+		;;
+	esac
+done
