@@ -15,6 +15,10 @@ PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib/socksify
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/socksify
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALL ?= install
+STRIP ?= strip
 
 VERSION = 0.1.0
 
@@ -90,17 +94,10 @@ $(LIB): $(LIB_OBJ) preload/socksify.map
 		$(LDHARDEN) $(LDFLAGS) -ldl -lpthread
 
 # In a source tree the launcher finds the library beside itself
-# (preload/); the installed one has $(LIBDIR) compiled in, and is rebuilt
-# for every install (LIBDIR may differ from the last one).
+# (preload/); the installed one has $(LIBDIR) compiled in
+# (build/install/socksify, below).
 $(LAUNCHER): $(LAUNCHER_DEPS)
 	$(CC) $(LAUNCHER_CFLAGS) -o $@ $(LAUNCHER_SRC) $(LDHARDEN) $(LDFLAGS)
-
-build/install/socksify: $(LAUNCHER_DEPS) FORCE
-	@mkdir -p $(@D)
-	$(CC) $(LAUNCHER_CFLAGS) -DSFY_LIBDIR='"$(LIBDIR)"' -o $@ \
-		$(LAUNCHER_SRC) $(LDHARDEN) $(LDFLAGS)
-
-FORCE:
 
 build/unit/%: tests/unit/%.c $(UNIT_OBJ) preload/*.h tests/unit/*.h
 	@mkdir -p build/unit
@@ -164,11 +161,126 @@ format-check:
 	clang-format --dry-run --Werror preload/*.[ch] launcher/*.[ch] \
 		tests/*/*.[ch]
 
-install: all build/install/socksify
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
-	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/libsocksify.so
-	install -m 0755 build/install/socksify $(DESTDIR)$(BINDIR)/socksify
-	install -m 0644 man/socksify.1 $(DESTDIR)$(MANDIR)/man1/socksify.1
+# --- install / uninstall ----------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=/staging]: the library, stripped
+# (the build tree's copy keeps -g), in $(LIBDIR); the launcher, with that
+# path compiled in, in $(BINDIR); socksify(1) and socks.conf(5); the example
+# configuration and README.md in $(DOCDIR); the bash completion.
+# STRIP=true installs unstripped (debian/rules: dh_strip strips, keeping the
+# debug symbols).  make uninstall removes exactly those files, then the
+# directories install created (recorded in INST_RECORD, which lives in the
+# build tree as CMake's and Meson's install manifests do) once they are
+# empty; a directory that existed before (/usr/local/bin) stays.  Paths
+# must not contain blanks.
+
+INST_BIN = $(DESTDIR)$(BINDIR)/socksify
+INST_LIB = $(DESTDIR)$(LIBDIR)/libsocksify.so
+INST_FILES = $(INST_LIB) $(INST_BIN) \
+	$(DESTDIR)$(MANDIR)/man1/socksify.1 \
+	$(DESTDIR)$(MANDIR)/man5/socks.conf.5 \
+	$(DESTDIR)$(DOCDIR)/socks.conf.example $(DESTDIR)$(DOCDIR)/README.md \
+	$(DESTDIR)$(BASHCOMPDIR)/socksify
+INST_DIRS = $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(BASHCOMPDIR)
+INST_RECORD = build/install/created-dirs
+# The installed paths the launcher and the man pages are built with; a
+# different LIBDIR or DOCDIR rewrites it, and so rebuilds them.
+INST_PATHS = build/install/paths
+INST_PATHS_TEXT = LIBDIR=$(LIBDIR) DOCDIR=$(DOCDIR)
+
+.PHONY: build-install install uninstall FORCE
+
+$(INST_PATHS): FORCE
+	@mkdir -p $(@D)
+	@echo '$(INST_PATHS_TEXT)' | cmp -s - $@ 2>/dev/null || \
+		echo '$(INST_PATHS_TEXT)' >$@
+
+# The launcher for $(LIBDIR): rebuilt when the installed paths change.
+build/install/socksify: $(LAUNCHER_DEPS) $(INST_PATHS)
+	@mkdir -p $(@D)
+	$(CC) $(LAUNCHER_CFLAGS) -DSFY_LIBDIR='"$(LIBDIR)"' -o $@ \
+		$(LAUNCHER_SRC) $(LDHARDEN) $(LDFLAGS)
+
+# The man pages name the installed example and library.
+build/install/socksify.1 build/install/socks.conf.5: build/install/%: man/% \
+		$(INST_PATHS)
+	sed -e 's|/usr/local/share/doc/socksify|$(DOCDIR)|g' \
+		-e 's|/usr/local/lib/socksify|$(LIBDIR)|g' $< >$@
+
+# What install installs, built for $(PREFIX) (debian/rules builds this).
+INST_BUILT = $(LIB) build/install/socksify build/install/socksify.1 \
+	build/install/socks.conf.5
+
+build-install: $(INST_BUILT)
+
+install: $(INST_BUILT)
+	@for d in $(INST_DIRS); do \
+		while [ ! -d "$$d" ]; do \
+			grep -qxF "$$d" $(INST_RECORD) 2>/dev/null || \
+				echo "$$d" >>$(INST_RECORD); \
+			d=$$(dirname "$$d"); \
+		done; \
+	done
+	$(INSTALL) -d $(INST_DIRS)
+	$(INSTALL) -m 0644 $(LIB) $(INST_LIB)
+	$(STRIP) --strip-unneeded $(INST_LIB)
+	$(INSTALL) -m 0755 build/install/socksify $(INST_BIN)
+	$(STRIP) $(INST_BIN)
+	$(INSTALL) -m 0644 build/install/socksify.1 $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 0644 build/install/socks.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 0644 socks.conf.example README.md $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 0644 scripts/socksify.bash-completion \
+		$(DESTDIR)$(BASHCOMPDIR)/socksify
+	@[ -n "$(DESTDIR)" ] || { $(shadow_check); }
+
+# After a real install (no DESTDIR): one line on stderr when the socksify a
+# shell would run is not the one just installed (another comes first on
+# PATH, or $(BINDIR) is not on PATH), or when the new one hides another
+# further on (Dante's /usr/bin/socksify under /usr/local/bin/socksify).
+define shadow_check
+	me=$(BINDIR)/socksify; seen=; before=; after=; IFS=:; \
+	for d in $$PATH; do \
+		[ -n "$$d" ] || d=.; \
+		if [ "$$d" -ef "$(BINDIR)" ]; then seen=1; continue; fi; \
+		f=$$d/socksify; \
+		[ -f "$$f" ] && [ -x "$$f" ] && [ ! "$$f" -ef "$$me" ] || continue; \
+		if [ -n "$$seen" ]; then after=$${after:-$$f}; \
+		else before=$${before:-$$f}; fi; \
+	done; \
+	if [ -n "$$before" ] && [ -n "$$seen" ]; then \
+		echo "make install: warning: $$before comes before $(BINDIR) on PATH: 'socksify' runs it, not the $$me installed now" >&2; \
+	elif [ -n "$$before" ]; then \
+		echo "make install: warning: $(BINDIR) is not on PATH: 'socksify' runs $$before, not the $$me installed now" >&2; \
+	elif [ -n "$$after" ]; then \
+		echo "make install: note: the $$me installed now comes before $$after on PATH: 'socksify' runs the new one" >&2; \
+	fi
+endef
+
+uninstall:
+	rm -f $(INST_FILES)
+	@if [ -f $(INST_RECORD) ]; then \
+		for d in $$(sort -r $(INST_RECORD)); do \
+			for i in $(INST_DIRS); do \
+				case $$i/ in "$$d"/*) \
+					rmdir "$$d" 2>/dev/null && echo "rmdir $$d"; \
+					break ;; \
+				esac; \
+			done; \
+		done; \
+		for d in $$(cat $(INST_RECORD)); do \
+			[ ! -d "$$d" ] || echo "$$d"; \
+		done >$(INST_RECORD).tmp; \
+		if [ -s $(INST_RECORD).tmp ]; then \
+			mv $(INST_RECORD).tmp $(INST_RECORD); \
+		else \
+			rm -f $(INST_RECORD).tmp $(INST_RECORD); \
+		fi; \
+	else \
+		echo "make uninstall: no $(INST_RECORD) (make clean since install?): only socksify's own directories are removed" >&2; \
+		for d in $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DOCDIR); do \
+			rmdir "$$d" 2>/dev/null && echo "rmdir $$d"; \
+		done; \
+	fi; true
 
 clean:
-	rm -rf build preload/*.o $(LAUNCHER)
+	rm -rf build preload/*.o $(LIB) $(LAUNCHER)
