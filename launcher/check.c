@@ -249,6 +249,10 @@ static void drive(struct trial *t, int fd, struct hs *h, int upto_request)
 			else if (n == 0)
 				hs_eof(h);
 		}
+		if (n < 0 && (errno == ECONNRESET || errno == EPIPE)) {
+			hs_eof(h); /* a reset is a hang-up too */
+			return;
+		}
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			h->failed_in = h->state;
 			h->state = HS_FAILED;

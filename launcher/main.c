@@ -271,11 +271,16 @@ out:
 	close(fd);
 }
 
-/* Sets path to the file exec runs for cmd (searching PATH as execvp
- * does).  Returns 0, or -1 when there is none. */
+/* Sets path to the file exec runs for cmd, searching PATH as execvp
+ * does: an empty element is the current directory, and a file found that
+ * cannot be executed (EACCES: no x bit, a directory) is what exec fails
+ * on when no later element has the command.  Returns 0 (path is
+ * executable), 1 (only such a file: path names the first one) or -1
+ * (none). */
 static int resolve_cmd(const char *cmd, char *path, size_t len)
 {
 	const char *p = getenv("PATH"), *end;
+	char denied[PATH_MAX] = "";
 	struct stat st;
 
 	if (strchr(cmd, '/')) {
@@ -293,13 +298,19 @@ static int resolve_cmd(const char *cmd, char *path, size_t len)
 			snprintf(path, len, "./%s", cmd);
 		else
 			snprintf(path, len, "%.*s/%s", (int)n, p, cmd);
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-		    access(path, X_OK) == 0)
-			return 0;
+		if (stat(path, &st) == 0) {
+			if (S_ISREG(st.st_mode) && access(path, X_OK) == 0)
+				return 0;
+			if (!denied[0])
+				snprintf(denied, sizeof(denied), "%s", path);
+		}
 		if (!end)
 			break;
 	}
-	return -1;
+	if (!denied[0])
+		return -1;
+	snprintf(path, len, "%s", denied);
+	return 1;
 }
 
 /* Why file cannot be socksified (reason in buf), or 0 when it can.
@@ -455,21 +466,17 @@ static void put_export(const char *name)
 
 static void print_env(const char *lib)
 {
-	char *spaced;
-
-	if (asprintf(&spaced, " %s ", lib) < 0)
-		die("out of memory");
 	printf("# socksify %s: add to a shell profile\n", SFY_VERSION);
-	/* Idempotent: sourcing the profile twice adds the library once. */
-	printf("case \" ${LD_PRELOAD:-} \" in *");
-	put_quoted(spaced);
-	printf("*) ;; *) export LD_PRELOAD=");
+	/* Idempotent: sourcing the profile twice adds the library once (an
+	 * entry of a space- or colon-separated list, as the loader reads). */
+	printf("case \" ${LD_PRELOAD:-} \" in *[\\ :]");
+	put_quoted(lib);
+	printf("[\\ :]*) ;; *) export LD_PRELOAD=");
 	put_quoted(lib);
 	printf("\"${LD_PRELOAD:+ $LD_PRELOAD}\" ;; esac\n");
 	put_export("SOCKSIFY_PROXY");
 	put_export("SOCKSIFY_CONF");
 	put_export("SOCKSIFY_LOG_LEVEL");
-	free(spaced);
 }
 
 /* The variables socksify and its library read: --off unsets them. */
@@ -479,19 +486,22 @@ static const char off_vars[] =
 
 /* Lines for sh, bash, dash and zsh (no word splitting, no globbing:
  * zsh splits nothing unquoted) that drop every libsocksify.so from
- * LD_PRELOAD, keep the rest in order, and unset our variables. */
+ * LD_PRELOAD and unset our variables.  The other entries keep their order
+ * and the separators that followed them (a colon stays a colon), so what
+ * --env prepended comes off exactly. */
 static void print_off(void)
 {
 	printf("# socksify %s: turn socksify off in this shell\n", SFY_VERSION);
-	printf("_sfy_r=${LD_PRELOAD-} _sfy_n=\n"
-	       "while [ -n \"$_sfy_r\" ]; do _sfy_w=${_sfy_r%%%%[ :]*}; "
-	       "if [ \"$_sfy_w\" = \"$_sfy_r\" ]; then _sfy_r=; "
-	       "else _sfy_r=${_sfy_r#*[ :]}; fi; "
-	       "case $_sfy_w in '' | libsocksify.so | */libsocksify.so) ;; "
-	       "*) _sfy_n=${_sfy_n:+$_sfy_n }$_sfy_w ;; esac; done\n"
+	printf("_sfy_r=${LD_PRELOAD-} _sfy_n= _sfy_s=\n"
+	       "while :; do _sfy_w=${_sfy_r%%%%[ :]*}; "
+	       "_sfy_r=${_sfy_r#\"$_sfy_w\"}; "
+	       "_sfy_d=${_sfy_r%%\"${_sfy_r#?}\"}; _sfy_r=${_sfy_r#?}; "
+	       "case $_sfy_w in libsocksify.so | */libsocksify.so) ;; "
+	       "*) _sfy_n=$_sfy_n$_sfy_s$_sfy_w _sfy_s=$_sfy_d ;; esac; "
+	       "[ -n \"$_sfy_d\" ] || break; done\n"
 	       "if [ -n \"$_sfy_n\" ]; then export LD_PRELOAD=\"$_sfy_n\"; "
 	       "else unset LD_PRELOAD; fi\n"
-	       "unset _sfy_r _sfy_n _sfy_w %s\n",
+	       "unset _sfy_r _sfy_n _sfy_s _sfy_w _sfy_d %s\n",
 	       off_vars);
 }
 
@@ -580,6 +590,84 @@ static void shell_traps(const struct cfg *c, int quiet)
 			    "SOCKS shims in one program fight over its "
 			    "sockets",
 			    shims[i], pre);
+}
+
+/* --- when exec fails ---------------------------------------------------- */
+
+/* Nonzero when file looks like no script: a NUL before the end of its
+ * first line (as a shell tells a binary file it would not run). */
+static int binary_file(const char *file)
+{
+	char b[80];
+	ssize_t n, k;
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return 0;
+	n = pread(fd, b, sizeof(b), 0);
+	close(fd);
+	for (k = 0; k < n && b[k] != '\n'; k++)
+		if (b[k] == '\0')
+			return 1;
+	return 0;
+}
+
+/* The interpreter exec needs for file (the #! line's first word, or the
+ * ELF loader named by PT_INTERP), into buf; "" when not known. */
+static const char *interpreter(const char *file, char *buf, size_t len)
+{
+	unsigned char h[256];
+	ssize_t n;
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return buf;
+	n = pread(fd, h, sizeof(h) - 1, 0);
+	if (n > 2 && h[0] == '#' && h[1] == '!') {
+		char *s = (char *)h + 2;
+
+		h[n] = '\0';
+		s += strspn(s, " \t");
+		s[strcspn(s, " \t\n")] = '\0';
+		snprintf(buf, len, "%s", s);
+	} else if (n >= 64 && memcmp(h, ELFMAG, SELFMAG) == 0) {
+		int is64 = h[EI_CLASS] == ELFCLASS64;
+		Elf64_Ehdr e64;
+		Elf32_Ehdr e32;
+		uint64_t phoff, off, size;
+		unsigned i, phent, phnum;
+
+		memcpy(&e64, h, sizeof(e64));
+		memcpy(&e32, h, sizeof(e32));
+		phoff = is64 ? e64.e_phoff : e32.e_phoff;
+		phent = is64 ? e64.e_phentsize : e32.e_phentsize;
+		phnum = is64 ? e64.e_phnum : e32.e_phnum;
+		for (i = 0; i < phnum && i < 4096; i++) {
+			Elf64_Phdr p64;
+			Elf32_Phdr p32;
+			void *ph = is64 ? (void *)&p64 : (void *)&p32;
+			size_t phlen = is64 ? sizeof(p64) : sizeof(p32);
+
+			if (pread(fd, ph, phlen,
+				  (off_t)(phoff + (uint64_t)i * phent)) !=
+			    (ssize_t)phlen)
+				break;
+			if ((is64 ? p64.p_type : p32.p_type) != PT_INTERP)
+				continue;
+			off = is64 ? p64.p_offset : p32.p_offset;
+			size = is64 ? p64.p_filesz : p32.p_filesz;
+			if (size < len) {
+				n = pread(fd, buf, (size_t)size, (off_t)off);
+				buf[n > 0 ? n : 0] = '\0';
+			}
+			break;
+		}
+	}
+	close(fd);
+	if (!buf[0])
+		snprintf(buf, len, "(unknown)");
+	return buf;
 }
 
 /* --- main -------------------------------------------------------------- */
@@ -783,6 +871,8 @@ int main(int argc, char **argv)
 				       : run_explain(&op, target);
 	}
 
+	if (mode == M_ENV && i < argc)
+		die("--env takes no command");
 	find_library(lib, sizeof(lib));
 	if (access(lib, R_OK) < 0)
 		die("cannot find libsocksify.so at %s (run 'make' first?)",
@@ -798,8 +888,6 @@ int main(int argc, char **argv)
 	}
 
 	if (mode == M_ENV) {
-		if (i < argc)
-			die("--env takes no command");
 		print_env(lib);
 		return 0;
 	}
@@ -809,6 +897,7 @@ int main(int argc, char **argv)
 		char path[PATH_MAX], reason[PATH_MAX + 200];
 		static char binsh[] = "/bin/sh";
 		char **cmdv = argv + i;
+		int found, e;
 
 		if (mode == M_SHELL) {
 			char *sh = getenv("SHELL");
@@ -819,12 +908,14 @@ int main(int argc, char **argv)
 			fputs(usage_text, stderr);
 			return EX_USAGE_CFG;
 		}
-		if (resolve_cmd(cmdv[0], path, sizeof(path)) < 0) {
+		found = resolve_cmd(cmdv[0], path, sizeof(path));
+		if (found < 0) {
 			say("%s: command not found", cmdv[0]);
 			return EX_NOTFOUND;
 		}
 		read_elf(lib, &libei);
-		if (why_not(path, &libei, reason, sizeof(reason), 0)) {
+		if (found == 0 &&
+		    why_not(path, &libei, reason, sizeof(reason), 0)) {
 			if (!force) {
 				say("%s", reason);
 				say("not starting it; --force runs it "
@@ -838,7 +929,8 @@ int main(int argc, char **argv)
 		}
 		set_preload(lib);
 		execv(path, cmdv);
-		if (errno == ENOEXEC) {
+		e = errno;
+		if (e == ENOEXEC && !binary_file(path)) {
 			/* As execvp: a script without #! is run by sh. */
 			char **shv =
 			    calloc((size_t)(argc - i) + 3, sizeof(char *));
@@ -851,17 +943,22 @@ int main(int argc, char **argv)
 					shv[k + 1] = cmdv[k];
 				execv("/bin/sh", shv);
 			}
-			errno = ENOEXEC;
 		}
 		{
 			struct stat st;
-			int e = errno;
+			int there = stat(path, &st) == 0;
+			char interp[PATH_MAX];
 
-			say("cannot run %s: %s", path,
-			    stat(path, &st) == 0 && S_ISDIR(st.st_mode)
-				? "it is a directory"
-				: strerror(e));
-			return e == ENOENT ? EX_NOTFOUND : EX_CANNOT;
+			if (there && S_ISDIR(st.st_mode))
+				say("cannot run %s: it is a directory", path);
+			else if (there && e == ENOENT) /* not the file: */
+				say("cannot run %s: its interpreter %s is "
+				    "missing",
+				    path,
+				    interpreter(path, interp, sizeof(interp)));
+			else
+				say("cannot run %s: %s", path, strerror(e));
+			return e == ENOENT && !there ? EX_NOTFOUND : EX_CANNOT;
 		}
 	}
 }
