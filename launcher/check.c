@@ -57,6 +57,12 @@ void origin_of(const struct opts *op, const struct cfg *c,
 			origin_of(op, c, o, CFG_KEY_PROXY, buf, len);
 			return;
 		}
+		if (!c->key_line[k] && o->cred_from_file) {
+			/* The file's proxy URL's, kept under a variable's. */
+			snprintf(buf, len, "%s:%u", o->file,
+				 (unsigned)c->key_line[CFG_KEY_PROXY]);
+			return;
+		}
 		if (!c->key_line[k])
 			k = CFG_KEY_PROXY; /* in the file's proxy URL */
 	}
@@ -95,7 +101,7 @@ static const char *dns_word(enum cfg_dns d)
 static void show_config(const struct opts *op, const struct cfg *c,
 			const struct cfg_origin *o)
 {
-	char from[4200], more[64];
+	char from[4200], from2[4200], more[64];
 	size_t i;
 
 	if (o->file[0])
@@ -123,20 +129,26 @@ static void show_config(const struct opts *op, const struct cfg *c,
 	step("ok", "dns %s (from %s)", dns_word(cfg_dns_mode(c)), from);
 	origin_of(op, c, o, CFG_KEY_TIMEOUT, from, sizeof(from));
 	step("ok", "timeout %d ms (from %s)", c->timeout_ms, from);
+	/* log_file and bind_timeout may come from elsewhere than the key
+	 * they share a line with: each says its own origin. */
 	origin_of(op, c, o, CFG_KEY_LOG_LEVEL, from, sizeof(from));
-	step("ok", "log_level %s%s%s (from %s)",
+	origin_of(op, c, o, CFG_KEY_LOG_FILE, from2, sizeof(from2));
+	step("ok", "log_level %s (from %s)%s%s%s%s%s",
 	     (const char *[]){"error", "warn", "info",
 			      "debug"}[c->log_level & 3],
-	     c->log_file[0] ? ", to " : "", c->log_file, from);
+	     from, c->log_file[0] ? ", to " : "", c->log_file,
+	     c->log_file[0] ? " (from " : "", c->log_file[0] ? from2 : "",
+	     c->log_file[0] ? ")" : "");
 	origin_of(op, c, o, CFG_KEY_ASYNC_CONNECT, from, sizeof(from));
 	step("ok", "async_connect %s (from %s)",
 	     c->async_connect ? "yes" : "no", from);
 	origin_of(op, c, o, CFG_KEY_BIND, from, sizeof(from));
-	step("ok", "bind %s, bind_timeout %d ms (from %s)",
+	origin_of(op, c, o, CFG_KEY_BIND_TIMEOUT, from2, sizeof(from2));
+	step("ok", "bind %s (from %s), bind_timeout %d ms (from %s)",
 	     c->bind == CFG_BIND_ALWAYS	 ? "always"
 	     : c->bind == CFG_BIND_NEVER ? "never"
 					 : "auto",
-	     c->bind_timeout_ms, from);
+	     from, c->bind_timeout_ms, from2);
 	for (i = 0; i < c->nrules; i++) {
 		char text[400];
 

@@ -161,7 +161,7 @@ else
 fi
 
 # --env prints export lines that a shell can evaluate.
-envout=$(LD_PRELOAD= "$SOCKSIFY" -x "socks5://a'b:c@127.0.0.1:1080" --env)
+envout=$(LD_PRELOAD= "$SOCKSIFY" -x "socks5://a'b:c@127.0.0.1:1080" --env 2>"$T/err")
 got=$(LD_PRELOAD=/lib/x86_64-linux-gnu/libc.so.6 sh -c "$envout"'
 printf "%s|%s" "$LD_PRELOAD" "$SOCKSIFY_PROXY"')
 expect "--env output evaluates to our LD_PRELOAD before the old one" \
