@@ -507,9 +507,16 @@ via_ns() {
 		local conf
 		conf=$(dante_conf "$url") || return 99
 		ip netns exec "$ns" env SOCKS_CONF="$conf" SOCKS_AUTOADD_LANROUTES=no \
-			timeout 60 /usr/bin/socksify "$@"
+			timeout 60 "$(lab_dante_client)" "$@"
 		;;
 	esac
+}
+
+# Dante's client: /usr/bin/socksify, or /usr/bin/socksify.dante where our
+# package has diverted it (debian/socksify.preinst).
+lab_dante_client() {
+	if [ -x /usr/bin/socksify.dante ]; then echo /usr/bin/socksify.dante
+	else echo /usr/bin/socksify; fi
 }
 
 via() { via_ns "$LAB_NS_C" "$@"; }

@@ -201,7 +201,7 @@ socksify)
 	fi
 	;;
 dante)
-	[ -x /usr/bin/socksify ] || { fail "Dante's client /usr/bin/socksify installed (dante-client)"; summary udp; exit 1; }
+	[ -x "$(lab_dante_client)" ] || { fail "Dante's client /usr/bin/socksify installed (dante-client)"; summary udp; exit 1; }
 	echo "udp: LAB_VIA=dante: validating the lab with Dante's client, not socksify"
 	;;
 *) fail "LAB_VIA=$VIA (want socksify or dante)"; summary udp; exit 1 ;;
