@@ -321,7 +321,27 @@ package_tests() {
 	expect "socksify -x URL CMD exits 0 under the package" [ $? = 0 ]
 	expect "... with LD_PRELOAD=/usr/lib/socksify/libsocksify.so, which exists" \
 		bash -c '[ "$1" = /usr/lib/socksify/libsocksify.so ] && [ -f "$1" ]' _ "$out"
-	# TODO(main): run socksify --check against a proxy once the C launcher has it.
+	# --check against a real proxy on loopback: microsocks carries CONNECT
+	# only, so the handshake passes and UDP ASSOCIATE and BIND do not (1).
+	if command -v microsocks >/dev/null; then
+		mport=$((20000 + RANDOM % 20000))
+		microsocks -i 127.0.0.1 -p "$mport" >/dev/null 2>&1 &
+		mpid=$!
+		for _ in $(seq 50); do
+			(exec 3<>"/dev/tcp/127.0.0.1/$mport") 2>/dev/null && break
+			sleep 0.1
+		done
+		cout=$(cd / && env -u LD_PRELOAD /usr/bin/socksify -x "socks5://127.0.0.1:$mport" --check 2>&1)
+		crc=$?
+		kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null
+		expect "/usr/bin/socksify --check against microsocks: exit 1 (TCP yes, UDP and BIND no; was $crc)" [ "$crc" = 1 ]
+		expect "... reaches it and gets its method" \
+			grep -q '^ok    method: the proxy chose no authentication$' <<<"$cout"
+		expect "... UDP ASSOCIATE and BIND refused" \
+			bash -c '[ "$(grep -c "^no    \(UDP ASSOCIATE\|BIND\) " <<<"$1")" = 2 ]' _ "$cout"
+	else
+		skip "socksify --check under the package" "microsocks is not installed"
+	fi
 	expect "the packaged library has no debug sections" no_debug /usr/lib/socksify/libsocksify.so
 	expect "the bash completion is installed" \
 		[ -f /usr/share/bash-completion/completions/socksify ]
