@@ -299,10 +299,10 @@ static void fmt_s5(const struct s5_addr *a, char *buf, size_t len)
 }
 
 /* Why a request failed, in words a user can act on. */
-static void failure(const struct hs *h, uint8_t cmd, char *buf, size_t len)
+static void failure(const struct hs *h, char *buf, size_t len)
 {
-	if (h->failed_in == HS_REPLY && h->err == ECONNRESET) {
-		snprintf(buf, len, "%s (%s)", h->why, hs_hangup_hint(cmd));
+	if (hs_hung_up(h)) { /* the reason names the request and the hint */
+		snprintf(buf, len, "%s", h->why);
 		return;
 	}
 	if (h->failed_in == HS_REPLY && h->rep)
@@ -336,7 +336,7 @@ static int request(struct trial *t, uint8_t cmd, const struct s5_addr *dst,
 	if (out)
 		*out = h;
 	if (h.state != HS_DONE) {
-		failure(&h, cmd, why, sizeof(why));
+		failure(&h, why, sizeof(why));
 		step(cmd == S5_CMD_CONNECT ? "FAIL" : "no", "%s %s: %s",
 		     cmd_name(cmd), what, why);
 		close(fd);
@@ -412,14 +412,14 @@ static int handshake_only(struct trial *t)
 	hs_wipe(&h);
 	close(fd);
 	if (h.state != HS_DONE && h.failed_in <= HS_METHOD) {
-		failure(&h, 0, why, sizeof(why));
+		failure(&h, why, sizeof(why));
 		step("FAIL", "method: %s", why);
 		return -1;
 	}
 	step("ok", "method: the proxy chose %s", method_name(h.method));
 	if (h.method == S5_METHOD_USERPASS) {
 		if (h.state != HS_DONE) {
-			failure(&h, 0, why, sizeof(why));
+			failure(&h, why, sizeof(why));
 			step("FAIL", "authentication: %s", why);
 			return -1;
 		}

@@ -437,20 +437,24 @@ static void complete(struct slot *s, int rc, const char *why)
 {
 	char desc[DESC_LEN], pbuf[SFY_ADDRSTRLEN];
 	unsigned int gen = atomic_load(&s->gen) & 0xfffffu;
-	int fd = s->fd, mine, st;
+	int fd = s->fd, mine, st, lvl;
 	uint32_t e = enc((int)(s - g_slots), gen);
+	struct s5_addr dst;
 
 	/* The line first, a program that sees the end may exit at once;
 	 * and not under the lock, a write to a full pipe may block. */
 	memcpy(desc, s->desc, sizeof(desc));
 	memcpy(pbuf, s->pbuf, sizeof(pbuf));
+	dst = s->h.dst;
 	unlock_raw(s);
-	if (rc == 0)
+	if (rc == 0) {
 		sfy_log(SFY_LOG_INFO, "connect to %s via %s: ok", desc, pbuf);
-	else
-		sfy_log(SFY_LOG_ERROR, "connect to %s via %s failed: %s (%s)",
-			desc, pbuf, why ? why : strerror(-rc),
-			strerrorname_np(-rc));
+	} else {
+		lvl = sfy_fail_level(&dst, desc, -rc, SFY_LOG_ERROR);
+		sfy_log(lvl, "connect to %s via %s failed: %s (%s)%s", desc,
+			pbuf, why ? why : strerror(-rc), strerrorname_np(-rc),
+			lvl != SFY_LOG_ERROR ? SFY_FAIL_AGAIN : "");
+	}
 	lock_raw(s);
 	st = atomic_load(&s->state);
 	if (!gen_is(s, gen) || !driven(st) || s->owner != g_lockpid) {
@@ -544,8 +548,8 @@ static int drive(struct slot *s)
 				hs_got(&s->h, (size_t)n);
 				continue;
 			}
-			if (n == 0) {
-				hs_eof(&s->h);
+			if (n == 0 || errno == ECONNRESET) {
+				hs_eof(&s->h); /* an RST is a hang-up too */
 				continue;
 			}
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -838,10 +842,11 @@ int sfy_async_connect(const struct cfg *c, int fd, int family,
 		undo(s, fd, e, &old);
 		if (rc == -EISCONN || rc == -EALREADY)
 			return rc; /* the program's own connection */
-		sfy_log(SFY_LOG_ERROR, "connect to %s via %s failed: %s (%s)",
-			desc, s->pbuf,
-			why ? why : "cannot connect to the proxy",
-			strerrorname_np(-rc));
+		n = sfy_fail_level(dst, desc, -rc, SFY_LOG_ERROR);
+		sfy_log(n, "connect to %s via %s failed: %s (%s)%s", desc,
+			s->pbuf, why ? why : "cannot connect to the proxy",
+			strerrorname_np(-rc),
+			n != SFY_LOG_ERROR ? SFY_FAIL_AGAIN : "");
 		return rc;
 	}
 	atomic_store(&s->state, rc == 0 ? S_HANDSHAKE : S_CONNECTING);

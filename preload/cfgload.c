@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@
 enum { CFG_UNLOADED = 0, CFG_OK, CFG_BROKEN };
 
 static struct cfg g_cfg;
+static char g_file[4096]; /* the file it came from ("": none) */
 static char g_err[768];
 static atomic_int g_state;
 static pthread_mutex_t g_cfg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -113,12 +115,47 @@ static int load_once(void)
 	cfg_free(&g_cfg);
 	cfg_init(&g_cfg);
 	rc = cfg_load(&g_cfg, &o, &g_io, g_err, sizeof(g_err));
-	if (rc == 0 && o.secret_exposed)
-		sfy_log(SFY_LOG_WARN,
-			"config file %s holds a password and other users "
-			"may read it (chmod o-r %s)",
-			o.file, o.file);
+	/* (A password others may read is the launcher's to warn about,
+	 * once, before the program starts: here every process of the
+	 * program's tree would say it again.) */
+	snprintf(g_file, sizeof(g_file), "%s", rc == 0 ? o.file : "");
 	return rc;
+}
+
+const char *sfy_config_file(void)
+{
+	return g_file;
+}
+
+void sfy_rule_words(const struct cfg_rule *r, const struct sockaddr *sa,
+		    char *buf, size_t cap)
+{
+	char text[400];
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+	int any;
+
+	if (r) {
+		cfg_rule_text(r, text, sizeof(text));
+		if (r->line && g_file[0])
+			snprintf(buf, cap, "%s:%u %s", g_file,
+				 (unsigned)r->line, text);
+		else
+			snprintf(buf, cap, "%s", text);
+		return;
+	}
+	if (!sa) {
+		snprintf(buf, cap, "the default");
+		return;
+	}
+	any = sa->sa_family == AF_INET
+		  ? s4->sin_addr.s_addr == 0
+		  : IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr) ||
+			(IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) &&
+			 s6->sin6_addr.s6_addr32[3] == 0);
+	snprintf(buf, cap, "%s",
+		 any ? "the built-in rule for the unspecified address"
+		     : "the built-in loopback rule");
 }
 
 /* The log goes where the configuration and the environment say, also

@@ -245,31 +245,55 @@ void hs_got(struct hs *h, size_t n)
 	h->inlen += n;
 }
 
+/*
+ * What a hang-up right after a request usually means (OpenSSH's -D, for
+ * one, carries CONNECT only and hangs up on the rest; on CONNECT it hangs
+ * up when its own connect fails, a name it cannot resolve included).  One
+ * wording, for the shim's lines (in the reason, below) and the launcher's
+ * check (hs_hangup_hint).
+ */
+#define HINT_CONNECT                                                           \
+	"a proxy does so when it cannot resolve the name or reach the "        \
+	"destination (ssh -D, for one)"
+#define HINT_UDP  "it carries no UDP (ssh -D, for one, does CONNECT only)"
+#define HINT_BIND "it offers no BIND (ssh -D, for one, does CONNECT only)"
+#define HUNG_UP(what, hint)                                                    \
+	"the proxy hung up on the " what " request without a reply: " hint
+
 void hs_eof(struct hs *h)
 {
-	if (h->state == HS_REPLY)
+	if (h->state == HS_REPLY && h->inlen == 0)
 		fail(h, ECONNRESET,
-		     "proxy closed the connection after the request, "
-		     "without a reply");
+		     h->cmd == S5_CMD_UDP_ASSOCIATE
+			 ? HUNG_UP("UDP ASSOCIATE", HINT_UDP)
+		     : h->cmd == S5_CMD_BIND
+			 ? HUNG_UP("BIND", HINT_BIND)
+			 : HUNG_UP("CONNECT", HINT_CONNECT));
+	else if (h->state == HS_REPLY)
+		fail(h, ECONNRESET,
+		     "the proxy closed the connection in the middle of its "
+		     "reply");
 	else if (h->state != HS_DONE && h->state != HS_FAILED)
 		fail(h, ECONNRESET,
 		     "proxy closed the connection during the "
 		     "SOCKS5 handshake");
 }
 
+int hs_hung_up(const struct hs *h)
+{
+	return h->state == HS_FAILED && h->failed_in == HS_REPLY &&
+	       h->err == ECONNRESET && h->inlen == 0;
+}
+
 const char *hs_hangup_hint(uint8_t cmd)
 {
 	switch (cmd) {
 	case S5_CMD_UDP_ASSOCIATE:
-		return "it carries no UDP: ssh -D, for one, does CONNECT "
-		       "only";
+		return HINT_UDP;
 	case S5_CMD_BIND:
-		return "it offers no BIND: ssh -D, for one, does CONNECT "
-		       "only";
+		return HINT_BIND;
 	default:
-		return "a proxy hangs up on CONNECT when it cannot resolve "
-		       "the name or will not reach the destination (ssh -D "
-		       "does so)";
+		return HINT_CONNECT;
 	}
 }
 

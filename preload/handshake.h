@@ -76,10 +76,17 @@ enum hs_io hs_next(struct hs *h, uint8_t **buf, size_t *len);
 void hs_wrote(struct hs *h, size_t n);
 /* n (> 0) bytes were read into the buffer of the last READ. */
 void hs_got(struct hs *h, size_t n);
-/* The proxy closed the connection. */
+/* The proxy closed the connection (an end of file, or an RST: drivers
+ * report both so).  Right after the request, before any byte of the
+ * reply, h->why names the request and says what such a hang-up usually
+ * means (hs_hangup_hint). */
 void hs_eof(struct hs *h);
+/* 1 when h failed because the proxy hung up right after the request,
+ * before any byte of the reply (hs_eof in HS_REPLY). */
+int hs_hung_up(const struct hs *h);
 /* What a proxy's hang-up right after a request for cmd (S5_CMD_*)
- * usually means, for a log line. */
+ * usually means, for a line that names the request itself; h->why after
+ * such a hang-up already carries it. */
 const char *hs_hangup_hint(uint8_t cmd);
 /* Wipes credentials from the state (call when done either way). */
 void hs_wipe(struct hs *h);

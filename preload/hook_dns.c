@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <resolv.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -648,6 +649,8 @@ static struct hostent *shim_gethostbyaddr(const void *addr, socklen_t len,
  * Returns the answer length, -1 with h_errno set, or -2: libc's own call
  * should run (local mode, local names).
  */
+static atomic_int g_raw_told; /* the remote mode's refusal was logged */
+
 static int res_ours(const char *fn, const char *name, const uint8_t *msg,
 		    int msglen, unsigned char *answer, int anslen)
 {
@@ -681,10 +684,19 @@ static int res_ours(const char *fn, const char *name, const uint8_t *msg,
 		return -1;
 	}
 	if (how == SFY_RES_PLACEHOLDER) {
-		sfy_log(SFY_LOG_ERROR,
+		/* Programs make these on the side and cope (apt's SRV lookup
+		 * before the plain connect): an info line, once per process;
+		 * each one at debug level. */
+		int lvl = atomic_exchange(&g_raw_told, 1) ? SFY_LOG_DEBUG
+							  : SFY_LOG_INFO;
+
+		sfy_log(lvl,
 			"%s for %s refused: a raw DNS query would leave this "
-			"machine unproxied (use 'dns tunnel' to carry it)",
-			fn, name);
+			"machine unproxied (use 'dns tunnel' to carry it)%s",
+			fn, name,
+			lvl == SFY_LOG_INFO ? "; the next ones are refused "
+					      "too, silently"
+					    : "");
 		h_errno = NO_RECOVERY;
 		return -1;
 	}

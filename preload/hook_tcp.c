@@ -86,19 +86,47 @@ static socklen_t normalize(const struct sockaddr *sa, socklen_t len,
 	}
 }
 
-/* The route for a rule's action; direct is what a direct rule means here.
- * A refusal is logged and sets errno. */
-static enum route route_of(enum cfg_action act, enum route direct,
-			   const struct dest *d)
+/* The direct decision, at debug level (only: the caller checks). */
+static __attribute__((noinline, cold)) void
+log_direct(const struct cfg_rule *rule, const struct dest *d,
+	   const struct sockaddr *sa)
+{
+	char words[1024];
+
+	sfy_rule_words(rule, sa, words, sizeof(words));
+	sfy_log_write(SFY_LOG_DEBUG, "direct: %s by %s", d->desc, words);
+}
+
+/* A refusal by a rule: one line naming it (a name's, once for both of its
+ * placeholders: sfy_fail_level). */
+static __attribute__((noinline, cold)) void
+log_refused(const struct cfg_rule *rule, const struct dest *d,
+	    const struct sockaddr *sa)
+{
+	char words[1024];
+	int lvl = sfy_fail_level(&d->s5, d->desc, EACCES, SFY_LOG_ERROR);
+
+	if (lvl > sfy_log_level)
+		return;
+	sfy_rule_words(rule, sa, words, sizeof(words));
+	sfy_log_write(lvl, "connect to %s refused by %s (EACCES)%s", d->desc,
+		      words, lvl != SFY_LOG_ERROR ? SFY_FAIL_AGAIN : "");
+}
+
+/* The route for a rule's action (rule: the one that decided, NULL for a
+ * built-in default; sa: the address matched, NULL for a name); direct is
+ * what a direct rule means here.  A refusal is logged and sets errno. */
+static enum route route_of(enum cfg_action act, const struct cfg_rule *rule,
+			   enum route direct, const struct dest *d,
+			   const struct sockaddr *sa)
 {
 	switch (act) {
 	case CFG_DIRECT:
+		if (__builtin_expect(sfy_log_level >= SFY_LOG_DEBUG, 0))
+			log_direct(rule, d, sa);
 		return direct;
 	case CFG_REFUSE:
-		sfy_log(
-		    SFY_LOG_ERROR,
-		    "connect to %s refused by a 'route refuse' rule (EACCES)",
-		    d->desc);
+		log_refused(rule, d, sa);
 		errno = EACCES;
 		return ROUTE_FAIL;
 	case CFG_PROXY:
@@ -115,6 +143,8 @@ static enum route classify_name(const struct cfg *c, struct dest *d,
 				const char *name)
 {
 	uint16_t port = ntohs(((struct sockaddr_in *)&d->sa)->sin_port);
+	const struct cfg_rule *rule;
+	enum cfg_action act;
 
 	/* sin_port and sin6_port share their offset. */
 	snprintf(d->desc, sizeof(d->desc), "%s:%u", name, port);
@@ -124,7 +154,8 @@ static enum route classify_name(const struct cfg *c, struct dest *d,
 		errno = EHOSTUNREACH;
 		return ROUTE_FAIL;
 	}
-	return route_of(cfg_match_name(c, name, port), ROUTE_DIRECT_NAME, d);
+	act = cfg_match_name_rule(c, name, port, &rule);
+	return route_of(act, rule, ROUTE_DIRECT_NAME, d, NULL);
 }
 
 /*
@@ -143,6 +174,7 @@ static enum route classify(int fd, const struct sockaddr *usa, socklen_t len,
 	const char *why = NULL;
 	const struct sockaddr *sa;
 	char name[DNS_MAX_NAME + 1];
+	const struct cfg_rule *rule;
 	struct sfy_sock k;
 	int nr, err = EACCES;
 	enum cfg_action act;
@@ -233,15 +265,15 @@ static enum route classify(int fd, const struct sockaddr *usa, socklen_t len,
 	 * refuse it; else the address rules do. */
 	if (sfy_direct_name((struct sockaddr *)&d->sa, d->salen, name,
 			    sizeof(name))) {
-		act = cfg_match_name(
-		    c, name, ntohs(((struct sockaddr_in *)&d->sa)->sin_port));
-		if (act == CFG_DIRECT)
-			return ROUTE_DIRECT;
-		if (act == CFG_REFUSE)
-			return route_of(act, ROUTE_DIRECT, d);
+		act = cfg_match_name_rule(
+		    c, name, ntohs(((struct sockaddr_in *)&d->sa)->sin_port),
+		    &rule);
+		if (act != CFG_PROXY)
+			return route_of(act, rule, ROUTE_DIRECT, d,
+					(struct sockaddr *)&d->sa);
 	}
-	return route_of(cfg_match(c, (struct sockaddr *)&d->sa, d->salen),
-			ROUTE_DIRECT, d);
+	act = cfg_match_rule(c, (struct sockaddr *)&d->sa, d->salen, &rule);
+	return route_of(act, rule, ROUTE_DIRECT, d, (struct sockaddr *)&d->sa);
 
 uninspectable:
 	/* A socket we may not even inspect (seccomp, an LSM) could be TCP
@@ -273,10 +305,14 @@ static int direct_by_name(int fd, const struct dest *d)
 	snprintf(port, sizeof(port), "%u", d->s5.port);
 	rc = sfy_busy_getaddrinfo(d->s5.u.domain.name, port, &hints, &res);
 	if (rc != 0) {
-		sfy_log(SFY_LOG_ERROR,
+		int lvl = sfy_fail_level(&d->s5, d->desc, EHOSTUNREACH,
+					 SFY_LOG_ERROR);
+
+		sfy_log(lvl,
 			"connect to %s (a 'route direct' name): cannot resolve "
-			"it locally: %s (EHOSTUNREACH)",
-			d->desc, gai_strerror(rc));
+			"it locally: %s (EHOSTUNREACH)%s",
+			d->desc, gai_strerror(rc),
+			lvl != SFY_LOG_ERROR ? SFY_FAIL_AGAIN : "");
 		errno = EHOSTUNREACH;
 		return -1;
 	}

@@ -382,6 +382,41 @@ int sfy_proxy_finish(int fd, int fam, int idx)
 	return -errno;
 }
 
+/* The last failures to reach a name: one word each, the key's hash in
+ * the high half and the sfy_now_ms() it was logged at in the low half, so
+ * that one compare-and-swap tells the first line from a repeat. */
+#define NAME_FAIL_SLOTS 16
+static _Atomic uint64_t g_name_fail[NAME_FAIL_SLOTS];
+
+int sfy_fail_level(const struct s5_addr *dst, const char *desc, int err,
+		   int level)
+{
+	uint32_t h = 2166136261u, now, then;
+	_Atomic uint64_t *slot;
+	uint64_t old, mine;
+	const char *p;
+
+	if (dst->atyp != S5_ATYP_DOMAIN)
+		return level;
+	for (p = desc; *p; p++) /* FNV-1a over "name:port" and the errno */
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	h = ((h ^ (uint32_t)err) * 16777619u) | 1u;
+	now = (uint32_t)sfy_now_ms();
+	mine = (uint64_t)h << 32 | now;
+	slot = &g_name_fail[h % NAME_FAIL_SLOTS];
+	old = atomic_load_explicit(slot, memory_order_relaxed);
+	for (;;) {
+		then = (uint32_t)old;
+		if ((uint32_t)(old >> 32) == h &&
+		    (uint32_t)(now - then) < SFY_NAME_FAIL_MS)
+			return SFY_LOG_DEBUG; /* told already */
+		if (atomic_compare_exchange_weak_explicit(slot, &old, mine,
+							  memory_order_relaxed,
+							  memory_order_relaxed))
+			return level;
+	}
+}
+
 int sfy_proxy_prepare(const struct cfg *c, const char *verb, const char *desc)
 {
 	const char *why = NULL;
@@ -434,8 +469,8 @@ static int run_handshake(struct drive *d, struct s5_addr *bnd,
 			n = r->recv(d->fd, buf, len, 0);
 			if (n > 0) {
 				hs_got(h, (size_t)n);
-			} else if (n == 0) {
-				hs_eof(h);
+			} else if (n == 0 || errno == ECONNRESET) {
+				hs_eof(h); /* an RST is a hang-up too */
 			} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				rc = sfy_wait_fd(d->fd, POLLIN, deadline,
 						 sig_fd, SO_SNDTIMEO);
@@ -539,14 +574,6 @@ int sfy_socks_request(int fd, int sock_family, uint8_t cmd,
 	return socks_request(fd, sock_family, cmd, dst, dbuf, bnd, -1);
 }
 
-/* Whether handshake h ended waiting for the reply, none of it read. */
-static int hung_up_on_request(const struct hs *h)
-{
-	return (h->state == HS_REPLY ||
-		(h->state == HS_FAILED && h->failed_in == HS_REPLY)) &&
-	       h->inlen == 0;
-}
-
 static int socks_request(int fd, int sock_family, uint8_t cmd,
 			 const struct s5_addr *dst, const char *dbuf,
 			 struct s5_addr *bnd, int known_flags)
@@ -611,16 +638,11 @@ static int socks_request(int fd, int sock_family, uint8_t cmd,
 			d.done = rc == 0;
 			/* OpenSSH's -D hangs up on anything but CONNECT:
 			 * an end (FIN, or an RST from recv) before the
-			 * reply's first byte.  A reply cut short is a
-			 * broken proxy, not a refusal. */
+			 * reply's first byte; the reason says so.  A reply
+			 * cut short is a broken proxy, not a refusal. */
 			if (rc == -ECONNRESET && cmd != S5_CMD_CONNECT &&
-			    hung_up_on_request(&d.h)) {
+			    hs_hung_up(&d.h))
 				rc = -EOPNOTSUPP;
-				why =
-				    "the proxy hung up on the request: it does "
-				    "not carry this command (ssh -D carries "
-				    "CONNECT only)";
-			}
 		}
 		if (rc == -ETIMEDOUT && by_sndtimeo)
 			why = "the socket's SO_SNDTIMEO ran out before the "
@@ -634,9 +656,12 @@ static int socks_request(int fd, int sock_family, uint8_t cmd,
 			"%s %s via %s interrupted by a signal (EINTR)", verb,
 			dbuf, pbuf);
 	else if (rc < 0) {
-		sfy_log(sfy_quiet_failure ? SFY_LOG_INFO : SFY_LOG_ERROR,
-			"%s %s via %s failed: %s (%s)", verb, dbuf, pbuf,
-			why ? why : strerror(-rc), strerrorname_np(-rc));
+		int base = sfy_quiet_failure ? SFY_LOG_INFO : SFY_LOG_ERROR,
+		    lvl = sfy_fail_level(dst, dbuf, -rc, base);
+
+		sfy_log(lvl, "%s %s via %s failed: %s (%s)%s", verb, dbuf, pbuf,
+			why ? why : strerror(-rc), strerrorname_np(-rc),
+			lvl != base ? SFY_FAIL_AGAIN : "");
 		sfy_last_why = why;
 	} else
 		sfy_log(SFY_LOG_INFO, "%s %s via %s: ok", verb, dbuf, pbuf);

@@ -52,6 +52,19 @@ const struct cfg *sfy_config(const char **why);
  * again). */
 const struct cfg *sfy_config_err(const char **why, int *err);
 
+/* The config file the configuration came from ("" when none, or not
+ * loaded yet). */
+const char *sfy_config_file(void);
+
+/* The rule that decided, for a log line, into buf: "FILE:LINE route
+ * direct 10.0.0.0/8" (the rule as the file says it); for r NULL (a
+ * built-in default) "the built-in loopback rule" or "the built-in rule
+ * for the unspecified address" (as sa is; "the default" for no sa).
+ * Formatting only: callers check sfy_log_level first. */
+struct cfg_rule;
+void sfy_rule_words(const struct cfg_rule *r, const struct sockaddr *sa,
+		    char *buf, size_t cap);
+
 /* libc's getaddrinfo with sfy_busy raised, lowered again also when the
  * thread is cancelled inside it. */
 struct addrinfo;
@@ -100,6 +113,22 @@ extern __thread const char *sfy_last_why
 int sfy_socks_request(int fd, int sock_family, uint8_t cmd,
 		      const struct s5_addr *dst, const char *desc,
 		      struct s5_addr *bnd);
+
+/*
+ * The level for the line of a failure to reach dst (desc as logged, err
+ * the errno): level, or SFY_LOG_DEBUG when dst is a name (a placeholder's)
+ * whose same failure (desc and err) this process logged in the last
+ * SFY_NAME_FAIL_MS.  A program given both placeholders of a name (IPv4
+ * and IPv6: getaddrinfo with AF_UNSPEC) tries one, then the other, and
+ * the proxy answers both alike: that is one failure to the user.  No
+ * lock and no syscall (clock_gettime is the vDSO's): safe in a signal
+ * handler and after fork().
+ */
+#define SFY_NAME_FAIL_MS 2000
+/* What such a repeat's (debug) line ends with. */
+#define SFY_FAIL_AGAIN " (again: logged once)"
+int sfy_fail_level(const struct s5_addr *dst, const char *desc, int err,
+		   int level);
 
 /* Resolves the proxy (once); on failure logs "VERB DESC via PROXY: why"
  * and returns -errno. */

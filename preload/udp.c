@@ -554,18 +554,53 @@ static void remember_direct(const struct sockaddr *sa)
 	d->valid = 1;
 }
 
+/* A datagram's direct decision, at debug level (only: the caller
+ * checks); once per destination while it stays this thread's last
+ * direct one (remember_direct). */
+static __attribute__((noinline, cold)) void
+log_direct(const struct cfg_rule *rule, const struct sockaddr_storage *norm,
+	   socklen_t normlen)
+{
+	char words[1024], desc[SFY_ADDRSTRLEN];
+
+	sfy_fmt_addr((const struct sockaddr *)norm, normlen, desc,
+		     sizeof(desc));
+	sfy_rule_words(rule, (const struct sockaddr *)norm, words,
+		       sizeof(words));
+	sfy_log_write(SFY_LOG_DEBUG, "direct: datagram to %s by %s", desc,
+		      words);
+}
+
+/* A datagram refused by a rule: the line names it (norm NULL: a name). */
+static __attribute__((noinline, cold)) void
+log_refused(const struct cfg_rule *rule, const struct s5_addr *dst,
+	    const struct sockaddr_storage *norm, const char *desc)
+{
+	char words[1024];
+	int lvl = sfy_fail_level(dst, desc, EACCES, SFY_LOG_ERROR);
+
+	if (lvl > sfy_log_level)
+		return;
+	sfy_rule_words(rule, (const struct sockaddr *)norm, words,
+		       sizeof(words));
+	sfy_log_write(lvl, "datagram to %s refused by %s (EACCES)%s", desc,
+		      words, lvl != SFY_LOG_ERROR ? SFY_FAIL_AGAIN : "");
+}
+
 /*
  * Where a datagram to sa (the shim's copy) goes.  Returns 1 (proxy: *dst
  * and desc set), 0 (not ours: direct by rule, not a UDP socket...), or -1
  * with errno (a refusal or a broken config; logged).  Direct destinations
- * are decided before any syscall.
+ * are decided before any syscall.  send: a datagram's (a connect() may be
+ * a TCP socket's that hook_tcp.c has judged, and logged, already).
  */
 static int udp_route(int fd, const struct sockaddr *sa, socklen_t len,
-		     int known_fam, int *fam, struct s5_addr *dst,
+		     int known_fam, int send, int *fam, struct s5_addr *dst,
 		     struct sockaddr_storage *norm, socklen_t *normlen,
 		     char *desc, size_t cap)
 {
 	const struct cfg *c;
+	const struct cfg_rule *rule = NULL;
 	const char *why = NULL;
 	char name[DNS_MAX_NAME + 1];
 	enum cfg_action act;
@@ -594,12 +629,16 @@ static int udp_route(int fd, const struct sockaddr *sa, socklen_t len,
 	if (!c)
 		act = CFG_PROXY; /* judged below, once we know it is UDP */
 	else if (nr > 0)
-		act = cfg_match_name(c, name, port);
+		act = cfg_match_name_rule(c, name, port, &rule);
 	else
-		act = cfg_match(c, (struct sockaddr *)norm, *normlen);
+		act =
+		    cfg_match_rule(c, (struct sockaddr *)norm, *normlen, &rule);
 	/* Direct by address, and no placeholder of a name we no longer
 	 * know (that one fails closed below, whatever the rules say). */
 	if (act == CFG_DIRECT && nr == -EAFNOSUPPORT) {
+		if (__builtin_expect(sfy_log_level >= SFY_LOG_DEBUG, 0) &&
+		    (send || known_fam))
+			log_direct(rule, norm, *normlen);
 		remember_direct(sa);
 		return 0;
 	}
@@ -675,10 +714,7 @@ static int udp_route(int fd, const struct sockaddr *sa, socklen_t len,
 					    *normlen);
 	}
 	if (act == CFG_REFUSE) {
-		sfy_log(SFY_LOG_ERROR,
-			"datagram to %s refused by a 'route refuse' rule "
-			"(EACCES)",
-			desc);
+		log_refused(rule, dst, nr > 0 ? NULL : norm, desc);
 		errno = EACCES;
 		return -1;
 	}
@@ -1049,7 +1085,7 @@ static ssize_t udp_send(int fd, const struct msghdr *msg, int flags,
 	}
 	if (namelen) {
 		r = udp_route(fd, (struct sockaddr *)&name, namelen,
-			      *have ? ((struct assoc *)info.assoc)->fam : 0,
+			      *have ? ((struct assoc *)info.assoc)->fam : 0, 1,
 			      &fam, &dst, &norm, &normlen, desc, sizeof(desc));
 		if (r < 0)
 			return -1;
@@ -1487,7 +1523,7 @@ static int udp_connect(int fd, const struct sockaddr_storage *sa, socklen_t len,
 		return r;
 	}
 	desc[0] = '\0';
-	r = udp_route(fd, (const struct sockaddr *)sa, len, 0, &fam, &dst,
+	r = udp_route(fd, (const struct sockaddr *)sa, len, 0, 0, &fam, &dst,
 		      &norm, &normlen, desc, sizeof(desc));
 	if (r < 0)
 		return -1;

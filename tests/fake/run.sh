@@ -458,7 +458,7 @@ bcase bind_early_eagain bind_ok_slow 0 ok out="early_accept=-1 errno=EAGAIN" \
 for n in $(seq 0 9); do
 	if [ "$n" = 0 ]; then
 		bcase "bind_cut_first_$n" "bind_cut_first_$n" EOPNOTSUPP - \
-			errhas='hung up on the request' ms=listen:0-2000
+			errhas='hung up on the BIND request without a reply: it offers no BIND' ms=listen:0-2000
 	else
 		bcase "bind_cut_first_$n" "bind_cut_first_$n" ECONNRESET - \
 			errhas='closed the connection' ms=listen:0-2000
@@ -496,8 +496,8 @@ bcase bind_silent_second bind_silent_second 0 ETIMEDOUT conf="bind_timeout 1" li
 # the first reply never comes: the handshake's own bound (timeout 1)
 bcase bind_silent_first bind_silent_first ETIMEDOUT - ms=listen:700-3000 limit=5
 # OpenSSH's -D: it hangs up on BIND
-bcase bind_close_request bind_close_request EOPNOTSUPP - errhas='hung up on the request'
-bcase bind_reset_request bind_reset_request EOPNOTSUPP - errhas='hung up on the request'
+bcase bind_close_request bind_close_request EOPNOTSUPP - errhas='hung up on the BIND request without a reply: it offers no BIND'
+bcase bind_reset_request bind_reset_request EOPNOTSUPP - errhas='hung up on the BIND request without a reply: it offers no BIND'
 # someone else connected
 bcase bind_other_peer bind_other_peer 0 ECONNABORTED \
 	errhas='198\.51\.100\.7:40000 connected, not the expected peer' out="second_accept=-1 errno=EAGAIN"

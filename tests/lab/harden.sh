@@ -515,7 +515,8 @@ libc.res_query(b"x\nsocksify: info: forged-1", 1, 1, buf, 512)
 try: socket.getaddrinfo("y\nsocksify: forged-2", 80)
 except OSError: pass
 '
-run inject cl "$UH" "$PY" -c "$PYINJECT"
+# (The raw query's refusal is an info line: SOCKSIFY_LOG_LEVEL=info.)
+run inject cl "$UH" env SOCKSIFY_LOG_LEVEL=info "$PY" -c "$PYINJECT"
 run inject2 lab_c env LD_PRELOAD="$LIB" SOCKSIFY_PROXY='junk' "$PY" -c "$PYINJECT"
 if ! grep -hq '^socksify: info: forged\|^socksify: forged' "$OUT/inject.err" "$OUT/inject2.err" &&
 	grep -hq 'x\\x0asocksify' "$OUT/inject.err" && grep -hq 'y\\x0asocksify' "$OUT/inject2.err"; then

@@ -907,6 +907,46 @@ START_TEST(test_eof_after_fail)
 }
 END_TEST
 
+/* A hang-up right after the request names the request and what it
+ * usually means; one in the middle of the reply does not. */
+START_TEST(test_eof_after_request)
+{
+	static const struct {
+		uint8_t cmd;
+		const char *req, *hint;
+	} cmds[] = {
+	    {S5_CMD_CONNECT, "hung up on the CONNECT request", "resolve"},
+	    {S5_CMD_UDP_ASSOCIATE, "hung up on the UDP ASSOCIATE request",
+	     "carries no UDP"},
+	    {S5_CMD_BIND, "hung up on the BIND request", "offers no BIND"},
+	};
+	const uint8_t part[] = {0x05, 0x00};
+	unsigned int i = (unsigned int)_i / 2;
+	int partial = _i % 2;
+	struct hs h;
+
+	hs_init(&h, cmds[i].cmd, DST, NULL, 0, NULL, 0);
+	write_all(&h);
+	feed(&h, CHOSE_NOAUTH, sizeof(CHOSE_NOAUTH));
+	write_all(&h);
+	if (partial)
+		feed(&h, part, sizeof(part));
+	hs_eof(&h);
+	expect_fail(&h, ECONNRESET);
+	ck_assert_int_eq(h.failed_in, HS_REPLY);
+	ck_assert_int_eq(hs_hung_up(&h), !partial);
+	ck_assert_ptr_nonnull(
+	    strstr(hs_hangup_hint(cmds[i].cmd), cmds[i].hint));
+	if (partial) {
+		ck_assert_ptr_nonnull(strstr(h.why, "middle of its reply"));
+	} else {
+		ck_assert_ptr_nonnull(strstr(h.why, cmds[i].req));
+		ck_assert_ptr_nonnull(
+		    strstr(h.why, hs_hangup_hint(cmds[i].cmd)));
+	}
+}
+END_TEST
+
 /* ---- pipelining (hs_pipeline) ---- */
 
 /* One write: the greeting offering no-auth only, then the request. */
@@ -1081,6 +1121,7 @@ static Suite *handshake_suite(void)
 	tcase_add_loop_test(tc, test_eof_everywhere, 0, 2);
 	tcase_add_test(tc, test_eof_after_done);
 	tcase_add_test(tc, test_eof_after_fail);
+	tcase_add_loop_test(tc, test_eof_after_request, 0, 6);
 	suite_add_tcase(s, tc);
 
 	return s;
