@@ -423,8 +423,8 @@ int sfy_proxy_prepare(const struct cfg *c, const char *verb, const char *desc)
 	int rc = resolve_proxy(c, &why);
 
 	if (rc < 0)
-		sfy_log(SFY_LOG_ERROR, "%s %s via %s: %s (%s)", verb, desc,
-			c->proxy.host, why, strerrorname_np(-rc));
+		sfy_log(SFY_LOG_ERROR, "%s %s via %s failed: %s (%s)", verb,
+			desc, c->proxy.host, why, strerrorname_np(-rc));
 	return rc;
 }
 
@@ -594,8 +594,8 @@ static int socks_request(int fd, int sock_family, uint8_t cmd,
 		return -err; /* callers check the config first */
 	rc = resolve_proxy(c, &why);
 	if (rc < 0) {
-		sfy_log(SFY_LOG_ERROR, "%s %s via %s: %s (%s)", verb, dbuf,
-			c->proxy.host, why, strerrorname_np(-rc));
+		sfy_log(SFY_LOG_ERROR, "%s %s via %s failed: %s (%s)", verb,
+			dbuf, c->proxy.host, why, strerrorname_np(-rc));
 		return rc;
 	}
 	memset(&d, 0, sizeof(d));

@@ -130,8 +130,8 @@ int sfy_socks_request(int fd, int sock_family, uint8_t cmd,
 int sfy_fail_level(const struct s5_addr *dst, const char *desc, int err,
 		   int level);
 
-/* Resolves the proxy (once); on failure logs "VERB DESC via PROXY: why"
- * and returns -errno. */
+/* Resolves the proxy (once); on failure logs "VERB DESC via PROXY failed:
+ * why" and returns -errno. */
 int sfy_proxy_prepare(const struct cfg *c, const char *verb, const char *desc);
 
 /* Starts a non-blocking connect of fd (family fam) to proxy address *idx,
