@@ -2,10 +2,10 @@
 # Runs every test suite `make check` owns and prints each runner's closing
 # line.  Exits nonzero if any suite failed.  With an argument, runs only the
 # named suites (format unit sanitize exports launcher resolver hooks fuzz
-# fake lab dns udp harden asyncmatrix async bind bindreview check
-# examples install).
+# fake lab dns udp harden asyncmatrix async bind bindreview loglines
+# check examples install).
 cd "$(dirname "$0")/.." || exit 1
-suites=${*:-format unit sanitize exports launcher resolver hooks fuzz fake lab dns udp harden asyncmatrix async bind bindreview check examples install}
+suites=${*:-format unit sanitize exports launcher resolver hooks fuzz fake lab dns udp harden asyncmatrix async bind bindreview loglines check examples install}
 rc=0
 for s in $suites; do
 	case $s in
@@ -57,6 +57,7 @@ for s in $suites; do
 	async) echo "== async (issue 8: real programs through a distant proxy)"; tests/lab/async.sh || rc=1 ;;
 	bind) echo "== bind (issue 9: inbound TCP through SOCKS BIND)"; tests/lab/bind.sh || rc=1 ;;
 	bindreview) echo "== bindreview (the BIND review's regressions)"; tests/bindreview.sh || rc=1 ;;
+	loglines) echo "== loglines (issue 10: the log lines)"; tests/lab/loglines.sh || rc=1 ;;
 	check) echo "== check (socksify --check against real proxies)"; tests/lab/check.sh || rc=1 ;;
 	examples) echo "== examples (issue 10: the documents' examples)"; tests/lab/examples.sh || rc=1 ;;
 	install) echo "== install (make install/uninstall, the Debian package beside dante-client)"; tests/install.sh || rc=1 ;;
