@@ -149,10 +149,10 @@ OKREACH4="ok    reach $P4:$LAB_PORT (TCP, N ms)"
 NOAUTH="ok    method: the proxy chose no authentication"
 USERPASS="ok    method: the proxy chose username/password (RFC 1929)"
 NOTRIED="-     CONNECT: not tried (socksify --check HOST:PORT tries one)"
-UDPHINT="it carries no UDP: ssh -D, for one, does CONNECT only"
-BINDHINT="it offers no BIND: ssh -D, for one, does CONNECT only"
-CONNHINT="a proxy hangs up on CONNECT when it cannot resolve the name or will not reach the destination (ssh -D does so)"
-HUNG="proxy closed the connection after the request, without a reply"
+# The hang-up reasons (preload/handshake.c hs_eof), with their hints.
+UDPHUNG="the proxy hung up on the UDP ASSOCIATE request without a reply: it carries no UDP (ssh -D, for one, does CONNECT only)"
+BINDHUNG="the proxy hung up on the BIND request without a reply: it offers no BIND (ssh -D, for one, does CONNECT only)"
+CONNHUNG="the proxy hung up on the CONNECT request without a reply: a proxy does so when it cannot resolve the name or reach the destination (ssh -D, for one)"
 
 # ---------------------------------------------------------------- a. danted
 sfy a_v4 -- -x "$U4" --check "$T4:80"
@@ -276,7 +276,7 @@ for how in close reset; do
 		"$FAKEREACH
 $NOAUTH
 $NOTRIED
-no    UDP ASSOCIATE 0.0.0.0:0: $HUNG ($UDPHINT)
+no    UDP ASSOCIATE 0.0.0.0:0: $UDPHUNG
 ok    BIND: granted (the proxy listens at 127.0.0.5:4321)"
 	fake_stop
 
@@ -287,7 +287,7 @@ ok    BIND: granted (the proxy listens at 127.0.0.5:4321)"
 $NOAUTH
 $NOTRIED
 ok    UDP ASSOCIATE: granted (relay $P4:PORT)
-no    BIND 0.0.0.0:0: $HUNG ($BINDHINT)"
+no    BIND 0.0.0.0:0: $BINDHUNG"
 	fake_stop
 
 	fake "ok_v4,slow_$how" || fail "d the fake server starts"
@@ -295,7 +295,7 @@ no    BIND 0.0.0.0:0: $HUNG ($BINDHINT)"
 	steps_are "d hang-up ($how) after CONNECT: FAIL with the hint, nothing after it, exit 2" "d_conn_$how" 2 \
 		"$FAKEREACH
 $NOAUTH
-FAIL  CONNECT 203.0.113.10:80: $HUNG ($CONNHINT)"
+FAIL  CONNECT 203.0.113.10:80: $CONNHUNG"
 	fake_stop
 done
 
