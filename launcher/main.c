@@ -96,27 +96,32 @@ static const char usage_text[] =
 
 static int g_quiet;
 
+static void __attribute__((format(printf, 1, 0)))
+vsay(const char *fmt, va_list ap)
+{
+	fputs("socksify: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("socksify: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
+/* Says it and exits 125 (a usage or configuration error). */
 static void __attribute__((noreturn, format(printf, 1, 2)))
 die(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("socksify: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(EX_USAGE_CFG);
 }
 

@@ -38,7 +38,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lab.sh
 . "$HERE/lab.sh"
 
-FAKE=$TOP/tests/fake/fake_socks5.py
 MS_PORT=1090   # microsocks
 FAKE_PORT=1095 # the fake server
 OUT=""
@@ -134,14 +133,8 @@ within() {
 # fake SCENARIO,...: start the fake server on P4:FAKE_PORT in the border
 # for as many connections as scenarios; waits until it listens.
 fake() {
-	local n
-	n=$(($(tr -cd , <<<"$1" | wc -c) + 1))
-	rm -f "$OUT/fake.ready"
-	lab_spawn "$LAB_NS_B" "$PY" "$FAKE" --host "$P4" --port "$FAKE_PORT" \
-		--scenario "$1" --conns "$n" --idle 10 --ready "$OUT/fake.ready" \
-		--log "$OUT/fake.log" 2>>"$OUT/fake.err"
-	FAKE_PID=$LAB_LAST_PID
-	lab_wait_file "$OUT/fake.ready" 100 && lab_wait_port "$LAB_NS_B" "$P4" "$FAKE_PORT" 50
+	lab_fake "$1" $(($(tr -cd , <<<"$1" | wc -c) + 1)) "$FAKE_PORT" "$OUT/fake.log"
+	FAKE_PID=$LAB_FAKE_PID
 }
 fake_stop() { lab_kill "$FAKE_PID"; }
 

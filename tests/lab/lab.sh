@@ -512,6 +512,21 @@ via_ns() {
 	esac
 }
 
+# lab_fake SCENARIO,... CONNS PORT LOG: the scripted fake SOCKS5 server
+# (tests/fake/fake_socks5.py) on $LAB_PROXY4:PORT in the border, for CONNS
+# connections, logging to LOG (its stderr to $LAB_DIR/fake.err); waits
+# until it listens.  Sets LAB_FAKE_PID (stop it with lab_kill); 1 when it
+# does not come up.
+lab_fake() {
+	rm -f "$LAB_DIR/fake.ready"
+	lab_spawn "$LAB_NS_B" /usr/bin/python3 "$LAB_HERE/../fake/fake_socks5.py" \
+		--host "$LAB_PROXY4" --port "$3" --scenario "$1" --conns "$2" \
+		--idle 20 --ready "$LAB_DIR/fake.ready" --log "$4" 2>>"$LAB_DIR/fake.err"
+	LAB_FAKE_PID=$LAB_LAST_PID
+	lab_wait_file "$LAB_DIR/fake.ready" 100 &&
+		lab_wait_port "$LAB_NS_B" "$LAB_PROXY4" "$3" 50
+}
+
 # Dante's client: /usr/bin/socksify, or /usr/bin/socksify.dante where our
 # package has diverted it (debian/socksify.preinst).
 lab_dante_client() {

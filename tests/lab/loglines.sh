@@ -50,7 +50,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 VIA=socksify
 OUT=""
-FAKE=$TOP/tests/fake/fake_socks5.py
 FAKE_PORT=1083
 MS_PORT=1090
 T_START=$(date +%s)
@@ -143,12 +142,8 @@ outis() {
 # (stopped by fake_stop); 1 when it does not come up.
 FAKE_PID=""
 fake_start() {
-	rm -f "$OUT/fake.ready"
-	lab_spawn "$LAB_NS_B" "$PY" "$FAKE" --host "$P4" --port "$FAKE_PORT" \
-		--scenario "$1" --conns "$2" --idle 20 --ready "$OUT/fake.ready" \
-		--log "$OUT/fake-$1.log" 2>>"$OUT/fake.err"
-	FAKE_PID=$LAB_LAST_PID
-	lab_wait_file "$OUT/fake.ready" 50 && lab_wait_port "$LAB_NS_B" "$P4" "$FAKE_PORT" 50
+	lab_fake "$1" "$2" "$FAKE_PORT" "$OUT/fake-$1.log"
+	FAKE_PID=$LAB_FAKE_PID
 }
 fake_stop() {
 	[ -n "$FAKE_PID" ] && lab_kill "$FAKE_PID"
@@ -202,7 +197,7 @@ if fake_start close_reply_0 1; then
 	lines "a blocking CONNECT hang-up: one line naming CONNECT and what it means" a_connect \
 		"socksify: connect to $T4:80 via $FAKEP failed: the proxy hung up on the CONNECT request without a reply: $HINT_CONNECT (ECONNRESET)"
 else
-	fail "a the fake proxy listens on $FAKEP"; sed 's/^/  | /' "$OUT/fake.err"
+	fail "a the fake proxy listens on $FAKEP"; sed 's/^/  | /' "$LAB_DIR/fake.err"
 fi
 fake_stop
 
