@@ -27,7 +27,8 @@ LIB = preload/libsocksify.so
 # library's configuration loader and handshake machine, compiled in.
 LAUNCHER = socksify
 LAUNCHER_SRC = launcher/main.c launcher/check.c launcher/explain.c \
-	preload/config.c preload/cfgfind.c preload/socks5.c preload/handshake.c
+	launcher/supervise.c preload/config.c preload/cfgfind.c \
+	preload/socks5.c preload/handshake.c preload/names.c preload/dnsmsg.c
 LAUNCHER_DEPS = $(LAUNCHER_SRC) launcher/*.h preload/*.h
 LAUNCHER_CFLAGS = $(ALL_CPPFLAGS) -Ilauncher $(ALL_CFLAGS) \
 	-DSFY_VERSION='"$(VERSION)"'

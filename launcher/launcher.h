@@ -40,6 +40,11 @@ int run_check(const struct opts *op, const char *target);
 /* socksify --explain HOST[:PORT]: returns the exit status. */
 int run_explain(const struct opts *op, const char *target);
 
+/* Runs path (argv) under the seccomp supervisor (supervise.c), which
+ * carries its connects through the proxy of c; returns the exit status
+ * (the program's, or 126 when the supervisor cannot be set up). */
+int supervise(const struct cfg *c, const char *path, char **argv);
+
 /* Splits "host:port", "[v6]:port", "host" (port 0) or a bare IPv6 literal
  * into host (no brackets) and *port.  Returns 0 or -1 with a reason. */
 int split_target(const char *s, char *host, size_t hostlen, unsigned *port,

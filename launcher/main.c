@@ -318,7 +318,9 @@ static int resolve_cmd(const char *cmd, char *path, size_t len)
 	return 1;
 }
 
-/* Why file cannot be socksified (reason in buf), or 0 when it can.
+/* Why file cannot be socksified by the library (reason in buf): 2 for a
+ * static program (the supervisor carries it), 1 for one nothing can
+ * carry (setuid...), or 0 when the library can.
  * Follows #! once: the interpreter is what the loader starts. */
 static int why_not(const char *file, const struct elfinfo *lib, char *buf,
 		   size_t len, int nested)
@@ -332,7 +334,7 @@ static int why_not(const char *file, const struct elfinfo *lib, char *buf,
 			 "%s is statically linked: LD_PRELOAD cannot reach "
 			 "it (its traffic would go out directly)",
 			 file);
-		return 1;
+		return 2; /* the supervisor's case */
 	}
 	if (ei.is_elf && lib->is_elf &&
 	    (ei.class != lib->class || ei.machine != lib->machine)) {
@@ -717,7 +719,9 @@ int main(int argc, char **argv)
 	struct opts op = {0};
 	enum mode mode = M_RUN;
 	const char *target = NULL;
-	int force = 0, i;
+	int force = 0, supervise_all = 0, i;
+	struct cfg cfg;
+	struct cfg_origin org;
 	char lib[PATH_MAX + 32];
 
 	if (argc <= 1) {
@@ -772,6 +776,8 @@ int main(int argc, char **argv)
 				op.verbose++;
 			} else if (IS("--quiet")) {
 				op.quiet = 1;
+			} else if (IS("--supervise")) {
+				supervise_all = 1;
 			} else if (IS("--force")) {
 				force = 1;
 			} else if (IS("--env")) {
@@ -882,15 +888,10 @@ int main(int argc, char **argv)
 	if (access(lib, R_OK) < 0)
 		die("cannot find libsocksify.so at %s (run 'make' first?)",
 		    lib);
-	{
-		struct cfg c;
-		struct cfg_origin o;
-
-		check_config(&c, &o);
-		if (mode == M_ENV || mode == M_SHELL)
-			shell_traps(&c, op.quiet);
-		cfg_free(&c);
-	}
+	/* Kept until exec: the supervisor uses it. */
+	check_config(&cfg, &org);
+	if (mode == M_ENV || mode == M_SHELL)
+		shell_traps(&cfg, op.quiet);
 
 	if (mode == M_ENV) {
 		print_env(lib);
@@ -902,7 +903,7 @@ int main(int argc, char **argv)
 		char path[PATH_MAX], reason[PATH_MAX + 200];
 		static char binsh[] = "/bin/sh";
 		char **cmdv = argv + i;
-		int found, e;
+		int found, e, w;
 
 		if (mode == M_SHELL) {
 			char *sh = getenv("SHELL");
@@ -919,8 +920,16 @@ int main(int argc, char **argv)
 			return EX_NOTFOUND;
 		}
 		read_elf(lib, &libei);
-		if (found == 0 &&
-		    why_not(path, &libei, reason, sizeof(reason), 0)) {
+		w = found == 0
+			? why_not(path, &libei, reason, sizeof(reason), 0)
+			: 0;
+		if (w == 2 || (w == 0 && supervise_all && found == 0)) {
+			/* The library too: the program's dynamic children
+			 * load it as usual. */
+			set_preload(lib);
+			return supervise(&cfg, path, cmdv);
+		}
+		if (w) {
 			if (!force) {
 				say("%s", reason);
 				say("not starting it; --force runs it "

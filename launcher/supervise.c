@@ -1,0 +1,1345 @@
+/*
+ * supervise.c - the supervisor for programs LD_PRELOAD cannot reach
+ * (statically linked ones: Go without cgo, busybox-static, gcc -static;
+ * and, with --supervise, any program, for its raw system calls).
+ *
+ * The launcher forks.  The child sets no_new_privs, installs a seccomp
+ * filter that hands connect(), sendto() with an address, sendmsg(),
+ * sendmmsg() and getpeername() to us (SECCOMP_RET_USER_NOTIF) and execs
+ * the program; the filter stays across exec and is inherited by every
+ * thread and child.  This process stays the parent and answers each call:
+ *
+ *   connect to a proxied destination: a copy of the program's own socket
+ *     (pidfd_getfd) is connected to the proxy and runs the SOCKS5
+ *     handshake (handshake.c, the shim's machine), on an event loop, so
+ *     connects from many threads overlap; the call returns 0 or the
+ *     README table's errno.  The fd number, flags, options and epoll
+ *     registrations are the program's own: it is the same file.
+ *   connect to a direct destination (loopback, route direct, the proxy):
+ *     we connect the copy ourselves (no SECCOMP_USER_NOTIF_FLAG_CONTINUE,
+ *     so a racing thread cannot swap the address after our check).
+ *   a UDP connect to port 53 with dns remote: connected to our stub
+ *     resolver, which answers A and AAAA with placeholders (names.c), so
+ *     a later connect to one goes to the proxy by name and no DNS packet
+ *     leaves the machine.
+ *   UDP to a proxied destination: refused (EACCES) with a log line.
+ *   getpeername of a proxied socket: the destination the program asked.
+ *   a non-IP socket: the kernel's own call (CONTINUE: its family is fixed
+ *     at socket(), no address can make it an IP connection).
+ *
+ * Fail closed: calls the filter traps fail with ENOSYS once we are gone;
+ * the i386 and x32 entry points to the network calls and io_uring_setup
+ * are refused by the filter itself.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dnsmsg.h"
+#include "handshake.h"
+#include "launcher.h"
+#include "names.h"
+#include "socks5.h"
+
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
+#define MAX_PENDING 1024 /* handshakes in flight */
+#define MAX_PEERS   4096 /* proxied sockets getpeername knows */
+#define STUB_TTL    60
+
+/* x86_64 numbers of the calls we trap (the filter is x86_64 only). */
+#ifndef __x86_64__
+#error "the supervisor's filter is written for x86_64"
+#endif
+
+/* One handshake in flight. */
+struct pend {
+	int used;
+	uint64_t id;		 /* the notification */
+	int fd;			 /* our copy of the program's socket */
+	int flags;		 /* its file status flags, to put back */
+	pid_t tgid;		 /* the process */
+	int tfd;		 /* the program's fd number */
+	ino_t ino;		 /* the socket */
+	int connecting;		 /* still connecting to the proxy */
+	long long deadline;	 /* ms, CLOCK_MONOTONIC */
+	struct hs h;		 /* the SOCKS5 handshake */
+	struct sockaddr_in6 dst; /* as the program gave it (for getpeername) */
+	socklen_t dstlen;
+	char what[300]; /* for the log: "1.2.3.4:80", "name:443" */
+};
+
+/* A proxied socket, for getpeername. */
+struct peer {
+	pid_t tgid;
+	int tfd;
+	ino_t ino;
+	struct sockaddr_in6 dst;
+	socklen_t dstlen;
+};
+
+struct sup {
+	const struct cfg *c;
+	int lfd, ep, sigfd, pidfd;
+	pid_t child;
+	struct sockaddr_storage proxy;
+	socklen_t proxylen;
+	char proxyname[INET6_ADDRSTRLEN + 8];
+	struct names *names;
+	struct names_cfg ncfg;
+	int stub; /* UDP stub resolver on 127.0.0.1 */
+	struct sockaddr_in stubaddr;
+	struct pend pend[MAX_PENDING];
+	struct peer peers[MAX_PEERS];
+	unsigned npeer_next;
+	int level;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void __attribute__((format(printf, 3, 4)))
+slog(const struct sup *s, int level, const char *fmt, ...)
+{
+	static const char *const pre[] = {"", "warning: ", "info: ", "debug: "};
+	char line[1024];
+	va_list ap;
+	int n;
+
+	if (level > s->level)
+		return;
+	n = snprintf(line, sizeof(line), "socksify: %s", pre[level & 3]);
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	(void)!write(2, line, (size_t)n);
+}
+
+/* --- the child: filter, listener, exec -------------------------------- */
+
+/*
+ * The filter, written with labels (resolved into BPF's relative jumps by
+ * build_filter):
+ *
+ *   arch x86_64: x32 numbers (bit 30) refused; connect, sendmsg, sendmmsg,
+ *     getpeername, and sendto with a destination (arg 4 non-NULL) to us;
+ *     io_uring_setup ENOSYS (its connects would bypass the filter); the
+ *     rest allowed.
+ *   arch i386 (int 0x80 from a 64-bit process, or a 32-bit program):
+ *     socketcall and the network calls refused, io_uring_setup ENOSYS.
+ *   any other arch: ENOSYS.
+ */
+enum label {
+	L_NEXT,
+	L_X64,
+	L_I386,
+	L_SENDTO,
+	L_SENDTO_HI,
+	L_ALLOW,
+	L_NOTIF,
+	L_REFUSE,
+	L_NOSYS,
+	NLABELS
+};
+struct insn {
+	int label; /* the label this instruction carries (L_NEXT: none) */
+	uint16_t code;
+	uint32_t k;
+	int jt, jf; /* labels; L_NEXT: the next instruction */
+};
+
+#define OP(c, k)                                                               \
+	{                                                                      \
+		L_NEXT, (c), (k), L_NEXT, L_NEXT                               \
+	}
+#define LBL(l, c, k)                                                           \
+	{                                                                      \
+		(l), (c), (k), L_NEXT, L_NEXT                                  \
+	}
+#define LD(off) OP(BPF_LD | BPF_W | BPF_ABS, (off))
+#define JEQ(k, t, f)                                                           \
+	{                                                                      \
+		L_NEXT, BPF_JMP | BPF_JEQ | BPF_K, (k), (t), (f)               \
+	}
+#define ARG(n) (offsetof(struct seccomp_data, args) + 8 * (n))
+
+static const struct insn g_prog[] = {
+    LD(offsetof(struct seccomp_data, arch)),
+    JEQ(AUDIT_ARCH_X86_64, L_X64, L_NEXT),
+    JEQ(AUDIT_ARCH_I386, L_I386, L_NOSYS),
+    LBL(L_I386, BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    JEQ(102 /* socketcall */, L_REFUSE, L_NEXT),
+    JEQ(362 /* connect */, L_REFUSE, L_NEXT),
+    JEQ(369 /* sendto */, L_REFUSE, L_NEXT),
+    JEQ(370 /* sendmsg */, L_REFUSE, L_NEXT),
+    JEQ(345 /* sendmmsg */, L_REFUSE, L_NEXT),
+    JEQ(425 /* io_uring_setup */, L_NOSYS, L_ALLOW),
+    LBL(L_X64, BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    {L_NEXT, BPF_JMP | BPF_JGE | BPF_K, 0x40000000, L_REFUSE, L_NEXT},
+    JEQ(__NR_connect, L_NOTIF, L_NEXT),
+    JEQ(__NR_sendmsg, L_NOTIF, L_NEXT),
+    JEQ(__NR_sendmmsg, L_NOTIF, L_NEXT),
+    JEQ(__NR_getpeername, L_NOTIF, L_NEXT),
+    JEQ(__NR_io_uring_setup, L_NOSYS, L_NEXT),
+    JEQ(__NR_sendto, L_SENDTO, L_ALLOW),
+    LBL(L_SENDTO, BPF_LD | BPF_W | BPF_ABS, ARG(4)),
+    JEQ(0, L_SENDTO_HI, L_NOTIF),
+    LBL(L_SENDTO_HI, BPF_LD | BPF_W | BPF_ABS, ARG(4) + 4),
+    JEQ(0, L_ALLOW, L_NOTIF),
+    LBL(L_ALLOW, BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    LBL(L_NOTIF, BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+    LBL(L_REFUSE, BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES),
+    LBL(L_NOSYS, BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+};
+#define PROG_LEN (sizeof(g_prog) / sizeof(g_prog[0]))
+
+/* Resolves the labels into f (PROG_LEN instructions). */
+static void build_filter(struct sock_filter *f)
+{
+	int at[NLABELS];
+	size_t i;
+
+	for (i = 0; i < PROG_LEN; i++)
+		if (g_prog[i].label != L_NEXT)
+			at[g_prog[i].label] = (int)i;
+	for (i = 0; i < PROG_LEN; i++) {
+		const struct insn *in = &g_prog[i];
+
+		f[i].code = in->code;
+		f[i].k = in->k;
+		f[i].jt =
+		    (uint8_t)(in->jt == L_NEXT ? 0 : at[in->jt] - (int)i - 1);
+		f[i].jf =
+		    (uint8_t)(in->jf == L_NEXT ? 0 : at[in->jf] - (int)i - 1);
+	}
+}
+
+/* Installs the filter; returns the listener fd or -errno. */
+static int install_filter(void)
+{
+	struct sock_filter f[PROG_LEN];
+	struct sock_fprog prog = {PROG_LEN, f};
+	unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER |
+			      SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+	int fd;
+
+	build_filter(f);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+	if (fd < 0)
+		return -errno;
+	return fd;
+}
+
+/*
+ * The child hands its listener over by number: it writes 'L' and the fd
+ * number (sendmsg with SCM_RIGHTS would be trapped by the very filter it
+ * just installed, with nobody listening yet), and we take the file with
+ * pidfd_getfd.  Or it writes 'E' and the errno of a failed install.
+ */
+static int take_listener(int sock, pid_t child)
+{
+	char msg[1 + sizeof(int)];
+	int fd, pfd, err;
+
+	if (read(sock, msg, sizeof(msg)) != (ssize_t)sizeof(msg))
+		return -EPIPE;
+	memcpy(&fd, msg + 1, sizeof(int));
+	if (msg[0] == 'E')
+		return -fd;
+	pfd = (int)syscall(SYS_pidfd_open, child, 0);
+	if (pfd < 0)
+		return -errno;
+	fd = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+	err = errno;
+	close(pfd);
+	return fd < 0 ? -err : fd;
+}
+
+/* --- looking at the program ------------------------------------------ */
+
+/* A pidfd for thread tid (PIDFD_THREAD, Linux 6.9), else for its thread
+ * group (its leader, from /proc/TID/status). */
+static int pidfd_of(pid_t tid)
+{
+	char path[64], buf[256];
+	pid_t tgid = 0;
+	FILE *f;
+	int fd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+
+	if (fd >= 0 || errno != EINVAL)
+		return fd;
+	fd = (int)syscall(SYS_pidfd_open, tid, 0);
+	if (fd >= 0 || errno != EINVAL)
+		return fd;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if (!(f = fopen(path, "re")))
+		return -1;
+	while (fgets(buf, sizeof(buf), f))
+		if (sscanf(buf, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid > 0 ? (int)syscall(SYS_pidfd_open, tgid, 0) : -1;
+}
+
+static pid_t tgid_of(pid_t tid)
+{
+	char path[64], buf[256];
+	pid_t tgid = tid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if (!(f = fopen(path, "re")))
+		return tid;
+	while (fgets(buf, sizeof(buf), f))
+		if (sscanf(buf, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
+static int read_mem(pid_t tid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec l = {buf, len}, r = {(void *)(uintptr_t)addr, len};
+
+	return process_vm_readv(tid, &l, 1, &r, 1, 0) == (ssize_t)len ? 0
+								      : -EFAULT;
+}
+
+static int write_mem(pid_t tid, uint64_t addr, const void *buf, size_t len)
+{
+	struct iovec l = {(void *)(uintptr_t)buf, len},
+		     r = {(void *)(uintptr_t)addr, len};
+
+	return process_vm_writev(tid, &l, 1, &r, 1, 0) == (ssize_t)len
+		   ? 0
+		   : -EFAULT;
+}
+
+static int id_valid(const struct sup *s, uint64_t id)
+{
+	return ioctl(s->lfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+static void answer(const struct sup *s, uint64_t id, long val, int err)
+{
+	struct seccomp_notif_resp r = {.id = id, .val = val, .error = err};
+
+	if (err)
+		r.val = -1;
+	(void)ioctl(s->lfd, SECCOMP_IOCTL_NOTIF_SEND, &r);
+}
+
+static void answer_continue(const struct sup *s, uint64_t id)
+{
+	struct seccomp_notif_resp r = {
+	    .id = id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
+
+	(void)ioctl(s->lfd, SECCOMP_IOCTL_NOTIF_SEND, &r);
+}
+
+/* Our copy of the program's fd tfd, with its socket's domain and type
+ * and inode; -errno when it is no fd (or gone). */
+static int copy_fd(const struct seccomp_notif *n, int tfd, int *dom, int *type,
+		   ino_t *ino)
+{
+	struct stat st;
+	socklen_t l = sizeof(int);
+	int pfd = pidfd_of((pid_t)n->pid), fd, err;
+
+	if (pfd < 0)
+		return -ESRCH;
+	fd = (int)syscall(SYS_pidfd_getfd, pfd, tfd, 0);
+	err = errno;
+	close(pfd);
+	if (fd < 0)
+		return -err;
+	*dom = *type = -1;
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		close(fd);
+		return -ENOTSOCK;
+	}
+	*ino = st.st_ino;
+	(void)getsockopt(fd, SOL_SOCKET, SO_DOMAIN, dom, &l);
+	l = sizeof(int);
+	(void)getsockopt(fd, SOL_SOCKET, SO_TYPE, type, &l);
+	return fd;
+}
+
+/* --- addresses ------------------------------------------------------- */
+
+static void fmt_sa(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ntohs(in->sin_port));
+	} else {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(in6->sin6_port));
+	}
+}
+
+/* The IPv4 address of a v4 or v4-mapped destination, else NULL. */
+static const struct in_addr *v4_of(const struct sockaddr_in6 *sa)
+{
+	static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
+
+	if (sa->sin6_family == AF_INET)
+		return &((const struct sockaddr_in *)(const void *)sa)
+			    ->sin_addr;
+	if (memcmp(&sa->sin6_addr, mapped, 12) == 0)
+		return (const struct in_addr
+			    *)(const void *)(sa->sin6_addr.s6_addr + 12);
+	return NULL;
+}
+
+static uint16_t port_of(const struct sockaddr_in6 *sa)
+{
+	return ntohs(sa->sin6_port); /* same offset in sockaddr_in */
+}
+
+/* The name a placeholder stands for (into name), 1; 0 when dst is no
+ * placeholder; -ENOENT for a stale one. */
+static int placeholder(struct sup *s, const struct sockaddr_in6 *dst,
+		       char *name, size_t len)
+{
+	const struct in_addr *a4 = v4_of(dst);
+	int rc;
+
+	if (!s->names)
+		return 0;
+	if (a4) {
+		if (!names_in_range_v4(&s->ncfg, a4))
+			return 0;
+		rc = names_reverse_v4(s->names, a4, name, len);
+	} else {
+		if (!names_in_range_v6(&s->ncfg, &dst->sin6_addr))
+			return 0;
+		rc = names_reverse_v6(s->names, &dst->sin6_addr, name, len);
+	}
+	return rc < 0 ? -ENOENT : 1;
+}
+
+/* Is dst the proxy itself (a preloaded shim's connect inside the tree)? */
+static int is_proxy(const struct sup *s, const struct sockaddr_in6 *dst)
+{
+	if (s->proxy.ss_family == AF_INET) {
+		const struct sockaddr_in *p = (const void *)&s->proxy;
+		const struct in_addr *a4 = v4_of(dst);
+
+		return a4 && a4->s_addr == p->sin_addr.s_addr &&
+		       dst->sin6_port == p->sin_port;
+	}
+	return dst->sin6_family == AF_INET6 &&
+	       !memcmp(&dst->sin6_addr,
+		       &((const struct sockaddr_in6 *)(const void *)&s->proxy)
+			    ->sin6_addr,
+		       16) &&
+	       dst->sin6_port ==
+		   ((const struct sockaddr_in6 *)(const void *)&s->proxy)
+		       ->sin6_port;
+}
+
+/* --- getpeername's memory ------------------------------------------------ */
+
+static void peer_record(struct sup *s, pid_t tgid, int tfd, ino_t ino,
+			const struct sockaddr_in6 *dst, socklen_t len)
+{
+	struct peer *p = NULL;
+	unsigned i;
+
+	for (i = 0; i < MAX_PEERS; i++)
+		if (s->peers[i].tgid == tgid && s->peers[i].tfd == tfd) {
+			p = &s->peers[i];
+			break;
+		}
+	if (!p) /* the oldest entry goes */
+		p = &s->peers[s->npeer_next++ % MAX_PEERS];
+	p->tgid = tgid;
+	p->tfd = tfd;
+	p->ino = ino;
+	p->dst = *dst;
+	p->dstlen = len;
+}
+
+static const struct peer *peer_find(const struct sup *s, pid_t tgid, int tfd,
+				    ino_t ino)
+{
+	unsigned i;
+
+	for (i = 0; i < MAX_PEERS; i++)
+		if (s->peers[i].tgid == tgid && s->peers[i].tfd == tfd &&
+		    s->peers[i].ino == ino)
+			return &s->peers[i];
+	return NULL;
+}
+
+/* --- the handshakes ------------------------------------------------------ */
+
+static void pend_events(struct sup *s, struct pend *p, uint32_t ev)
+{
+	struct epoll_event e = {.events = ev, .data.ptr = p};
+
+	(void)epoll_ctl(s->ep, EPOLL_CTL_MOD, p->fd, &e);
+}
+
+/* Ends handshake p with err (0: connected), answering the program. */
+static void pend_finish(struct sup *s, struct pend *p, int err, const char *why)
+{
+	(void)epoll_ctl(s->ep, EPOLL_CTL_DEL, p->fd, NULL);
+	if (err) {
+		struct sockaddr sa = {.sa_family = AF_UNSPEC};
+
+		/* Dissolve the half-made connection to the proxy, so the
+		 * program can connect the socket again. */
+		(void)connect(p->fd, &sa, sizeof(sa));
+		slog(s, 0, "connect to %s via %s failed: %s (%s)", p->what,
+		     s->proxyname, why, strerrorname_np(err));
+	} else {
+		peer_record(s, p->tgid, p->tfd, p->ino, &p->dst, p->dstlen);
+		slog(s, 2, "connect to %s via %s (supervised)", p->what,
+		     s->proxyname);
+	}
+	(void)fcntl(p->fd, F_SETFL, p->flags);
+	hs_wipe(&p->h);
+	close(p->fd);
+	answer(s, p->id, 0, err ? -err : 0);
+	p->used = 0;
+}
+
+/* Runs handshake p as far as the socket lets it. */
+static void pend_run(struct sup *s, struct pend *p)
+{
+	uint8_t *buf;
+	size_t len;
+	ssize_t n;
+
+	if (p->connecting) {
+		int err = 0;
+		socklen_t l = sizeof(err);
+
+		if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
+			err = errno;
+		if (err) {
+			pend_finish(s, p, err, "cannot connect to the proxy");
+			return;
+		}
+		p->connecting = 0;
+	}
+	for (;;) {
+		enum hs_io io = hs_next(&p->h, &buf, &len);
+
+		if (io == HS_IO_DONE) {
+			pend_finish(s, p, 0, NULL);
+			return;
+		}
+		if (io == HS_IO_FAIL) {
+			pend_finish(s, p, p->h.err, p->h.why);
+			return;
+		}
+		if (io == HS_IO_WRITE)
+			n = send(p->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		else
+			n = recv(p->fd, buf, len, MSG_DONTWAIT);
+		if (n > 0) {
+			if (io == HS_IO_WRITE)
+				hs_wrote(&p->h, (size_t)n);
+			else
+				hs_got(&p->h, (size_t)n);
+			continue;
+		}
+		if (n == 0 || errno == ECONNRESET || errno == EPIPE) {
+			hs_eof(&p->h);
+			continue;
+		}
+		if (errno == EAGAIN || errno == EINTR) {
+			pend_events(s, p,
+				    io == HS_IO_WRITE ? EPOLLOUT : EPOLLIN);
+			return;
+		}
+		pend_finish(s, p, errno, "the connection to the proxy failed");
+		return;
+	}
+}
+
+/* Starts the handshake for a proxied connect on copy (ours from now). */
+static void pend_start(struct sup *s, const struct seccomp_notif *n, int copy,
+		       int dom, ino_t ino, const struct sockaddr_in6 *dst,
+		       socklen_t dstlen, const char *name)
+{
+	const struct cfg_proxy *px = &s->c->proxy;
+	struct sockaddr_in6 pa;
+	socklen_t palen = s->proxylen;
+	struct s5_addr a;
+	struct epoll_event e;
+	struct pend *p = NULL;
+	unsigned i;
+
+	for (i = 0; i < MAX_PENDING; i++)
+		if (!s->pend[i].used) {
+			p = &s->pend[i];
+			break;
+		}
+	if (!p) {
+		close(copy);
+		answer(s, n->id, 0, -ENOBUFS);
+		return;
+	}
+	memset(p, 0, sizeof(*p));
+	p->used = 1;
+	p->id = n->id;
+	p->fd = copy;
+	p->tgid = tgid_of((pid_t)n->pid);
+	p->tfd = (int)n->data.args[0];
+	p->ino = ino;
+	p->dst = *dst;
+	p->dstlen = dstlen;
+	p->deadline = now_ms() + s->c->timeout_ms;
+	if (name) {
+		snprintf(p->what, sizeof(p->what), "%s:%u", name, port_of(dst));
+		s5_addr_domain(&a, name, port_of(dst));
+	} else {
+		fmt_sa((const struct sockaddr *)dst, p->what, sizeof(p->what));
+		if (s5_addr_from_sockaddr(&a, (const struct sockaddr *)dst,
+					  dstlen) < 0) {
+			p->used = 0;
+			close(copy);
+			answer(s, n->id, 0, -EAFNOSUPPORT);
+			return;
+		}
+		if (v4_of(dst) && dst->sin6_family == AF_INET6) {
+			/* a v4-mapped destination goes as IPv4 */
+			a.atyp = S5_ATYP_IPV4;
+			memcpy(a.u.v4, v4_of(dst), 4);
+		}
+	}
+	/* The proxy's address in the socket's family. */
+	memcpy(&pa, &s->proxy, s->proxylen);
+	if (dom == AF_INET6 && s->proxy.ss_family == AF_INET) {
+		const struct sockaddr_in *p4 = (const void *)&s->proxy;
+
+		memset(&pa, 0, sizeof(pa));
+		pa.sin6_family = AF_INET6;
+		pa.sin6_port = p4->sin_port;
+		pa.sin6_addr.s6_addr[10] = pa.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(pa.sin6_addr.s6_addr + 12, &p4->sin_addr, 4);
+		palen = sizeof(pa);
+	} else if (dom == AF_INET && s->proxy.ss_family == AF_INET6) {
+		p->used = 0;
+		close(copy);
+		slog(s, 0,
+		     "connect to %s via %s failed: an IPv4 socket cannot "
+		     "reach an IPv6 proxy (ENETUNREACH)",
+		     p->what, s->proxyname);
+		answer(s, n->id, 0, -ENETUNREACH);
+		return;
+	}
+	hs_init(&p->h, S5_CMD_CONNECT, &a, px->user_len ? px->user : NULL,
+		px->user_len, px->pass, px->pass_len);
+	p->flags = fcntl(copy, F_GETFL);
+	(void)fcntl(copy, F_SETFL, p->flags | O_NONBLOCK);
+	e.events = EPOLLOUT;
+	e.data.ptr = p;
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, copy, &e) < 0) {
+		int err = errno;
+
+		(void)fcntl(copy, F_SETFL, p->flags);
+		p->used = 0;
+		close(copy);
+		answer(s, n->id, 0, -err);
+		return;
+	}
+	if (connect(copy, (struct sockaddr *)&pa, palen) == 0)
+		pend_run(s, p);
+	else if (errno == EINPROGRESS)
+		p->connecting = 1;
+	else
+		pend_finish(s, p, errno, "cannot connect to the proxy");
+}
+
+/* --- the stub resolver (dns remote) ------------------------------------ */
+
+/* Answers the DNS query q (qlen bytes) into r: A and AAAA of a host name
+ * with its placeholders, PTR of a placeholder with its name, NOERROR and
+ * no answer for other types, FORMERR for what is no query.  Returns the
+ * response's length, or 0 to drop q. */
+static size_t stub_answer(struct sup *s, const uint8_t *q, size_t qlen,
+			  uint8_t *r, size_t cap)
+{
+	char name[DNS_MAX_NAME + 1];
+	size_t pos = 12, nlen = 0, qend, rlen;
+	uint16_t qtype, qclass, an = 0;
+	uint8_t rcode = 0;
+
+	if (qlen < 12 || (q[2] & 0x80) || cap < qlen + 64)
+		return 0; /* a response, or too short: not ours to answer */
+	if (((q[2] >> 3) & 0xf) != 0 || q[4] != 0 || q[5] != 1)
+		rcode = 4; /* NOTIMP: other opcodes, QDCOUNT != 1 */
+	while (rcode == 0 && pos < qlen && q[pos] != 0) {
+		size_t l = q[pos];
+
+		if (l > 63 || pos + 1 + l >= qlen ||
+		    nlen + l + 1 > DNS_MAX_NAME) {
+			rcode = 1;
+			break;
+		}
+		if (nlen)
+			name[nlen++] = '.';
+		memcpy(name + nlen, q + pos + 1, l);
+		nlen += l;
+		pos += 1 + l;
+	}
+	name[nlen] = '\0';
+	if (rcode == 0 && (pos + 5 > qlen || nlen == 0))
+		rcode = 1; /* FORMERR */
+	qend = rcode ? 12 : pos + 5;
+	qtype = rcode ? 0 : (uint16_t)(q[pos + 1] << 8 | q[pos + 2]);
+	qclass = rcode ? 0 : (uint16_t)(q[pos + 3] << 8 | q[pos + 4]);
+	memcpy(r, q, qend);
+	r[2] = (uint8_t)(0x80 | (q[2] & 0x01)); /* QR, RD as asked */
+	r[3] = 0x80;				/* RA */
+	r[4] = 0, r[5] = rcode ? 0 : 1;
+	memset(r + 6, 0, 6);
+	rlen = qend;
+	if (rcode == 0 && qclass == DNS_CLASS_IN &&
+	    (qtype == DNS_TYPE_A || qtype == DNS_TYPE_AAAA) &&
+	    dns_name_is_host(name)) {
+		struct in_addr v4;
+		struct in6_addr v6;
+
+		if (names_get(s->names, name, nlen, &v4, &v6) == 0) {
+			size_t alen = qtype == DNS_TYPE_A ? 4 : 16;
+			uint8_t rr[12] = {0xc0, 0x0c,	  0, (uint8_t)qtype,
+					  0,	1,	  0, 0,
+					  0,	STUB_TTL, 0, (uint8_t)alen};
+
+			memcpy(r + rlen, rr, sizeof(rr));
+			memcpy(r + rlen + sizeof(rr),
+			       qtype == DNS_TYPE_A ? (void *)&v4 : (void *)&v6,
+			       alen);
+			rlen += sizeof(rr) + alen;
+			an = 1;
+			slog(s, 3, "stub resolver: %s %s: a placeholder",
+			     qtype == DNS_TYPE_A ? "A" : "AAAA", name);
+		} else {
+			rcode = 2; /* SERVFAIL */
+		}
+	} else if (rcode == 0) {
+		slog(s, 3,
+		     "stub resolver: type %u for %s: no data (names are "
+		     "resolved by the proxy)",
+		     (unsigned)qtype, name);
+	}
+	r[3] = (uint8_t)(0x80 | rcode);
+	r[7] = (uint8_t)an;
+	return rlen;
+}
+
+static void stub_serve(struct sup *s)
+{
+	uint8_t q[1500], r[1600];
+	struct sockaddr_storage from;
+	socklen_t fl;
+	ssize_t n;
+	size_t rl;
+
+	for (;;) {
+		fl = sizeof(from);
+		n = recvfrom(s->stub, q, sizeof(q), MSG_DONTWAIT,
+			     (struct sockaddr *)&from, &fl);
+		if (n < 0)
+			return;
+		rl = stub_answer(s, q, (size_t)n, r, sizeof(r));
+		if (rl)
+			(void)sendto(s->stub, r, rl, MSG_DONTWAIT,
+				     (struct sockaddr *)&from, fl);
+	}
+}
+
+static int stub_open(struct sup *s)
+{
+	socklen_t l = sizeof(s->stubaddr);
+
+	s->stub = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->stub < 0)
+		return -errno;
+	memset(&s->stubaddr, 0, sizeof(s->stubaddr));
+	s->stubaddr.sin_family = AF_INET;
+	s->stubaddr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(s->stub, (struct sockaddr *)&s->stubaddr, l) < 0 ||
+	    getsockname(s->stub, (struct sockaddr *)&s->stubaddr, &l) < 0)
+		return -errno;
+	return 0;
+}
+
+/* --- the calls --------------------------------------------------------- */
+
+/* Reads a destination sockaddr of len bytes at addr.  Returns its length
+ * (clamped to sockaddr_in6), or -errno. */
+static int read_dst(const struct seccomp_notif *n, uint64_t addr, uint64_t len,
+		    struct sockaddr_in6 *dst)
+{
+	size_t l = len > sizeof(*dst) ? sizeof(*dst) : (size_t)len;
+
+	memset(dst, 0, sizeof(*dst));
+	if (len < sizeof(sa_family_t))
+		return -EINVAL;
+	if (read_mem((pid_t)n->pid, addr, dst, l) < 0)
+		return -EFAULT;
+	if ((dst->sin6_family == AF_INET && l < sizeof(struct sockaddr_in)) ||
+	    (dst->sin6_family == AF_INET6 &&
+	     l < offsetof(struct sockaddr_in6, sin6_scope_id)))
+		return -EINVAL;
+	return (int)l;
+}
+
+/* What the rules say for dst (name: a placeholder's name, or NULL). */
+static enum cfg_action judge(struct sup *s, const struct sockaddr_in6 *dst,
+			     socklen_t len, const char *name)
+{
+	if (name)
+		return cfg_match_name(s->c, name, port_of(dst));
+	if (is_proxy(s, dst))
+		return CFG_DIRECT;
+	return cfg_match(s->c, (const struct sockaddr *)dst, len);
+}
+
+/* connect(2) for us to do on copy ourselves; answers the program. */
+static void connect_here(struct sup *s, const struct seccomp_notif *n, int copy,
+			 const struct sockaddr *sa, socklen_t len)
+{
+	int rc = connect(copy, sa, len), err = errno;
+
+	close(copy);
+	answer(s, n->id, 0, rc == 0 ? 0 : -err);
+}
+
+static void on_connect(struct sup *s, const struct seccomp_notif *n)
+{
+	int tfd = (int)n->data.args[0], dom, type, copy, len;
+	struct sockaddr_in6 dst;
+	char name[NAMES_MAX_NAME + 1], what[320];
+	enum cfg_action act;
+	ino_t ino;
+	int ph;
+
+	copy = copy_fd(n, tfd, &dom, &type, &ino);
+	if (copy < 0 || (dom != AF_INET && dom != AF_INET6)) {
+		/* No socket, or not an IP one: the kernel's own answer. */
+		if (copy >= 0)
+			close(copy);
+		answer_continue(s, n->id);
+		return;
+	}
+	len = read_dst(n, n->data.args[1], n->data.args[2], &dst);
+	if (!id_valid(s, n->id)) {
+		close(copy);
+		return;
+	}
+	if (len < 0) {
+		close(copy);
+		answer(s, n->id, 0, len);
+		return;
+	}
+	if (dst.sin6_family == AF_UNSPEC) { /* dissolve: harmless */
+		connect_here(s, n, copy, (struct sockaddr *)&dst,
+			     (socklen_t)len);
+		return;
+	}
+	if (dst.sin6_family != dom) {
+		close(copy);
+		answer(s, n->id, 0, -EAFNOSUPPORT);
+		return;
+	}
+	ph = placeholder(s, &dst, name, sizeof(name));
+	fmt_sa((struct sockaddr *)&dst, what, sizeof(what));
+	if (ph < 0) {
+		close(copy);
+		slog(s, 0,
+		     "connect to %s failed: a placeholder address that "
+		     "stands for no name any more (EHOSTUNREACH)",
+		     what);
+		answer(s, n->id, 0, -EHOSTUNREACH);
+		return;
+	}
+	if (ph)
+		snprintf(what, sizeof(what), "%s:%u", name, port_of(&dst));
+	act = judge(s, &dst, (socklen_t)len, ph ? name : NULL);
+	if (type == SOCK_DGRAM && !ph && port_of(&dst) == 53 &&
+	    cfg_dns_mode(s->c) != CFG_DNS_LOCAL && act != CFG_DIRECT) {
+		/* A resolver's connect to its nameserver: to our stub. */
+		struct sockaddr_in6 st6;
+		socklen_t sl = sizeof(s->stubaddr);
+		const struct sockaddr *sa = (struct sockaddr *)&s->stubaddr;
+
+		if (dom == AF_INET6) {
+			memset(&st6, 0, sizeof(st6));
+			st6.sin6_family = AF_INET6;
+			st6.sin6_port = s->stubaddr.sin_port;
+			st6.sin6_addr.s6_addr[10] = st6.sin6_addr.s6_addr[11] =
+			    0xff;
+			memcpy(st6.sin6_addr.s6_addr + 12,
+			       &s->stubaddr.sin_addr, 4);
+			sa = (struct sockaddr *)&st6;
+			sl = sizeof(st6);
+		}
+		peer_record(s, tgid_of((pid_t)n->pid), tfd, ino, &dst,
+			    (socklen_t)len);
+		slog(s, 3,
+		     "DNS to %s: answered by the supervisor's stub "
+		     "resolver",
+		     what);
+		connect_here(s, n, copy, sa, sl);
+		return;
+	}
+	if (act == CFG_REFUSE) {
+		close(copy);
+		slog(s, 0, "connect to %s refused by the rules (EACCES)", what);
+		answer(s, n->id, 0, -EACCES);
+		return;
+	}
+	if (act == CFG_DIRECT) {
+		if (ph) { /* a name the rules send direct: resolve it here */
+			close(copy);
+			slog(s, 0,
+			     "connect to %s failed: a name sent direct by "
+			     "the rules is not resolved by the "
+			     "supervisor (EHOSTUNREACH)",
+			     what);
+			answer(s, n->id, 0, -EHOSTUNREACH);
+			return;
+		}
+		slog(s, 3, "direct: %s", what);
+		connect_here(s, n, copy, (struct sockaddr *)&dst,
+			     (socklen_t)len);
+		return;
+	}
+	if (type != SOCK_STREAM) {
+		close(copy);
+		slog(s, 0,
+		     "%s to %s failed: the supervisor carries TCP only "
+		     "(EACCES)",
+		     type == SOCK_DGRAM ? "UDP" : "a datagram socket", what);
+		answer(s, n->id, 0, -EACCES);
+		return;
+	}
+	pend_start(s, n, copy, dom, ino, &dst, (socklen_t)len,
+		   ph ? name : NULL);
+}
+
+/* A datagram's destination (sendto, sendmsg, sendmmsg): 0 to let it go
+ * (direct, or none), or -errno to refuse. */
+static int judge_datagram(struct sup *s, const struct seccomp_notif *n,
+			  int type, const struct sockaddr_in6 *dst, int len)
+{
+	char name[NAMES_MAX_NAME + 1], what[320];
+	int ph;
+
+	if (len < 0)
+		return len;
+	if (dst->sin6_family != AF_INET && dst->sin6_family != AF_INET6)
+		return 0; /* the kernel says what is wrong with it */
+	ph = placeholder(s, dst, name, sizeof(name));
+	fmt_sa((const struct sockaddr *)dst, what, sizeof(what));
+	if (ph == 0 && judge(s, dst, (socklen_t)len, NULL) == CFG_DIRECT)
+		return 0;
+	if (type == SOCK_STREAM)
+		return -EOPNOTSUPP; /* TCP Fast Open: not carried */
+	slog(s, 0,
+	     "datagram to %s refused: the supervisor carries TCP only "
+	     "(EACCES)",
+	     ph > 0 ? name : what);
+	(void)n;
+	return -EACCES;
+}
+
+static void on_send(struct sup *s, const struct seccomp_notif *n)
+{
+	int dom, type, copy, rc = 0;
+	struct sockaddr_in6 dst;
+	ino_t ino;
+
+	copy = copy_fd(n, (int)n->data.args[0], &dom, &type, &ino);
+	if (copy < 0 || (dom != AF_INET && dom != AF_INET6)) {
+		if (copy >= 0)
+			close(copy);
+		answer_continue(s, n->id);
+		return;
+	}
+	if (type == SOCK_STREAM) {
+		struct sockaddr_storage ss;
+		socklen_t l = sizeof(ss);
+
+		/* A connected stream ignores the address. */
+		if (getpeername(copy, (struct sockaddr *)&ss, &l) == 0) {
+			close(copy);
+			answer_continue(s, n->id);
+			return;
+		}
+	}
+	close(copy);
+	if (n->data.nr == __NR_sendto) {
+		rc = judge_datagram(
+		    s, n, type, &dst,
+		    read_dst(n, n->data.args[4], n->data.args[5], &dst));
+	} else if (n->data.nr == __NR_sendmsg) {
+		struct msghdr m;
+
+		if (read_mem((pid_t)n->pid, n->data.args[1], &m, sizeof(m)) < 0)
+			rc = -EFAULT;
+		else if (m.msg_name)
+			rc = judge_datagram(
+			    s, n, type, &dst,
+			    read_dst(n, (uint64_t)(uintptr_t)m.msg_name,
+				     m.msg_namelen, &dst));
+	} else { /* sendmmsg */
+		struct mmsghdr mm[64];
+		unsigned vlen = (unsigned)n->data.args[2], i;
+
+		if (vlen > 64)
+			vlen = 64; /* the kernel sends at most UIO_MAXIOV; we
+				      judge the first 64 and pass those */
+		if (vlen && read_mem((pid_t)n->pid, n->data.args[1], mm,
+				     vlen * sizeof(mm[0])) < 0)
+			rc = -EFAULT;
+		for (i = 0; rc == 0 && i < vlen; i++)
+			if (mm[i].msg_hdr.msg_name)
+				rc = judge_datagram(
+				    s, n, type, &dst,
+				    read_dst(n,
+					     (uint64_t)(uintptr_t)mm[i]
+						 .msg_hdr.msg_name,
+					     mm[i].msg_hdr.msg_namelen, &dst));
+	}
+	if (!id_valid(s, n->id))
+		return;
+	if (rc < 0)
+		answer(s, n->id, 0, rc);
+	else
+		answer_continue(s, n->id);
+}
+
+static void on_getpeername(struct sup *s, const struct seccomp_notif *n)
+{
+	int tfd = (int)n->data.args[0], dom, type, copy;
+	const struct peer *p;
+	uint32_t have;
+	ino_t ino;
+
+	copy = copy_fd(n, tfd, &dom, &type, &ino);
+	if (copy >= 0)
+		close(copy);
+	p = copy >= 0 ? peer_find(s, tgid_of((pid_t)n->pid), tfd, ino) : NULL;
+	if (!p) {
+		answer_continue(s, n->id);
+		return;
+	}
+	if (read_mem((pid_t)n->pid, n->data.args[2], &have, sizeof(have)) < 0) {
+		answer(s, n->id, 0, -EFAULT);
+		return;
+	}
+	if (write_mem((pid_t)n->pid, n->data.args[1], &p->dst,
+		      have < p->dstlen ? have : p->dstlen) < 0 ||
+	    write_mem((pid_t)n->pid, n->data.args[2], &p->dstlen,
+		      sizeof(uint32_t)) < 0) {
+		answer(s, n->id, 0, -EFAULT);
+		return;
+	}
+	if (id_valid(s, n->id))
+		answer(s, n->id, 0, 0);
+}
+
+static void on_notification(struct sup *s)
+{
+	struct seccomp_notif n;
+
+	memset(&n, 0, sizeof(n));
+	if (ioctl(s->lfd, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0)
+		return;
+	if (n.data.arch != AUDIT_ARCH_X86_64) {
+		answer(s, n.id, 0, -EACCES);
+		return;
+	}
+	switch (n.data.nr) {
+	case __NR_connect:
+		on_connect(s, &n);
+		break;
+	case __NR_sendto:
+	case __NR_sendmsg:
+	case __NR_sendmmsg:
+		on_send(s, &n);
+		break;
+	case __NR_getpeername:
+		on_getpeername(s, &n);
+		break;
+	default:
+		answer(s, n.id, 0, -ENOSYS);
+	}
+}
+
+/* --- the loop ------------------------------------------------------------- */
+
+enum { TAG_LISTENER = 1, TAG_SIGNAL, TAG_CHILD, TAG_STUB };
+static char g_tags[5]; /* their addresses tag the epoll events */
+
+static int ep_add(int ep, int fd, void *tag)
+{
+	struct epoll_event e = {.events = EPOLLIN, .data.ptr = tag};
+
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
+}
+
+/* The child's exit status as a shell reports it; a signal is re-raised
+ * on us so that our parent sees the same. */
+static int child_status(int st)
+{
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WIFSIGNALED(st)) {
+		sigset_t all;
+
+		signal(WTERMSIG(st), SIG_DFL);
+		sigemptyset(&all);
+		sigaddset(&all, WTERMSIG(st));
+		sigprocmask(SIG_UNBLOCK, &all, NULL);
+		if (WTERMSIG(st) != SIGKILL && WTERMSIG(st) != SIGSTOP)
+			raise(WTERMSIG(st));
+		return 128 + WTERMSIG(st);
+	}
+	return 1;
+}
+
+static int serve(struct sup *s)
+{
+	struct epoll_event ev[64];
+	int i, n, st;
+
+	for (;;) {
+		long long now = now_ms(), next = -1;
+		unsigned k;
+
+		for (k = 0; k < MAX_PENDING; k++) {
+			struct pend *p = &s->pend[k];
+
+			if (!p->used)
+				continue;
+			if (p->deadline <= now) {
+				pend_finish(s, p, ETIMEDOUT,
+					    "no answer from the proxy in time");
+				continue;
+			}
+			if (next < 0 || p->deadline < next)
+				next = p->deadline;
+		}
+		n = epoll_wait(s->ep, ev, 64,
+			       next < 0 ? -1 : (int)(next - now));
+		if (n < 0 && errno != EINTR)
+			return 1;
+		for (i = 0; i < n; i++) {
+			void *tag = ev[i].data.ptr;
+
+			if (tag == &g_tags[TAG_LISTENER]) {
+				if (ev[i].events & EPOLLHUP) {
+					/* No task uses the filter any more. */
+					(void)epoll_ctl(s->ep, EPOLL_CTL_DEL,
+							s->lfd, NULL);
+					continue;
+				}
+				on_notification(s);
+			} else if (tag == &g_tags[TAG_SIGNAL]) {
+				struct signalfd_siginfo si;
+
+				while (read(s->sigfd, &si, sizeof(si)) ==
+				       (ssize_t)sizeof(si))
+					if (si.ssi_code != SI_KERNEL ||
+					    (si.ssi_signo != SIGINT &&
+					     si.ssi_signo != SIGQUIT))
+						kill(s->child,
+						     (int)si.ssi_signo);
+			} else if (tag == &g_tags[TAG_CHILD]) {
+				if (waitpid(s->child, &st, WNOHANG) == s->child)
+					return child_status(st);
+			} else if (tag == &g_tags[TAG_STUB]) {
+				stub_serve(s);
+			} else {
+				pend_run(s, tag);
+			}
+		}
+	}
+}
+
+/* The forwarded signals: those a user sends the launcher meaning the
+ * program.  SIGINT and SIGQUIT from the terminal reach the program
+ * directly (same process group) and are not sent twice. */
+static const int g_fwd[] = {SIGHUP,  SIGINT,  SIGQUIT,	SIGTERM,
+			    SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM};
+
+int supervise(const struct cfg *c, const char *path, char **argv)
+{
+	struct sup *s = calloc(1, sizeof(*s));
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	char port[8], go = 'g', ip[INET6_ADDRSTRLEN] = "?";
+	sigset_t fwd, old;
+	int sp[2], lfd, rc;
+	size_t i;
+
+	if (!s) {
+		fprintf(stderr, "socksify: out of memory\n");
+		return EX_CANNOT;
+	}
+	s->c = c;
+	s->level = (int)c->log_level;
+	s->stub = -1;
+	snprintf(port, sizeof(port), "%u", (unsigned)c->proxy.port);
+	rc = getaddrinfo(c->proxy.host, port, &hints, &res);
+	if (rc != 0 || !res) {
+		fprintf(stderr, "socksify: cannot resolve the proxy %s: %s\n",
+			c->proxy.host, gai_strerror(rc));
+		return EX_CANNOT;
+	}
+	memcpy(&s->proxy, res->ai_addr, res->ai_addrlen);
+	s->proxylen = res->ai_addrlen;
+	freeaddrinfo(res);
+	inet_ntop(s->proxy.ss_family,
+		  s->proxy.ss_family == AF_INET
+		      ? (void *)&((struct sockaddr_in *)&s->proxy)->sin_addr
+		      : (void *)&((struct sockaddr_in6 *)&s->proxy)->sin6_addr,
+		  ip, sizeof(ip));
+	snprintf(s->proxyname, sizeof(s->proxyname),
+		 s->proxy.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
+		 (unsigned)c->proxy.port);
+	if (cfg_dns_mode(c) != CFG_DNS_LOCAL) {
+		memcpy(s->ncfg.v4_base, c->dns_v4, 4);
+		s->ncfg.v4_prefix = c->dns_v4_prefix;
+		memcpy(s->ncfg.v6_base, c->dns_v6, 16);
+		s->ncfg.v6_prefix = c->dns_v6_prefix;
+		s->ncfg.capacity = c->dns_names;
+		if (names_create(&s->names, &s->ncfg) < 0 || stub_open(s) < 0) {
+			fprintf(stderr,
+				"socksify: cannot set up the "
+				"supervisor's resolver: %s\n",
+				strerror(errno));
+			return EX_CANNOT;
+		}
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		fprintf(stderr, "socksify: socketpair: %s\n", strerror(errno));
+		return EX_CANNOT;
+	}
+	sigemptyset(&fwd);
+	for (i = 0; i < sizeof(g_fwd) / sizeof(g_fwd[0]); i++)
+		sigaddset(&fwd, g_fwd[i]);
+	sigprocmask(SIG_BLOCK, &fwd, &old);
+	s->child = fork();
+	if (s->child < 0) {
+		fprintf(stderr, "socksify: fork: %s\n", strerror(errno));
+		return EX_CANNOT;
+	}
+	if (s->child == 0) {
+		char e;
+
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		close(sp[0]);
+		if (s->stub >= 0)
+			close(s->stub);
+		lfd = install_filter();
+		{
+			char msg[1 + sizeof(int)];
+			int v = lfd < 0 ? -lfd : lfd;
+
+			msg[0] = lfd < 0 ? 'E' : 'L';
+			memcpy(msg + 1, &v, sizeof(int));
+			if (write(sp[1], msg, sizeof(msg)) !=
+				(ssize_t)sizeof(msg) ||
+			    lfd < 0)
+				_exit(EX_CANNOT);
+		}
+		/* The supervisor has its copy once it says go. */
+		if (read(sp[1], &e, 1) != 1)
+			_exit(EX_CANNOT);
+		close(lfd);
+		close(sp[1]);
+		execv(path, argv);
+		e = (char)errno;
+		fprintf(stderr, "socksify: cannot run %s: %s\n", path,
+			strerror(errno));
+		_exit(e == ENOENT ? EX_NOTFOUND : EX_CANNOT);
+	}
+	close(sp[1]);
+	s->lfd = take_listener(sp[0], s->child);
+	if (s->lfd < 0) {
+		int st;
+
+		waitpid(s->child, &st, 0);
+		fprintf(stderr,
+			"socksify: cannot install the supervisor's seccomp "
+			"filter: %s%s\n",
+			strerror(-s->lfd),
+			s->lfd == -EBUSY
+			    ? " (this process already runs under a seccomp "
+			      "supervisor: they do not nest)"
+			    : "");
+		return EX_CANNOT;
+	}
+	s->ep = epoll_create1(EPOLL_CLOEXEC);
+	s->sigfd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
+	s->pidfd = (int)syscall(SYS_pidfd_open, s->child, 0);
+	if (s->ep < 0 || s->sigfd < 0 || s->pidfd < 0 ||
+	    ep_add(s->ep, s->lfd, &g_tags[TAG_LISTENER]) < 0 ||
+	    ep_add(s->ep, s->sigfd, &g_tags[TAG_SIGNAL]) < 0 ||
+	    ep_add(s->ep, s->pidfd, &g_tags[TAG_CHILD]) < 0 ||
+	    (s->stub >= 0 && ep_add(s->ep, s->stub, &g_tags[TAG_STUB]) < 0)) {
+		fprintf(stderr, "socksify: cannot start the supervisor: %s\n",
+			strerror(errno));
+		kill(s->child, SIGKILL);
+		return EX_CANNOT;
+	}
+	if (write(sp[0], &go, 1) != 1) {
+		fprintf(stderr, "socksify: the program did not start\n");
+		return EX_CANNOT;
+	}
+	close(sp[0]);
+	return serve(s);
+}
