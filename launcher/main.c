@@ -213,7 +213,8 @@ static void find_library(char *buf, size_t len)
 /* --- will the loader honour LD_PRELOAD for this command? --------------- */
 
 struct elfinfo {
-	int is_elf, is_static, class, machine;
+	int is_elf, is_static, class, machine, type;
+	int phdrs_read; /* every program header could be read */
 };
 
 /* Reads what the loader cares about from an ELF file: its class and
@@ -237,6 +238,7 @@ static void read_elf(const char *path, struct elfinfo *ei)
 	ei->is_elf = 1;
 	ei->class = h[EI_CLASS];
 	ei->machine = h[18] | h[19] << 8;
+	ei->type = h[16] | h[17] << 8;
 	if (h[EI_CLASS] == ELFCLASS64) {
 		Elf64_Ehdr e;
 
@@ -262,13 +264,14 @@ static void read_elf(const char *path, struct elfinfo *ei)
 			  (off_t)(phoff + (uint64_t)i * phent)) !=
 		    (ssize_t)sizeof(type)) {
 			ei->is_static = 0; /* cannot judge */
-			break;
+			goto out;
 		}
 		if (type == PT_INTERP) {
 			ei->is_static = 0;
 			break;
 		}
 	}
+	ei->phdrs_read = 1;
 	goto out;
 notelf:
 	ei->is_elf = 0;
@@ -723,6 +726,7 @@ int main(int argc, char **argv)
 	struct cfg cfg;
 	struct cfg_origin org;
 	char lib[PATH_MAX + 32];
+	struct elfinfo libei;
 
 	if (argc <= 1) {
 		fputs(usage_text, stderr);
@@ -888,6 +892,14 @@ int main(int argc, char **argv)
 	if (access(lib, R_OK) < 0)
 		die("cannot find libsocksify.so at %s (run 'make' first?)",
 		    lib);
+	/* The loader skips a preload it cannot load with one line on
+	 * stderr and runs the program anyway, unproxied: refuse here what it
+	 * would skip (a file that is no shared object, or is cut short). */
+	read_elf(lib, &libei);
+	if (!libei.is_elf || libei.type != ET_DYN || !libei.phdrs_read)
+		die("cannot load %s: not a shared library the loader can "
+		    "preload (its traffic would go out directly)",
+		    lib);
 	/* Kept until exec: the supervisor uses it. */
 	check_config(&cfg, &org);
 	if (mode == M_ENV || mode == M_SHELL)
@@ -899,7 +911,6 @@ int main(int argc, char **argv)
 	}
 
 	{
-		struct elfinfo libei;
 		char path[PATH_MAX], reason[PATH_MAX + 200];
 		static char binsh[] = "/bin/sh";
 		char **cmdv = argv + i;
@@ -919,7 +930,6 @@ int main(int argc, char **argv)
 			say("%s: command not found", cmdv[0]);
 			return EX_NOTFOUND;
 		}
-		read_elf(lib, &libei);
 		w = found == 0
 			? why_not(path, &libei, reason, sizeof(reason), 0)
 			: 0;

@@ -375,6 +375,18 @@ fi
 r "${WITH[@]}" "$SOCKSIFY" --force /bin/true
 is "--force with a program that can be socksified: runs, says nothing" 0 "" ""
 
+# A SOCKSIFY_LIB the loader cannot preload (not a shared object, or one cut
+# short): the loader would say so on stderr and run the command unproxied.
+printf 'not a library\n' >"$T/notlib.so"
+head -c 64 "$LIBSOCKSIFY" >"$T/short.so"
+for l in "$T/notlib.so" "$T/short.so"; do
+	for m in /bin/echo --env --shell; do
+		r "${WITH[@]}" SOCKSIFY_LIB="$l" SHELL=/bin/echo "$SOCKSIFY" -q $m
+		is "SOCKSIFY_LIB=${l##*/} (no loadable library), $m: exit 125, nothing run" 125 \
+			"socksify: cannot load $l: not a shared library the loader can preload (its traffic would go out directly)" ""
+	done
+done
+
 # --- --env and --off in real shells -----------------------------------------
 SHELLS="sh dash bash"
 for s in zsh ksh mksh; do command -v $s >/dev/null 2>&1 && SHELLS="$SHELLS $s"; done
