@@ -212,6 +212,12 @@ static void find_library(char *buf, size_t len)
 
 /* --- will the loader honour LD_PRELOAD for this command? --------------- */
 
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define ELFDATA_HOST ELFDATA2MSB
+#else
+#define ELFDATA_HOST ELFDATA2LSB
+#endif
+
 struct elfinfo {
 	int is_elf, is_static, class, machine, type;
 	int phdrs_read; /* every program header could be read */
@@ -232,18 +238,28 @@ static void read_elf(const char *path, struct elfinfo *ei)
 	if (fd < 0)
 		return;
 	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
-	    memcmp(h, ELFMAG, SELFMAG) != 0 || h[EI_DATA] != ELFDATA2LSB ||
+	    memcmp(h, ELFMAG, SELFMAG) != 0 ||
 	    (h[EI_CLASS] != ELFCLASS64 && h[EI_CLASS] != ELFCLASS32))
 		goto out;
+	if (h[EI_DATA] != ELFDATA_HOST) {
+		/* The other byte order: another architecture than ours,
+		 * which binfmt_misc may still run (qemu-user), its loader
+		 * skipping our library. */
+		if (h[EI_DATA] != ELFDATA2LSB && h[EI_DATA] != ELFDATA2MSB)
+			goto out;
+		ei->is_elf = 1;
+		ei->class = h[EI_CLASS];
+		ei->machine = ei->type = -1; /* matches nothing of ours */
+		goto out;
+	}
 	ei->is_elf = 1;
 	ei->class = h[EI_CLASS];
-	ei->machine = h[18] | h[19] << 8;
-	ei->type = h[16] | h[17] << 8;
 	if (h[EI_CLASS] == ELFCLASS64) {
 		Elf64_Ehdr e;
 
 		memcpy(&e, h, sizeof(e));
 		phoff = e.e_phoff, phent = e.e_phentsize, phnum = e.e_phnum;
+		ei->machine = e.e_machine, ei->type = e.e_type;
 		if (e.e_type != ET_EXEC && e.e_type != ET_DYN)
 			goto notelf;
 	} else {
@@ -251,6 +267,7 @@ static void read_elf(const char *path, struct elfinfo *ei)
 
 		memcpy(&e, h, sizeof(e));
 		phoff = e.e_phoff, phent = e.e_phentsize, phnum = e.e_phnum;
+		ei->machine = e.e_machine, ei->type = e.e_type;
 		if (e.e_type != ET_EXEC && e.e_type != ET_DYN)
 			goto notelf;
 	}

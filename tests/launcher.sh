@@ -372,6 +372,16 @@ socksify: not starting it; --force runs it anyway, unproxied" ""
 else
 	skip "32-bit program refused" "cannot build a 32-bit x86 program here (no gcc -m32 libraries, no 32-bit loader, or not x86_64)"
 fi
+# A program of the other byte order (binfmt_misc may run it under
+# qemu-user, whose guest loader would skip our library): /bin/true made
+# big-endian s390x in its header.  (The kernel ignores EI_DATA: with
+# x86-64's e_machine it would run natively, unchecked before.)
+"$PY" -c 'import sys; b = bytearray(open("/bin/true", "rb").read()); b[5] = 2; b[18:20] = b"\x00\x16"; open(sys.argv[1], "wb").write(b)' "$T/other-endian"
+chmod +x "$T/other-endian"
+r "${WITH[@]}" "$SOCKSIFY" "$T/other-endian"
+is "a program of the other byte order is refused, exit 126" 126 \
+	"socksify: $T/other-endian is a 64-bit program of another architecture than libsocksify.so: the loader would skip the library (its traffic would go out directly)
+socksify: not starting it; --force runs it anyway, unproxied" ""
 r "${WITH[@]}" "$SOCKSIFY" --force /bin/true
 is "--force with a program that can be socksified: runs, says nothing" 0 "" ""
 
