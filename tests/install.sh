@@ -144,8 +144,13 @@ if [ -r /usr/share/bash-completion/bash_completion ]; then
 	out=$(complete_line "$COMP" 'socksify --ver')
 	expect "completion: --ver offers --verbose and --version" \
 		[ "$out" = $'--verbose\n--version' ]
-	out=$(complete_line "$COMP" 'socksify --su')
-	expect "completion: --supervise is offered" [ "$out" = --supervise ]
+	out=$(complete_line "$COMP" 'socksify --sh')
+	expect "completion: --sh offers --shell" [ "$out" = --shell ]
+	out=$(complete_line "$COMP" 'socksify -')
+	want=$("$SBIN" --help | grep -oE -- '^ +(-[a-zA-Z], )?--[a-z]+' |
+		sed 's/,//' | xargs printf '%s\n' | sort)
+	expect "completion: 'socksify -' offers exactly --help's options and --" \
+		[ "$(printf '%s\n' "$out" | grep -vx -- -- | sort)" = "$want" ]
 	out=$(complete_line "$COMP" 'socksify -x socks5://127.0.0.1:1080 -q ls --al')
 	expect "completion: after the options, the command's own completion (ls --al)" \
 		grep -qx -- --all <<<"$out"
