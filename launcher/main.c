@@ -308,6 +308,8 @@ static int resolve_cmd(const char *cmd, char *path, size_t len)
 	char denied[PATH_MAX] = "";
 	struct stat st;
 
+	if (!*cmd)
+		return -1; /* execvp: ENOENT, not a PATH directory */
 	if (strchr(cmd, '/')) {
 		snprintf(path, len, "%s", cmd);
 		return stat(cmd, &st) == 0 || lstat(cmd, &st) == 0 ? 0 : -1;

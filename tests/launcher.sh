@@ -348,6 +348,9 @@ is "PATH: not found: exit 127" 127 "socksify: cmd: command not found" ""
 r env SOCKSIFY_PROXY=$URL bash -c 'cd "$1/adir" && PATH=/usr/bin exec "$2" cmd' sh "$T" "$SOCKSIFY"
 is "PATH without an empty element: the current directory is not searched" 127 \
 	"socksify: cmd: command not found" ""
+r "${WITH[@]}" "$SOCKSIFY" ''
+is "an empty command name: not found, exit 127 (not a PATH directory)" 127 \
+	"socksify: : command not found" ""
 
 # A 32-bit program: the loader would skip the 64-bit library.
 m32=""
