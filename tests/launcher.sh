@@ -205,12 +205,12 @@ NOTSTART="socksify: not starting the command: fix the configuration first"
 "$SOCKSIFY" --help >"$T/help"
 r "$SOCKSIFY"
 expect "bare: the usage on stderr, nothing on stdout, exit 125" \
-	[ "$RC" = 125 ] && [ ! -s "$T/o" ] && cmp -s "$T/e" "$T/help"
+	eval '[ "$RC" = 125 ] && [ ! -s "$T/o" ] && cmp -s "$T/e" "$T/help"'
 r "${WITH[@]}" "$SOCKSIFY" --
 expect "'--' and no command: the usage on stderr, exit 125" \
-	[ "$RC" = 125 ] && [ ! -s "$T/o" ] && cmp -s "$T/e" "$T/help"
+	eval '[ "$RC" = 125 ] && [ ! -s "$T/o" ] && cmp -s "$T/e" "$T/help"'
 r "$SOCKSIFY" -h
-expect "-h prints the usage on stdout" [ "$RC" = 0 ] && cmp -s "$T/o" "$T/help"
+expect "-h prints the usage on stdout" eval '[ "$RC" = 0 ] && cmp -s "$T/o" "$T/help"'
 
 pv='printf "%s|%s|%s" "$SOCKSIFY_LOG_LEVEL" "$SOCKSIFY_PROXY" "$SOCKSIFY_CONF"'
 r env -u SOCKSIFY_PROXY -u SOCKSIFY_CONF -u SOCKSIFY_LOG_LEVEL "$SOCKSIFY" -vx $URL /bin/sh -c "$pv"
@@ -273,7 +273,7 @@ is "-x with a bad URL: labelled -x:, not SOCKSIFY_PROXY:" 125 \
 	"socksify: -x: unsupported scheme 'http' (supported: socks5://, socks5h://)" ""
 r "$SOCKSIFY" --proxy=socks5://127.0.0.1:99999 /bin/echo RAN
 expect "--proxy= with a bad port: labelled --proxy:, exit 125, nothing run" \
-	[ "$RC" = 125 ] && [ ! -s "$T/o" ] && [ "$(wc -l <"$T/e")" = 1 ] && grep -q '^socksify: --proxy: ' "$T/e"
+	eval '[ "$RC" = 125 ] && [ ! -s "$T/o" ] && [ "$(wc -l <"$T/e")" = 1 ] && grep -q '\''^socksify: --proxy: '\'' "$T/e"'
 r "$SOCKSIFY" -x '' /bin/echo RAN
 is "-x '': empty" 125 "socksify: -x: empty proxy URL" ""
 r env SOCKSIFY_PROXY=http://127.0.0.1:3128 "$SOCKSIFY" /bin/echo RAN
@@ -437,7 +437,7 @@ $v"
 done
 r no_proxy "$SOCKSIFY" --off
 expect "--off needs no configuration (no proxy anywhere): exit 0, nothing on stderr" \
-	[ "$RC" = 0 ] && [ ! -s "$T/e" ] && grep -q 'unset LD_PRELOAD' "$T/o"
+	eval '[ "$RC" = 0 ] && [ ! -s "$T/e" ] && grep -q '\''unset LD_PRELOAD'\'' "$T/o"'
 r no_proxy env SOCKSIFY_CONF="$T/bad.conf" "$SOCKSIFY" --off
 is "--off with a broken config: still prints its lines" 0 "" "$(cat "$T/o")"
 expect "--off with a broken config: the lines are there" grep -q 'unset LD_PRELOAD' "$T/o"
@@ -454,7 +454,7 @@ is "--shell without SHELL: /bin/sh" 0 "" "$LIBSOCKSIFY|/bin/sh"
 r env SHELL= "${WITH[@]}" LD_PRELOAD= "$SOCKSIFY" -q --shell -c 'printf "%s" "$0"'
 is "--shell with an empty SHELL: /bin/sh" 0 "" "/bin/sh"
 r env SHELL=/bin/bash "${WITH[@]}" "$SOCKSIFY" -q --shell -c 'printf "%s" "$BASH_VERSION" | cut -c1'
-expect "--shell with SHELL=/bin/bash runs bash" [ "$RC" = 0 ] && [ -n "$(cat "$T/o")" ]
+expect "--shell with SHELL=/bin/bash runs bash" eval '[ "$RC" = 0 ] && [ -n "$(cat "$T/o")" ]'
 
 # --- the traps --env and --shell warn about ----------------------------------
 # A loopback port nothing listens on, and one a python listener holds.
@@ -471,13 +471,13 @@ read -r LPORT DPORT <"$T/ports"
 DEAD=socks5://127.0.0.1:$DPORT LIVE=socks5://127.0.0.1:$LPORT
 DEADW="socksify: warning: nothing listens at the proxy 127.0.0.1:$DPORT yet; a proxy started from this shell (ssh -D $DPORT, tor) would be socksified too and could not reach its own server: start it first, or as 'env -u LD_PRELOAD ssh -D $DPORT ...'"
 r env LD_PRELOAD= "$SOCKSIFY" -x "$DEAD" --env
-expect "--env, a loopback proxy nothing listens on: exit 0, the lines printed" [ "$RC" = 0 ] && grep -q "SOCKSIFY_PROXY='$DEAD'" "$T/o"
+expect "--env, a loopback proxy nothing listens on: exit 0, the lines printed" eval '[ "$RC" = 0 ] && grep -q "SOCKSIFY_PROXY='\''$DEAD'\''" "$T/o"'
 is "--env, a loopback proxy nothing listens on: warned once" 0 "$DEADW"
 r env LD_PRELOAD= SHELL=/bin/sh "$SOCKSIFY" -x "$DEAD" --shell -c 'echo ran'
 is "--shell, a loopback proxy nothing listens on: warned once, the shell runs" 0 "$DEADW" ran
 r env LD_PRELOAD= "$SOCKSIFY" -x "socks5://localhost:$DPORT" --env
 expect "--env, localhost:PORT nothing listens on: warned (as 127.0.0.1)" \
-	[ "$RC" = 0 ] && [ "$(wc -l <"$T/e")" = 1 ] && grep -q "^socksify: warning: nothing listens at the proxy localhost:$DPORT yet" "$T/e"
+	eval '[ "$RC" = 0 ] && [ "$(wc -l <"$T/e")" = 1 ] && grep -q "^socksify: warning: nothing listens at the proxy localhost:$DPORT yet" "$T/e"'
 r env LD_PRELOAD= "$SOCKSIFY" -q -x "$DEAD" --env
 is "--env -q: no warning" 0 ""
 r env LD_PRELOAD= SHELL=/bin/sh "$SOCKSIFY" -q -x "$DEAD" --shell -c 'echo ran'

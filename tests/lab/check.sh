@@ -216,7 +216,7 @@ has_line "b credentials from the file's keys: (from FILE:LINE)" b_keys \
 	"ok    credentials: user '$LAB_USER' and a password (from $OUT/keys.conf:2)"
 has_line "b credentials from the file's keys: accepted" b_keys "ok    authentication: accepted"
 expect "b credentials from the file's keys: exit 0, no password warning" \
-	[ "$RC" = 0 ] && ! grep -q '^warn' "$OUT/b_keys.out"
+	eval '[ "$RC" = 0 ] && ! grep -q '\''^warn'\'' "$OUT/b_keys.out"'
 # The file's URL brings them; SOCKSIFY_PROXY (without any) replaces the
 # server but keeps them: they are still the file's.
 printf 'proxy socks5://%s:%s@%s:1\n' "$LAB_USER" "$LAB_PASS" "$P4" >"$OUT/url.conf"
