@@ -84,24 +84,41 @@ expect "an http:// proxy URL: the error names the scheme" grep -qi "scheme\|sock
 "$SOCKSIFY" -x $URL no-such-command-xyz 2>"$T/err"
 expect "an unknown command: exit 127" [ $? = 127 ]
 
-# A statically linked program: refused, unless --force.
-if printf 'int main(void){return 0;}\n' | cc -static -x c -o "$T/static" - 2>/dev/null; then
+# A statically linked program: run under the supervisor (issue 11), which
+# passes its exit status and its death by a signal on; tests/lab/static.sh
+# checks its connections.
+if printf '#include <stdlib.h>\n#include <signal.h>\nint main(int c, char **v){if (c > 2) raise(atoi(v[2])); return c > 1 ? atoi(v[1]) : 0;}\n' |
+	cc -static -x c -o "$T/static" - 2>/dev/null; then
 	"$SOCKSIFY" -x $URL "$T/static" 2>"$T/err"
 	rc=$?
-	expect "a static binary is refused (exit 126)" [ $rc = 126 ]
-	expect "a static binary: the reason is given" grep -q "statically linked" "$T/err"
+	expect "a static binary runs under the supervisor (exit 0, was $rc)" eval '[ $rc = 0 ] && [ ! -s "$T/err" ]'
+	"$SOCKSIFY" -x $URL "$T/static" 7 2>"$T/err"
+	rc=$?
+	expect "a static binary's exit status comes through (7, was $rc)" [ $rc = 7 ]
+	"$SOCKSIFY" -x $URL "$T/static" 0 15 2>"$T/err"
+	rc=$?
+	expect "a static binary killed by SIGTERM: the launcher dies of it too (143, was $rc)" [ $rc = 143 ]
 	"$SOCKSIFY" -x $URL --force "$T/static" 2>"$T/err"
 	rc=$?
-	expect "a static binary with --force runs" [ $rc = 0 ]
-	expect "a static binary with --force is warned about" grep -q "UNPROXIED" "$T/err"
-	printf '#!/usr/bin/env -S %s -x\n' "$T/static" >"$T/envs"; chmod +x "$T/envs"
+	expect "a static binary with --force is supervised all the same (no UNPROXIED warning)" \
+		eval '[ $rc = 0 ] && ! grep -q UNPROXIED "$T/err"'
+	printf '#!/usr/bin/env -S %s 5\n' "$T/static" >"$T/envs"; chmod +x "$T/envs"
 	"$SOCKSIFY" -x $URL "$T/envs" 2>"$T/err"
-	expect "a #!/usr/bin/env -S script with a static interpreter is refused" [ $? = 126 ]
-	printf '#!%s\n' "$T/static" >"$T/direct"; chmod +x "$T/direct"
+	expect "a #!/usr/bin/env -S script with a static interpreter is supervised (5)" [ $? = 5 ]
+	printf '#!%s 4\n' "$T/static" >"$T/direct"; chmod +x "$T/direct"
 	"$SOCKSIFY" -x $URL "$T/direct" 2>"$T/err"
-	expect "a #! script with a static interpreter is refused" [ $? = 126 ]
+	expect "a #! script with a static interpreter is supervised (4)" [ $? = 4 ]
+	# Supervisors do not nest (one seccomp listener per process tree):
+	# an inner socksify that needs one says so and exits 126.
+	"$SOCKSIFY" -x $URL --supervise "$SOCKSIFY" -x $URL "$T/static" 2>"$T/err"
+	rc=$?
+	expect "a supervisor inside a supervisor: 126 (was $rc)" [ $rc = 126 ]
+	expect "... and says they do not nest" grep -q "do not nest" "$T/err"
+	out=$("$SOCKSIFY" -x $URL --supervise /bin/sh -c 'printf %s "$LD_PRELOAD"' 2>"$T/err")
+	expect "--supervise on a dynamic program: it runs, with the library preloaded too" \
+		[ "$out" = "$LIBSOCKSIFY" ]
 else
-	skip "static binary detection" "cannot link statically here"
+	skip "static binary supervision" "cannot link statically here"
 fi
 
 # A FIFO in the config's place is refused at once, not waited on.
