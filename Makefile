@@ -136,6 +136,21 @@ build/prog/%: tests/prog/%.c tests/prog/*.h
 	@mkdir -p build/prog
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< -lpthread
 
+# --- statically linked test programs (issue 11) -----------------------------
+# tests/prog-static/*.c with the test programs' flags, linked -static
+# (libc.a: libc6-dev), so that no dynamic loader runs and LD_PRELOAD cannot
+# reach them: tests/lab/static.sh runs them under the launcher's seccomp
+# supervisor.  Part of `all`.
+PROGSTATIC_SRC = $(wildcard tests/prog-static/*.c)
+PROGSTATIC_BIN = $(PROGSTATIC_SRC:tests/prog-static/%.c=build/prog-static/%)
+
+all: $(PROGSTATIC_BIN)
+
+build/prog-static/%: tests/prog-static/%.c
+	@mkdir -p build/prog-static
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -static -o $@ $< -lpthread
+# --- end of the statically linked test programs ------------------------------
+
 # Everything `make check` runs; each runner prints its own closing line.
 check: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) sanitize

@@ -1,0 +1,3 @@
+module socksify.test/gostatic
+
+go 1.19
