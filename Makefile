@@ -43,7 +43,7 @@ SHIM_SRC = preload/real.c preload/log.c preload/ownfd.c preload/safemem.c \
 	preload/epreg.c preload/async.c preload/hook_poll.c preload/bind.c \
 	preload/sockkind.c preload/resolve.c \
 	preload/udp.c preload/hook_tcp.c preload/hook_fd.c preload/hook_dns.c \
-	preload/hook_udp.c
+	preload/hook_udp.c preload/hook_exec.c
 LIB_SRC = $(CORE_SRC) $(TABLE_SRC) $(SHIM_SRC)
 LIB_OBJ = $(LIB_SRC:.c=.pic.o)
 UNIT_OBJ = $(CORE_SRC:.c=.o) $(TABLE_SRC:.c=.o)

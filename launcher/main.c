@@ -514,7 +514,7 @@ static void print_env(const char *lib)
 /* The variables socksify and its library read: --off unsets them. */
 static const char off_vars[] =
     "SOCKSIFY_PROXY SOCKSIFY_CONF SOCKSIFY_LOG_LEVEL SOCKSIFY_LOG_FILE "
-    "SOCKSIFY_ASYNC_CONNECT SOCKSIFY_BIND SOCKSIFY_LIB";
+    "SOCKSIFY_ASYNC_CONNECT SOCKSIFY_BIND SOCKSIFY_LIB SOCKSIFY_LAUNCHER";
 
 /* Lines for sh, bash, dash and zsh (no word splitting, no globbing:
  * zsh splits nothing unquoted) that drop every libsocksify.so from
@@ -930,6 +930,17 @@ int main(int argc, char **argv)
 	if (mode == M_ENV) {
 		print_env(lib);
 		return 0;
+	}
+	/* For the library's exec hook: a static program the command execs
+	 * is run through us (the supervisor) instead of unproxied. */
+	{
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		if (n > 0) {
+			self[n] = '\0';
+			setenv("SOCKSIFY_LAUNCHER", self, 1);
+		}
 	}
 
 	{

@@ -96,6 +96,14 @@ struct pend {
 	char what[300]; /* for the log: "1.2.3.4:80", "name:443" */
 };
 
+/* A DNS-over-TCP connection to the stub: one query at a time. */
+struct tconn {
+	int fd;
+	size_t have;
+	uint8_t buf[2 + 1500];
+	struct tconn *next;
+};
+
 /* A proxied socket, for getpeername. */
 struct peer {
 	pid_t tgid;
@@ -116,6 +124,8 @@ struct sup {
 	struct names_cfg ncfg;
 	int stub; /* UDP stub resolver on 127.0.0.1 */
 	struct sockaddr_in stubaddr;
+	int tstub; /* its TCP side (DNS over TCP, RFC 7766), same port */
+	struct tconn *tconns;
 	struct pend pend[MAX_PENDING];
 	struct peer peers[MAX_PEERS];
 	unsigned npeer_next;
@@ -811,7 +821,89 @@ static int stub_open(struct sup *s)
 	if (bind(s->stub, (struct sockaddr *)&s->stubaddr, l) < 0 ||
 	    getsockname(s->stub, (struct sockaddr *)&s->stubaddr, &l) < 0)
 		return -errno;
+	s->tstub =
+	    socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->tstub < 0 ||
+	    bind(s->tstub, (struct sockaddr *)&s->stubaddr, l) < 0 ||
+	    listen(s->tstub, 64) < 0)
+		return -errno;
 	return 0;
+}
+
+static void tconn_close(struct sup *s, struct tconn *t)
+{
+	struct tconn **pp;
+
+	for (pp = &s->tconns; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	(void)epoll_ctl(s->ep, EPOLL_CTL_DEL, t->fd, NULL);
+	close(t->fd);
+	free(t);
+}
+
+/* Reads what a TCP client sent; answers each complete query (the stub's
+ * answers are small: one write, or the connection goes). */
+static void tconn_serve(struct sup *s, struct tconn *t)
+{
+	uint8_t r[2 + 1600];
+	ssize_t n;
+	size_t qlen, rl;
+
+	for (;;) {
+		n = recv(t->fd, t->buf + t->have, sizeof(t->buf) - t->have,
+			 MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			tconn_close(s, t);
+			return;
+		}
+		if (n < 0)
+			return;
+		t->have += (size_t)n;
+		while (t->have >= 2) {
+			qlen = (size_t)t->buf[0] << 8 | t->buf[1];
+			if (qlen + 2 > sizeof(t->buf)) {
+				tconn_close(s, t);
+				return;
+			}
+			if (t->have < qlen + 2)
+				break;
+			rl = stub_answer(s, t->buf + 2, qlen, r + 2,
+					 sizeof(r) - 2);
+			r[0] = (uint8_t)(rl >> 8), r[1] = (uint8_t)rl;
+			if (rl == 0 || send(t->fd, r, rl + 2,
+					    MSG_DONTWAIT | MSG_NOSIGNAL) !=
+					   (ssize_t)(rl + 2)) {
+				tconn_close(s, t);
+				return;
+			}
+			memmove(t->buf, t->buf + qlen + 2, t->have - qlen - 2);
+			t->have -= qlen + 2;
+		}
+	}
+}
+
+static void tstub_accept(struct sup *s)
+{
+	struct epoll_event e = {.events = EPOLLIN};
+	struct tconn *t;
+	int fd;
+
+	while ((fd = accept4(s->tstub, NULL, NULL,
+			     SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		if (!(t = calloc(1, sizeof(*t)))) {
+			close(fd);
+			continue;
+		}
+		t->fd = fd;
+		t->next = s->tconns;
+		s->tconns = t;
+		e.data.ptr = t;
+		if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &e) < 0)
+			tconn_close(s, t);
+	}
 }
 
 /* --- the calls --------------------------------------------------------- */
@@ -907,8 +999,9 @@ static void on_connect(struct sup *s, const struct seccomp_notif *n)
 	if (ph)
 		snprintf(what, sizeof(what), "%s:%u", name, port_of(&dst));
 	act = judge(s, &dst, (socklen_t)len, ph ? name : NULL);
-	if (type == SOCK_DGRAM && !ph && port_of(&dst) == 53 &&
-	    cfg_dns_mode(s->c) != CFG_DNS_LOCAL && act != CFG_DIRECT) {
+	if ((type == SOCK_DGRAM || type == SOCK_STREAM) && !ph &&
+	    port_of(&dst) == 53 && cfg_dns_mode(s->c) != CFG_DNS_LOCAL &&
+	    act != CFG_DIRECT) {
 		/* A resolver's connect to its nameserver: to our stub. */
 		struct sockaddr_in6 st6;
 		socklen_t sl = sizeof(s->stubaddr);
@@ -1121,8 +1214,8 @@ static void on_notification(struct sup *s)
 
 /* --- the loop ------------------------------------------------------------- */
 
-enum { TAG_LISTENER = 1, TAG_SIGNAL, TAG_CHILD, TAG_STUB };
-static char g_tags[5]; /* their addresses tag the epoll events */
+enum { TAG_LISTENER = 1, TAG_SIGNAL, TAG_CHILD, TAG_STUB, TAG_TSTUB };
+static char g_tags[6]; /* their addresses tag the epoll events */
 
 static int ep_add(int ep, int fd, void *tag)
 {
@@ -1149,6 +1242,17 @@ static int child_status(int st)
 		return 128 + WTERMSIG(st);
 	}
 	return 1;
+}
+
+/* Is tag one of the stub's TCP connections (else a handshake)? */
+static int is_tconn(const struct sup *s, const void *tag)
+{
+	const struct tconn *t;
+
+	for (t = s->tconns; t; t = t->next)
+		if ((const void *)t == tag)
+			return 1;
+	return 0;
 }
 
 static int serve(struct sup *s)
@@ -1203,6 +1307,10 @@ static int serve(struct sup *s)
 					return child_status(st);
 			} else if (tag == &g_tags[TAG_STUB]) {
 				stub_serve(s);
+			} else if (tag == &g_tags[TAG_TSTUB]) {
+				tstub_accept(s);
+			} else if (is_tconn(s, tag)) {
+				tconn_serve(s, tag);
 			} else {
 				pend_run(s, tag);
 			}
@@ -1231,7 +1339,7 @@ int supervise(const struct cfg *c, const char *path, char **argv)
 	}
 	s->c = c;
 	s->level = (int)c->log_level;
-	s->stub = -1;
+	s->stub = s->tstub = -1;
 	snprintf(port, sizeof(port), "%u", (unsigned)c->proxy.port);
 	rc = getaddrinfo(c->proxy.host, port, &hints, &res);
 	if (rc != 0 || !res) {
@@ -1284,6 +1392,8 @@ int supervise(const struct cfg *c, const char *path, char **argv)
 		close(sp[0]);
 		if (s->stub >= 0)
 			close(s->stub);
+		if (s->tstub >= 0)
+			close(s->tstub);
 		lfd = install_filter();
 		{
 			char msg[1 + sizeof(int)];
@@ -1301,6 +1411,9 @@ int supervise(const struct cfg *c, const char *path, char **argv)
 			_exit(EX_CANNOT);
 		close(lfd);
 		close(sp[1]);
+		/* The library's exec hook: static programs below are covered
+		 * by this filter already. */
+		setenv("SOCKSIFY_SUPERVISED", "1", 1);
 		execv(path, argv);
 		e = (char)errno;
 		fprintf(stderr, "socksify: cannot run %s: %s\n", path,
@@ -1330,7 +1443,9 @@ int supervise(const struct cfg *c, const char *path, char **argv)
 	    ep_add(s->ep, s->lfd, &g_tags[TAG_LISTENER]) < 0 ||
 	    ep_add(s->ep, s->sigfd, &g_tags[TAG_SIGNAL]) < 0 ||
 	    ep_add(s->ep, s->pidfd, &g_tags[TAG_CHILD]) < 0 ||
-	    (s->stub >= 0 && ep_add(s->ep, s->stub, &g_tags[TAG_STUB]) < 0)) {
+	    (s->stub >= 0 && ep_add(s->ep, s->stub, &g_tags[TAG_STUB]) < 0) ||
+	    (s->tstub >= 0 &&
+	     ep_add(s->ep, s->tstub, &g_tags[TAG_TSTUB]) < 0)) {
 		fprintf(stderr, "socksify: cannot start the supervisor: %s\n",
 			strerror(errno));
 		kill(s->child, SIGKILL);

@@ -120,6 +120,12 @@ static void bind_all(void)
 	BIND(res_nsearch, res_nsearch);
 	BIND(res_nquerydomain, res_nquerydomain);
 	BIND(res_nsend, res_nsend);
+	BIND(execve, execve);
+	BIND(execv, execv);
+	BIND(execvp, execvp);
+	BIND(execvpe, execvpe);
+	BIND(posix_spawn, posix_spawn);
+	BIND(posix_spawnp, posix_spawnp);
 #undef BIND
 	atomic_store_explicit(&sfy_real_ready, 1, memory_order_release);
 	errno = saved;

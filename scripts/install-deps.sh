@@ -7,7 +7,8 @@ PKGS="build-essential pkg-config uthash-dev check dante-server curl wget
 python3 netcat-openbsd iproute2 tcpdump libcap2-bin proxychains4 torsocks
 dante-client clang clang-format dnsmasq-base socat dnsutils strace nginx
 lftp microsocks python3-pyftpdlib ftp openssh-server openssh-client git
-openssl debhelper lintian bash-completion man-db"
+openssl debhelper lintian bash-completion man-db golang-go
+busybox-static"
 # `make sanitize` needs gcc's libasan and libubsan: libasan8 and libubsan1
 # on Debian 12, which gcc-12 (build-essential) already depends on.
 

@@ -3,9 +3,9 @@
 # line.  Exits nonzero if any suite failed.  With an argument, runs only the
 # named suites (format unit sanitize exports launcher resolver hooks fuzz
 # fake lab dns udp harden asyncmatrix async bind bindreview loglines
-# check examples install).
+# check static examples install).
 cd "$(dirname "$0")/.." || exit 1
-suites=${*:-format unit sanitize exports launcher resolver hooks fuzz fake lab dns udp harden asyncmatrix async bind bindreview loglines check examples install}
+suites=${*:-format unit sanitize exports launcher resolver hooks fuzz fake lab dns udp harden asyncmatrix async bind bindreview loglines check static examples install}
 rc=0
 for s in $suites; do
 	case $s in
@@ -59,6 +59,7 @@ for s in $suites; do
 	bindreview) echo "== bindreview (the BIND review's regressions)"; tests/bindreview.sh || rc=1 ;;
 	loglines) echo "== loglines (issue 10: the log lines)"; tests/lab/loglines.sh || rc=1 ;;
 	check) echo "== check (socksify --check against real proxies)"; tests/lab/check.sh || rc=1 ;;
+	static) echo "== static (issue 11: static programs through the seccomp supervisor)"; tests/lab/static.sh || rc=1 ;;
 	examples) echo "== examples (issue 10: the documents' examples)"; tests/lab/examples.sh || rc=1 ;;
 	install) echo "== install (make install/uninstall, the Debian package beside dante-client)"; tests/install.sh || rc=1 ;;
 	*) echo "run-checks: unknown suite $s" >&2; rc=1 ;;

@@ -1,0 +1,265 @@
+/*
+ * hook_exec.c - exec and spawn of a statically linked program.
+ *
+ * A socksified program that execs a static one (sh -c 'exec busybox nc
+ * ...') would hand it a process no preload can reach: its traffic would
+ * go out directly.  execve, execv, execvp, execvpe, posix_spawn and
+ * posix_spawnp look at the file first: a static ELF program is run
+ * through the launcher instead ($SOCKSIFY_LAUNCHER -- FILE ARGS...), whose
+ * seccomp supervisor carries it; with no launcher known the call fails
+ * with EACCES and a log line.  A process already under the supervisor
+ * (SOCKSIFY_SUPERVISED, which the supervisor sets) passes: its filter is
+ * inherited across exec.
+ *
+ * Safe in a vfork child: no allocation, no lock, stack buffers only (the
+ * log line is one write).  The cost is one open and two reads of the file
+ * per exec; the fd calls do not pay for it.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proxy.h"
+#include "real.h"
+
+#define MAX_ARGS 4096
+
+/* 1 when path is a static ELF program (no PT_INTERP), else 0. */
+static int is_static(const char *path)
+{
+	unsigned char h[64], ph[56 * 64];
+	unsigned phent, phnum, i;
+	uint64_t phoff;
+	ssize_t n;
+	int fd, st = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return 0; /* exec will say why */
+	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    memcmp(h, ELFMAG, SELFMAG) != 0)
+		goto out;
+	if (h[EI_CLASS] == ELFCLASS64) {
+		Elf64_Ehdr e;
+
+		memcpy(&e, h, sizeof(e));
+		phoff = e.e_phoff, phent = e.e_phentsize, phnum = e.e_phnum;
+	} else if (h[EI_CLASS] == ELFCLASS32) {
+		Elf32_Ehdr e;
+
+		memcpy(&e, h, sizeof(e));
+		phoff = e.e_phoff, phent = e.e_phentsize, phnum = e.e_phnum;
+	} else {
+		goto out;
+	}
+	if (phent < 4 || phnum == 0 || (size_t)phent * phnum > sizeof(ph))
+		goto out;
+	n = pread(fd, ph, (size_t)phent * phnum, (off_t)phoff);
+	if (n != (ssize_t)((size_t)phent * phnum))
+		goto out;
+	st = 1;
+	for (i = 0; i < phnum; i++) {
+		uint32_t type;
+
+		memcpy(&type, ph + (size_t)i * phent, sizeof(type));
+		if (type == PT_INTERP)
+			st = 0;
+	}
+out:
+	(void)REAL_CALL(close, fd);
+	return st;
+}
+
+/* The file execvp would run for file (PATH search), into buf; 0 or -1. */
+static int search(const char *file, const char *path, char *buf, size_t cap)
+{
+	const char *p = path && *path ? path : "/bin:/usr/bin", *end;
+	size_t n, fl = strlen(file);
+
+	if (strchr(file, '/')) {
+		if (fl >= cap)
+			return -1;
+		memcpy(buf, file, fl + 1);
+		return 0;
+	}
+	for (;; p = end + 1) {
+		end = strchr(p, ':');
+		n = end ? (size_t)(end - p) : strlen(p);
+		if (n + 1 + fl < cap) {
+			if (n) {
+				memcpy(buf, p, n);
+				buf[n] = '/';
+				memcpy(buf + n + 1, file, fl + 1);
+			} else {
+				memcpy(buf, file, fl + 1);
+			}
+			if (access(buf, X_OK) == 0)
+				return 0;
+		}
+		if (!end)
+			return -1;
+	}
+}
+
+/* p != NULL, for arguments libc declares nonnull (a NULL one still
+ * reaches the real call, which faults as without us). */
+static int given(const void *p)
+{
+	return p != NULL;
+}
+
+/* The value of name in envp (or NULL). */
+static const char *env_in(char *const envp[], const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; envp && *envp; envp++)
+		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
+}
+
+/*
+ * What to run instead of path: 0 to run it as asked; 1 with *launcher set
+ * and nargv filled (LAUNCHER -- PATH ARGS...) to run it through the
+ * supervisor; -1 with errno set to refuse.
+ */
+static int reroute(const char *path, char *const argv[], char *const envp[],
+		   const char **launcher, char **nargv)
+{
+	size_t i;
+
+	if (!is_static(path))
+		return 0;
+	if (env_in(envp, "SOCKSIFY_SUPERVISED"))
+		return 0; /* the filter is inherited */
+	*launcher = env_in(envp, "SOCKSIFY_LAUNCHER");
+	if (!*launcher || **launcher != '/' || access(*launcher, X_OK) < 0) {
+		sfy_log(SFY_LOG_ERROR,
+			"exec of %s refused: it is statically linked, no "
+			"preload reaches it, and no socksify launcher is known "
+			"to supervise it (SOCKSIFY_LAUNCHER) (EACCES)",
+			path);
+		errno = EACCES;
+		return -1;
+	}
+	nargv[0] = (char *)(uintptr_t) "socksify";
+	nargv[1] = (char *)(uintptr_t) "--";
+	nargv[2] = (char *)(uintptr_t)path;
+	for (i = 1; argv && argv[i]; i++) {
+		if (i + 3 >= MAX_ARGS) {
+			errno = E2BIG;
+			return -1;
+		}
+		nargv[i + 2] = argv[i];
+	}
+	nargv[i + 2] = NULL;
+	sfy_log(SFY_LOG_INFO,
+		"exec of %s: statically linked, run under the "
+		"supervisor (%s)",
+		path, *launcher);
+	return 1;
+}
+
+static int do_execve(const char *path, char *const argv[], char *const envp[])
+{
+	char *nargv[MAX_ARGS];
+	const char *l;
+	int r = path ? reroute(path, argv, envp, &l, nargv) : 0;
+
+	if (r < 0)
+		return -1;
+	if (r > 0)
+		return REAL_CALL(execve, l, nargv, envp);
+	return REAL_CALL(execve, path, argv, envp);
+}
+
+SFY_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	return do_execve(path, argv, envp);
+}
+
+SFY_EXPORT int execv(const char *path, char *const argv[])
+{
+	return do_execve(path, argv, environ);
+}
+
+SFY_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	char buf[PATH_MAX], *nargv[MAX_ARGS];
+	const char *l;
+	int r = 0;
+
+	if (given(file) && search(file, getenv("PATH"), buf, sizeof(buf)) == 0)
+		r = reroute(buf, argv, envp, &l, nargv);
+	if (r < 0)
+		return -1;
+	if (r > 0)
+		return REAL_CALL(execve, l, nargv, envp);
+	return REAL_CALL(execvpe, file, argv, envp);
+}
+
+SFY_EXPORT int execvp(const char *file, char *const argv[])
+{
+	char buf[PATH_MAX], *nargv[MAX_ARGS];
+	const char *l;
+	int r = 0;
+
+	if (given(file) && search(file, getenv("PATH"), buf, sizeof(buf)) == 0)
+		r = reroute(buf, argv, environ, &l, nargv);
+	if (r < 0)
+		return -1;
+	if (r > 0)
+		return REAL_CALL(execve, l, nargv, environ);
+	return REAL_CALL(execvp, file, argv);
+}
+
+static int spawn(pid_t *pid, const char *file, int use_path,
+		 const posix_spawn_file_actions_t *fa,
+		 const posix_spawnattr_t *at, char *const argv[],
+		 char *const envp[])
+{
+	char buf[PATH_MAX], *nargv[MAX_ARGS];
+	const char *l, *path = file;
+	int r = 0, saved = errno;
+
+	if (file && use_path) {
+		path = search(file, getenv("PATH"), buf, sizeof(buf)) == 0
+			   ? buf
+			   : NULL;
+	}
+	if (path)
+		r = reroute(path, argv, envp, &l, nargv);
+	if (r < 0) {
+		r = errno;
+		errno = saved;
+		return r; /* posix_spawn returns the error */
+	}
+	errno = saved;
+	if (r > 0)
+		return REAL_CALL(posix_spawn, pid, l, fa, at, nargv, envp);
+	return use_path ? REAL_CALL(posix_spawnp, pid, file, fa, at, argv, envp)
+			: REAL_CALL(posix_spawn, pid, file, fa, at, argv, envp);
+}
+
+SFY_EXPORT int posix_spawn(pid_t *pid, const char *path,
+			   const posix_spawn_file_actions_t *fa,
+			   const posix_spawnattr_t *at, char *const argv[],
+			   char *const envp[])
+{
+	return spawn(pid, path, 0, fa, at, argv, envp);
+}
+
+SFY_EXPORT int posix_spawnp(pid_t *pid, const char *file,
+			    const posix_spawn_file_actions_t *fa,
+			    const posix_spawnattr_t *at, char *const argv[],
+			    char *const envp[])
+{
+	return spawn(pid, file, 1, fa, at, argv, envp);
+}
