@@ -1027,6 +1027,16 @@ static void on_connect(struct sup *s, const struct seccomp_notif *n)
 		connect_here(s, n, copy, sa, sl);
 		return;
 	}
+	if ((type == SOCK_DGRAM || type == SOCK_STREAM) && !ph &&
+	    port_of(&dst) == 53 && cfg_dns_mode(s->c) == CFG_DNS_LOCAL &&
+	    act == CFG_PROXY) {
+		/* dns local: names are resolved as without socksify, by the
+		 * program's own resolver talking to its nameserver. */
+		slog(s, 3, "DNS to %s: direct (dns local)", what);
+		connect_here(s, n, copy, (struct sockaddr *)&dst,
+			     (socklen_t)len);
+		return;
+	}
 	if (act == CFG_REFUSE) {
 		close(copy);
 		slog(s, 0, "connect to %s refused by the rules (EACCES)", what);
