@@ -948,6 +948,33 @@ static void connect_here(struct sup *s, const struct seccomp_notif *n, int copy,
 	answer(s, n->id, 0, rc == 0 ? 0 : -err);
 }
 
+/*
+ * Calls on what is no IP socket go to the kernel (CONTINUE): no fd
+ * (EBADF) or no socket (ENOTSOCK) fail there as without us, and a socket
+ * of another family cannot be made an IP connection by any address.  A
+ * copy we could not take for another reason (a program that made itself
+ * undumpable: EPERM) fails closed.  Returns 1 when the call is answered
+ * (copy closed), 0 to go on with copy.
+ */
+static int pass_untouched(struct sup *s, const struct seccomp_notif *n,
+			  int copy, int dom)
+{
+	if (copy >= 0 && (dom == AF_INET || dom == AF_INET6))
+		return 0;
+	if (copy >= 0) {
+		close(copy);
+	} else if (copy != -EBADF && copy != -ENOTSOCK) {
+		slog(s, 0,
+		     "cannot look at fd %d of process %d (%s): its network "
+		     "call fails (EACCES)",
+		     (int)n->data.args[0], (int)n->pid, strerrorname_np(-copy));
+		answer(s, n->id, 0, -EACCES);
+		return 1;
+	}
+	answer_continue(s, n->id);
+	return 1;
+}
+
 static void on_connect(struct sup *s, const struct seccomp_notif *n)
 {
 	int tfd = (int)n->data.args[0], dom, type, copy, len;
@@ -958,13 +985,8 @@ static void on_connect(struct sup *s, const struct seccomp_notif *n)
 	int ph;
 
 	copy = copy_fd(n, tfd, &dom, &type, &ino);
-	if (copy < 0 || (dom != AF_INET && dom != AF_INET6)) {
-		/* No socket, or not an IP one: the kernel's own answer. */
-		if (copy >= 0)
-			close(copy);
-		answer_continue(s, n->id);
+	if (pass_untouched(s, n, copy, dom))
 		return;
-	}
 	len = read_dst(n, n->data.args[1], n->data.args[2], &dst);
 	if (!id_valid(s, n->id)) {
 		close(copy);
@@ -1105,12 +1127,8 @@ static void on_send(struct sup *s, const struct seccomp_notif *n)
 	ino_t ino;
 
 	copy = copy_fd(n, (int)n->data.args[0], &dom, &type, &ino);
-	if (copy < 0 || (dom != AF_INET && dom != AF_INET6)) {
-		if (copy >= 0)
-			close(copy);
-		answer_continue(s, n->id);
+	if (pass_untouched(s, n, copy, dom))
 		return;
-	}
 	if (type == SOCK_STREAM) {
 		struct sockaddr_storage ss;
 		socklen_t l = sizeof(ss);
@@ -1139,22 +1157,31 @@ static void on_send(struct sup *s, const struct seccomp_notif *n)
 				     m.msg_namelen, &dst));
 	} else { /* sendmmsg */
 		struct mmsghdr mm[64];
-		unsigned vlen = (unsigned)n->data.args[2], i;
+		unsigned vlen = (unsigned)n->data.args[2], i, k, chunk;
 
-		if (vlen > 64)
-			vlen = 64; /* the kernel sends at most UIO_MAXIOV; we
-				      judge the first 64 and pass those */
-		if (vlen && read_mem((pid_t)n->pid, n->data.args[1], mm,
-				     vlen * sizeof(mm[0])) < 0)
-			rc = -EFAULT;
-		for (i = 0; rc == 0 && i < vlen; i++)
-			if (mm[i].msg_hdr.msg_name)
-				rc = judge_datagram(
-				    s, n, type, &dst,
-				    read_dst(n,
-					     (uint64_t)(uintptr_t)mm[i]
-						 .msg_hdr.msg_name,
-					     mm[i].msg_hdr.msg_namelen, &dst));
+		/* The kernel sends at most UIO_MAXIOV (1024) of them: every
+		 * one it would send is judged, 64 at a time. */
+		if (vlen > 1024)
+			vlen = 1024;
+		for (k = 0; rc == 0 && k < vlen; k += chunk) {
+			chunk = vlen - k < 64 ? vlen - k : 64;
+			if (read_mem((pid_t)n->pid,
+				     n->data.args[1] +
+					 (uint64_t)k * sizeof(mm[0]),
+				     mm, chunk * sizeof(mm[0])) < 0) {
+				rc = -EFAULT;
+				break;
+			}
+			for (i = 0; rc == 0 && i < chunk; i++)
+				if (mm[i].msg_hdr.msg_name)
+					rc = judge_datagram(
+					    s, n, type, &dst,
+					    read_dst(n,
+						     (uint64_t)(uintptr_t)mm[i]
+							 .msg_hdr.msg_name,
+						     mm[i].msg_hdr.msg_namelen,
+						     &dst));
+		}
 	}
 	if (!id_valid(s, n->id))
 		return;
