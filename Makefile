@@ -146,7 +146,7 @@ PROGSTATIC_BIN = $(PROGSTATIC_SRC:tests/prog-static/%.c=build/prog-static/%)
 
 all: $(PROGSTATIC_BIN)
 
-build/prog-static/%: tests/prog-static/%.c
+build/prog-static/%: tests/prog-static/%.c tests/prog/*.h
 	@mkdir -p build/prog-static
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -static -o $@ $< -lpthread
 # --- end of the statically linked test programs ------------------------------

@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
+
 #include "fact.h"
 
 #define PAYLOAD_LEN 100000
@@ -58,53 +60,6 @@ static int parse_addr(const char *s, unsigned port, struct sockaddr_storage *ss,
 		return 0;
 	}
 	return -1;
-}
-
-static unsigned port_of(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	return 0;
-}
-
-static const char *addr_str(const struct sockaddr_storage *ss, char *buf,
-			    size_t n)
-{
-	char a[INET6_ADDRSTRLEN] = "?";
-
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
-			  a, sizeof(a));
-	else if (ss->ss_family == AF_INET6)
-		inet_ntop(AF_INET6,
-			  &((const struct sockaddr_in6 *)ss)->sin6_addr, a,
-			  sizeof(a));
-	snprintf(buf, n, ss->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", a,
-		 port_of(ss));
-	return buf;
-}
-
-static int same_addr(const struct sockaddr_storage *a,
-		     const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return 0;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const struct sockaddr_in *)a;
-		const struct sockaddr_in *y = (const struct sockaddr_in *)b;
-		return x->sin_port == y->sin_port &&
-		       x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
-		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
-		return x->sin6_port == y->sin6_port &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr,
-			      sizeof(x->sin6_addr)) == 0;
-	}
-	return 0;
 }
 
 /* Waits (bounded) for EVENTS on FD via EP; returns the events seen or 0. */
