@@ -5,9 +5,10 @@
  * ...') would hand it a process no preload can reach: its traffic would
  * go out directly.  execve, execv, execvp, execvpe, posix_spawn and
  * posix_spawnp look at the file first: a static ELF program is run
- * through the launcher instead ($SOCKSIFY_LAUNCHER -- FILE ARGS...), whose
- * seccomp supervisor carries it; with no launcher known the call fails
- * with EACCES and a log line.  A process already under the supervisor
+ * through the launcher instead ($SOCKSIFY_LAUNCHER, else the launcher
+ * installed beside this library: LAUNCHER -- FILE ARGS...), whose seccomp
+ * supervisor carries it; with no launcher known the call fails with
+ * EACCES and a log line.  A process already under the supervisor
  * (SOCKSIFY_SUPERVISED, which the supervisor sets) passes: its filter is
  * inherited across exec.
  *
@@ -15,6 +16,7 @@
  * log line is one write).  The cost is one open and two reads of the file
  * per exec; the fd calls do not pay for it.
  */
+#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -125,6 +127,41 @@ static const char *env_in(char *const envp[], const char *name)
 	return NULL;
 }
 
+/* The launcher beside this library, found once at load: in a source
+ * tree preload/libsocksify.so has ../socksify, an installed one
+ * LIBDIR = PREFIX/lib/socksify has PREFIX/bin/socksify ("" when neither
+ * is there).  At load, not at exec: dladdr takes the loader's lock, which
+ * a vfork child must not. */
+static char g_launcher[PATH_MAX];
+
+__attribute__((constructor)) static void find_launcher(void)
+{
+	static const char *const rel[] = {"/../socksify",
+					  "/../../bin/socksify"};
+	char dir[PATH_MAX], cand[PATH_MAX];
+	Dl_info di;
+	char *slash;
+	size_t i;
+
+	if (!dladdr((void *)find_launcher, &di) || !di.dli_fname ||
+	    di.dli_fname[0] != '/' || strlen(di.dli_fname) >= sizeof(dir))
+		return;
+	strcpy(dir, di.dli_fname);
+	if (!(slash = strrchr(dir, '/')))
+		return;
+	*slash = '\0';
+	for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		if (strlen(dir) + strlen(rel[i]) >= sizeof(cand))
+			continue;
+		strcpy(cand, dir);
+		strcat(cand, rel[i]);
+		if (access(cand, X_OK) == 0 &&
+		    realpath(cand, g_launcher) != NULL)
+			return;
+	}
+	g_launcher[0] = '\0';
+}
+
 /*
  * What to run instead of path: 0 to run it as asked; 1 with *launcher set
  * and nargv filled (LAUNCHER -- PATH ARGS...) to run it through the
@@ -140,7 +177,9 @@ static int reroute(const char *path, char *const argv[], char *const envp[],
 	if (env_in(envp, "SOCKSIFY_SUPERVISED"))
 		return 0; /* the filter is inherited */
 	*launcher = env_in(envp, "SOCKSIFY_LAUNCHER");
-	if (!*launcher || **launcher != '/' || access(*launcher, X_OK) < 0) {
+	if (!*launcher || !**launcher)
+		*launcher = g_launcher;
+	if (**launcher != '/' || access(*launcher, X_OK) < 0) {
 		sfy_log(SFY_LOG_ERROR,
 			"exec of %s refused: it is statically linked, no "
 			"preload reaches it, and no socksify launcher is known "
