@@ -163,15 +163,12 @@ __attribute__((constructor)) static void find_launcher(void)
 }
 
 /*
- * What to run instead of path: 0 to run it as asked; 1 with *launcher set
- * and nargv filled (LAUNCHER -- PATH ARGS...) to run it through the
- * supervisor; -1 with errno set to refuse.
+ * Whether path is to run through the launcher: 0 to run it as asked; 1
+ * with *launcher set to run it through the supervisor; -1 with errno set
+ * to refuse it.
  */
-static int reroute(const char *path, char *const argv[], char *const envp[],
-		   const char **launcher, char **nargv)
+static int reroute(const char *path, char *const envp[], const char **launcher)
 {
-	size_t i;
-
 	if (!is_static(path))
 		return 0;
 	if (env_in(envp, "SOCKSIFY_SUPERVISED"))
@@ -188,34 +185,51 @@ static int reroute(const char *path, char *const argv[], char *const envp[],
 		errno = EACCES;
 		return -1;
 	}
+	return 1;
+}
+
+/*
+ * Runs LAUNCHER -- PATH ARGS... (posix_spawn when pid is non-NULL, else
+ * execve).  The argument array lives on this frame only: the large stack
+ * use is paid on the rerouted path, not by every exec (a vfork child runs
+ * on its parent's stack, which may be a small thread stack).
+ */
+static __attribute__((noinline)) int
+via_launcher(const char *l, const char *path, char *const argv[],
+	     char *const envp[], pid_t *pid,
+	     const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at)
+{
+	char *nargv[MAX_ARGS];
+	size_t i;
+
 	nargv[0] = (char *)(uintptr_t) "socksify";
 	nargv[1] = (char *)(uintptr_t) "--";
 	nargv[2] = (char *)(uintptr_t)path;
 	for (i = 1; argv && argv[i]; i++) {
 		if (i + 3 >= MAX_ARGS) {
 			errno = E2BIG;
-			return -1;
+			return pid ? E2BIG : -1;
 		}
 		nargv[i + 2] = argv[i];
 	}
 	nargv[i + 2] = NULL;
 	sfy_log(SFY_LOG_INFO,
-		"exec of %s: statically linked, run under the "
-		"supervisor (%s)",
-		path, *launcher);
-	return 1;
+		"exec of %s: statically linked, run under the supervisor (%s)",
+		path, l);
+	if (pid)
+		return REAL_CALL(posix_spawn, pid, l, fa, at, nargv, envp);
+	return REAL_CALL(execve, l, nargv, envp);
 }
 
 static int do_execve(const char *path, char *const argv[], char *const envp[])
 {
-	char *nargv[MAX_ARGS];
-	const char *l;
-	int r = path ? reroute(path, argv, envp, &l, nargv) : 0;
+	const char *l = NULL;
+	int r = path ? reroute(path, envp, &l) : 0;
 
 	if (r < 0)
 		return -1;
 	if (r > 0)
-		return REAL_CALL(execve, l, nargv, envp);
+		return via_launcher(l, path, argv, envp, NULL, NULL, NULL);
 	return REAL_CALL(execve, path, argv, envp);
 }
 
@@ -231,31 +245,31 @@ SFY_EXPORT int execv(const char *path, char *const argv[])
 
 SFY_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	char buf[PATH_MAX], *nargv[MAX_ARGS];
-	const char *l;
+	char buf[PATH_MAX];
+	const char *l = NULL;
 	int r = 0;
 
 	if (given(file) && search(file, getenv("PATH"), buf, sizeof(buf)) == 0)
-		r = reroute(buf, argv, envp, &l, nargv);
+		r = reroute(buf, envp, &l);
 	if (r < 0)
 		return -1;
 	if (r > 0)
-		return REAL_CALL(execve, l, nargv, envp);
+		return via_launcher(l, buf, argv, envp, NULL, NULL, NULL);
 	return REAL_CALL(execvpe, file, argv, envp);
 }
 
 SFY_EXPORT int execvp(const char *file, char *const argv[])
 {
-	char buf[PATH_MAX], *nargv[MAX_ARGS];
-	const char *l;
+	char buf[PATH_MAX];
+	const char *l = NULL;
 	int r = 0;
 
 	if (given(file) && search(file, getenv("PATH"), buf, sizeof(buf)) == 0)
-		r = reroute(buf, argv, environ, &l, nargv);
+		r = reroute(buf, environ, &l);
 	if (r < 0)
 		return -1;
 	if (r > 0)
-		return REAL_CALL(execve, l, nargv, environ);
+		return via_launcher(l, buf, argv, environ, NULL, NULL, NULL);
 	return REAL_CALL(execvp, file, argv);
 }
 
@@ -264,8 +278,8 @@ static int spawn(pid_t *pid, const char *file, int use_path,
 		 const posix_spawnattr_t *at, char *const argv[],
 		 char *const envp[])
 {
-	char buf[PATH_MAX], *nargv[MAX_ARGS];
-	const char *l, *path = file;
+	char buf[PATH_MAX];
+	const char *l = NULL, *path = file;
 	int r = 0, saved = errno;
 
 	if (file && use_path) {
@@ -274,7 +288,7 @@ static int spawn(pid_t *pid, const char *file, int use_path,
 			   : NULL;
 	}
 	if (path)
-		r = reroute(path, argv, envp, &l, nargv);
+		r = reroute(path, envp, &l);
 	if (r < 0) {
 		r = errno;
 		errno = saved;
@@ -282,7 +296,7 @@ static int spawn(pid_t *pid, const char *file, int use_path,
 	}
 	errno = saved;
 	if (r > 0)
-		return REAL_CALL(posix_spawn, pid, l, fa, at, nargv, envp);
+		return via_launcher(l, path, argv, envp, pid, fa, at);
 	return use_path ? REAL_CALL(posix_spawnp, pid, file, fa, at, argv, envp)
 			: REAL_CALL(posix_spawn, pid, file, fa, at, argv, envp);
 }
