@@ -45,6 +45,44 @@ static void step(const char *status, const char *fmt, ...)
 	fflush(stdout);
 }
 
+void fmt_sockaddr(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ntohs(in->sin_port));
+	} else {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(in6->sin6_port));
+	}
+}
+
+int resolve_proxy(const struct cfg *c, struct sockaddr_storage *ss,
+		  socklen_t *sslen, char *name, size_t namelen,
+		  const char **why)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	char port[8];
+	int rc;
+
+	snprintf(port, sizeof(port), "%u", (unsigned)c->proxy.port);
+	rc = getaddrinfo(c->proxy.host, port, &hints, &res);
+	if (rc != 0 || !res) {
+		*why = gai_strerror(rc ? rc : EAI_NONAME);
+		return -1;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*sslen = res->ai_addrlen;
+	freeaddrinfo(res);
+	fmt_sockaddr((const struct sockaddr *)ss, name, namelen);
+	return 0;
+}
+
 void origin_of(const struct opts *op, const struct cfg *c,
 	       const struct cfg_origin *o, enum cfg_key k, char *buf,
 	       size_t len)
@@ -351,33 +389,13 @@ static int request(struct trial *t, uint8_t cmd, const struct s5_addr *dst,
  * resolves it).  Returns 0 or -1 (said). */
 static int proxy_address(struct trial *t)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-	char port[8];
-	int rc;
+	const char *why;
 
-	snprintf(port, sizeof(port), "%u", (unsigned)t->c->proxy.port);
-	rc = getaddrinfo(t->c->proxy.host, port, &hints, &res);
-	if (rc != 0 || !res) {
+	if (resolve_proxy(t->c, &t->proxy, &t->proxylen, t->proxyname,
+			  sizeof(t->proxyname), &why) < 0) {
 		step("FAIL", "reach: cannot resolve the proxy's name %s: %s",
-		     t->c->proxy.host, gai_strerror(rc));
+		     t->c->proxy.host, why);
 		return -1;
-	}
-	memcpy(&t->proxy, res->ai_addr, res->ai_addrlen);
-	t->proxylen = res->ai_addrlen;
-	freeaddrinfo(res);
-	{
-		char ip[INET6_ADDRSTRLEN] = "?";
-		const void *a =
-		    t->proxy.ss_family == AF_INET
-			? (const void *)&((struct sockaddr_in *)&t->proxy)
-			      ->sin_addr
-			: (const void *)&((struct sockaddr_in6 *)&t->proxy)
-			      ->sin6_addr;
-
-		inet_ntop(t->proxy.ss_family, a, ip, sizeof(ip));
-		snprintf(t->proxyname, sizeof(t->proxyname),
-			 t->proxy.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-			 ip, (unsigned)t->c->proxy.port);
 	}
 	return 0;
 }

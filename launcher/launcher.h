@@ -7,6 +7,8 @@
 #ifndef SOCKSIFY_LAUNCHER_H
 #define SOCKSIFY_LAUNCHER_H
 
+#include <sys/socket.h>
+
 #include "cfgfind.h"
 #include "config.h"
 
@@ -49,6 +51,16 @@ int supervise(const struct cfg *c, const char *path, char **argv);
  * into host (no brackets) and *port.  Returns 0 or -1 with a reason. */
 int split_target(const char *s, char *host, size_t hostlen, unsigned *port,
 		 const char **why);
+
+/* "1.2.3.4:80" or "[2001:db8::1]:80" into buf. */
+void fmt_sockaddr(const struct sockaddr *sa, char *buf, size_t len);
+
+/* The proxy's address (its name resolved here, as the library resolves
+ * it) into *ss, and its text into name.  Returns 0, or -1 with a reason
+ * in *why. */
+int resolve_proxy(const struct cfg *c, struct sockaddr_storage *ss,
+		  socklen_t *sslen, char *name, size_t namelen,
+		  const char **why);
 
 /* Prints the "where it came from" of key k (for --check): the flag, the
  * variable, "FILE:LINE" or "default". */

@@ -304,30 +304,6 @@ static int take_listener(int sock, pid_t child)
 
 /* --- looking at the program ------------------------------------------ */
 
-/* A pidfd for thread tid (PIDFD_THREAD, Linux 6.9), else for its thread
- * group (its leader, from /proc/TID/status). */
-static int pidfd_of(pid_t tid)
-{
-	char path[64], buf[256];
-	pid_t tgid = 0;
-	FILE *f;
-	int fd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
-
-	if (fd >= 0 || errno != EINVAL)
-		return fd;
-	fd = (int)syscall(SYS_pidfd_open, tid, 0);
-	if (fd >= 0 || errno != EINVAL)
-		return fd;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	if (!(f = fopen(path, "re")))
-		return -1;
-	while (fgets(buf, sizeof(buf), f))
-		if (sscanf(buf, "Tgid: %d", &tgid) == 1)
-			break;
-	fclose(f);
-	return tgid > 0 ? (int)syscall(SYS_pidfd_open, tgid, 0) : -1;
-}
-
 static pid_t tgid_of(pid_t tid)
 {
 	char path[64], buf[256];
@@ -342,6 +318,20 @@ static pid_t tgid_of(pid_t tid)
 			break;
 	fclose(f);
 	return tgid;
+}
+
+/* A pidfd for thread tid (PIDFD_THREAD, Linux 6.9), else for its thread
+ * group (its leader, from /proc/TID/status). */
+static int pidfd_of(pid_t tid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+
+	if (fd >= 0 || errno != EINVAL)
+		return fd;
+	fd = (int)syscall(SYS_pidfd_open, tid, 0);
+	if (fd >= 0 || errno != EINVAL)
+		return fd;
+	return (int)syscall(SYS_pidfd_open, tgid_of(tid), 0);
 }
 
 static int read_mem(pid_t tid, uint64_t addr, void *buf, size_t len)
@@ -414,21 +404,14 @@ static int copy_fd(const struct seccomp_notif *n, int tfd, int *dom, int *type,
 
 /* --- addresses ------------------------------------------------------- */
 
-static void fmt_sa(const struct sockaddr *sa, char *buf, size_t len)
+/* a as v4-mapped IPv6 (for an IPv6 socket reaching an IPv4 address). */
+static void map_v4(const struct sockaddr_in *a, struct sockaddr_in6 *out)
 {
-	char ip[INET6_ADDRSTRLEN] = "?";
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-
-		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-		snprintf(buf, len, "%s:%u", ip, ntohs(in->sin_port));
-	} else {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(in6->sin6_port));
-	}
+	memset(out, 0, sizeof(*out));
+	out->sin6_family = AF_INET6;
+	out->sin6_port = a->sin_port;
+	out->sin6_addr.s6_addr[10] = out->sin6_addr.s6_addr[11] = 0xff;
+	memcpy(out->sin6_addr.s6_addr + 12, &a->sin_addr, 4);
 }
 
 /* The IPv4 address of a v4 or v4-mapped destination, else NULL. */
@@ -651,7 +634,8 @@ static void pend_start(struct sup *s, const struct seccomp_notif *n, int copy,
 		snprintf(p->what, sizeof(p->what), "%s:%u", name, port_of(dst));
 		s5_addr_domain(&a, name, port_of(dst));
 	} else {
-		fmt_sa((const struct sockaddr *)dst, p->what, sizeof(p->what));
+		fmt_sockaddr((const struct sockaddr *)dst, p->what,
+			     sizeof(p->what));
 		if (s5_addr_from_sockaddr(&a, (const struct sockaddr *)dst,
 					  dstlen) < 0) {
 			p->used = 0;
@@ -668,13 +652,8 @@ static void pend_start(struct sup *s, const struct seccomp_notif *n, int copy,
 	/* The proxy's address in the socket's family. */
 	memcpy(&pa, &s->proxy, s->proxylen);
 	if (dom == AF_INET6 && s->proxy.ss_family == AF_INET) {
-		const struct sockaddr_in *p4 = (const void *)&s->proxy;
-
-		memset(&pa, 0, sizeof(pa));
-		pa.sin6_family = AF_INET6;
-		pa.sin6_port = p4->sin_port;
-		pa.sin6_addr.s6_addr[10] = pa.sin6_addr.s6_addr[11] = 0xff;
-		memcpy(pa.sin6_addr.s6_addr + 12, &p4->sin_addr, 4);
+		map_v4((const struct sockaddr_in *)(const void *)&s->proxy,
+		       &pa);
 		palen = sizeof(pa);
 	} else if (dom == AF_INET && s->proxy.ss_family == AF_INET6) {
 		p->used = 0;
@@ -1008,7 +987,7 @@ static void on_connect(struct sup *s, const struct seccomp_notif *n)
 		return;
 	}
 	ph = placeholder(s, &dst, name, sizeof(name));
-	fmt_sa((struct sockaddr *)&dst, what, sizeof(what));
+	fmt_sockaddr((struct sockaddr *)&dst, what, sizeof(what));
 	if (ph < 0) {
 		close(copy);
 		slog(s, 0,
@@ -1030,13 +1009,7 @@ static void on_connect(struct sup *s, const struct seccomp_notif *n)
 		const struct sockaddr *sa = (struct sockaddr *)&s->stubaddr;
 
 		if (dom == AF_INET6) {
-			memset(&st6, 0, sizeof(st6));
-			st6.sin6_family = AF_INET6;
-			st6.sin6_port = s->stubaddr.sin_port;
-			st6.sin6_addr.s6_addr[10] = st6.sin6_addr.s6_addr[11] =
-			    0xff;
-			memcpy(st6.sin6_addr.s6_addr + 12,
-			       &s->stubaddr.sin_addr, 4);
+			map_v4(&s->stubaddr, &st6);
 			sa = (struct sockaddr *)&st6;
 			sl = sizeof(st6);
 		}
@@ -1107,7 +1080,7 @@ static int judge_datagram(struct sup *s, const struct seccomp_notif *n,
 	if (dst->sin6_family != AF_INET && dst->sin6_family != AF_INET6)
 		return 0; /* the kernel says what is wrong with it */
 	ph = placeholder(s, dst, name, sizeof(name));
-	fmt_sa((const struct sockaddr *)dst, what, sizeof(what));
+	fmt_sockaddr((const struct sockaddr *)dst, what, sizeof(what));
 	if (ph == 0 && judge(s, dst, (socklen_t)len, NULL) == CFG_DIRECT)
 		return 0;
 	if (type == SOCK_STREAM)
@@ -1364,10 +1337,10 @@ static const int g_fwd[] = {SIGHUP,  SIGINT,  SIGQUIT,	SIGTERM,
 int supervise(const struct cfg *c, const char *path, char **argv)
 {
 	struct sup *s = calloc(1, sizeof(*s));
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-	char port[8], go = 'g', ip[INET6_ADDRSTRLEN] = "?";
+	const char *why;
+	char go = 'g';
 	sigset_t fwd, old;
-	int sp[2], lfd, rc;
+	int sp[2], lfd;
 	size_t i;
 
 	if (!s) {
@@ -1377,24 +1350,12 @@ int supervise(const struct cfg *c, const char *path, char **argv)
 	s->c = c;
 	s->level = (int)c->log_level;
 	s->stub = s->tstub = -1;
-	snprintf(port, sizeof(port), "%u", (unsigned)c->proxy.port);
-	rc = getaddrinfo(c->proxy.host, port, &hints, &res);
-	if (rc != 0 || !res) {
+	if (resolve_proxy(c, &s->proxy, &s->proxylen, s->proxyname,
+			  sizeof(s->proxyname), &why) < 0) {
 		fprintf(stderr, "socksify: cannot resolve the proxy %s: %s\n",
-			c->proxy.host, gai_strerror(rc));
+			c->proxy.host, why);
 		return EX_CANNOT;
 	}
-	memcpy(&s->proxy, res->ai_addr, res->ai_addrlen);
-	s->proxylen = res->ai_addrlen;
-	freeaddrinfo(res);
-	inet_ntop(s->proxy.ss_family,
-		  s->proxy.ss_family == AF_INET
-		      ? (void *)&((struct sockaddr_in *)&s->proxy)->sin_addr
-		      : (void *)&((struct sockaddr_in6 *)&s->proxy)->sin6_addr,
-		  ip, sizeof(ip));
-	snprintf(s->proxyname, sizeof(s->proxyname),
-		 s->proxy.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
-		 (unsigned)c->proxy.port);
 	if (cfg_dns_mode(c) != CFG_DNS_LOCAL) {
 		memcpy(s->ncfg.v4_base, c->dns_v4, 4);
 		s->ncfg.v4_prefix = c->dns_v4_prefix;
