@@ -473,6 +473,71 @@ static void set_preload(const char *lib)
 	free(v);
 }
 
+/* Nonzero when LD_PRELOAD entry w (of n bytes) is our library. */
+static int is_our_lib(const char *w, size_t n)
+{
+	static const char base[] = "libsocksify.so";
+	size_t b = sizeof(base) - 1;
+
+	return n >= b && memcmp(w + n - b, base, b) == 0 &&
+	       (n == b || w[n - b - 1] == '/');
+}
+
+/*
+ * Our library preloaded into the launcher itself (a shell set up with
+ * --env, or the library's exec hook sending a static program here) would
+ * carry the launcher's own connections, the supervisor's to the proxy and
+ * --check's, through the proxy a second time.  Such a launcher runs itself
+ * afresh without it; the command gets the library back as always
+ * (set_preload), and the other entries keep their order and separators,
+ * as --off leaves them.
+ */
+static void shed_library(char **argv)
+{
+	const char *old = getenv("LD_PRELOAD"), *p;
+	char *v;
+	size_t o = 0, sep = 0;
+	int found = 0;
+
+	if (!old || !strstr(old, "libsocksify.so"))
+		return;
+	if (!(v = malloc(strlen(old) + 1)))
+		return;
+	for (p = old; *p;) {
+		size_t n = strcspn(p, " :");
+
+		if (n && is_our_lib(p, n)) {
+			found = 1;
+		} else if (n) {
+			if (o)
+				v[o++] = (char)sep;
+			memcpy(v + o, p, n);
+			o += n;
+		}
+		p += n;
+		if (*p) {
+			if (n && !is_our_lib(p - n, n))
+				sep = (unsigned char)*p;
+			p++;
+		}
+	}
+	v[o] = '\0';
+	if (found) {
+		if (o)
+			setenv("LD_PRELOAD", v, 1);
+		else
+			unsetenv("LD_PRELOAD");
+		execv("/proc/self/exe", argv);
+		fprintf(stderr,
+			"socksify: warning: cannot run afresh without the "
+			"library preloaded into the launcher (%s): its own "
+			"connections may go through the proxy twice\n",
+			strerror(errno));
+		setenv("LD_PRELOAD", old, 1);
+	}
+	free(v);
+}
+
 /* Prints s single-quoted for the shell. */
 static void put_quoted(const char *s)
 {
@@ -750,6 +815,7 @@ int main(int argc, char **argv)
 	char lib[PATH_MAX + 32];
 	struct elfinfo libei;
 
+	shed_library(argv);
 	if (argc <= 1) {
 		fputs(usage_text, stderr);
 		return EX_USAGE_CFG;

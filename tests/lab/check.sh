@@ -7,7 +7,8 @@
 # when a case needs them.
 #
 #   a  danted, no authentication: every step ok, exit 0 (IPv4 and IPv6;
-#      with and without a HOST:PORT)
+#      with and without a HOST:PORT; from a shell that preloads the
+#      library, which the launcher sheds)
 #   b  danted, username/password: the method and "authentication:
 #      accepted"; a wrong password: FAIL, exit 2, nothing tried after it;
 #      credentials from the file's keys and from the file's URL under a
@@ -161,6 +162,17 @@ if grep -q "$T4\.80" "$LAB_DANTED_LOG"; then
 else
 	fail "a danted logged the CONNECT to $T4.80"; lab_danted_tail 10
 fi
+
+# From a shell set up with --env the launcher has the library preloaded
+# itself: it runs afresh without it, or the library would send --check's
+# own connection to the proxy through the proxy (danted refuses that).
+sfy a_preloaded LD_PRELOAD="$TOP/preload/libsocksify.so" -- -x "$U4" --check "$T4:80"
+steps_are "a the same from a shell with the library in LD_PRELOAD (the launcher sheds it): every step ok, exit 0" a_preloaded 0 \
+	"$OKREACH4
+$NOAUTH
+ok    CONNECT $T4:80: granted (the proxy's end: $B4:PORT)
+ok    UDP ASSOCIATE: granted (relay $P4:PORT)
+ok    BIND: granted (the proxy listens at $B4:PORT)"
 
 sfy a_v6 -- -x "socks5://[$P6]:$LAB_PORT" --check "[$T6]:80"
 steps_are "a danted over IPv6, --check [$T6]:80: every step ok, exit 0" a_v6 0 \
