@@ -69,9 +69,17 @@
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL
 #endif
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS /* Linux 6.6 */
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
 
 #define MAX_PENDING 1024 /* handshakes in flight */
-#define MAX_PEERS   4096 /* proxied sockets getpeername knows */
+#define MAX_PEERS   4096 /* proxied sockets getpeername knows (a power of 2) */
+#define PEER_PROBE  8	 /* slots a record may sit past its hash */
+#define PIDFD_SLOTS 64	 /* pidfds kept for the program's threads */
 #define STUB_TTL    60
 
 /* x86_64 numbers of the calls we trap (the filter is x86_64 only). */
@@ -85,8 +93,6 @@ struct pend {
 	uint64_t id;		 /* the notification */
 	int fd;			 /* our copy of the program's socket */
 	int flags;		 /* its file status flags, to put back */
-	pid_t tgid;		 /* the process */
-	int tfd;		 /* the program's fd number */
 	ino_t ino;		 /* the socket */
 	int connecting;		 /* still connecting to the proxy */
 	long long deadline;	 /* ms, CLOCK_MONOTONIC */
@@ -104,13 +110,21 @@ struct tconn {
 	struct tconn *next;
 };
 
-/* A proxied socket, for getpeername. */
+/* A proxied socket, for getpeername: keyed by its inode, which names the
+ * socket itself (sockfs numbers are not reused while 32 bits last), so
+ * every fd and every process that holds it sees the same record. */
 struct peer {
-	pid_t tgid;
-	int tfd;
-	ino_t ino;
+	ino_t ino; /* 0: free */
 	struct sockaddr_in6 dst;
 	socklen_t dstlen;
+};
+
+/* A pidfd kept for a thread of the program (by thread id, direct-mapped):
+ * a pidfd names its task, so a dead thread's number given to a new one
+ * fails ESRCH and is opened afresh, never reaches the wrong task. */
+struct pidfd_slot {
+	pid_t tid;
+	int fd;
 };
 
 struct sup {
@@ -127,8 +141,10 @@ struct sup {
 	int tstub; /* its TCP side (DNS over TCP, RFC 7766), same port */
 	struct tconn *tconns;
 	struct pend pend[MAX_PENDING];
+	unsigned
+	    pend_hi; /* slots at and above are free: the loop scans below */
 	struct peer peers[MAX_PEERS];
-	unsigned npeer_next;
+	struct pidfd_slot pidfds[PIDFD_SLOTS];
 	int level;
 };
 
@@ -374,22 +390,39 @@ static void answer_continue(const struct sup *s, uint64_t id)
 	(void)ioctl(s->lfd, SECCOMP_IOCTL_NOTIF_SEND, &r);
 }
 
+/* The kept pidfd of thread tid (opened on first use); fresh: drop the
+ * kept one first (it said ESRCH: its thread is gone). */
+static int pidfd_get(struct sup *s, pid_t tid, int fresh)
+{
+	struct pidfd_slot *k = &s->pidfds[(unsigned)tid % PIDFD_SLOTS];
+
+	if (k->tid == tid && k->fd >= 0 && !fresh)
+		return k->fd;
+	if (k->tid && k->fd >= 0)
+		close(k->fd);
+	k->tid = tid;
+	k->fd = pidfd_of(tid);
+	return k->fd;
+}
+
 /* Our copy of the program's fd tfd, with its socket's domain and type
  * and inode; -errno when it is no fd (or gone). */
-static int copy_fd(const struct seccomp_notif *n, int tfd, int *dom, int *type,
-		   ino_t *ino)
+static int copy_fd(struct sup *s, const struct seccomp_notif *n, int tfd,
+		   int *dom, int *type, ino_t *ino)
 {
 	struct stat st;
 	socklen_t l = sizeof(int);
-	int pfd = pidfd_of((pid_t)n->pid), fd, err;
+	int pfd, fd = -1, try;
 
-	if (pfd < 0)
-		return -ESRCH;
-	fd = (int)syscall(SYS_pidfd_getfd, pfd, tfd, 0);
-	err = errno;
-	close(pfd);
+	for (try = 0; try < 2 && fd < 0; try++) {
+		if ((pfd = pidfd_get(s, (pid_t)n->pid, try)) < 0)
+			return -ESRCH;
+		fd = (int)syscall(SYS_pidfd_getfd, pfd, tfd, 0);
+		if (fd < 0 && errno != ESRCH)
+			return -errno;
+	}
 	if (fd < 0)
-		return -err;
+		return -ESRCH;
 	*dom = *type = -1;
 	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
 		close(fd);
@@ -477,36 +510,51 @@ static int is_proxy(const struct sup *s, const struct sockaddr_in6 *dst)
 
 /* --- getpeername's memory ------------------------------------------------ */
 
-static void peer_record(struct sup *s, pid_t tgid, int tfd, ino_t ino,
+static unsigned peer_hash(ino_t ino)
+{
+	return (unsigned)((uint64_t)ino * 0x9e3779b97f4a7c15ull >> 40) &
+	       (MAX_PEERS - 1);
+}
+
+static struct peer *peer_find(struct sup *s, ino_t ino)
+{
+	unsigned h = peer_hash(ino), i;
+
+	for (i = 0; i < PEER_PROBE; i++) {
+		struct peer *p = &s->peers[(h + i) & (MAX_PEERS - 1)];
+
+		if (p->ino == ino)
+			return p;
+	}
+	return NULL;
+}
+
+/* Remembers that socket ino was connected for dst (the proxy, or our
+ * stub, is its real peer).  A full probe window loses its first record:
+ * that socket's getpeername then shows the proxy. */
+static void peer_record(struct sup *s, ino_t ino,
 			const struct sockaddr_in6 *dst, socklen_t len)
 {
-	struct peer *p = NULL;
-	unsigned i;
+	struct peer *p = peer_find(s, ino);
+	unsigned h = peer_hash(ino), i;
 
-	for (i = 0; i < MAX_PEERS; i++)
-		if (s->peers[i].tgid == tgid && s->peers[i].tfd == tfd) {
-			p = &s->peers[i];
-			break;
-		}
-	if (!p) /* the oldest entry goes */
-		p = &s->peers[s->npeer_next++ % MAX_PEERS];
-	p->tgid = tgid;
-	p->tfd = tfd;
+	for (i = 0; !p && i < PEER_PROBE; i++)
+		if (!s->peers[(h + i) & (MAX_PEERS - 1)].ino)
+			p = &s->peers[(h + i) & (MAX_PEERS - 1)];
+	if (!p)
+		p = &s->peers[h];
 	p->ino = ino;
 	p->dst = *dst;
 	p->dstlen = len;
 }
 
-static const struct peer *peer_find(const struct sup *s, pid_t tgid, int tfd,
-				    ino_t ino)
+/* Socket ino connects anew (or dissolves): its record is stale. */
+static void peer_forget(struct sup *s, ino_t ino)
 {
-	unsigned i;
+	struct peer *p = peer_find(s, ino);
 
-	for (i = 0; i < MAX_PEERS; i++)
-		if (s->peers[i].tgid == tgid && s->peers[i].tfd == tfd &&
-		    s->peers[i].ino == ino)
-			return &s->peers[i];
-	return NULL;
+	if (p)
+		p->ino = 0;
 }
 
 /* --- the handshakes ------------------------------------------------------ */
@@ -516,6 +564,14 @@ static void pend_events(struct sup *s, struct pend *p, uint32_t ev)
 	struct epoll_event e = {.events = ev, .data.ptr = p};
 
 	(void)epoll_ctl(s->ep, EPOLL_CTL_MOD, p->fd, &e);
+}
+
+/* Frees slot p, and the top of the used range with it. */
+static void pend_free(struct sup *s, struct pend *p)
+{
+	p->used = 0;
+	while (s->pend_hi > 0 && !s->pend[s->pend_hi - 1].used)
+		s->pend_hi--;
 }
 
 /* Ends handshake p with err (0: connected), answering the program. */
@@ -528,10 +584,11 @@ static void pend_finish(struct sup *s, struct pend *p, int err, const char *why)
 		/* Dissolve the half-made connection to the proxy, so the
 		 * program can connect the socket again. */
 		(void)connect(p->fd, &sa, sizeof(sa));
+		peer_forget(s, p->ino);
 		slog(s, 0, "connect to %s via %s failed: %s (%s)", p->what,
 		     s->proxyname, why, strerrorname_np(err));
 	} else {
-		peer_record(s, p->tgid, p->tfd, p->ino, &p->dst, p->dstlen);
+		peer_record(s, p->ino, &p->dst, p->dstlen);
 		slog(s, 2, "connect to %s via %s (supervised)", p->what,
 		     s->proxyname);
 	}
@@ -539,7 +596,7 @@ static void pend_finish(struct sup *s, struct pend *p, int err, const char *why)
 	hs_wipe(&p->h);
 	close(p->fd);
 	answer(s, p->id, 0, err ? -err : 0);
-	p->used = 0;
+	pend_free(s, p);
 }
 
 /* Runs handshake p as far as the socket lets it. */
@@ -622,10 +679,10 @@ static void pend_start(struct sup *s, const struct seccomp_notif *n, int copy,
 	}
 	memset(p, 0, sizeof(*p));
 	p->used = 1;
+	if (i >= s->pend_hi)
+		s->pend_hi = i + 1;
 	p->id = n->id;
 	p->fd = copy;
-	p->tgid = tgid_of((pid_t)n->pid);
-	p->tfd = (int)n->data.args[0];
 	p->ino = ino;
 	p->dst = *dst;
 	p->dstlen = dstlen;
@@ -638,7 +695,7 @@ static void pend_start(struct sup *s, const struct seccomp_notif *n, int copy,
 			     sizeof(p->what));
 		if (s5_addr_from_sockaddr(&a, (const struct sockaddr *)dst,
 					  dstlen) < 0) {
-			p->used = 0;
+			pend_free(s, p);
 			close(copy);
 			answer(s, n->id, 0, -EAFNOSUPPORT);
 			return;
@@ -656,7 +713,7 @@ static void pend_start(struct sup *s, const struct seccomp_notif *n, int copy,
 		       &pa);
 		palen = sizeof(pa);
 	} else if (dom == AF_INET && s->proxy.ss_family == AF_INET6) {
-		p->used = 0;
+		pend_free(s, p);
 		close(copy);
 		slog(s, 0,
 		     "connect to %s via %s failed: an IPv4 socket cannot "
@@ -675,7 +732,7 @@ static void pend_start(struct sup *s, const struct seccomp_notif *n, int copy,
 		int err = errno;
 
 		(void)fcntl(copy, F_SETFL, p->flags);
-		p->used = 0;
+		pend_free(s, p);
 		close(copy);
 		answer(s, n->id, 0, -err);
 		return;
@@ -917,13 +974,21 @@ static enum cfg_action judge(struct sup *s, const struct sockaddr_in6 *dst,
 	return cfg_match(s->c, (const struct sockaddr *)dst, len);
 }
 
-/* connect(2) for us to do on copy ourselves; answers the program. */
+/* connect(2) for us to do on copy (socket ino) ourselves; answers the
+ * program.  Connected (or dissolved), the socket's getpeername record is
+ * rec (the address the program asked for, where we connected elsewhere:
+ * the stub), or none. */
 static void connect_here(struct sup *s, const struct seccomp_notif *n, int copy,
-			 const struct sockaddr *sa, socklen_t len)
+			 ino_t ino, const struct sockaddr *sa, socklen_t len,
+			 const struct sockaddr_in6 *rec, socklen_t reclen)
 {
 	int rc = connect(copy, sa, len), err = errno;
 
 	close(copy);
+	if (rc == 0 && rec)
+		peer_record(s, ino, rec, reclen);
+	else if (rc == 0)
+		peer_forget(s, ino);
 	answer(s, n->id, 0, rc == 0 ? 0 : -err);
 }
 
@@ -963,7 +1028,7 @@ static void on_connect(struct sup *s, const struct seccomp_notif *n)
 	ino_t ino;
 	int ph;
 
-	copy = copy_fd(n, tfd, &dom, &type, &ino);
+	copy = copy_fd(s, n, tfd, &dom, &type, &ino);
 	if (pass_untouched(s, n, copy, dom))
 		return;
 	len = read_dst(n, n->data.args[1], n->data.args[2], &dst);
@@ -977,8 +1042,8 @@ static void on_connect(struct sup *s, const struct seccomp_notif *n)
 		return;
 	}
 	if (dst.sin6_family == AF_UNSPEC) { /* dissolve: harmless */
-		connect_here(s, n, copy, (struct sockaddr *)&dst,
-			     (socklen_t)len);
+		connect_here(s, n, copy, ino, (struct sockaddr *)&dst,
+			     (socklen_t)len, NULL, 0);
 		return;
 	}
 	if (dst.sin6_family != dom) {
@@ -1013,13 +1078,11 @@ static void on_connect(struct sup *s, const struct seccomp_notif *n)
 			sa = (struct sockaddr *)&st6;
 			sl = sizeof(st6);
 		}
-		peer_record(s, tgid_of((pid_t)n->pid), tfd, ino, &dst,
-			    (socklen_t)len);
 		slog(s, 3,
 		     "DNS to %s: answered by the supervisor's stub "
 		     "resolver",
 		     what);
-		connect_here(s, n, copy, sa, sl);
+		connect_here(s, n, copy, ino, sa, sl, &dst, (socklen_t)len);
 		return;
 	}
 	if ((type == SOCK_DGRAM || type == SOCK_STREAM) && !ph &&
@@ -1028,8 +1091,8 @@ static void on_connect(struct sup *s, const struct seccomp_notif *n)
 		/* dns local: names are resolved as without socksify, by the
 		 * program's own resolver talking to its nameserver. */
 		slog(s, 3, "DNS to %s: direct (dns local)", what);
-		connect_here(s, n, copy, (struct sockaddr *)&dst,
-			     (socklen_t)len);
+		connect_here(s, n, copy, ino, (struct sockaddr *)&dst,
+			     (socklen_t)len, NULL, 0);
 		return;
 	}
 	if (act == CFG_REFUSE) {
@@ -1050,8 +1113,8 @@ static void on_connect(struct sup *s, const struct seccomp_notif *n)
 			return;
 		}
 		slog(s, 3, "direct: %s", what);
-		connect_here(s, n, copy, (struct sockaddr *)&dst,
-			     (socklen_t)len);
+		connect_here(s, n, copy, ino, (struct sockaddr *)&dst,
+			     (socklen_t)len, NULL, 0);
 		return;
 	}
 	if (type != SOCK_STREAM) {
@@ -1099,7 +1162,7 @@ static void on_send(struct sup *s, const struct seccomp_notif *n)
 	struct sockaddr_in6 dst;
 	ino_t ino;
 
-	copy = copy_fd(n, (int)n->data.args[0], &dom, &type, &ino);
+	copy = copy_fd(s, n, (int)n->data.args[0], &dom, &type, &ino);
 	if (pass_untouched(s, n, copy, dom))
 		return;
 	if (type == SOCK_STREAM) {
@@ -1166,21 +1229,33 @@ static void on_send(struct sup *s, const struct seccomp_notif *n)
 
 static void on_getpeername(struct sup *s, const struct seccomp_notif *n)
 {
-	int tfd = (int)n->data.args[0], dom, type, copy;
+	int tfd = (int)n->data.args[0], dom, type, copy, live;
+	struct sockaddr_storage real;
+	socklen_t rl = sizeof(real);
 	const struct peer *p;
 	uint32_t have;
 	ino_t ino;
 
-	copy = copy_fd(n, tfd, &dom, &type, &ino);
-	if (copy >= 0)
-		close(copy);
-	p = copy >= 0 ? peer_find(s, tgid_of((pid_t)n->pid), tfd, ino) : NULL;
+	copy = copy_fd(s, n, tfd, &dom, &type, &ino);
+	if (copy < 0) {
+		answer_continue(s, n->id);
+		return;
+	}
+	/* Still connected (to the proxy or the stub)?  Else the kernel's
+	 * own answer (ENOTCONN) is the right one. */
+	live = getpeername(copy, (struct sockaddr *)&real, &rl) == 0;
+	close(copy);
+	p = live ? peer_find(s, ino) : NULL;
 	if (!p) {
 		answer_continue(s, n->id);
 		return;
 	}
 	if (read_mem((pid_t)n->pid, n->data.args[2], &have, sizeof(have)) < 0) {
 		answer(s, n->id, 0, -EFAULT);
+		return;
+	}
+	if ((int32_t)have < 0) {
+		answer(s, n->id, 0, -EINVAL);
 		return;
 	}
 	if (write_mem((pid_t)n->pid, n->data.args[1], &p->dst,
@@ -1274,7 +1349,7 @@ static int serve(struct sup *s)
 		long long now = now_ms(), next = -1;
 		unsigned k;
 
-		for (k = 0; k < MAX_PENDING; k++) {
+		for (k = 0; k < s->pend_hi; k++) {
 			struct pend *p = &s->pend[k];
 
 			if (!p->used)
@@ -1434,6 +1509,10 @@ int supervise(const struct cfg *c, const char *path, char **argv)
 			    : "");
 		return EX_CANNOT;
 	}
+	/* The program's thread waits while we answer: wake us on its CPU
+	 * (Linux 6.6; older kernels say EINVAL and wake us as usual). */
+	(void)ioctl(s->lfd, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+		    (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
 	s->sigfd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
 	s->pidfd = (int)syscall(SYS_pidfd_open, s->child, 0);

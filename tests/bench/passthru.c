@@ -6,6 +6,10 @@
  *   passthru dupclose N   N dup()+close() pairs
  *   passthru sockname N   N getsockname() on a TCP socket bound to loopback
  *                         (hooked since inbound connections: BIND)
+ *   passthru connect N    N x (socket, connect to a 127.0.0.1 listener of
+ *                         this program, accept, close both): a direct
+ *                         connect, the call the supervisor traps (the
+ *                         static build, section 8)
  *
  * Prints "NS_PER_OP" (wall time of the loop only, CLOCK_MONOTONIC) on
  * stdout.  Exits nonzero if any call fails.
@@ -34,7 +38,8 @@ int main(int argc, char **argv)
 	double t0, t1;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: passthru sendto|dupclose|sockname N\n");
+		fprintf(stderr,
+			"usage: passthru sendto|dupclose|sockname|connect N\n");
 		return 2;
 	}
 	n = atol(argv[2]);
@@ -98,6 +103,34 @@ int main(int argc, char **argv)
 				perror("passthru: getsockname");
 				return 1;
 			}
+		}
+		t1 = now_ns();
+	} else if (strcmp(argv[1], "connect") == 0) {
+		struct sockaddr_in a;
+		socklen_t alen = sizeof(a);
+		int l = socket(AF_INET, SOCK_STREAM, 0);
+
+		memset(&a, 0, sizeof(a));
+		a.sin_family = AF_INET;
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+		    listen(l, 16) < 0 ||
+		    getsockname(l, (struct sockaddr *)&a, &alen) < 0) {
+			perror("passthru: listener setup");
+			return 1;
+		}
+		t0 = now_ns();
+		for (i = 0; i < n; i++) {
+			int c = socket(AF_INET, SOCK_STREAM, 0), s;
+
+			if (c < 0 ||
+			    connect(c, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+			    (s = accept(l, NULL, NULL)) < 0) {
+				perror("passthru: connect/accept");
+				return 1;
+			}
+			close(s);
+			close(c);
 		}
 		t1 = now_ns();
 	} else {

@@ -60,6 +60,23 @@
 #      at once, and N=100 in one round only; any other tool's N=100 run is
 #      not repeated once it took more than BENCH_CONC_SLOW_MS either.
 #      Goal: socksify time(100)/time(1) <= 1.3 in every style.
+#   7. one blocking connect's system calls (strace) and pipelining.
+#   8. the supervisor (issue 11), on static builds of the bench's programs
+#      (cc -static) and a pure-Go one (tests/bench/gostorm, CGO_ENABLED=0):
+#      a. an untrapped, syscall-heavy loop (passthru dupclose and sockname:
+#         1 syscall per op that the filter lets through) bare and under
+#         the supervisor, alternated: the ratio is what the filter costs
+#         every call it does not trap;
+#      b. a trapped call: passthru connect (a loopback connect, direct:
+#         the supervisor connects its copy of the socket) bare and under
+#         the supervisor: the added microseconds per connect;
+#      c. proxied connects through danted (connbench, 2 round trips to
+#         danted each): the static build under the supervisor against the
+#         dynamic build under the shim, alternated: connects/s and ratio;
+#      d. gostorm: N = 1, 10, 100 Go dials at once (goroutines, Go's
+#         netpoller: connects from many threads) via section 6's delaying
+#         relay, under the supervisor, each answered "proxied" by the
+#         target.  Goal: time(100)/time(1) <= 1.3.
 #
 # Network: one network namespace made here, loopback only, with two test
 # addresses on its lo: 198.18.0.1 (danted's external address) and
@@ -77,7 +94,8 @@
 # BENCH_UDP_REPS (5), BENCH_UDP_CG_N (2000), BENCH_CONC_REPS (3),
 # BENCH_CONC_DELAY (50, ms), BENCH_CONC_SLOW_MS (5000), BENCH_CONC_STYLES
 # ("epoll poll curl asyncio"), BENCH_CONC_TOOLS ("socksify proxychains4
-# torsocks native").  Section 6 alone: BENCH_ONLY=6 make bench; a quick
+# torsocks native"), BENCH_SUP_REPS (7), BENCH_SUP_OPS (300000),
+# BENCH_SUP_CONNECTS (3000), BENCH_SUP_PCONNECTS (1000).  Section 6 alone: BENCH_ONLY=6 make bench; a quick
 # look: BENCH_ONLY=6 BENCH_CONC_STYLES=epoll BENCH_CONC_TOOLS="socksify
 # native".
 #
@@ -107,6 +125,10 @@ CONC_DELAY=${BENCH_CONC_DELAY:-50}
 CONC_SLOW_MS=${BENCH_CONC_SLOW_MS:-5000}
 read -ra CONC_STYLES <<<"${BENCH_CONC_STYLES:-epoll poll curl asyncio}"
 read -ra CONC_TOOLS <<<"${BENCH_CONC_TOOLS:-socksify proxychains4 torsocks native}"
+SUP_REPS=${BENCH_SUP_REPS:-7}
+SUP_OPS=${BENCH_SUP_OPS:-300000}
+SUP_CONNECTS=${BENCH_SUP_CONNECTS:-3000}
+SUP_PCONNECTS=${BENCH_SUP_PCONNECTS:-1000}
 ONLY=${BENCH_ONLY:-}
 
 PROXY_PORT=1080
@@ -209,10 +231,10 @@ if want 4 && [ -z "$DANTE_LIB" ]; then
 	err "libdsocksd.so.0 (dante-client) not found"; exit 2
 fi
 for n in ${ONLY//,/ }; do
-	case $n in [1-7]) ;; *) err "BENCH_ONLY: no section '$n' (1-7)"; exit 2 ;; esac
+	case $n in [1-8]) ;; *) err "BENCH_ONLY: no section '$n' (1-8)"; exit 2 ;; esac
 done
 CURL=
-if want 6 || want 7; then
+if want 6 || want 7 || want 8; then
 	CURL=$(command -v curl) || { err "curl not installed (make deps)"; exit 2; }
 	[ -x "$PY" ] || { err "$PY missing (make deps)"; exit 2; }
 	[ -f "$RELAY" ] || { err "$RELAY missing"; exit 2; }
@@ -237,6 +259,26 @@ for src in "$HERE"/*.c; do
 			{ err "cannot compile $src"; exit 2; }
 	fi
 done
+# Section 8: static builds (the supervisor's programs) and the Go one.
+GOSTORM=
+if want 8; then
+	[ -x "$LAUNCHER" ] || { err "$LAUNCHER missing: run make all"; exit 2; }
+	for p in passthru connbench; do
+		if [ ! -x "$BIN/$p-static" ] || [ "$HERE/$p.c" -nt "$BIN/$p-static" ]; then
+			cc -static -O2 -Wall -Wextra -std=c11 -o "$BIN/$p-static" "$HERE/$p.c" ||
+				{ err "cannot compile $p.c -static (libc6-dev)"; exit 2; }
+		fi
+	done
+	command -v go >/dev/null 2>&1 || { err "go not installed (make deps: golang-go)"; exit 2; }
+	GOSTORM=$BIN/gostorm
+	if [ ! -x "$GOSTORM" ] || [ "$HERE/gostorm/main.go" -nt "$GOSTORM" ]; then
+		mkdir -p "$BIN/gocache"
+		(cd "$HERE/gostorm" && env -i PATH=/usr/bin:/bin HOME="$BIN" GOCACHE="$BIN/gocache" \
+			GOPATH="$BIN/gopath" GOENV=off GOFLAGS= GOPROXY=off GOTOOLCHAIN=local \
+			CGO_ENABLED=0 go build -trimpath -o "$GOSTORM" .) ||
+			{ err "cannot build tests/bench/gostorm"; exit 2; }
+	fi
+fi
 
 TMP=$(mktemp -d /tmp/socksify-bench.XXXXXX) || exit 2
 
@@ -270,8 +312,8 @@ setup_net() {
 	wait_port "$TARGET" "$TARGET_PORT" || return 1
 	wait_port "$TARGET" "$UDP_PORT" u || return 1
 	wait_port 127.0.0.1 "$UDP_PORT" u || return 1
-	want 6 || want 7 || return 0
-	# Section 6: the HTTP target and the delaying relay to danted.
+	want 6 || want 7 || want 8 || return 0
+	# Sections 6-8: the HTTP target and the delaying relay to danted.
 	ip netns exec "$NS" "$BIN/echod" "$TARGET" "$HTTP_PORT" "$PROXY_EXT" http \
 		2>"$TMP/httpd.out" &
 	HTTPD_PID=$!
@@ -932,6 +974,97 @@ bench_pipeline() {
 	for pl in no yes; do for n in 1 10; do PIPE[$pl,$n]=$(conc_cell %.0f <"$TMP/pipe-$pl-$n"); done; done
 }
 
+# --- 8. the supervisor (issue 11) -------------------------------------------
+
+SUP_URL=socks5://127.0.0.1:$PROXY_PORT
+# sup_pass MODE bare|sup N -> ns/op (passthru-static, in the namespace)
+sup_pass() {
+	if [ "$2" = sup ]; then
+		ip netns exec "$NS" "$LAUNCHER" -q -x "$SUP_URL" -- "$BIN/passthru-static" "$1" "$3"
+	else
+		ip netns exec "$NS" "$BIN/passthru-static" "$1" "$3"
+	fi
+}
+# range_of: numbers on stdin -> "MIN-MAX"
+range_of() { sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.3f-%.3f", lo, hi}'; }
+
+declare -A SUP
+SUP_ON=0 # the precondition: the static build is really supervised
+bench_sup() {
+	local mode rep a b n v t
+	# Precondition: the static program's loopback connect is seen by the
+	# supervisor (its debug line), else this section would time nothing.
+	if ip netns exec "$NS" "$LAUNCHER" -vv -x "$SUP_URL" -- "$BIN/passthru-static" connect 1 \
+		2>&1 >/dev/null | grep -q 'debug: direct: 127\.0\.0\.1:'; then
+		SUP_ON=1
+	else
+		measure_failed "supervisor: the static passthru's connect was not seen by the supervisor"
+		return 1
+	fi
+	# a, b: bare vs supervised, ABBA.
+	for mode in dupclose sockname connect; do
+		n=$SUP_OPS
+		[ "$mode" = connect ] && n=$SUP_CONNECTS
+		: >"$TMP/sup-$mode-bare"; : >"$TMP/sup-$mode-sup"; : >"$TMP/sup-$mode-ratio"
+		for rep in $(seq 1 "$SUP_REPS"); do
+			if [ $((rep % 2)) = 1 ]; then
+				a=$(sup_pass "$mode" bare "$n") && b=$(sup_pass "$mode" sup "$n")
+			else
+				b=$(sup_pass "$mode" sup "$n") && a=$(sup_pass "$mode" bare "$n")
+			fi || { measure_failed "supervisor passthru $mode"; return 1; }
+			echo "$a" >>"$TMP/sup-$mode-bare"
+			echo "$b" >>"$TMP/sup-$mode-sup"
+			ratio "$b" "$a" >>"$TMP/sup-$mode-ratio"; echo >>"$TMP/sup-$mode-ratio"
+		done
+		SUP[$mode,bare]=$(median <"$TMP/sup-$mode-bare")
+		SUP[$mode,sup]=$(median <"$TMP/sup-$mode-sup")
+		SUP[$mode,ratio]=$(grep . "$TMP/sup-$mode-ratio" | median)
+		SUP[$mode,range]=$(grep . "$TMP/sup-$mode-ratio" | range_of)
+		paste "$TMP/sup-$mode-sup" "$TMP/sup-$mode-bare" | awk '{printf "%.3f\n", ($1 - $2) / 1000}' \
+			>"$TMP/sup-$mode-added"
+		SUP[$mode,added]=$(median <"$TMP/sup-$mode-added")
+		SUP[$mode,addrange]=$(range_of <"$TMP/sup-$mode-added")
+	done
+	# c: proxied connects, static under the supervisor vs dynamic under
+	# the shim, both via danted, ABBA.
+	: >"$TMP/sup-pc-sup"; : >"$TMP/sup-pc-shim"; : >"$TMP/sup-pc-ratio"
+	for rep in $(seq 1 "$SUP_REPS"); do
+		for t in $([ $((rep % 2)) = 1 ] && echo "shim sup" || echo "sup shim"); do
+			v=$(ip netns exec "$NS" "$LAUNCHER" -q -x "$SUP_URL" -- \
+				"$BIN/$([ "$t" = sup ] && echo connbench-static || echo connbench)" \
+				"$TARGET" "$TARGET_PORT" "$SUP_PCONNECTS" 2>>"$TMP/sup-pc.err" | awk '{print $1}')
+			[ -n "$v" ] || { measure_failed "supervisor: proxied connects ($t): $(tail -n 2 "$TMP/sup-pc.err" | tr '\n' ' ')"; return 1; }
+			echo "$v" >>"$TMP/sup-pc-$t"
+		done
+		ratio "$(tail -n 1 "$TMP/sup-pc-sup")" "$(tail -n 1 "$TMP/sup-pc-shim")" >>"$TMP/sup-pc-ratio"
+		echo >>"$TMP/sup-pc-ratio"
+	done
+	SUP[pc,sup]=$(median <"$TMP/sup-pc-sup")
+	SUP[pc,shim]=$(median <"$TMP/sup-pc-shim")
+	SUP[pc,ratio]=$(grep . "$TMP/sup-pc-ratio" | median)
+	SUP[pc,range]=$(grep . "$TMP/sup-pc-ratio" | range_of)
+	# d: Go dials at once via the delaying relay, N order alternated.
+	local rnd ns
+	for n in 1 10 100; do : >"$TMP/sup-go-$n"; done
+	: >"$TMP/sup-go-ratio"
+	for rnd in $(seq 1 "$CONC_REPS"); do
+		if [ $((rnd % 2)) = 1 ]; then ns=(1 10 100); else ns=(100 10 1); fi
+		for n in "${ns[@]}"; do
+			conc_settle
+			v=$(ip netns exec "$NS" timeout -k 5 150 "$LAUNCHER" -q -x "socks5://127.0.0.1:$RELAY_PORT" \
+				-- "$GOSTORM" "$n" "$TARGET:$TARGET_PORT" 2>>"$TMP/sup-go.err")
+			[ -n "$v" ] || { measure_failed "supervisor: $n Go dials: $(tail -n 3 "$TMP/sup-go.err" | tr '\n' ' ')"; return 1; }
+			echo "$v" >>"$TMP/sup-go-$n"
+			echo "gostorm N=$n round $rnd: $v ms" >>"$TMP/conc-runs"
+		done
+		ratio "$(tail -n 1 "$TMP/sup-go-100")" "$(tail -n 1 "$TMP/sup-go-1")" >>"$TMP/sup-go-ratio"
+		echo >>"$TMP/sup-go-ratio"
+	done
+	for n in 1 10 100; do SUP[go,$n]=$(conc_cell %.0f <"$TMP/sup-go-$n"); done
+	SUP[go,ratio]=$(grep . "$TMP/sup-go-ratio" | median)
+	SUP[go,cell]=$(grep . "$TMP/sup-go-ratio" | conc_cell %.2f)
+}
+
 # --- run --------------------------------------------------------------------
 
 T0=$(date +%s)
@@ -976,6 +1109,12 @@ if want 7; then
 	bench_syscalls
 	bench_pipeline
 fi
+T8=$(date +%s)
+if want 8; then
+	say "[8] the supervisor: $SUP_REPS reps, static builds bare vs supervised alternated; proxied connects static-supervised vs dynamic-shim; $CONC_REPS rounds of N = 1 10 100 Go dials via the ${CONC_DELAY} ms relay"
+	bench_sup
+fi
+T8=$(($(date +%s) - T8))
 
 # The target's own count: every connection should have come from danted.
 kill -TERM "$ECHOD_PID" 2>/dev/null
@@ -1137,6 +1276,37 @@ if want 7; then
 	say "(one round trip to the proxy is $((2 * CONC_DELAY)) ms here: pipelining saves one per connect)"
 fi
 
+if want 8 && [ "$SUP_ON" = 1 ]; then
+	say ""
+	say "== 8. the supervisor (issue 11): static programs (cc -static, CGO_ENABLED=0) bare and supervised (median of $SUP_REPS, alternated; ${T8} s) =="
+	printf '%-42s %12s %12s %7s %13s %16s\n' "op (passthru-static)" "bare ns/op" "sup ns/op" "ratio" "ratio range" "added us/op"
+	for mode in dupclose sockname connect; do
+		case $mode in
+		dupclose) label="dup()+close(), untrapped" ;;
+		sockname) label="getsockname() TCP, untrapped" ;;
+		connect) label="loopback connect+accept+close, trapped" ;;
+		esac
+		printf '%-42s %12s %12s %7s %13s %16s\n' "$label" "$(fmt %.1f "${SUP[$mode,bare]}")" \
+			"$(fmt %.1f "${SUP[$mode,sup]}")" "$(fmt %.3f "${SUP[$mode,ratio]}")" "${SUP[$mode,range]}" \
+			"$(fmt %.3f "${SUP[$mode,added]}") ($(printf %s "${SUP[$mode,addrange]}"))"
+	done
+	say "(connect: one trapped connect per op, which the supervisor answers by connecting its copy of the socket; dup+close: 2 calls, getsockname: 1, none trapped)"
+	say ""
+	printf '%-46s %14s %10s\n' "proxied connects via danted (connbench)" "connects/s" "per conn"
+	for t in shim sup; do
+		c=${SUP[pc,$t]}
+		us=$(awk -v c="$c" 'BEGIN { if (c > 0) printf "%.0f us", 1e6 / c; else print "-" }')
+		printf '%-46s %14s %10s\n' "$([ "$t" = sup ] && echo "static, under the supervisor" || echo "dynamic, under the shim (LD_PRELOAD)")" \
+			"$(fmt %.0f "$c")" "$us"
+	done
+	say "supervisor/shim = $(fmt %.3f "${SUP[pc,ratio]}") (paired per rep, range ${SUP[pc,range]})"
+	say ""
+	say "gostorm: N Go dials at once via the ${CONC_DELAY} ms relay under the supervisor (median (min-max) of $CONC_REPS rounds):"
+	printf '%20s %20s %22s %20s\n' "time(1) ms" "time(10) ms" "time(100) ms" "time(100)/time(1)"
+	printf '%20s %20s %22s %20s\n' "${SUP[go,1]}" "${SUP[go,10]}" "${SUP[go,100]}" "${SUP[go,cell]}"
+	say "(floor: 3 round trips through the relay = $((6 * CONC_DELAY)) ms; every answer checked 'proxied')"
+fi
+
 say ""
 if want 1; then
 	r1=$(fmt %.3f "${PT_RATIO[sendto]:-nan}") r2=$(fmt %.3f "${PT_RATIO[dupclose]:-nan}")
@@ -1178,6 +1348,11 @@ fi
 if want 7; then
 	read -r m _ _ <<<"${SC[socksify]:-? ? ?}"
 	say "goal 7 system calls: socksify makes $m in one blocking proxied connect() (torsocks ${SC[torsocks]%% *}, proxychains4 ${SC[proxychains4]%% *}, native ${SC[native]%% *}), goal <=14: $(goal_le "$m" 14)"
+fi
+if want 8 && [ "$SUP_ON" = 1 ]; then
+	r=$(fmt %.3f "${SUP[go,ratio]:-nan}")
+	say "goal 8 supervisor: 100 Go dials at once, time(100)/time(1) = ${SUP[go,cell]:-?}, goal <=1.3: $(goal_le "$r" 1.3)"
+	say "goal 8 supervisor: untrapped loop under the supervisor/bare = $(fmt %.3f "${SUP[dupclose,ratio]:-nan}") (dup+close), $(fmt %.3f "${SUP[sockname,ratio]:-nan}") (getsockname); a trapped connect adds $(fmt %.1f "${SUP[connect,added]:-nan}") us; reported, no goal"
 fi
 say "bench took $(($(date +%s) - T0)) s; measurements: $([ "$FAILED" = 0 ] && echo ok || echo FAILED)"
 [ "$FAILED" = 0 ] || exit 1

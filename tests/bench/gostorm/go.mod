@@ -1,0 +1,3 @@
+module socksify.test/gostorm
+
+go 1.19
