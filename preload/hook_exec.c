@@ -3,8 +3,10 @@
  *
  * A socksified program that execs a static one (sh -c 'exec busybox nc
  * ...') would hand it a process no preload can reach: its traffic would
- * go out directly.  execve, execv, execvp, execvpe, posix_spawn and
- * posix_spawnp look at the file first: a static ELF program is run
+ * go out directly.  execve, execv, execvp, execvpe, the execl family
+ * (argument lists gathered here, as libc does, then the same path),
+ * posix_spawn and posix_spawnp look at the file first: a static ELF
+ * program is run
  * through the launcher instead ($SOCKSIFY_LAUNCHER, else the launcher
  * installed beside this library: LAUNCHER -- FILE ARGS...), whose seccomp
  * supervisor carries it; with no launcher known the call fails with
@@ -22,6 +24,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,8 +36,9 @@
 
 #define MAX_ARGS 4096
 
-/* 1 when path is a static ELF program (no PT_INTERP), else 0. */
-static int is_static(const char *path)
+/* 1 when dirfd/path (openat's) is a static ELF program (no PT_INTERP),
+ * else 0. */
+static int is_static_at(int dirfd, const char *path)
 {
 	unsigned char h[64], ph[56 * 64];
 	unsigned phent, phnum, i;
@@ -41,7 +46,7 @@ static int is_static(const char *path)
 	ssize_t n;
 	int fd, st = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return 0; /* exec will say why */
 	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
@@ -76,6 +81,11 @@ static int is_static(const char *path)
 out:
 	(void)REAL_CALL(close, fd);
 	return st;
+}
+
+static int is_static(const char *path)
+{
+	return is_static_at(AT_FDCWD, path);
 }
 
 /* The file execvp would run for file (PATH search), into buf; 0 or -1. */
@@ -315,4 +325,151 @@ SFY_EXPORT int posix_spawnp(pid_t *pid, const char *file,
 			    char *const envp[])
 {
 	return spawn(pid, file, 1, fa, at, argv, envp);
+}
+
+/*
+ * The execl family: the arguments gathered into an array on this frame,
+ * as libc does, then the v form's path (which the hooks above take).  At
+ * most MAX_ARGS, else E2BIG (the kernel's own limit is lower in practice).
+ */
+#define GATHER(va, n)                                                          \
+	do {                                                                   \
+		va_list c_;                                                    \
+		va_copy(c_, va);                                               \
+		for (n = 1; va_arg(c_, char *); n++)                           \
+			if (n + 1 >= MAX_ARGS) {                               \
+				va_end(c_);                                    \
+				errno = E2BIG;                                 \
+				return -1;                                     \
+			}                                                      \
+		va_end(c_);                                                    \
+	} while (0)
+
+/* Runs the v form with the n arguments (arg0, then va's) in argv. */
+static int execl_run(const char *path, const char *arg0, va_list va,
+		     char **argv, size_t n, int mode)
+{
+	char *const *envp;
+	size_t i;
+
+	argv[0] = (char *)(uintptr_t)arg0;
+	for (i = 1; i <= n; i++) /* argv[n] is the terminating NULL */
+		argv[i] = va_arg(va, char *);
+	if (mode == 'e') {
+		envp = va_arg(va, char *const *);
+		return do_execve(path, argv, envp);
+	}
+	if (mode == 'p')
+		return execvp(path, argv);
+	return do_execve(path, argv, environ);
+}
+
+/* The long lists' array on its own frame, paid by them only. */
+static __attribute__((noinline)) int
+execl_long(const char *path, const char *arg0, va_list va, size_t n, int mode)
+{
+	char *argv[MAX_ARGS];
+
+	return execl_run(path, arg0, va, argv, n, mode);
+}
+
+static int execl_v(const char *path, const char *arg0, va_list va, size_t n,
+		   int mode)
+{
+	char *argv[32];
+
+	if (n + 1 > sizeof(argv) / sizeof(argv[0]))
+		return execl_long(path, arg0, va, n, mode);
+	return execl_run(path, arg0, va, argv, n, mode);
+}
+
+SFY_EXPORT int execl(const char *path, const char *arg0, ...)
+{
+	va_list va;
+	size_t n;
+	int r;
+
+	va_start(va, arg0);
+	GATHER(va, n);
+	r = execl_v(path, arg0, va, n, 'v');
+	va_end(va);
+	return r;
+}
+
+SFY_EXPORT int execlp(const char *file, const char *arg0, ...)
+{
+	va_list va;
+	size_t n;
+	int r;
+
+	va_start(va, arg0);
+	GATHER(va, n);
+	r = execl_v(file, arg0, va, n, 'p');
+	va_end(va);
+	return r;
+}
+
+SFY_EXPORT int execle(const char *path, const char *arg0, ...)
+{
+	va_list va;
+	size_t n;
+	int r;
+
+	va_start(va, arg0);
+	GATHER(va, n);
+	r = execl_v(path, arg0, va, n, 'e');
+	va_end(va);
+	return r;
+}
+
+/* A static program named by fd (fexecve, execveat): refused, see the top. */
+static int refuse_fd_static(int fd, const char *path, int flags,
+			    char *const envp[])
+{
+	char proc[48];
+	int st;
+
+	if (flags & AT_EMPTY_PATH && given(path) && !*path) {
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		st = is_static(proc);
+	} else {
+		st = given(path) && is_static_at(fd, path);
+	}
+	if (!st || env_in(envp, "SOCKSIFY_SUPERVISED"))
+		return 0;
+	sfy_log(SFY_LOG_ERROR,
+		"exec of fd %d%s%s refused: it is statically linked, no "
+		"preload reaches it, and the supervisor needs it by path "
+		"(EACCES)",
+		fd, given(path) && *path ? ": " : "", given(path) ? path : "");
+	errno = EACCES;
+	return -1;
+}
+
+SFY_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	if (refuse_fd_static(fd, "", AT_EMPTY_PATH, envp) < 0)
+		return -1;
+	return REAL_CALL(fexecve, fd, argv, envp);
+}
+
+SFY_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
+			char *const envp[], int flags)
+{
+	const char *l = NULL;
+	int r;
+
+	if (given(path) && *path && (path[0] == '/' || dirfd == AT_FDCWD) &&
+	    !(flags & AT_SYMLINK_NOFOLLOW)) {
+		/* By path: rerouted as execve is. */
+		r = reroute(path, envp, &l);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			return via_launcher(l, path, argv, envp, NULL, NULL,
+					    NULL);
+	} else if (refuse_fd_static(dirfd, path, flags, envp) < 0) {
+		return -1;
+	}
+	return REAL_CALL(execveat, dirfd, path, argv, envp, flags);
 }

@@ -124,6 +124,8 @@ static void bind_all(void)
 	BIND(execv, execv);
 	BIND(execvp, execvp);
 	BIND(execvpe, execvpe);
+	BIND(fexecve, fexecve);
+	BIND(execveat, execveat);
 	BIND(posix_spawn, posix_spawn);
 	BIND(posix_spawnp, posix_spawnp);
 #undef BIND

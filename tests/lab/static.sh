@@ -55,7 +55,11 @@
 #      under plain socksify): carried (the exec hook runs it through the
 #      launcher, which sheds the library it inherits: else the library
 #      would carry the supervisor's own connection to the proxy through
-#      the proxy again, which danted refuses), nothing sent direct
+#      the proxy again, which danted refuses), nothing sent direct; the
+#      same from build/prog/execprobe through each of execl, execlp,
+#      execle, execv, execvp, execvpe, execve, execveat, posix_spawn and
+#      posix_spawnp, and fexecve / execveat(AT_EMPTY_PATH) refused
+#      (EACCES and a line: the launcher cannot reach the program's fd)
 #
 # The client has no route to the target through anything but the proxy.
 # As lab.sh does for its resolver, this suite adds routes for the target's
@@ -634,6 +638,45 @@ if lab_capture_start "$LAB_NS_C" "$LAB_IF_C" "$HPCAP"; then
 		head -n 4 "$OUT/hstray.txt" | sed 's/^/  stray| /'
 		WANT="busybox-nc-$$"
 		explain h_exec
+	fi
+	# Every exec and spawn call of libc, from a dynamic C program: by path
+	# (and by name for the p forms) the static child is carried; named by
+	# an fd (fexecve, execveat AT_EMPTY_PATH) it is refused with EACCES
+	# and a line, since the launcher could not reach the fd.
+	EXECPROBE=$TOP/build/prog/execprobe
+	lab_capture_start "$LAB_NS_C" "$LAB_IF_C" "$HPCAP" || fail "h tcpdump runs on the client's veth"
+	hcarried="" hbad=""
+	for c in execl execlp execle execv execvp execvpe execve execveat posix_spawn posix_spawnp; do
+		p=$BUSYBOX
+		case $c in *p | *pe) p=$(basename "$BUSYBOX") ;; esac
+		run "h_$c" via_in "$NCIN" "$UH" env SOCKSIFY_LOG_LEVEL=info PATH="$(dirname "$BUSYBOX"):/usr/bin:/bin" \
+			"$EXECPROBE" "$c" "$p" nc -w 3 "$T4" 7
+		if [ "$RC" -eq 0 ] && [ "$(cat "$OUT/h_$c.out")" = "busybox-nc-$$" ] &&
+			grep -q "exec of .*busybox: statically linked, run under the supervisor" "$OUT/h_$c.err"; then
+			hcarried="$hcarried $c"
+		else
+			hbad="$hbad $c(rc $RC)"
+		fi
+	done
+	for c in fexecve execveat-fd; do
+		run "h_$c" via_in "$NCIN" "$UH" "$EXECPROBE" "$c" "$BUSYBOX" nc -w 3 "$T4" 7
+		if [ "$RC" -eq 120 ] && [ ! -s "$OUT/h_$c.out" ] &&
+			grep -q "^execprobe: $c: EACCES" "$OUT/h_$c.err" &&
+			grep -q "exec of fd [0-9]* refused: it is statically linked" "$OUT/h_$c.err"; then
+			hcarried="$hcarried $c=refused"
+		else
+			hbad="$hbad $c(rc $RC)"
+		fi
+	done
+	lab_capture_stop
+	tcpdump -nn -r "$HPCAP" "not (tcp port $LAB_PORT and host $P4) and not (ip6 and icmp6)" \
+		>"$OUT/hstray2.txt" 2>/dev/null
+	nh=$(wc -l <"$OUT/hstray2.txt")
+	if [ -z "$hbad" ] && [ "$nh" -eq 0 ]; then
+		pass "h libc's exec and spawn calls from a dynamic program: a static child carried by the supervisor, or refused when named by an fd; nothing direct (${hcarried# })"
+	else
+		fail "h libc's exec and spawn calls: carried or refused, nothing direct (failed:${hbad:- none}; $nh stray packets)"
+		for c in $hbad; do explain "h_${c%%(*}"; done
 	fi
 else
 	fail "h tcpdump runs on the client's veth"
