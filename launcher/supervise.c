@@ -145,6 +145,8 @@ struct sup {
 	    pend_hi; /* slots at and above are free: the loop scans below */
 	struct peer peers[MAX_PEERS];
 	struct pidfd_slot pidfds[PIDFD_SLOTS];
+	uint32_t udp_said[32]; /* the last UDP refusals logged (hashes) */
+	unsigned udp_said_next;
 	int level;
 };
 
@@ -974,6 +976,27 @@ static enum cfg_action judge(struct sup *s, const struct sockaddr_in6 *dst,
 	return cfg_match(s->c, (const struct sockaddr *)dst, len);
 }
 
+/*
+ * The log level of a UDP refusal to dest: an error the first time, debug
+ * for a destination refused lately.  Go and glibc probe every address of
+ * a name with a UDP connect when they sort them (RFC 6724; Go at port 9),
+ * two refusals per lookup: a line each would drown the program's output.
+ */
+static int udp_refusal_level(struct sup *s, const char *dest)
+{
+	uint32_t h = 2166136261u;
+	unsigned i;
+
+	for (; *dest; dest++)
+		h = (h ^ (uint8_t)*dest) * 16777619u;
+	h |= 1; /* 0 marks a free slot */
+	for (i = 0; i < 32; i++)
+		if (s->udp_said[i] == h)
+			return 3;
+	s->udp_said[s->udp_said_next++ % 32] = h;
+	return 0;
+}
+
 /* connect(2) for us to do on copy (socket ino) ourselves; answers the
  * program.  Connected (or dissolved), the socket's getpeername record is
  * rec (the address the program asked for, where we connected elsewhere:
@@ -1119,7 +1142,7 @@ static void on_connect(struct sup *s, const struct seccomp_notif *n)
 	}
 	if (type != SOCK_STREAM) {
 		close(copy);
-		slog(s, 0,
+		slog(s, udp_refusal_level(s, what),
 		     "%s to %s failed: the supervisor carries TCP only "
 		     "(EACCES)",
 		     type == SOCK_DGRAM ? "UDP" : "a datagram socket", what);
@@ -1148,7 +1171,7 @@ static int judge_datagram(struct sup *s, const struct seccomp_notif *n,
 		return 0;
 	if (type == SOCK_STREAM)
 		return -EOPNOTSUPP; /* TCP Fast Open: not carried */
-	slog(s, 0,
+	slog(s, udp_refusal_level(s, ph > 0 ? name : what),
 	     "datagram to %s refused: the supervisor carries TCP only "
 	     "(EACCES)",
 	     ph > 0 ? name : what);
