@@ -49,6 +49,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -198,6 +199,7 @@ enum label {
 	L_I386,
 	L_SENDTO,
 	L_SENDTO_HI,
+	L_X32,
 	L_ALLOW,
 	L_NOTIF,
 	L_REFUSE,
@@ -238,7 +240,7 @@ static const struct insn g_prog[] = {
     JEQ(345 /* sendmmsg */, L_REFUSE, L_NEXT),
     JEQ(425 /* io_uring_setup */, L_NOSYS, L_ALLOW),
     LBL(L_X64, BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-    {L_NEXT, BPF_JMP | BPF_JGE | BPF_K, 0x40000000, L_REFUSE, L_NEXT},
+    {L_NEXT, BPF_JMP | BPF_JGE | BPF_K, 0x40000000, L_X32, L_NEXT},
     JEQ(__NR_connect, L_NOTIF, L_NEXT),
     JEQ(__NR_sendmsg, L_NOTIF, L_NEXT),
     JEQ(__NR_sendmmsg, L_NOTIF, L_NEXT),
@@ -249,6 +251,8 @@ static const struct insn g_prog[] = {
     JEQ(0, L_SENDTO_HI, L_NOTIF),
     LBL(L_SENDTO_HI, BPF_LD | BPF_W | BPF_ABS, ARG(4) + 4),
     JEQ(0, L_ALLOW, L_NOTIF),
+    /* bit 30: x32, refused; bit 31 (-1 and the like): the kernel's ENOSYS */
+    {L_X32, BPF_JMP | BPF_JGE | BPF_K, 0x80000000, L_ALLOW, L_REFUSE},
     LBL(L_ALLOW, BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     LBL(L_NOTIF, BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
     LBL(L_REFUSE, BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES),
@@ -338,12 +342,13 @@ static pid_t tgid_of(pid_t tid)
 	return tgid;
 }
 
-/* A pidfd for thread tid (PIDFD_THREAD, Linux 6.9), else for its thread
- * group (its leader, from /proc/TID/status). */
-static int pidfd_of(pid_t tid)
+/* A pidfd for thread tid (PIDFD_THREAD, Linux 6.9: *thread = 1), else
+ * for its thread group (its leader, from /proc/TID/status). */
+static int pidfd_of(pid_t tid, int *thread)
 {
 	int fd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
 
+	*thread = fd >= 0;
 	if (fd >= 0 || errno != EINVAL)
 		return fd;
 	fd = (int)syscall(SYS_pidfd_open, tid, 0);
@@ -393,18 +398,30 @@ static void answer_continue(const struct sup *s, uint64_t id)
 }
 
 /* The kept pidfd of thread tid (opened on first use); fresh: drop the
- * kept one first (it said ESRCH: its thread is gone). */
-static int pidfd_get(struct sup *s, pid_t tid, int fresh)
+ * kept one first (it said ESRCH: its thread is gone).  *kept = 0 when
+ * the caller must close it: a thread-group pidfd (before Linux 6.9) is
+ * never kept, since the thread's number may come to name a thread of
+ * another process while that group lives on. */
+static int pidfd_get(struct sup *s, pid_t tid, int fresh, int *kept)
 {
 	struct pidfd_slot *k = &s->pidfds[(unsigned)tid % PIDFD_SLOTS];
+	int fd, thread;
 
+	*kept = 1;
 	if (k->tid == tid && k->fd >= 0 && !fresh)
 		return k->fd;
 	if (k->tid && k->fd >= 0)
 		close(k->fd);
-	k->tid = tid;
-	k->fd = pidfd_of(tid);
-	return k->fd;
+	k->tid = 0;
+	k->fd = -1;
+	fd = pidfd_of(tid, &thread);
+	if (fd >= 0 && thread) {
+		k->tid = tid;
+		k->fd = fd;
+	} else {
+		*kept = 0;
+	}
+	return fd;
 }
 
 /* Our copy of the program's fd tfd, with its socket's domain and type
@@ -414,14 +431,17 @@ static int copy_fd(struct sup *s, const struct seccomp_notif *n, int tfd,
 {
 	struct stat st;
 	socklen_t l = sizeof(int);
-	int pfd, fd = -1, try;
+	int pfd, fd = -1, try, kept, err;
 
 	for (try = 0; try < 2 && fd < 0; try++) {
-		if ((pfd = pidfd_get(s, (pid_t)n->pid, try)) < 0)
+		if ((pfd = pidfd_get(s, (pid_t)n->pid, try, &kept)) < 0)
 			return -ESRCH;
 		fd = (int)syscall(SYS_pidfd_getfd, pfd, tfd, 0);
-		if (fd < 0 && errno != ESRCH)
-			return -errno;
+		err = errno;
+		if (!kept)
+			close(pfd);
+		if (fd < 0 && err != ESRCH)
+			return -err;
 	}
 	if (fd < 0)
 		return -ESRCH;
@@ -951,10 +971,12 @@ static void tstub_accept(struct sup *s)
 static int read_dst(const struct seccomp_notif *n, uint64_t addr, uint64_t len,
 		    struct sockaddr_in6 *dst)
 {
-	size_t l = len > sizeof(*dst) ? sizeof(*dst) : (size_t)len;
+	int32_t il = (int32_t)(uint32_t)len; /* the kernel's int addrlen */
+	size_t l = (size_t)il > sizeof(*dst) ? sizeof(*dst) : (size_t)il;
 
 	memset(dst, 0, sizeof(*dst));
-	if (len < sizeof(sa_family_t))
+	if (il < (int32_t)sizeof(sa_family_t) ||
+	    il > (int32_t)sizeof(struct sockaddr_storage))
 		return -EINVAL;
 	if (read_mem((pid_t)n->pid, addr, dst, l) < 0)
 		return -EFAULT;
@@ -962,10 +984,26 @@ static int read_dst(const struct seccomp_notif *n, uint64_t addr, uint64_t len,
 	    (dst->sin6_family == AF_INET6 &&
 	     l < offsetof(struct sockaddr_in6, sin6_scope_id)))
 		return -EINVAL;
+	if (dst->sin6_family == AF_INET) /* what getpeername gives back */
+		return (int)sizeof(struct sockaddr_in);
 	return (int)l;
 }
 
 /* What the rules say for dst (name: a placeholder's name, or NULL). */
+/* dst is the proxy's address, at any port (its UDP relay). */
+static int is_proxy_host(const struct sup *s, const struct sockaddr_in6 *dst)
+{
+	struct sockaddr_in6 d = *dst;
+
+	d.sin6_port =
+	    s->proxy.ss_family == AF_INET
+		? ((const struct sockaddr_in *)(const void *)&s->proxy)
+		      ->sin_port
+		: ((const struct sockaddr_in6 *)(const void *)&s->proxy)
+		      ->sin6_port;
+	return is_proxy(s, &d);
+}
+
 static enum cfg_action judge(struct sup *s, const struct sockaddr_in6 *dst,
 			     socklen_t len, const char *name)
 {
@@ -1028,9 +1066,16 @@ static int pass_untouched(struct sup *s, const struct seccomp_notif *n,
 {
 	if (copy >= 0 && (dom == AF_INET || dom == AF_INET6))
 		return 0;
+	if (copy == -EBADF || copy == -ENOTSOCK) {
+		/* The kernel's answer, given here: letting the call go on
+		 * would have the kernel look the fd up again, after another
+		 * thread may have put a socket there. */
+		answer(s, n->id, 0, copy);
+		return 1;
+	}
 	if (copy >= 0) {
 		close(copy);
-	} else if (copy != -EBADF && copy != -ENOTSOCK) {
+	} else {
 		slog(s, 0,
 		     "cannot look at fd %d of process %d (%s): its network "
 		     "call fails (EACCES)",
@@ -1069,9 +1114,25 @@ static void on_connect(struct sup *s, const struct seccomp_notif *n)
 			     (socklen_t)len, NULL, 0);
 		return;
 	}
-	if (dst.sin6_family != dom) {
+	if (dst.sin6_family == AF_INET && dom == AF_INET6 &&
+	    type == SOCK_DGRAM) {
+		/* A dual-stack UDP socket connects an IPv4 address as its
+		 * v4-mapped form (the kernel refuses it on a v6-only one). */
+		struct sockaddr_in v4;
+
+		memcpy(&v4, &dst, sizeof(v4));
+		map_v4(&v4, &dst);
+		len = (int)sizeof(dst);
+	} else if (dst.sin6_family != dom) {
 		close(copy);
-		answer(s, n->id, 0, -EAFNOSUPPORT);
+		/* As the kernel: an IPv6 TCP socket checks the length first */
+		answer(s, n->id, 0,
+		       dom == AF_INET6 && type == SOCK_STREAM &&
+			       (int32_t)n->data.args[2] <
+				   (int32_t)offsetof(struct sockaddr_in6,
+						     sin6_scope_id)
+			   ? -EINVAL
+			   : -EAFNOSUPPORT);
 		return;
 	}
 	ph = placeholder(s, &dst, name, sizeof(name));
@@ -1155,16 +1216,24 @@ static void on_connect(struct sup *s, const struct seccomp_notif *n)
 
 /* A datagram's destination (sendto, sendmsg, sendmmsg): 0 to let it go
  * (direct, or none), or -errno to refuse. */
-static int judge_datagram(struct sup *s, const struct seccomp_notif *n,
-			  int type, const struct sockaddr_in6 *dst, int len)
+static int judge_datagram(struct sup *s, const struct seccomp_notif *n, int dom,
+			  int type, struct sockaddr_in6 *dst, int len)
 {
 	char name[NAMES_MAX_NAME + 1], what[320];
 	int ph;
 
 	if (len < 0)
 		return len;
+	if (dst->sin6_family == AF_UNSPEC && dom == AF_INET &&
+	    len >= (int)sizeof(struct sockaddr_in)) {
+		/* An IPv4 socket's sendmsg takes AF_UNSPEC for AF_INET. */
+		dst->sin6_family = AF_INET;
+		len = (int)sizeof(struct sockaddr_in);
+	}
 	if (dst->sin6_family != AF_INET && dst->sin6_family != AF_INET6)
 		return 0; /* the kernel says what is wrong with it */
+	if (is_proxy_host(s, dst))
+		return 0; /* the proxy's UDP relay (the library's datagrams) */
 	ph = placeholder(s, dst, name, sizeof(name));
 	fmt_sockaddr((const struct sockaddr *)dst, what, sizeof(what));
 	if (ph == 0 && judge(s, dst, (socklen_t)len, NULL) == CFG_DIRECT)
@@ -1191,9 +1260,14 @@ static void on_send(struct sup *s, const struct seccomp_notif *n)
 	if (type == SOCK_STREAM) {
 		struct sockaddr_storage ss;
 		socklen_t l = sizeof(ss);
+		uint64_t flags =
+		    n->data.args[n->data.nr == __NR_sendmsg ? 2 : 3];
 
-		/* A connected stream ignores the address. */
-		if (getpeername(copy, (struct sockaddr *)&ss, &l) == 0) {
+		/* A stream ignores the address but for TCP Fast Open (the flags
+		 * are a register: no other thread can change them), and a
+		 * connected one always. */
+		if (!(flags & MSG_FASTOPEN) ||
+		    getpeername(copy, (struct sockaddr *)&ss, &l) == 0) {
 			close(copy);
 			answer_continue(s, n->id);
 			return;
@@ -1202,7 +1276,7 @@ static void on_send(struct sup *s, const struct seccomp_notif *n)
 	close(copy);
 	if (n->data.nr == __NR_sendto) {
 		rc = judge_datagram(
-		    s, n, type, &dst,
+		    s, n, dom, type, &dst,
 		    read_dst(n, n->data.args[4], n->data.args[5], &dst));
 	} else if (n->data.nr == __NR_sendmsg) {
 		struct msghdr m;
@@ -1211,7 +1285,7 @@ static void on_send(struct sup *s, const struct seccomp_notif *n)
 			rc = -EFAULT;
 		else if (m.msg_name)
 			rc = judge_datagram(
-			    s, n, type, &dst,
+			    s, n, dom, type, &dst,
 			    read_dst(n, (uint64_t)(uintptr_t)m.msg_name,
 				     m.msg_namelen, &dst));
 	} else { /* sendmmsg */
@@ -1234,7 +1308,7 @@ static void on_send(struct sup *s, const struct seccomp_notif *n)
 			for (i = 0; rc == 0 && i < chunk; i++)
 				if (mm[i].msg_hdr.msg_name)
 					rc = judge_datagram(
-					    s, n, type, &dst,
+					    s, n, dom, type, &dst,
 					    read_dst(n,
 						     (uint64_t)(uintptr_t)mm[i]
 							 .msg_hdr.msg_name,
@@ -1281,6 +1355,9 @@ static void on_getpeername(struct sup *s, const struct seccomp_notif *n)
 		answer(s, n->id, 0, -EINVAL);
 		return;
 	}
+	/* The task is still the one that asked: only then write to it. */
+	if (!id_valid(s, n->id))
+		return;
 	if (write_mem((pid_t)n->pid, n->data.args[1], &p->dst,
 		      have < p->dstlen ? have : p->dstlen) < 0 ||
 	    write_mem((pid_t)n->pid, n->data.args[2], &p->dstlen,
@@ -1288,8 +1365,7 @@ static void on_getpeername(struct sup *s, const struct seccomp_notif *n)
 		answer(s, n->id, 0, -EFAULT);
 		return;
 	}
-	if (id_valid(s, n->id))
-		answer(s, n->id, 0, 0);
+	answer(s, n->id, 0, 0);
 }
 
 static void on_notification(struct sup *s)
@@ -1407,7 +1483,9 @@ static int serve(struct sup *s)
 				       (ssize_t)sizeof(si))
 					if (si.ssi_code != SI_KERNEL ||
 					    (si.ssi_signo != SIGINT &&
-					     si.ssi_signo != SIGQUIT))
+					     si.ssi_signo != SIGQUIT &&
+					     si.ssi_signo != SIGHUP &&
+					     si.ssi_signo != SIGWINCH))
 						kill(s->child,
 						     (int)si.ssi_signo);
 			} else if (tag == &g_tags[TAG_CHILD]) {
@@ -1427,8 +1505,9 @@ static int serve(struct sup *s)
 }
 
 /* The forwarded signals: those a user sends the launcher meaning the
- * program.  SIGINT and SIGQUIT from the terminal reach the program
- * directly (same process group) and are not sent twice. */
+ * program.  SIGINT, SIGQUIT, SIGHUP and SIGWINCH from the terminal (the
+ * kernel's) reach the program directly (same process group) and are not
+ * sent twice. */
 static const int g_fwd[] = {SIGHUP,  SIGINT,  SIGQUIT,	SIGTERM,
 			    SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM};
 
@@ -1517,6 +1596,17 @@ int supervise(const struct cfg *c, const char *path, char **argv)
 		_exit(e == ENOENT ? EX_NOTFOUND : EX_CANNOT);
 	}
 	close(sp[1]);
+	{
+		/* A copy of the program's socket per handshake in flight: room
+		 * for as many as MAX_PENDING (the program keeps its limits). */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	s->lfd = take_listener(sp[0], s->child);
 	if (s->lfd < 0) {
 		int st;
