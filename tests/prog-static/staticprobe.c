@@ -30,6 +30,18 @@
  *                                         pid), wait for the file GO, then
  *                                         a TCP connect, a DNS connect and a
  *                                         UDP sendto: what each gives
+ *   staticprobe int80 ADDR PORT           (IPv4) TCP connects through int
+ *                                         $0x80: socketcall(SYS_CONNECT),
+ *                                         connect (362); UDP through
+ *                                         socketcall(SYS_SENDTO), sendto,
+ *                                         sendmsg, sendmmsg: "0"/"echo"
+ *                                         or the errno
+ *   staticprobe x32 ADDR PORT             getpid and connect with the x32
+ *                                         bit (0x40000000) in the number
+ *   staticprobe iouring                   io_uring_setup, 64-bit and i386
+ *   staticprobe undumpable ADDR PORT      PR_SET_DUMPABLE 0, then a
+ *                                         blocking connect + echo
+ *   staticprobe dumpable ADDR PORT        the same without the prctl
  *
  * ADDR is an IPv4 or IPv6 literal of an echo server.  stdout gets only
  * facts, "key=value" one per line, that are the same on every run, so a
@@ -53,8 +65,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -1171,6 +1186,286 @@ static int mode_killgap(const struct addr *dst, const char *ready,
 	return 0;
 }
 
+/* ---------------------------------------------------------------- edges
+ * The entry points the supervisor's filter refuses by itself, and a
+ * program it cannot look at.
+ */
+
+/* A system call through int $0x80: the i386 entry point, which a 64-bit
+ * process may use too (seccomp sees AUDIT_ARCH_I386).  The arguments are
+ * cut to 32 bits, so every pointer must be below 4 GiB (low_page).  The
+ * kernel does not keep r8-r11 across it; the sixth argument goes in ebp,
+ * saved around the call (below the red zone, which the compiler may use). */
+static long int80(long nr, long a, long b, long c, long d, long e, long f)
+{
+	register long r12 __asm__("r12") = f;
+	long ret;
+
+	__asm__ volatile("sub $128, %%rsp\n\t"
+			 "push %%rbp\n\t"
+			 "mov %%r12d, %%ebp\n\t"
+			 "int $0x80\n\t"
+			 "pop %%rbp\n\t"
+			 "add $128, %%rsp"
+			 : "=a"(ret)
+			 : "a"(nr), "b"(a), "c"(b), "d"(c), "S"(d), "D"(e),
+			   "r"(r12)
+			 : "r8", "r9", "r10", "r11", "memory", "cc");
+	return ret;
+}
+
+/* A page below 2 GiB (MAP_32BIT), for int80's pointers. */
+static unsigned char *low_page(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+
+	if (p == MAP_FAILED || (uintptr_t)p > 0xffffffffu) {
+		note("mmap MAP_32BIT: %s", errname(errno));
+		return NULL;
+	}
+	memset(p, 0, 4096);
+	return p;
+}
+
+static uint32_t lo32(const void *p)
+{
+	return (uint32_t)(uintptr_t)p;
+}
+
+/* What a raw connect's return gives on non-blocking socket fd: "0", an
+ * errno name, or (EINPROGRESS) what 3 s of waiting give, as
+ * try_connect.  fd is closed. */
+static const char *raw_connect_result(int fd, long r)
+{
+	static char res[32];
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (r == 0) {
+		snprintf(res, sizeof(res), "0");
+	} else if (r != -EINPROGRESS) {
+		snprintf(res, sizeof(res), "%s",
+			 r < 0 && r > -4096 ? errname((int)-r) : "bad-return");
+	} else {
+		int k;
+
+		do
+			k = poll(&p, 1, 3000);
+		while (k < 0 && errno == EINTR);
+		if (k == 0) {
+			snprintf(res, sizeof(res), "timeout");
+		} else {
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+			snprintf(res, sizeof(res), "%s",
+				 err ? errname(err) : "0");
+		}
+	}
+	close(fd);
+	return res;
+}
+
+/* What a raw send's return gives on UDP socket fd: the echo's fate
+ * (udp_reply) when it was sent, else the errno name.  fd is closed. */
+static const char *raw_send_result(int fd, long r, long want, const char *msg,
+				   const struct addr *dst)
+{
+	static char res[32];
+
+	if (r == want)
+		snprintf(res, sizeof(res), "%s",
+			 udp_reply(fd, msg, dst, 1, 3000));
+	else if (r < 0 && r > -4096)
+		snprintf(res, sizeof(res), "%s", errname((int)-r));
+	else
+		snprintf(res, sizeof(res), "returned-%ld", r);
+	close(fd);
+	return res;
+}
+
+/* The i386 ABI's struct msghdr and struct mmsghdr (compat_*). */
+struct msghdr32 {
+	uint32_t name;
+	int32_t namelen;
+	uint32_t iov, iovlen, control, controllen, flags;
+};
+struct iovec32 {
+	uint32_t base, len;
+};
+struct mmsghdr32 {
+	struct msghdr32 hdr;
+	uint32_t len;
+};
+
+/*
+ * int80 ADDR PORT (IPv4): sockets made through the 64-bit call, then a
+ * TCP connect through socketcall(SYS_CONNECT) and the i386 connect (362),
+ * and a UDP datagram through socketcall(SYS_SENDTO), sendto (369),
+ * sendmsg (370) and sendmmsg (345): what each gives ("0" connected,
+ * "echo" echoed, or an errno name).
+ */
+static int mode_int80(const struct addr *dst)
+{
+	static const char *const msgs[] = {
+	    "staticprobe int80 socketcall_sendto", "staticprobe int80 sendto",
+	    "staticprobe int80 sendmsg", "staticprobe int80 sendmmsg"};
+	unsigned char *pg = low_page();
+	struct sockaddr_in *sa;
+	uint32_t *args;
+	struct msghdr32 *mh;
+	struct iovec32 *iov;
+	struct mmsghdr32 *mm;
+	char *buf;
+	int fd, i;
+	long r;
+
+	if (!pg || family(dst) != AF_INET)
+		return 2;
+	sa = (struct sockaddr_in *)pg;
+	memcpy(sa, &dst->ss, sizeof(*sa));
+	args = (uint32_t *)(pg + 64);
+	mh = (struct msghdr32 *)(pg + 128);
+	iov = (struct iovec32 *)(pg + 192);
+	mm = (struct mmsghdr32 *)(pg + 256);
+	buf = (char *)(pg + 512);
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 2;
+	args[0] = (uint32_t)fd;
+	args[1] = lo32(sa);
+	args[2] = sizeof(*sa);
+	r = int80(102 /* socketcall */, 3 /* SYS_CONNECT */, lo32(args), 0, 0,
+		  0, 0);
+	fact("socketcall_connect", "%s", raw_connect_result(fd, r));
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 2;
+	r = int80(362 /* connect */, fd, lo32(sa), sizeof(*sa), 0, 0, 0);
+	fact("connect", "%s", raw_connect_result(fd, r));
+
+	for (i = 0; i < 4; i++) {
+		size_t n = strlen(msgs[i]);
+		long want = i == 3 ? 1 : (long)n; /* sendmmsg: messages */
+
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return 2;
+		memcpy(buf, msgs[i], n);
+		iov->base = lo32(buf);
+		iov->len = (uint32_t)n;
+		memset(mh, 0, sizeof(*mh));
+		mh->name = lo32(sa);
+		mh->namelen = sizeof(*sa);
+		mh->iov = lo32(iov);
+		mh->iovlen = 1;
+		memset(mm, 0, sizeof(*mm));
+		mm->hdr = *mh;
+		switch (i) {
+		case 0:
+			args[0] = (uint32_t)fd;
+			args[1] = lo32(buf);
+			args[2] = (uint32_t)n;
+			args[3] = 0;
+			args[4] = lo32(sa);
+			args[5] = sizeof(*sa);
+			r = int80(102, 11 /* SYS_SENDTO */, lo32(args), 0, 0, 0,
+				  0);
+			fact("socketcall_sendto", "%s",
+			     raw_send_result(fd, r, want, msgs[i], dst));
+			break;
+		case 1:
+			r = int80(369 /* sendto */, fd, lo32(buf), (long)n, 0,
+				  lo32(sa), sizeof(*sa));
+			fact("sendto", "%s",
+			     raw_send_result(fd, r, want, msgs[i], dst));
+			break;
+		case 2:
+			r = int80(370 /* sendmsg */, fd, lo32(mh), 0, 0, 0, 0);
+			fact("sendmsg", "%s",
+			     raw_send_result(fd, r, want, msgs[i], dst));
+			break;
+		default:
+			r = int80(345 /* sendmmsg */, fd, lo32(mm), 1, 0, 0, 0);
+			fact("sendmmsg", "%s",
+			     raw_send_result(fd, r, want, msgs[i], dst));
+		}
+	}
+	return 0;
+}
+
+#define X32_BIT 0x40000000L
+
+/* x32 ADDR PORT: getpid and a TCP connect with the x32 bit set in the
+ * number: "pid" (our pid came back), "0" or an errno name. */
+static int mode_x32(const struct addr *dst)
+{
+	long r;
+	int fd;
+
+	errno = 0;
+	r = syscall(X32_BIT | SYS_getpid);
+	fact("getpid", "%s",
+	     r == getpid() ? "pid"
+	     : r < 0	   ? errname(errno)
+			   : "other");
+	fd = socket(family(dst), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 2;
+	r = syscall(X32_BIT | SYS_connect, fd, &dst->ss, dst->len);
+	fact("connect", "%s", raw_connect_result(fd, r < 0 ? -errno : r));
+	return 0;
+}
+
+/* iouring: io_uring_setup(8, params) through the 64-bit call and through
+ * int $0x80 (i386, 425): "fd" (a ring was made) or an errno name. */
+static int mode_iouring(void)
+{
+	unsigned char *pg = low_page();
+	long r;
+
+	if (!pg)
+		return 2;
+	r = syscall(SYS_io_uring_setup, 8, pg);
+	fact("io_uring_setup", "%s", r >= 0 ? "fd" : errname(errno));
+	if (r >= 0)
+		close((int)r);
+	memset(pg, 0, 4096);
+	r = int80(425 /* io_uring_setup */, 8, lo32(pg), 0, 0, 0, 0);
+	fact("int80_io_uring_setup", "%s",
+	     r >= 0	 ? "fd"
+	     : r > -4096 ? errname((int)-r)
+			 : "bad-return");
+	if (r >= 0)
+		close((int)r);
+	return 0;
+}
+
+/* undumpable|dumpable ADDR PORT: PR_SET_DUMPABLE 0 (or left alone), then
+ * a blocking connect and a 10000-byte echo. */
+static int mode_dumpable(const struct addr *dst, int undump)
+{
+	int fd, rc;
+
+	if (undump && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		note("PR_SET_DUMPABLE: %s", errname(errno));
+		return 2;
+	}
+	fact("dumpable", "%d", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
+	fd = socket(family(dst), SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 2;
+	rc = connect(fd, (const struct sockaddr *)&dst->ss, dst->len);
+	fact("connect", "%s", rc == 0 ? "0" : errname(errno));
+	if (rc == 0)
+		fact("echo", "%s",
+		     echo_blocking(fd, 10000, 5) == 0 ? "ok" : "failed");
+	close(fd);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -1180,7 +1475,9 @@ static void usage(void)
 		"       staticprobe loopback\n"
 		"       staticprobe dns|dnstcp NAME PORT\n"
 		"       staticprobe threads N ADDR PORT\n"
-		"       staticprobe killgap ADDR PORT READYFILE GOFILE\n");
+		"       staticprobe killgap ADDR PORT READYFILE GOFILE\n"
+		"       staticprobe int80|x32|undumpable|dumpable ADDR PORT\n"
+		"       staticprobe iouring\n");
 	exit(2);
 }
 
@@ -1205,6 +1502,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(m, "loopback") == 0 && argc == 2)
 		return mode_loopback();
+	if (strcmp(m, "iouring") == 0 && argc == 2)
+		return mode_iouring();
 	if ((strcmp(m, "dns") == 0 || strcmp(m, "dnstcp") == 0) && argc == 4)
 		return mode_dns(strcmp(m, "dnstcp") == 0, argv[2], argv[3]);
 	if (strcmp(m, "threads") == 0 && argc == 5) {
@@ -1227,6 +1526,12 @@ int main(int argc, char **argv)
 		return mode_udp(&dst);
 	if (strcmp(m, "signals") == 0)
 		return mode_signals(&dst);
+	if (strcmp(m, "int80") == 0)
+		return mode_int80(&dst);
+	if (strcmp(m, "x32") == 0)
+		return mode_x32(&dst);
+	if (strcmp(m, "undumpable") == 0 || strcmp(m, "dumpable") == 0)
+		return mode_dumpable(&dst, m[0] == 'u');
 	if (strcmp(m, "try") == 0) {
 		fact("try", "%s", try_connect(SOCK_STREAM, &dst, 3000));
 		return 0;
