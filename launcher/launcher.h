@@ -44,8 +44,13 @@ int run_explain(const struct opts *op, const char *target);
 
 /* Runs path (argv) under the seccomp supervisor (supervise.c), which
  * carries its connects through the proxy of c; returns the exit status
- * (the program's, or 126 when the supervisor cannot be set up). */
-int supervise(const struct cfg *c, const char *path, char **argv);
+ * (the program's, or 126 when the supervisor cannot be set up), or
+ * SUPERVISE_NO_FILTER, with the reason in reason, when the program cannot
+ * get the filter (it runs under another supervisor already): then nothing
+ * has run and this process is as before the call. */
+#define SUPERVISE_NO_FILTER (-1)
+int supervise(const struct cfg *c, const char *path, char **argv, char *reason,
+	      size_t rlen);
 
 /* Splits "host:port", "[v6]:port", "host" (port 0) or a bare IPv6 literal
  * into host (no brackets) and *port.  Returns 0 or -1 with a reason. */

@@ -1036,7 +1036,11 @@ int main(int argc, char **argv)
 			/* The library too: the program's dynamic children
 			 * load it as usual. */
 			set_preload(lib);
-			return supervise(&cfg, path, cmdv);
+			e = supervise(&cfg, path, cmdv, reason, sizeof(reason));
+			if (e != SUPERVISE_NO_FILTER)
+				return e;
+			say("%s", reason);
+			return EX_CANNOT;
 		}
 		if (w) {
 			if (!force) {

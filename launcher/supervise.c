@@ -1511,7 +1511,8 @@ static int serve(struct sup *s)
 static const int g_fwd[] = {SIGHUP,  SIGINT,  SIGQUIT,	SIGTERM,
 			    SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM};
 
-int supervise(const struct cfg *c, const char *path, char **argv)
+int supervise(const struct cfg *c, const char *path, char **argv, char *reason,
+	      size_t rlen)
 {
 	struct sup *s = calloc(1, sizeof(*s));
 	const char *why;
@@ -1611,16 +1612,26 @@ int supervise(const struct cfg *c, const char *path, char **argv)
 	if (s->lfd < 0) {
 		int st;
 
+		/* Nothing has run: the caller decides (--force). */
 		waitpid(s->child, &st, 0);
-		fprintf(stderr,
-			"socksify: cannot install the supervisor's seccomp "
-			"filter: %s%s\n",
-			strerror(-s->lfd),
-			s->lfd == -EBUSY
-			    ? " (this process already runs under a seccomp "
-			      "supervisor: they do not nest)"
-			    : "");
-		return EX_CANNOT;
+		snprintf(reason, rlen,
+			 "cannot install the supervisor's seccomp filter for "
+			 "%s: %s%s",
+			 path, strerror(-s->lfd),
+			 s->lfd == -EBUSY
+			     ? " (this process already runs under a seccomp "
+			       "supervisor: they do not nest)"
+			     : "");
+		close(sp[0]);
+		if (s->stub >= 0)
+			close(s->stub);
+		if (s->tstub >= 0)
+			close(s->tstub);
+		if (s->names)
+			names_destroy(s->names);
+		free(s);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return SUPERVISE_NO_FILTER;
 	}
 	/* The program's thread waits while we answer: wake us on its CPU
 	 * (Linux 6.6; older kernels say EINVAL and wake us as usual). */
