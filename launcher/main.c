@@ -1039,8 +1039,24 @@ int main(int argc, char **argv)
 			e = supervise(&cfg, path, cmdv, reason, sizeof(reason));
 			if (e != SUPERVISE_NO_FILTER)
 				return e;
-			say("%s", reason);
-			return EX_CANNOT;
+			/* The filter cannot be had (another supervisor's
+			 * already): as any command that cannot be socksified,
+			 * refused, or with --force run without it. */
+			if (!force) {
+				say("%s", reason);
+				say("not starting it; --force runs it anyway, "
+				    "%s",
+				    w == 2 ? "unproxied"
+					   : "with the library only");
+				return EX_CANNOT;
+			}
+			if (!op.quiet)
+				say("warning: %s; running it %s (--force)",
+				    reason,
+				    w == 2 ? "UNPROXIED"
+					   : "without the supervisor, with "
+					     "the library only");
+			w = 0;
 		}
 		if (w) {
 			if (!force) {
