@@ -60,6 +60,16 @@
 #      execle, execv, execvp, execvpe, execve, execveat, posix_spawn and
 #      posix_spawnp, and fexecve / execveat(AT_EMPTY_PATH) refused
 #      (EACCES and a line: the launcher cannot reach the program's fd)
+#   j  edges, each first without socksify in the border (the kernel's own
+#      answer): int $0x80 from the 64-bit probe (socketcall SYS_CONNECT and
+#      SYS_SENDTO, the i386 connect, sendto, sendmsg, sendmmsg) EACCES; x32
+#      getpid and connect EACCES; io_uring_setup (64-bit, i386) ENOSYS; an
+#      undumpable program carried with socksify as root, EACCES and a line
+#      with socksify as nobody (setpriv: no CAP_SYS_PTRACE), a dumpable one
+#      carried as nobody; socksify STATIC under a supervisor (--supervise,
+#      busybox sh): exit 126 "do not nest", and with --force run after an
+#      UNPROXIED warning (carried by the outer filter); --force with nothing
+#      in the way: supervised; a capture: nothing but the proxy's traffic
 #
 # The client has no route to the target through anything but the proxy.
 # As lab.sh does for its resolver, this suite adds routes for the target's
@@ -680,6 +690,128 @@ if lab_capture_start "$LAB_NS_C" "$LAB_IF_C" "$HPCAP"; then
 	fi
 else
 	fail "h tcpdump runs on the client's veth"
+fi
+
+# ---------------------------------------------------------------- j. edges
+# What the filter refuses by itself, a program the supervisor cannot look
+# at, and a supervisor inside a supervisor.  Each first without socksify
+# (in the border, which reaches the target), so that an answer below is
+# the supervisor's and not the kernel's.  One capture on the client's veth
+# for the whole section: nothing but the proxy's traffic.
+JPCAP=$LAB_DIR/edges.pcap
+lab_capture_start "$LAB_NS_C" "$LAB_IF_C" "$JPCAP" || fail "j tcpdump runs on the client's veth"
+
+# int $0x80 from a 64-bit program: the i386 entry points (AUDIT_ARCH_I386).
+facts "j control, border without socksify: int \$0x80 socketcall(SYS_CONNECT) and connect (362) to $PT4 connect, socketcall(SYS_SENDTO), sendto, sendmsg, sendmmsg are echoed" \
+	j_n_int80 "$(printf 'socketcall_connect=0\nconnect=0\nsocketcall_sendto=echo\nsendto=echo\nsendmsg=echo\nsendmmsg=echo')" \
+	lab_b "$PROBE" int80 "$T4" 7
+facts "j int \$0x80 via $UH: socketcall(SYS_CONNECT), connect, socketcall(SYS_SENDTO), sendto, sendmsg, sendmmsg to $PT4 each EACCES (the filter)" \
+	j_int80 "$(printf 'socketcall_connect=EACCES\nconnect=EACCES\nsocketcall_sendto=EACCES\nsendto=EACCES\nsendmsg=EACCES\nsendmmsg=EACCES')" \
+	via "$UH" "$PROBE" int80 "$T4" 7
+
+# x32 (bit 30 in the number): this kernel may have no x32 (ENOSYS) or run
+# it; either way not EACCES.
+run j_n_x32 lab_b "$PROBE" x32 "$T4" 7
+if [ "$RC" -eq 0 ] && [ "$(grep -c . "$OUT/j_n_x32.out")" -eq 2 ] &&
+	! grep -q '=EACCES$' "$OUT/j_n_x32.out"; then
+	pass "j control, border without socksify: x32 getpid and connect are the kernel's ($(paste -sd ' ' "$OUT/j_n_x32.out"))"
+else
+	fail "j control, border without socksify: x32 getpid and connect are the kernel's, not EACCES"
+	show j_n_x32
+fi
+facts "j x32 getpid and connect (nr | 0x40000000) via $UH: EACCES (the filter)" \
+	j_x32 "$(printf 'getpid=EACCES\nconnect=EACCES')" via "$UH" "$PROBE" x32 "$T4" 7
+
+# io_uring_setup, 64-bit and i386.
+facts "j control, border without socksify: io_uring_setup (64-bit and int \$0x80) makes a ring" \
+	j_n_uring "$(printf 'io_uring_setup=fd\nint80_io_uring_setup=fd')" lab_b "$PROBE" iouring
+facts "j io_uring_setup (64-bit and int \$0x80) via $UH: ENOSYS (the filter)" \
+	j_uring "$(printf 'io_uring_setup=ENOSYS\nint80_io_uring_setup=ENOSYS')" via "$UH" "$PROBE" iouring
+
+# An undumpable program: pidfd_getfd needs CAP_SYS_PTRACE then, which the
+# supervisor has as root and lacks as nobody (setpriv: real and effective
+# ids, no groups, no capabilities).
+NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+CARRIED=$(printf 'connect=0\necho=ok')
+facts "j control, border without socksify: an undumpable program connects to $PT4" \
+	j_n_undump "dumpable=0"$'\n'"$CARRIED" lab_b "$PROBE" undumpable "$T4" 7
+facts "j an undumpable program via $UH, supervisor root (CAP_SYS_PTRACE): carried" \
+	j_undump_root "dumpable=0"$'\n'"$CARRIED" via "$UH" "$PROBE" undumpable "$T4" 7
+facts "j a dumpable program via $UH, socksify run as nobody: carried (an unprivileged supervisor works)" \
+	j_dump_nobody "dumpable=1"$'\n'"$CARRIED" ip netns exec "$LAB_NS_C" "${NOBODY[@]}" \
+	timeout 60 "$SOCKSIFY" -x "$UH" -- "$PROBE" dumpable "$T4" 7
+jdesc="j an undumpable program via $UH, socksify run as nobody (no CAP_SYS_PTRACE: pidfd_getfd EPERM): EACCES and a line, not the kernel's connect"
+run j_undump_nobody ip netns exec "$LAB_NS_C" "${NOBODY[@]}" \
+	timeout 60 "$SOCKSIFY" -x "$UH" -- "$PROBE" undumpable "$T4" 7
+WANT=$(printf 'dumpable=0\nconnect=EACCES')
+JLINE='^socksify: cannot look at fd [0-9]* of process [0-9]* (EPERM): its network call fails (EACCES)$'
+if [ "$RC" -eq 0 ] && got j_undump_nobody "$WANT" && grep -q "$JLINE" "$OUT/j_undump_nobody.err"; then
+	pass "$jdesc ($(grep -m1 "$JLINE" "$OUT/j_undump_nobody.err" | sed 's/ of process [0-9]*/ of process N/'))"
+else
+	fail "$jdesc"
+	explain j_undump_nobody
+fi
+
+# A supervisor inside a supervisor: the kernel gives a second listener
+# EBUSY.  Without --force: 126, one line, the program not run (a silent
+# run would print try=0: the outer supervisor carries it).  With --force:
+# run without a supervisor of its own, after a warning; here the filter it
+# already runs under carries it (the inner socksify's proxy, 127.0.0.1:1,
+# would refuse; a direct connect from the client times out).
+NEST="do not nest"
+nested() { # NAME DESC CMD...: 126, no output, the line
+	local name=$1 desc=$2
+	shift 2
+	run "$name" "$@"
+	if [ "$RC" -eq 126 ] && [ ! -s "$OUT/$name.out" ] && grep -q "$NEST" "$OUT/$name.err" &&
+		grep -q 'not starting it; --force runs it anyway, unproxied' "$OUT/$name.err"; then
+		pass "$desc (126: $(grep -m1 "$NEST" "$OUT/$name.err" | sed 's/.*(this/(this/'))"
+	else
+		WANT="(nothing; exit 126 and a line saying they $NEST)"
+		fail "$desc"
+		explain "$name"
+	fi
+}
+nested j_nest "j socksify STATIC under socksify --supervise: exit 126, \"$NEST\", not run" \
+	ip netns exec "$LAB_NS_C" timeout 60 "$SOCKSIFY" -x "$UH" --supervise -- \
+	"$SOCKSIFY" -x "$UH" -- "$PROBE" try "$T4" 7
+nested j_nest_sh "j socksify STATIC from a static busybox sh under socksify: exit 126, \"$NEST\", not run" \
+	via "$UH" "$BUSYBOX" sh -c "$SOCKSIFY -x $UH -- $PROBE try $T4 7"
+jdesc="j socksify --force STATIC under socksify --supervise: runs after a warning (UNPROXIED by it; the outer filter carries it: try=0)"
+run j_nest_force ip netns exec "$LAB_NS_C" timeout 60 "$SOCKSIFY" -x "$UH" --supervise -- \
+	"$SOCKSIFY" --force -x socks5h://127.0.0.1:1 -- "$PROBE" try "$T4" 7
+JWARN="^socksify: warning: cannot install the supervisor's seccomp filter for $PROBE: .*$NEST); running it UNPROXIED (--force)\$"
+if [ "$RC" -eq 0 ] && got j_nest_force try=0 && grep -q "$JWARN" "$OUT/j_nest_force.err"; then
+	pass "$jdesc"
+else
+	WANT="try=0 (and the warning: $JWARN)"
+	fail "$jdesc"
+	explain j_nest_force
+fi
+# --force where the supervisor can start: still supervised (unproxied, the
+# client's connect would time out).
+jdesc="j socksify --force STATIC (nothing in its way): supervised all the same, carried, no warning"
+run j_force ip netns exec "$LAB_NS_C" timeout 60 "$SOCKSIFY" --force -x "$UH" -- "$PROBE" try "$T4" 7
+if [ "$RC" -eq 0 ] && got j_force try=0 && ! grep -q UNPROXIED "$OUT/j_force.err"; then
+	pass "$jdesc"
+else
+	WANT=try=0
+	fail "$jdesc"
+	explain j_force
+fi
+
+if [ -n "${LAB_CAPTURE_PID:-}" ]; then
+	lab_capture_stop
+	tcpdump -nn -r "$JPCAP" "not (tcp port $LAB_PORT and host $P4) and not (ip6 and icmp6)" \
+		>"$OUT/jstray.txt" 2>/dev/null
+	nj=$(wc -l <"$OUT/jstray.txt")
+	njp=$(pcap_count "$JPCAP" "tcp port $LAB_PORT")
+	if [ "$nj" -eq 0 ]; then
+		pass "j capture during j: nothing but the proxy's traffic ($njp packets with :$LAB_PORT; no int \$0x80, x32 or undumpable connect or datagram went out)"
+	else
+		fail "j capture during j: nothing but the proxy's traffic ($nj other packets)"
+		head -n 8 "$OUT/jstray.txt" | sed 's/^/  stray| /'
+	fi
 fi
 
 echo "static: $(($(date +%s) - T_START)) s after the lab came up"
