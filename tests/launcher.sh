@@ -114,6 +114,14 @@ if printf '#include <stdlib.h>\n#include <signal.h>\nint main(int c, char **v){i
 	rc=$?
 	expect "a supervisor inside a supervisor: 126 (was $rc)" [ $rc = 126 ]
 	expect "... and says they do not nest" grep -q "do not nest" "$T/err"
+	expect "... and what --force would do" grep -qx "socksify: not starting it; --force runs it anyway, unproxied" "$T/err"
+	"$SOCKSIFY" -x $URL --supervise "$SOCKSIFY" -x $URL --force "$T/static" 6 2>"$T/err"
+	rc=$?
+	expect "... with --force: the program runs without a supervisor of its own (its status: 6, was $rc)" [ $rc = 6 ]
+	expect "... after a warning (UNPROXIED)" \
+		grep -q "^socksify: warning: cannot install the supervisor's seccomp filter for $T/static: .*do not nest); running it UNPROXIED (--force)$" "$T/err"
+	"$SOCKSIFY" -x $URL --supervise "$SOCKSIFY" -q -x $URL --force "$T/static" 2>"$T/err"
+	expect "... with --force -q: runs, says nothing" eval '[ $? = 0 ] && [ ! -s "$T/err" ]'
 	out=$("$SOCKSIFY" -x $URL --supervise /bin/sh -c 'printf %s "$LD_PRELOAD"' 2>"$T/err")
 	expect "--supervise on a dynamic program: it runs, with the library preloaded too" \
 		[ "$out" = "$LIBSOCKSIFY" ]
