@@ -11,8 +11,9 @@
  * installed beside this library: LAUNCHER -- FILE ARGS...), whose seccomp
  * supervisor carries it; with no launcher known the call fails with
  * EACCES and a log line.  A process already under the supervisor
- * (SOCKSIFY_SUPERVISED, which the supervisor sets) passes: its filter is
- * inherited across exec.
+ * (SOCKSIFY_SUPERVISED, which the supervisor sets, in the environment it
+ * started with or the one it passes on) passes: its filter is inherited
+ * across exec.
  *
  * Safe in a vfork child: no allocation, no lock, stack buffers only (the
  * log line is one write).  The cost is one open and two reads of the file
@@ -172,6 +173,39 @@ __attribute__((constructor)) static void find_launcher(void)
 	g_launcher[0] = '\0';
 }
 
+/* Whether this process runs under the supervisor's filter, from the
+ * environment it started with (the supervisor sets SOCKSIFY_SUPERVISED
+ * for the program; its descendants inherit it with the filter), not only
+ * from the one an exec passes on: a supervised program that execs with an
+ * environment of its own (env -i, a built envp) is still under the filter,
+ * and rerouting it would start a second supervisor, which cannot be had
+ * (EBUSY).  Believed only where /proc/self/status shows a filter (Seccomp:
+ * 2), or cannot be read. */
+static int g_supervised;
+
+__attribute__((constructor)) static void supervised_at_load(void)
+{
+	const char *v = getenv("SOCKSIFY_SUPERVISED");
+	char buf[4096], *at;
+	ssize_t n;
+	int fd;
+
+	if (!v || !*v)
+		return;
+	g_supervised = 1;
+	fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)REAL_CALL(close, fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	at = strstr(buf, "\nSeccomp:");
+	if (at && strtol(at + 9, NULL, 10) != 2)
+		g_supervised = 0;
+}
+
 /*
  * Whether path is to run through the launcher: 0 to run it as asked; 1
  * with *launcher set to run it through the supervisor; -1 with errno set
@@ -181,7 +215,7 @@ static int reroute(const char *path, char *const envp[], const char **launcher)
 {
 	if (!is_static(path))
 		return 0;
-	if (env_in(envp, "SOCKSIFY_SUPERVISED"))
+	if (g_supervised || env_in(envp, "SOCKSIFY_SUPERVISED"))
 		return 0; /* the filter is inherited */
 	*launcher = env_in(envp, "SOCKSIFY_LAUNCHER");
 	if (!*launcher || !**launcher)

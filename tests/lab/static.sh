@@ -69,7 +69,9 @@
 #      carried as nobody; socksify STATIC under a supervisor (--supervise,
 #      busybox sh): exit 126 "do not nest", and with --force run after an
 #      UNPROXIED warning (carried by the outer filter); --force with nothing
-#      in the way: supervised; a capture: nothing but the proxy's traffic
+#      in the way: supervised; a supervised dynamic program exec'ing a
+#      static one with env -i: carried by the filter (not sent to a second
+#      supervisor); a capture: nothing but the proxy's traffic
 #
 # The client has no route to the target through anything but the proxy.
 # As lab.sh does for its resolver, this suite adds routes for the target's
@@ -799,6 +801,15 @@ else
 	fail "$jdesc"
 	explain j_force
 fi
+# A supervised dynamic program that execs a static one with an environment
+# of its own (env -i: no SOCKSIFY_SUPERVISED in it): still under the
+# filter, which carries it; the library's exec hook must not send it to a
+# second supervisor (EBUSY, or no proxy in the emptied environment: 125).
+facts "j socksify --supervise env -i busybox wget http://$T4/: carried by the filter it runs under" \
+	j_envi "$TOKEN" ip netns exec "$LAB_NS_C" timeout 60 "$SOCKSIFY" -x "$UH" --supervise -- \
+	/usr/bin/env -i "$BUSYBOX" wget -q -O- "http://$T4/"
+facts "j static busybox sh -> dynamic env -i -> busybox wget http://$T4/ under socksify: carried" \
+	j_envi_sh "$TOKEN" via "$UH" "$BUSYBOX" sh -c "/usr/bin/env -i $BUSYBOX wget -q -O- http://$T4/"
 
 if [ -n "${LAB_CAPTURE_PID:-}" ]; then
 	lab_capture_stop
