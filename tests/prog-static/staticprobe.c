@@ -42,6 +42,9 @@
  *   staticprobe undumpable ADDR PORT      PR_SET_DUMPABLE 0, then a
  *                                         blocking connect + echo
  *   staticprobe dumpable ADDR PORT        the same without the prctl
+ *   staticprobe udprace ADDR PORT N       N UDP sendto()s while another
+ *                                         thread flips the address between
+ *                                         127.0.0.1 and ADDR:PORT
  *
  * ADDR is an IPv4 or IPv6 literal of an echo server.  stdout gets only
  * facts, "key=value" one per line, that are the same on every run, so a
@@ -1466,6 +1469,76 @@ static int mode_dumpable(const struct addr *dst, int undump)
 	return 0;
 }
 
+/* udprace ADDR PORT N: N sendto()s of one byte whose address buffer
+ * another thread flips, all the time, between a receiver of our own on
+ * 127.0.0.1 (direct) and ADDR:PORT.  A supervisor that judges the
+ * address and then lets the call continue (the kernel reads it again)
+ * can be raced: datagrams to ADDR:PORT then leave directly (a capture
+ * shows them).  Facts: whether some were sent and some refused. */
+static struct sockaddr_in g_race_sa, g_race_lo, g_race_far;
+static atomic_int g_race_stop;
+
+static void *race_flip(void *arg)
+{
+	volatile uint32_t *a = &g_race_sa.sin_addr.s_addr;
+	volatile uint16_t *p = &g_race_sa.sin_port;
+	volatile int i;
+
+	(void)arg;
+	while (!atomic_load(&g_race_stop)) {
+		*a = g_race_far.sin_addr.s_addr;
+		*p = g_race_far.sin_port;
+		for (i = 0; i < 200; i++)
+			;
+		*a = g_race_lo.sin_addr.s_addr;
+		*p = g_race_lo.sin_port;
+		for (i = 0; i < 200; i++)
+			;
+	}
+	return NULL;
+}
+
+static int mode_udprace(const struct addr *dst, int n)
+{
+	socklen_t l = sizeof(g_race_lo);
+	int r, s, i, sent = 0, refused = 0, other = 0;
+	pthread_t t;
+
+	if (family(dst) != AF_INET)
+		return 2;
+	r = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	memset(&g_race_lo, 0, sizeof(g_race_lo));
+	g_race_lo.sin_family = AF_INET;
+	g_race_lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (r < 0 || s < 0 ||
+	    bind(r, (struct sockaddr *)&g_race_lo, sizeof(g_race_lo)) < 0 ||
+	    getsockname(r, (struct sockaddr *)&g_race_lo, &l) < 0)
+		return 2;
+	memcpy(&g_race_far, &dst->ss, sizeof(g_race_far));
+	g_race_sa = g_race_lo;
+	if (pthread_create(&t, NULL, race_flip, NULL))
+		return 2;
+	for (i = 0; i < n; i++) {
+		if (sendto(s, "x", 1, 0, (struct sockaddr *)&g_race_sa,
+			   sizeof(g_race_sa)) == 1)
+			sent++;
+		else if (errno == EACCES)
+			refused++;
+		else
+			other++;
+	}
+	atomic_store(&g_race_stop, 1);
+	pthread_join(t, NULL);
+	note("udprace: %d sent, %d EACCES, %d other errors", sent, refused,
+	     other);
+	fact("sent", "%s", sent ? "some" : "none");
+	fact("eacces", "%s", refused ? "some" : "none");
+	close(r);
+	close(s);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -1477,7 +1550,8 @@ static void usage(void)
 		"       staticprobe threads N ADDR PORT\n"
 		"       staticprobe killgap ADDR PORT READYFILE GOFILE\n"
 		"       staticprobe int80|x32|undumpable|dumpable ADDR PORT\n"
-		"       staticprobe iouring\n");
+		"       staticprobe iouring\n"
+		"       staticprobe udprace ADDR PORT N\n");
 	exit(2);
 }
 
@@ -1512,6 +1586,13 @@ int main(int argc, char **argv)
 		if (n < 1 || n > 1000 || parse_addr(argv[3], argv[4], &dst) < 0)
 			usage();
 		return mode_threads(n, &dst);
+	}
+	if (strcmp(m, "udprace") == 0 && argc == 5) {
+		int n = atoi(argv[4]);
+
+		if (n < 1 || parse_addr(argv[2], argv[3], &dst) < 0)
+			usage();
+		return mode_udprace(&dst, n);
 	}
 	if (strcmp(m, "killgap") == 0 && argc == 6) {
 		if (parse_addr(argv[2], argv[3], &dst) < 0)
