@@ -122,6 +122,10 @@ if printf '#include <stdlib.h>\n#include <signal.h>\nint main(int c, char **v){i
 		grep -q "^socksify: warning: cannot install the supervisor's seccomp filter for $T/static: .*do not nest); running it UNPROXIED (--force)$" "$T/err"
 	"$SOCKSIFY" -x $URL --supervise "$SOCKSIFY" -q -x $URL --force "$T/static" 2>"$T/err"
 	expect "... with --force -q: runs, says nothing" eval '[ $? = 0 ] && [ ! -s "$T/err" ]'
+	out=$("$SOCKSIFY" -x $URL --supervise "$SOCKSIFY" -x $URL --force --supervise /bin/sh -c 'printf %s "$LD_PRELOAD"; exit 3' 2>"$T/err")
+	rc=$?
+	expect "... --force --supervise on a dynamic program there: runs with the library only (3, was $rc)" \
+		eval '[ $rc = 3 ] && [ "$out" = "$LIBSOCKSIFY" ] && grep -q "running it without the supervisor, with the library only (--force)$" "$T/err"'
 	out=$("$SOCKSIFY" -x $URL --supervise /bin/sh -c 'printf %s "$LD_PRELOAD"' 2>"$T/err")
 	expect "--supervise on a dynamic program: it runs, with the library preloaded too" \
 		[ "$out" = "$LIBSOCKSIFY" ]
