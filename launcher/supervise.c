@@ -82,6 +82,8 @@
 #define PEER_PROBE  8	 /* slots a record may sit past its hash */
 #define PIDFD_SLOTS 64	 /* pidfds kept for the program's threads */
 #define STUB_TTL    60
+#define MAX_FWD	    64	/* stub queries forwarded at once */
+#define MAX_NSMAP   256 /* stub clients whose nameserver is known */
 
 /* x86_64 numbers of the calls we trap (the filter is x86_64 only). */
 #ifndef __x86_64__
@@ -103,12 +105,42 @@ struct pend {
 	char what[300]; /* for the log: "1.2.3.4:80", "name:443" */
 };
 
-/* A DNS-over-TCP connection to the stub: one query at a time. */
+/* A DNS-over-TCP connection to the stub. */
 struct tconn {
 	int fd;
+	uint16_t port; /* the client's (for the nameserver it asked) */
 	size_t have;
 	uint8_t buf[2 + 1500];
 	struct tconn *next;
+};
+
+/* A query the stub forwards (dns tunnel, or a name sent direct). */
+struct fwd {
+	int used;
+	int fd;		    /* ours: to the proxy, or to the nameserver */
+	int stage;	    /* enum fwd_stage */
+	int via_proxy;	    /* through the proxy to dns_server */
+	int udp;	    /* directly over UDP (a UDP client's query) */
+	long long deadline; /* ms, CLOCK_MONOTONIC */
+	struct tconn *t;    /* the TCP client, or NULL: */
+	struct sockaddr_storage from; /* the UDP client */
+	socklen_t fromlen;
+	uint16_t id;		      /* the query's ID */
+	char what[DNS_MAX_NAME + 16]; /* "A www.example.com", for the log */
+	size_t qlen, off;	      /* the query's length; bytes sent */
+	size_t have;		      /* answer bytes read (TCP: framed) */
+	/* from here on not cleared per query */
+	struct hs h;
+	uint8_t q[2 + 1500];  /* the query, framed */
+	uint8_t a[2 + 65535]; /* the answer (framed over TCP) */
+};
+
+/* Which nameserver a stub client asked, by its local port. */
+struct nsmap {
+	uint16_t port;
+	int tcp;
+	struct sockaddr_storage ns;
+	socklen_t len;
 };
 
 /* A proxied socket, for getpeername: keyed by its inode, which names the
@@ -141,6 +173,13 @@ struct sup {
 	struct sockaddr_in stubaddr;
 	int tstub; /* its TCP side (DNS over TCP, RFC 7766), same port */
 	struct tconn *tconns;
+	struct fwd *fwd; /* MAX_FWD of them */
+	struct nsmap nsmap[MAX_NSMAP];
+	unsigned nsmap_next;
+	struct sockaddr_storage resolv; /* resolv.conf's first nameserver */
+	socklen_t resolvlen;
+	char *hosts; /* /etc/hosts as last read */
+	struct stat hosts_st;
 	struct pend pend[MAX_PENDING];
 	unsigned
 	    pend_hi; /* slots at and above are free: the loop scans below */
@@ -767,91 +806,727 @@ static void pend_start(struct sup *s, const struct seccomp_notif *n, int copy,
 		pend_finish(s, p, errno, "cannot connect to the proxy");
 }
 
-/* --- the stub resolver (dns remote) ------------------------------------ */
+/* --- the stub resolver ------------------------------------------------- */
 
-/* Answers the DNS query q (qlen bytes) into r: A and AAAA of a host name
- * with its placeholders, PTR of a placeholder with its name, NOERROR and
- * no answer for other types, FORMERR for what is no query.  Returns the
- * response's length, or 0 to drop q. */
-static size_t stub_answer(struct sup *s, const uint8_t *q, size_t qlen,
-			  uint8_t *r, size_t cap)
-{
+/* A query's question, as the stub reads it. */
+struct dq {
 	char name[DNS_MAX_NAME + 1];
-	size_t pos = 12, nlen = 0, qend, rlen;
-	uint16_t qtype, qclass, an = 0;
-	uint8_t rcode = 0;
+	size_t nlen;
+	size_t qend; /* header and question: what a reply copies */
+	uint16_t qtype, qclass;
+	uint8_t rcode; /* 0, or what the stub answers at once */
+};
 
-	if (qlen < 12 || (q[2] & 0x80) || cap < qlen + 64)
-		return 0; /* a response, or too short: not ours to answer */
+/* Reads the question of query q (qlen >= 12 bytes): FORMERR for a name
+ * that runs past the end, NOTIMP for other opcodes or QDCOUNT != 1. */
+static void dq_parse(const uint8_t *q, size_t qlen, struct dq *d)
+{
+	size_t pos = 12;
+
+	memset(d, 0, sizeof(*d));
 	if (((q[2] >> 3) & 0xf) != 0 || q[4] != 0 || q[5] != 1)
-		rcode = 4; /* NOTIMP: other opcodes, QDCOUNT != 1 */
-	while (rcode == 0 && pos < qlen && q[pos] != 0) {
+		d->rcode = 4;
+	while (d->rcode == 0 && pos < qlen && q[pos] != 0) {
 		size_t l = q[pos];
 
 		if (l > 63 || pos + 1 + l >= qlen ||
-		    nlen + l + 1 > DNS_MAX_NAME) {
-			rcode = 1;
+		    d->nlen + l + 1 > DNS_MAX_NAME) {
+			d->rcode = 1;
 			break;
 		}
-		if (nlen)
-			name[nlen++] = '.';
-		memcpy(name + nlen, q + pos + 1, l);
-		nlen += l;
+		if (d->nlen)
+			d->name[d->nlen++] = '.';
+		memcpy(d->name + d->nlen, q + pos + 1, l);
+		d->nlen += l;
 		pos += 1 + l;
 	}
-	name[nlen] = '\0';
-	if (rcode == 0 && (pos + 5 > qlen || nlen == 0))
-		rcode = 1; /* FORMERR */
-	qend = rcode ? 12 : pos + 5;
-	qtype = rcode ? 0 : (uint16_t)(q[pos + 1] << 8 | q[pos + 2]);
-	qclass = rcode ? 0 : (uint16_t)(q[pos + 3] << 8 | q[pos + 4]);
-	memcpy(r, q, qend);
-	r[2] = (uint8_t)(0x80 | (q[2] & 0x01)); /* QR, RD as asked */
-	r[3] = 0x80;				/* RA */
-	r[4] = 0, r[5] = rcode ? 0 : 1;
-	memset(r + 6, 0, 6);
-	rlen = qend;
-	if (rcode == 0 && qclass == DNS_CLASS_IN &&
-	    (qtype == DNS_TYPE_A || qtype == DNS_TYPE_AAAA) &&
-	    dns_name_is_host(name)) {
-		struct in_addr v4;
-		struct in6_addr v6;
-
-		if (names_get(s->names, name, nlen, &v4, &v6) == 0) {
-			size_t alen = qtype == DNS_TYPE_A ? 4 : 16;
-			uint8_t rr[12] = {0xc0, 0x0c,	  0, (uint8_t)qtype,
-					  0,	1,	  0, 0,
-					  0,	STUB_TTL, 0, (uint8_t)alen};
-
-			memcpy(r + rlen, rr, sizeof(rr));
-			memcpy(r + rlen + sizeof(rr),
-			       qtype == DNS_TYPE_A ? (void *)&v4 : (void *)&v6,
-			       alen);
-			rlen += sizeof(rr) + alen;
-			an = 1;
-			slog(s, 3, "stub resolver: %s %s: a placeholder",
-			     qtype == DNS_TYPE_A ? "A" : "AAAA", name);
-		} else {
-			rcode = 2; /* SERVFAIL */
-		}
-	} else if (rcode == 0) {
-		slog(s, 3,
-		     "stub resolver: type %u for %s: no data (names are "
-		     "resolved by the proxy)",
-		     (unsigned)qtype, name);
+	d->name[d->nlen] = '\0';
+	if (d->rcode == 0 && (pos + 5 > qlen || d->nlen == 0))
+		d->rcode = 1;
+	if (d->rcode) {
+		d->qend = 12;
+		return;
 	}
-	r[3] = (uint8_t)(0x80 | rcode);
-	r[7] = (uint8_t)an;
+	d->qend = pos + 5;
+	d->qtype = (uint16_t)(q[pos + 1] << 8 | q[pos + 2]);
+	d->qclass = (uint16_t)(q[pos + 3] << 8 | q[pos + 4]);
+}
+
+/* The header and question of a reply to q with rcode and no records yet
+ * (r has room for d->qend bytes).  Returns their length. */
+static size_t reply_head(const uint8_t *q, const struct dq *d, uint8_t rcode,
+			 uint8_t *r)
+{
+	memcpy(r, q, d->qend);
+	r[2] = (uint8_t)(0x80 | (q[2] & 0x01)); /* QR, RD as asked */
+	r[3] = (uint8_t)(0x80 | rcode);		/* RA */
+	r[4] = 0, r[5] = d->qend > 12 ? 1 : 0;
+	memset(r + 6, 0, 6);
+	return d->qend;
+}
+
+/* Appends an answer record for the question's name (a pointer to it)
+ * with alen address bytes; bumps ANCOUNT.  0, or -1 when r is full. */
+static int reply_addr(uint8_t *r, size_t *rlen, size_t cap, uint16_t qtype,
+		      const void *addr, size_t alen, uint8_t ttl)
+{
+	uint8_t rr[12] = {0xc0, 0x0c, 0, (uint8_t)qtype, 0, 1, 0, 0,
+			  0,	ttl,  0, (uint8_t)alen};
+	unsigned an = (unsigned)r[6] << 8 | r[7];
+
+	if (*rlen + sizeof(rr) + alen > cap)
+		return -1;
+	memcpy(r + *rlen, rr, sizeof(rr));
+	memcpy(r + *rlen + sizeof(rr), addr, alen);
+	*rlen += sizeof(rr) + alen;
+	an++;
+	r[6] = (uint8_t)(an >> 8), r[7] = (uint8_t)an;
+	return 0;
+}
+
+/* dns remote: A and AAAA of a host name with its placeholders, NOERROR
+ * and no answer for other types.  Returns the response's length. */
+static size_t stub_placeholder(struct sup *s, const uint8_t *q,
+			       const struct dq *d, uint8_t *r, size_t cap)
+{
+	size_t rlen = reply_head(q, d, d->rcode, r);
+	struct in_addr v4;
+	struct in6_addr v6;
+
+	if (d->rcode || d->qclass != DNS_CLASS_IN ||
+	    (d->qtype != DNS_TYPE_A && d->qtype != DNS_TYPE_AAAA) ||
+	    !dns_name_is_host(d->name)) {
+		if (d->rcode == 0)
+			slog(s, 3,
+			     "stub resolver: type %u for %s: no data (names "
+			     "are resolved by the proxy)",
+			     (unsigned)d->qtype, d->name);
+		return rlen;
+	}
+	if (names_get(s->names, d->name, d->nlen, &v4, &v6) < 0) {
+		r[3] = 0x80 | 2; /* SERVFAIL */
+		return rlen;
+	}
+	if (d->qtype == DNS_TYPE_A)
+		(void)reply_addr(r, &rlen, cap, d->qtype, &v4, 4, STUB_TTL);
+	else
+		(void)reply_addr(r, &rlen, cap, d->qtype, &v6, 16, STUB_TTL);
+	slog(s, 3, "stub resolver: %s %s: a placeholder",
+	     d->qtype == DNS_TYPE_A ? "A" : "AAAA", d->name);
 	return rlen;
+}
+
+/* --- /etc/hosts, for the stub -------------------------------------------- */
+
+#define HOSTS_PATH	"/etc/hosts"
+#define HOSTS_MAX_BYTES (1 << 20)
+#define HOSTS_MAX_ADDRS 16
+
+/* Reads /etc/hosts again when it changed (or is gone: then no text). */
+static void hosts_refresh(struct sup *s)
+{
+	struct stat st;
+	char *text;
+	ssize_t n;
+	int fd;
+
+	if (stat(HOSTS_PATH, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > HOSTS_MAX_BYTES) {
+		free(s->hosts);
+		s->hosts = NULL;
+		return;
+	}
+	if (s->hosts && st.st_ino == s->hosts_st.st_ino &&
+	    st.st_dev == s->hosts_st.st_dev &&
+	    st.st_size == s->hosts_st.st_size &&
+	    st.st_mtim.tv_sec == s->hosts_st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == s->hosts_st.st_mtim.tv_nsec)
+		return;
+	fd = open(HOSTS_PATH, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	text = malloc((size_t)st.st_size + 1);
+	n = text ? read(fd, text, (size_t)st.st_size) : -1;
+	close(fd);
+	if (n < 0) {
+		free(text);
+		return;
+	}
+	text[n] = '\0';
+	free(s->hosts);
+	s->hosts = text;
+	s->hosts_st = st;
+}
+
+/* A hosts-file token equals name: ASCII case-insensitive, a trailing dot
+ * on either ignored. */
+static int token_is(const char *tok, size_t tl, const char *name)
+{
+	size_t nl = strlen(name);
+
+	if (tl && tok[tl - 1] == '.')
+		tl--;
+	if (nl && name[nl - 1] == '.')
+		nl--;
+	return tl == nl && strncasecmp(tok, name, nl) == 0;
+}
+
+/* One line: 1 when it lists name, with its address (of family fam) into
+ * addr and *got set (0 when the address is of another family). */
+static int hosts_line(const char *p, const char *end, const char *name, int fam,
+		      uint8_t addr[16], int *got)
+{
+	char ab[INET6_ADDRSTRLEN + 1];
+	const char *tok;
+	size_t tl;
+	int first = 1, listed = 0;
+
+	*got = 0;
+	for (;;) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+			p++;
+		if (p >= end || *p == '#')
+			break;
+		tok = p;
+		while (p < end && *p != ' ' && *p != '\t' && *p != '\r' &&
+		       *p != '#')
+			p++;
+		tl = (size_t)(p - tok);
+		if (first) {
+			first = 0;
+			if (tl >= sizeof(ab))
+				return 0;
+			memcpy(ab, tok, tl);
+			ab[tl] = '\0';
+			continue;
+		}
+		if (token_is(tok, tl, name)) {
+			listed = 1;
+			break;
+		}
+	}
+	if (listed && strchr(ab, '%') == NULL)
+		*got = inet_pton(fam, ab, addr) == 1;
+	return listed;
+}
+
+/* name's addresses of family fam in /etc/hosts (up to HOSTS_MAX_ADDRS,
+ * into out); *listed: whether the file names it at all.  Returns how
+ * many. */
+static int hosts_lookup(struct sup *s, const char *name, int fam,
+			uint8_t out[][16], int *listed)
+{
+	const char *p, *nl, *end;
+	int n = 0, got;
+
+	*listed = 0;
+	hosts_refresh(s);
+	for (p = s->hosts; p && *p; p = nl ? nl + 1 : NULL) {
+		nl = strchr(p, '\n');
+		end = nl ? nl : p + strlen(p);
+		if (!hosts_line(p, end, name, fam, out[n], &got))
+			continue;
+		*listed = 1;
+		if (got && n < HOSTS_MAX_ADDRS - 1)
+			n++;
+	}
+	return n;
+}
+
+/* "localhost", "localhost." and names under .localhost (RFC 6761). */
+static int is_localhost(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n && name[n - 1] == '.')
+		n--;
+	if (n == 9 && strncasecmp(name, "localhost", 9) == 0)
+		return 1;
+	return n > 10 && strncasecmp(name + n - 10, ".localhost", 10) == 0;
+}
+
+/*
+ * A localhost name or one /etc/hosts lists is answered here, as the
+ * library answers it: A/AAAA with the file's addresses of that family
+ * (localhost names: 127.0.0.1 and ::1 when the file has none), NOERROR
+ * and no answer otherwise.  Returns the response's length, or 0 when
+ * the name is none of those.
+ */
+static size_t stub_hosts(struct sup *s, const uint8_t *q, const struct dq *d,
+			 uint8_t *r, size_t cap)
+{
+	uint8_t a[HOSTS_MAX_ADDRS][16];
+	int fam = d->qtype == DNS_TYPE_AAAA ? AF_INET6 : AF_INET, listed, n, i;
+	size_t rlen, alen = fam == AF_INET ? 4 : 16;
+
+	n = hosts_lookup(s, d->name, fam, a, &listed);
+	if (!listed && !is_localhost(d->name))
+		return 0;
+	rlen = reply_head(q, d, 0, r);
+	if (d->qclass != DNS_CLASS_IN ||
+	    (d->qtype != DNS_TYPE_A && d->qtype != DNS_TYPE_AAAA))
+		return rlen;
+	if (n == 0 && is_localhost(d->name)) {
+		memset(a[0], 0, 16);
+		if (fam == AF_INET)
+			a[0][0] = 127, a[0][3] = 1;
+		else
+			a[0][15] = 1;
+		n = 1;
+	}
+	for (i = 0; i < n; i++)
+		(void)reply_addr(r, &rlen, cap, d->qtype, a[i], alen, STUB_TTL);
+	slog(s, 3, "stub resolver: %s %s: %d address%s from %s",
+	     fam == AF_INET ? "A" : "AAAA", d->name, n, n == 1 ? "" : "es",
+	     listed ? HOSTS_PATH : "localhost");
+	return rlen;
+}
+
+/* --- forwarded queries (dns tunnel; names sent direct) -------------------- */
+
+/*
+ * A query the stub does not answer itself goes out on a socket of ours,
+ * in the loop: over TCP through the proxy (a CONNECT to dns_server) in
+ * tunnel mode, or, for a name the rules send direct at every port, to the
+ * nameserver the program asked, directly (over UDP for a UDP client, TCP
+ * for a TCP one).  The answer goes back to the client as it came.
+ */
+enum fwd_stage { FWD_CONNECT, FWD_HANDSHAKE, FWD_SEND, FWD_RECV };
+
+static void fwd_events(struct sup *s, struct fwd *f, uint32_t ev)
+{
+	struct epoll_event e = {.events = ev, .data.ptr = f};
+
+	(void)epoll_ctl(s->ep, EPOLL_CTL_MOD, f->fd, &e);
+}
+
+static void fwd_free(struct sup *s, struct fwd *f)
+{
+	(void)epoll_ctl(s->ep, EPOLL_CTL_DEL, f->fd, NULL);
+	close(f->fd);
+	if (f->via_proxy)
+		hs_wipe(&f->h);
+	f->used = 0;
+}
+
+/* Sends response r (rl bytes) to the client that asked: a datagram to
+ * from, or a framed message on t.  -1 when t should go. */
+static int stub_reply(struct sup *s, struct tconn *t,
+		      const struct sockaddr_storage *from, socklen_t fl,
+		      uint8_t *r, size_t rl)
+{
+	uint8_t hdr[2] = {(uint8_t)(rl >> 8), (uint8_t)rl};
+	struct iovec iov[2] = {{hdr, 2}, {r, rl}};
+
+	if (!t) {
+		(void)sendto(s->stub, r, rl, MSG_DONTWAIT,
+			     (const struct sockaddr *)from, fl);
+		return 0;
+	}
+	/* The answers are small: one write, or the connection goes. */
+	return writev(t->fd, iov, 2) == (ssize_t)(rl + 2) ? 0 : -1;
+}
+
+/* Hands answer a (alen bytes) to f's client and ends f. */
+static void fwd_deliver(struct sup *s, struct fwd *f, uint8_t *a, size_t alen)
+{
+	struct tconn *t = f->t;
+
+	a[0] = (uint8_t)(f->id >> 8), a[1] = (uint8_t)f->id;
+	fwd_free(s, f);
+	/* A client that cannot take it is shut down here and closed by
+	 * tconn_serve, which sees the end: never freed under a caller. */
+	if (stub_reply(s, t, &f->from, f->fromlen, a, alen) < 0)
+		(void)shutdown(t->fd, SHUT_RDWR);
+}
+
+/* Ends f with SERVFAIL to its client and one line. */
+static void fwd_fail(struct sup *s, struct fwd *f, const char *why)
+{
+	uint8_t r[2 + 1500];
+	struct dq d;
+
+	slog(s, 0, "stub resolver: %s %s failed: %s (SERVFAIL)", f->what,
+	     f->via_proxy ? "over the proxy" : "to the nameserver", why);
+	dq_parse(f->q + 2, f->qlen, &d);
+	fwd_deliver(s, f, r, reply_head(f->q + 2, &d, 2, r));
+}
+
+/* The handshake with the proxy, as far as the socket lets it: 1 when
+ * done, 0 to wait, -1 when f has failed (and ended). */
+static int fwd_handshake(struct sup *s, struct fwd *f)
+{
+	uint8_t *buf;
+	size_t len;
+	ssize_t n;
+
+	for (;;) {
+		enum hs_io io = hs_next(&f->h, &buf, &len);
+
+		if (io == HS_IO_DONE)
+			return 1;
+		if (io == HS_IO_FAIL) {
+			fwd_fail(s, f, f->h.why);
+			return -1;
+		}
+		if (io == HS_IO_WRITE)
+			n = send(f->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		else
+			n = recv(f->fd, buf, len, MSG_DONTWAIT);
+		if (n > 0) {
+			if (io == HS_IO_WRITE)
+				hs_wrote(&f->h, (size_t)n);
+			else
+				hs_got(&f->h, (size_t)n);
+			continue;
+		}
+		if (n == 0 || errno == ECONNRESET || errno == EPIPE) {
+			hs_eof(&f->h);
+			continue;
+		}
+		if (errno == EAGAIN || errno == EINTR) {
+			fwd_events(s, f,
+				   io == HS_IO_WRITE ? EPOLLOUT : EPOLLIN);
+			return 0;
+		}
+		fwd_fail(s, f, "the connection to the proxy failed");
+		return -1;
+	}
+}
+
+/* Sends the query (framed over TCP, bare over UDP): 1 when sent, 0 to
+ * wait, -1 when f has failed. */
+static int fwd_send(struct sup *s, struct fwd *f)
+{
+	size_t total = f->udp ? f->qlen : f->qlen + 2;
+	const uint8_t *q = f->udp ? f->q + 2 : f->q;
+	ssize_t n;
+
+	while (f->off < total) {
+		n = send(f->fd, q + f->off, total - f->off,
+			 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			fwd_events(s, f, EPOLLOUT);
+			return 0;
+		}
+		if (n <= 0) {
+			fwd_fail(s, f, "cannot send the query");
+			return -1;
+		}
+		f->off += (size_t)n;
+	}
+	return 1;
+}
+
+/* Reads the answer: a datagram with the query's ID, or a framed message.
+ * Delivers it when complete; -1 when f has ended, 0 to wait. */
+static int fwd_recv(struct sup *s, struct fwd *f)
+{
+	ssize_t n;
+
+	for (;;) {
+		size_t want =
+		    f->udp ? sizeof(f->a) - 2
+		    : f->have < 2
+			? 2 - f->have
+			: 2 + ((size_t)f->a[0] << 8 | f->a[1]) - f->have;
+
+		n = recv(f->fd, f->udp ? f->a + 2 : f->a + f->have, want,
+			 MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			fwd_events(s, f, EPOLLIN);
+			return 0;
+		}
+		if (n <= 0) {
+			fwd_fail(s, f,
+				 n == 0 ? "the server closed the connection"
+					: "no answer (the connection failed)");
+			return -1;
+		}
+		if (f->udp) {
+			/* Another datagram (a late answer to another ID) is
+			 * not the answer. */
+			if (n >= 12 && (f->a[4] & 0x80) &&
+			    (f->a[2] << 8 | f->a[3]) == f->id) {
+				fwd_deliver(s, f, f->a + 2, (size_t)n);
+				return -1;
+			}
+			continue;
+		}
+		f->have += (size_t)n;
+		if (f->have >= 2 &&
+		    f->have == 2 + ((size_t)f->a[0] << 8 | f->a[1])) {
+			if (f->have < 2 + 12) {
+				fwd_fail(s, f, "a short answer");
+				return -1;
+			}
+			fwd_deliver(s, f, f->a + 2, f->have - 2);
+			return -1;
+		}
+	}
+}
+
+/* Runs f as far as its socket lets it. */
+static void fwd_run(struct sup *s, struct fwd *f)
+{
+	if (f->stage == FWD_CONNECT) {
+		int err = 0;
+		socklen_t l = sizeof(err);
+
+		if (getsockopt(f->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
+			err = errno;
+		if (err) {
+			errno = err;
+			fwd_fail(s, f,
+				 f->via_proxy ? "cannot connect to the proxy"
+					      : "cannot connect to the "
+						"nameserver");
+			return;
+		}
+		f->stage = f->via_proxy ? FWD_HANDSHAKE : FWD_SEND;
+	}
+	if (f->stage == FWD_HANDSHAKE) {
+		if (fwd_handshake(s, f) <= 0)
+			return;
+		f->stage = FWD_SEND;
+	}
+	if (f->stage == FWD_SEND) {
+		if (fwd_send(s, f) <= 0)
+			return;
+		f->stage = FWD_RECV;
+	}
+	(void)fwd_recv(s, f);
+}
+
+/* The nameserver a stub client asked (its connect to port 53, recorded
+ * by its local port), else resolv.conf's first.  Returns its length
+ * (into *ns), or 0 when none is known. */
+static socklen_t ns_for(const struct sup *s, int tcp, uint16_t port,
+			struct sockaddr_storage *ns)
+{
+	unsigned i;
+
+	for (i = 0; i < MAX_NSMAP; i++)
+		if (s->nsmap[i].len && s->nsmap[i].port == port &&
+		    s->nsmap[i].tcp == tcp) {
+			memcpy(ns, &s->nsmap[i].ns, s->nsmap[i].len);
+			return s->nsmap[i].len;
+		}
+	memcpy(ns, &s->resolv, sizeof(*ns));
+	return s->resolvlen;
+}
+
+/* Remembers which nameserver the client on local port port asked. */
+static void ns_record(struct sup *s, int tcp, uint16_t port,
+		      const struct sockaddr_in6 *dst)
+{
+	struct nsmap *m = NULL;
+	const struct in_addr *a4 = v4_of(dst);
+	unsigned i;
+
+	for (i = 0; i < MAX_NSMAP && !m; i++)
+		if (s->nsmap[i].port == port && s->nsmap[i].tcp == tcp)
+			m = &s->nsmap[i];
+	if (!m)
+		m = &s->nsmap[s->nsmap_next++ % MAX_NSMAP];
+	m->port = port;
+	m->tcp = tcp;
+	memset(&m->ns, 0, sizeof(m->ns));
+	if (a4) { /* v4-mapped: asked as IPv4, from a socket of ours */
+		struct sockaddr_in *sin = (struct sockaddr_in *)&m->ns;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = dst->sin6_port;
+		sin->sin_addr = *a4;
+		m->len = sizeof(*sin);
+	} else {
+		memcpy(&m->ns, dst, sizeof(*dst));
+		m->len = sizeof(*dst);
+	}
+}
+
+/* resolv.conf's first nameserver, port 53 (none: s->resolvlen 0). */
+static void resolv_load(struct sup *s)
+{
+	char line[256], addr[INET6_ADDRSTRLEN + 1];
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&s->resolv;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&s->resolv;
+	FILE *f = fopen("/etc/resolv.conf", "re");
+
+	s->resolvlen = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " nameserver %46s", addr) != 1)
+			continue;
+		memset(&s->resolv, 0, sizeof(s->resolv));
+		if (inet_pton(AF_INET, addr, &a4->sin_addr) == 1) {
+			a4->sin_family = AF_INET;
+			a4->sin_port = htons(53);
+			s->resolvlen = sizeof(*a4);
+		} else if (inet_pton(AF_INET6, addr, &a6->sin6_addr) == 1) {
+			a6->sin6_family = AF_INET6;
+			a6->sin6_port = htons(53);
+			s->resolvlen = sizeof(*a6);
+		}
+		if (s->resolvlen)
+			break;
+	}
+	if (f)
+		fclose(f);
+}
+
+static struct fwd *fwd_slot(struct sup *s)
+{
+	unsigned i;
+
+	for (i = 0; s->fwd && i < MAX_FWD; i++)
+		if (!s->fwd[i].used)
+			return &s->fwd[i];
+	return NULL;
+}
+
+/* Opens f's socket and connects it to to (the proxy, or the
+ * nameserver); f runs from there or has failed. */
+static void fwd_connect(struct sup *s, struct fwd *f, const struct sockaddr *to,
+			socklen_t tolen)
+{
+	struct epoll_event e = {.events = EPOLLOUT, .data.ptr = f};
+
+	f->fd = socket(to->sa_family,
+		       (f->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC |
+			   SOCK_NONBLOCK,
+		       0);
+	if (f->fd < 0 || epoll_ctl(s->ep, EPOLL_CTL_ADD, f->fd, &e) < 0) {
+		fwd_fail(s, f, "no socket for it");
+		return;
+	}
+	if (connect(f->fd, to, tolen) == 0) {
+		fwd_run(s, f);
+	} else if (errno == EINPROGRESS) {
+		f->stage = FWD_CONNECT;
+	} else {
+		fwd_fail(s, f,
+			 f->via_proxy ? "cannot connect to the proxy"
+				      : "cannot connect to the nameserver");
+	}
+}
+
+/* "A name", "AAAA name", "type 12 name": a query, for the log. */
+static void query_what(const struct dq *d, char *buf, size_t len)
+{
+	if (d->qtype == DNS_TYPE_A || d->qtype == DNS_TYPE_AAAA)
+		snprintf(buf, len, "%s %s",
+			 d->qtype == DNS_TYPE_A ? "A" : "AAAA", d->name);
+	else
+		snprintf(buf, len, "type %u %s", (unsigned)d->qtype, d->name);
+}
+
+/*
+ * Sends query q (qlen bytes, question d) on: via_proxy, through the proxy
+ * to dns_server; else to the nameserver the client asked.  The answer
+ * (or SERVFAIL) goes to the client: t, or the datagram's sender from.
+ * -1 when t should go (a SERVFAIL could not be written).
+ */
+static int fwd_start(struct sup *s, const uint8_t *q, size_t qlen,
+		     const struct dq *d, struct tconn *t,
+		     const struct sockaddr_storage *from, socklen_t fl,
+		     int via_proxy)
+{
+	const struct cfg_proxy *px = &s->c->proxy;
+	struct fwd *f = fwd_slot(s);
+	struct sockaddr_storage ns;
+	socklen_t nslen;
+	struct s5_addr a;
+
+	if (!f) {
+		uint8_t r[2 + 1500];
+		char what[DNS_MAX_NAME + 16];
+
+		query_what(d, what, sizeof(what));
+		slog(s, 0,
+		     "stub resolver: %s failed: %d queries in flight already "
+		     "(SERVFAIL)",
+		     what, MAX_FWD);
+		return stub_reply(s, t, from, fl, r, reply_head(q, d, 2, r));
+	}
+	memset(f, 0, offsetof(struct fwd, h));
+	f->used = 1;
+	f->fd = -1;
+	f->t = t;
+	if (from)
+		memcpy(&f->from, from, fl);
+	f->fromlen = fl;
+	f->id = (uint16_t)(q[0] << 8 | q[1]);
+	f->via_proxy = via_proxy;
+	f->udp = !via_proxy && !t;
+	f->deadline = now_ms() + s->c->timeout_ms;
+	query_what(d, f->what, sizeof(f->what));
+	memcpy(f->q + 2, q, qlen);
+	f->q[0] = (uint8_t)(qlen >> 8), f->q[1] = (uint8_t)qlen;
+	f->qlen = qlen;
+	if (!via_proxy) {
+		nslen = ns_for(s, t != NULL,
+			       t ? t->port : port_of((const void *)from), &ns);
+		if (!nslen) {
+			fwd_fail(s, f, "no nameserver known");
+			return 0;
+		}
+		slog(s, 3,
+		     "stub resolver: %s: to the nameserver (sent direct by the "
+		     "rules)",
+		     f->what);
+		fwd_connect(s, f, (struct sockaddr *)&ns, nslen);
+		return 0;
+	}
+	if (!s->c->dns_server_len ||
+	    s5_addr_from_sockaddr(&a,
+				  (const struct sockaddr *)&s->c->dns_server,
+				  s->c->dns_server_len) < 0) {
+		fwd_fail(s, f, "no dns_server configured");
+		return 0;
+	}
+	hs_init(&f->h, S5_CMD_CONNECT, &a, px->user_len ? px->user : NULL,
+		px->user_len, px->pass, px->pass_len);
+	slog(s, 3, "stub resolver: %s: over TCP via %s to dns_server", f->what,
+	     s->proxyname);
+	fwd_connect(s, f, (const struct sockaddr *)&s->proxy, s->proxylen);
+	return 0;
+}
+
+/*
+ * One query from a stub client (t, or the datagram's sender from):
+ * localhost and /etc/hosts names answered here; names the rules send
+ * direct at every port forwarded to the nameserver the client asked;
+ * in tunnel mode the rest through the proxy; in remote mode,
+ * placeholders.  Returns -1 when t should go.
+ */
+static int stub_query(struct sup *s, const uint8_t *q, size_t qlen,
+		      struct tconn *t, const struct sockaddr_storage *from,
+		      socklen_t fl)
+{
+	uint8_t r[1600];
+	struct dq d;
+	size_t rl;
+
+	if (qlen < 12 || (q[2] & 0x80))
+		return t ? -1 : 0; /* a response, or too short: not ours */
+	dq_parse(q, qlen, &d);
+	if (d.rcode == 0 && dns_name_is_host(d.name) &&
+	    (rl = stub_hosts(s, q, &d, r, sizeof(r))) > 0)
+		return stub_reply(s, t, from, fl, r, rl);
+	if (d.rcode == 0 && cfg_name_always_direct(s->c, d.name))
+		return fwd_start(s, q, qlen, &d, t, from, fl, 0);
+	if (d.rcode == 0 && cfg_dns_mode(s->c) == CFG_DNS_TUNNEL)
+		return fwd_start(s, q, qlen, &d, t, from, fl, 1);
+	rl = stub_placeholder(s, q, &d, r, sizeof(r));
+	return stub_reply(s, t, from, fl, r, rl);
 }
 
 static void stub_serve(struct sup *s)
 {
-	uint8_t q[1500], r[1600];
+	uint8_t q[1500];
 	struct sockaddr_storage from;
 	socklen_t fl;
 	ssize_t n;
-	size_t rl;
 
 	for (;;) {
 		fl = sizeof(from);
@@ -859,10 +1534,7 @@ static void stub_serve(struct sup *s)
 			     (struct sockaddr *)&from, &fl);
 		if (n < 0)
 			return;
-		rl = stub_answer(s, q, (size_t)n, r, sizeof(r));
-		if (rl)
-			(void)sendto(s->stub, r, rl, MSG_DONTWAIT,
-				     (struct sockaddr *)&from, fl);
+		(void)stub_query(s, q, (size_t)n, NULL, &from, fl);
 	}
 }
 
@@ -891,24 +1563,27 @@ static int stub_open(struct sup *s)
 static void tconn_close(struct sup *s, struct tconn *t)
 {
 	struct tconn **pp;
+	unsigned i;
 
 	for (pp = &s->tconns; *pp; pp = &(*pp)->next)
 		if (*pp == t) {
 			*pp = t->next;
 			break;
 		}
+	/* Its queries in flight have nobody to answer. */
+	for (i = 0; s->fwd && i < MAX_FWD; i++)
+		if (s->fwd[i].used && s->fwd[i].t == t)
+			fwd_free(s, &s->fwd[i]);
 	(void)epoll_ctl(s->ep, EPOLL_CTL_DEL, t->fd, NULL);
 	close(t->fd);
 	free(t);
 }
 
-/* Reads what a TCP client sent; answers each complete query (the stub's
- * answers are small: one write, or the connection goes). */
+/* Reads what a TCP client sent; handles each complete query. */
 static void tconn_serve(struct sup *s, struct tconn *t)
 {
-	uint8_t r[2 + 1600];
 	ssize_t n;
-	size_t qlen, rl;
+	size_t qlen;
 
 	for (;;) {
 		n = recv(t->fd, t->buf + t->have, sizeof(t->buf) - t->have,
@@ -928,12 +1603,7 @@ static void tconn_serve(struct sup *s, struct tconn *t)
 			}
 			if (t->have < qlen + 2)
 				break;
-			rl = stub_answer(s, t->buf + 2, qlen, r + 2,
-					 sizeof(r) - 2);
-			r[0] = (uint8_t)(rl >> 8), r[1] = (uint8_t)rl;
-			if (rl == 0 || send(t->fd, r, rl + 2,
-					    MSG_DONTWAIT | MSG_NOSIGNAL) !=
-					   (ssize_t)(rl + 2)) {
+			if (stub_query(s, t->buf + 2, qlen, t, NULL, 0) < 0) {
 				tconn_close(s, t);
 				return;
 			}
@@ -946,21 +1616,25 @@ static void tconn_serve(struct sup *s, struct tconn *t)
 static void tstub_accept(struct sup *s)
 {
 	struct epoll_event e = {.events = EPOLLIN};
+	struct sockaddr_in from;
+	socklen_t fl = sizeof(from);
 	struct tconn *t;
 	int fd;
 
-	while ((fd = accept4(s->tstub, NULL, NULL,
+	while ((fd = accept4(s->tstub, (struct sockaddr *)&from, &fl,
 			     SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
 		if (!(t = calloc(1, sizeof(*t)))) {
 			close(fd);
 			continue;
 		}
 		t->fd = fd;
+		t->port = ntohs(from.sin_port);
 		t->next = s->tconns;
 		s->tconns = t;
 		e.data.ptr = t;
 		if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &e) < 0)
 			tconn_close(s, t);
+		fl = sizeof(from);
 	}
 }
 
@@ -1050,6 +1724,25 @@ static void connect_here(struct sup *s, const struct seccomp_notif *n, int copy,
 		peer_record(s, ino, rec, reclen);
 	else if (rc == 0)
 		peer_forget(s, ino);
+	answer(s, n->id, 0, rc == 0 ? 0 : -err);
+}
+
+/* connect_here to the stub resolver, remembering (by the socket's local
+ * port, which the stub sees) which nameserver the program asked. */
+static void connect_stub(struct sup *s, const struct seccomp_notif *n, int copy,
+			 ino_t ino, int type, const struct sockaddr *sa,
+			 socklen_t len, const struct sockaddr_in6 *asked,
+			 socklen_t askedlen)
+{
+	struct sockaddr_in6 me;
+	socklen_t ml = sizeof(me);
+	int rc = connect(copy, sa, len), err = errno;
+
+	if (rc == 0 || err == EINPROGRESS)
+		peer_record(s, ino, asked, askedlen);
+	if (rc == 0 && getsockname(copy, (struct sockaddr *)&me, &ml) == 0)
+		ns_record(s, type == SOCK_STREAM, port_of(&me), asked);
+	close(copy);
 	answer(s, n->id, 0, rc == 0 ? 0 : -err);
 }
 
@@ -1166,7 +1859,8 @@ static void on_connect(struct sup *s, const struct seccomp_notif *n)
 		     "DNS to %s: answered by the supervisor's stub "
 		     "resolver",
 		     what);
-		connect_here(s, n, copy, ino, sa, sl, &dst, (socklen_t)len);
+		connect_stub(s, n, copy, ino, type, sa, sl, &dst,
+			     (socklen_t)len);
 		return;
 	}
 	if ((type == SOCK_DGRAM || type == SOCK_STREAM) && !ph &&
@@ -1439,6 +2133,35 @@ static int is_tconn(const struct sup *s, const void *tag)
 	return 0;
 }
 
+/* Is tag one of the forwarded queries? */
+static int is_fwd(const struct sup *s, const void *tag)
+{
+	const char *p = tag, *base = (const char *)s->fwd;
+
+	return s->fwd && p >= base && p < base + MAX_FWD * sizeof(*s->fwd);
+}
+
+/* Ends the forwarded queries past their deadline; returns the earliest
+ * deadline left (or next, when earlier; -1: none). */
+static long long fwd_expire(struct sup *s, long long now, long long next)
+{
+	unsigned k;
+
+	for (k = 0; s->fwd && k < MAX_FWD; k++) {
+		struct fwd *f = &s->fwd[k];
+
+		if (!f->used)
+			continue;
+		if (f->deadline <= now) {
+			fwd_fail(s, f, "no answer in time");
+			continue;
+		}
+		if (next < 0 || f->deadline < next)
+			next = f->deadline;
+	}
+	return next;
+}
+
 static int serve(struct sup *s)
 {
 	struct epoll_event ev[64];
@@ -1461,6 +2184,7 @@ static int serve(struct sup *s)
 			if (next < 0 || p->deadline < next)
 				next = p->deadline;
 		}
+		next = fwd_expire(s, now, next);
 		n = epoll_wait(s->ep, ev, 64,
 			       next < 0 ? -1 : (int)(next - now));
 		if (n < 0 && errno != EINTR)
@@ -1495,6 +2219,8 @@ static int serve(struct sup *s)
 				stub_serve(s);
 			} else if (tag == &g_tags[TAG_TSTUB]) {
 				tstub_accept(s);
+			} else if (is_fwd(s, tag)) {
+				fwd_run(s, tag);
 			} else if (is_tconn(s, tag)) {
 				tconn_serve(s, tag);
 			} else {
@@ -1540,7 +2266,10 @@ int supervise(const struct cfg *c, const char *path, char **argv, char *reason,
 		memcpy(s->ncfg.v6_base, c->dns_v6, 16);
 		s->ncfg.v6_prefix = c->dns_v6_prefix;
 		s->ncfg.capacity = c->dns_names;
-		if (names_create(&s->names, &s->ncfg) < 0 || stub_open(s) < 0) {
+		resolv_load(s);
+		s->fwd = calloc(MAX_FWD, sizeof(*s->fwd));
+		if (!s->fwd || names_create(&s->names, &s->ncfg) < 0 ||
+		    stub_open(s) < 0) {
 			fprintf(stderr,
 				"socksify: cannot set up the "
 				"supervisor's resolver: %s\n",
