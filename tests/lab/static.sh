@@ -60,6 +60,17 @@
 #      execle, execv, execvp, execvpe, execve, execveat, posix_spawn and
 #      posix_spawnp, and fexecve / execveat(AT_EMPTY_PATH) refused
 #      (EACCES and a line: the launcher cannot reach the program's fd)
+#   i  names: tunnel and direct.  dns tunnel (dns_server the lab's
+#      resolver): staticprobe's raw A query over UDP and over TCP, busybox
+#      nslookup and wget, Go's LookupIP get the real addresses, the queries
+#      carried by danted to the resolver (a name only looked up reaches
+#      dnsmasq from the border, so through the proxy), no port 53
+#      packet on the client's veth; a dns_server nobody answers gives
+#      SERVFAIL and a log line.  dns remote: an /etc/hosts name asked raw
+#      gets its /etc/hosts address.  route direct .socksify.test, with the
+#      client's resolv.conf (a private mount) naming a forwarder on the
+#      border (dnsmasq on 198.18.0.1:53): the raw query (UDP, TCP) and Go's
+#      LookupIP get the real addresses from it, asked by the client itself
 #   j  edges, each first without socksify in the border (the kernel's own
 #      answer): int $0x80 from the 64-bit probe (socketcall SYS_CONNECT and
 #      SYS_SENDTO, the i386 connect, sendto, sendmsg, sendmmsg) EACCES; x32
@@ -693,6 +704,152 @@ if lab_capture_start "$LAB_NS_C" "$LAB_IF_C" "$HPCAP"; then
 else
 	fail "h tcpdump runs on the client's veth"
 fi
+
+# ---------------------------------------------------------------- i. names
+# i. names: tunnel and direct.
+TCONF=$LAB_DIR/tunnel.conf
+printf 'proxy socks5://%s:%s\ndns tunnel\ndns_server %s\n' "$P4" "$LAB_PORT" "$LAB_DNS4" >"$TCONF"
+BADCONF=$LAB_DIR/tunnel-down.conf
+printf 'proxy socks5://%s:%s\ndns tunnel\ndns_server %s:%s\n' "$P4" "$LAB_PORT" "$P4" "$LAB_DOWN_PORT" >"$BADCONF"
+DCONF=$LAB_DIR/direct.conf
+printf 'proxy socks5://%s:%s\ndns remote\nroute direct .%s\n' "$P4" "$LAB_PORT" "$LAB_DOMAIN" >"$DCONF"
+# with CONF CMD...: CMD under socksify -f CONF in the client.
+with() {
+	local conf=$1
+	shift
+	ip netns exec "$LAB_NS_C" timeout 60 "$SOCKSIFY" -f "$conf" -- "$@"
+}
+# with_resolv FILE CONF CMD...: the same with FILE as /etc/resolv.conf (a
+# bind mount in a private mount namespace).
+with_resolv() {
+	local rf=$1 conf=$2
+	shift 2
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	ip netns exec "$LAB_NS_C" unshare -m sh -c \
+		'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' sh "$rf" \
+		timeout 60 "$SOCKSIFY" -f "$conf" -- "$@"
+}
+want_dns_at() { # NAMESERVER A-VALUE
+	printf 'nameserver=%s:53\ndns_connect=0\ndns_peer=%s:53\n' "$1" "$1"
+	printf 'rcode=NOERROR\nanswers=1\na=%s\nconnect=0\npeer=answer\necho=100000\n' "$2"
+}
+
+IPCAP=$LAB_DIR/names.pcap
+dq0=$(wc -l <"$LAB_DNSMASQ_LOG")
+dl0=$(wc -l <"$LAB_DANTED_LOG")
+lab_capture_start "$LAB_NS_C" "$LAB_IF_C" "$IPCAP" || fail "i tcpdump runs on the client's veth"
+facts "i dns tunnel: a raw A query over connected UDP to $LAB_DNS4: the real address $T4 (forwarded through the proxy), which connects" \
+	i_tdns "$(want_dns "$T4")" with "$TCONF" "$PROBE" dns "$NAME" 7
+facts "i dns tunnel: the same query over TCP: $T4" \
+	i_tdnstcp "$(want_dns "$T4")" with "$TCONF" "$PROBE" dnstcp "$NAME" 7
+run i_tnslookup with "$TCONF" "$BUSYBOX" nslookup "$NAME"
+got_ns=$(ns_answers i_tnslookup)
+WANT="$T4 $T6"
+if [ "$RC" -eq 0 ] && [ "$got_ns" = "$WANT" ]; then
+	pass "i dns tunnel: busybox nslookup $NAME: $WANT"
+else
+	fail "i dns tunnel: busybox nslookup $NAME: $WANT (got \"$got_ns\")"
+	explain i_tnslookup
+fi
+# A name only looked up (never connected to by name, so the proxy never
+# resolves it): dnsmasq's query for it can only be the tunnel's.
+run i_tnslookup6 with "$TCONF" "$BUSYBOX" nslookup "$LAB_NAME_V6"
+got_ns=$(ns_answers i_tnslookup6)
+if [ "$RC" -eq 0 ] && [ "$got_ns" = "$T6" ]; then
+	pass "i dns tunnel: busybox nslookup $LAB_NAME_V6: $T6"
+else
+	WANT=$T6
+	fail "i dns tunnel: busybox nslookup $LAB_NAME_V6: $T6 (got \"$got_ns\")"
+	explain i_tnslookup6
+fi
+facts "i dns tunnel: busybox wget -O- http://$NAME/ (a real address, through the proxy)" \
+	i_twget "$TOKEN" with "$TCONF" "$BUSYBOX" wget -q -O- "http://$NAME/"
+if [ "$gobuilt" = 1 ]; then
+	facts "i dns tunnel: Go LookupIP $NAME: $T4 $T6" \
+		i_tgolookup "lookup=$T4 $T6" with "$TCONF" "$GOBIN" lookup "$NAME"
+fi
+lab_capture_stop
+sleep 0.3 # dnsmasq's log is asynchronous
+nq=$(tail -n +$((dq0 + 1)) "$LAB_DNSMASQ_LOG" | grep -c "query\[AAAA\] $LAB_NAME_V6 from $LAB_BORDER_T4\$")
+if [ "$nq" -ge 1 ]; then
+	pass "i dns tunnel: dnsmasq got the query for $LAB_NAME_V6 from the border ($nq AAAA queries from $LAB_BORDER_T4)"
+else
+	fail "i dns tunnel: dnsmasq got the query for $LAB_NAME_V6 from the border (AAAA queries from $LAB_BORDER_T4: 0)"
+	tail -n 5 "$LAB_DNSMASQ_LOG" | sed 's/^/  | /'
+fi
+ndanted=$(tail -n +$((dl0 + 1)) "$LAB_DANTED_LOG" | grep -cF "$LAB_DNS4.53")
+if [ "$ndanted" -gt 0 ]; then
+	pass "i dns tunnel: danted carried connections to $LAB_DNS4 port 53 ($ndanted log lines)"
+else
+	fail "i dns tunnel: danted carried connections to $LAB_DNS4 port 53"
+	lab_danted_tail 4
+fi
+STRAY="(ip and not host $P4) or (ip6 and not icmp6 and not host $P6)"
+tcpdump -nn -r "$IPCAP" "$STRAY" >"$OUT/istray.txt" 2>/dev/null
+nstray=$(wc -l <"$OUT/istray.txt")
+ndns=$(pcap_count "$IPCAP" "port 53")
+nproxy=$(pcap_count "$IPCAP" "tcp port $LAB_PORT")
+if [ "$nstray" -eq 0 ] && [ "$ndns" -eq 0 ] && [ "$nproxy" -gt 0 ]; then
+	pass "i dns tunnel capture: only the proxy's traffic ($nproxy packets), no port 53 packet"
+else
+	fail "i dns tunnel capture: only the proxy's traffic ($nstray stray, $ndns port 53, $nproxy with :$LAB_PORT)"
+	head -n 8 "$OUT/istray.txt" | sed 's/^/  stray| /'
+fi
+run i_tdown with "$BADCONF" "$PROBE" dns "$NAME" 7
+WANT=$(printf 'nameserver=%s:53\ndns_connect=0\ndns_peer=%s:53\nrcode=SERVFAIL\nanswers=0' "$LAB_DNS4" "$LAB_DNS4")
+if got i_tdown "$WANT" && grep -q "stub resolver: A $NAME over the proxy failed: .*(SERVFAIL)" "$OUT/i_tdown.err"; then
+	pass "i dns tunnel, dns_server $P4:$LAB_DOWN_PORT (nothing listens): SERVFAIL and a log line ($(grep -m1 'stub resolver' "$OUT/i_tdown.err"))"
+else
+	fail "i dns tunnel, dns_server $P4:$LAB_DOWN_PORT (nothing listens): SERVFAIL and a log line"
+	explain i_tdown
+fi
+
+# dns remote: an /etc/hosts name asked raw (glibc and Go read the file
+# themselves; a raw query reaches the stub).
+facts "i dns remote: a raw A query for $LAB_HOSTS_NAME (the client's /etc/hosts): $T4, not a placeholder" \
+	i_hosts "$(want_dns "$T4")" via "$UH" "$PROBE" dns "$LAB_HOSTS_NAME" 7
+
+# route direct: a forwarder on the border's address, which the client
+# reaches; the client's resolv.conf names it for these cases only.
+BDNS_LOG=$LAB_DIR/border-dns.log
+cat >"$LAB_DIR/border-dns.conf" <<EOF
+no-resolv
+no-hosts
+bind-interfaces
+listen-address=$P4
+port=53
+user=nobody
+group=nogroup
+pid-file=$LAB_DIR/border-dns.pid
+log-facility=$BDNS_LOG
+log-queries
+server=$LAB_DNS4
+EOF
+printf 'nameserver %s\noptions timeout:1 attempts:1\n' "$P4" >"$LAB_DIR/border.resolv"
+lab_spawn "$LAB_NS_B" dnsmasq -k -C "$LAB_DIR/border-dns.conf" >>"$LAB_DIR/border-dns.err" 2>&1
+BDNS_PID=$LAB_LAST_PID
+if lab_wait_port "$LAB_NS_B" "$P4" 53; then
+	facts "i route direct .$LAB_DOMAIN: a raw A query over UDP to $P4 (the border's forwarder): $T4 from it" \
+		i_ddns "$(want_dns_at "$P4" "$T4")" with_resolv "$LAB_DIR/border.resolv" "$DCONF" "$PROBE" dns "$NAME" 7
+	facts "i route direct .$LAB_DOMAIN: the same over TCP: $T4" \
+		i_ddnstcp "$(want_dns_at "$P4" "$T4")" with_resolv "$LAB_DIR/border.resolv" "$DCONF" "$PROBE" dnstcp "$NAME" 7
+	if [ "$gobuilt" = 1 ]; then
+		facts "i route direct .$LAB_DOMAIN: Go LookupIP $NAME: $T4 $T6 from the border's forwarder" \
+			i_dgolookup "lookup=$T4 $T6" with_resolv "$LAB_DIR/border.resolv" "$DCONF" "$GOBIN" lookup "$NAME"
+	fi
+	sleep 0.3
+	nq=$(grep -c "query\[A\] $NAME from $LAB_CLIENT4\$" "$BDNS_LOG" 2>/dev/null)
+	if [ "${nq:-0}" -ge 2 ]; then
+		pass "i route direct .$LAB_DOMAIN: the forwarder got the queries from the client itself ($nq A queries from $LAB_CLIENT4)"
+	else
+		fail "i route direct .$LAB_DOMAIN: the forwarder got the queries from the client itself (A queries from $LAB_CLIENT4: ${nq:-0}, want >= 2)"
+		tail -n 5 "$BDNS_LOG" 2>/dev/null | sed 's/^/  | /'
+	fi
+else
+	fail "i the border's forwarder (dnsmasq on $P4:53) starts"
+	sed 's/^/  | /' "$LAB_DIR/border-dns.err" | head -n 5
+fi
+lab_kill "$BDNS_PID"
 
 # ---------------------------------------------------------------- j. edges
 # What the filter refuses by itself, a program the supervisor cannot look
