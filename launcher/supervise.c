@@ -48,6 +48,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -84,6 +85,7 @@
 #define STUB_TTL    60
 #define MAX_FWD	    64	/* stub queries forwarded at once */
 #define MAX_NSMAP   256 /* stub clients whose nameserver is known */
+#define MAX_DCONN   64	/* direct connects to names, resolving at once */
 
 /* x86_64 numbers of the calls we trap (the filter is x86_64 only). */
 #ifndef __x86_64__
@@ -129,10 +131,25 @@ struct fwd {
 	char what[DNS_MAX_NAME + 16]; /* "A www.example.com", for the log */
 	size_t qlen, off;	      /* the query's length; bytes sent */
 	size_t have;		      /* answer bytes read (TCP: framed) */
+	struct dconn *dc; /* or our own query, for a direct connect */
 	/* from here on not cleared per query */
 	struct hs h;
 	uint8_t q[2 + 1500];  /* the query, framed */
 	uint8_t a[2 + 65535]; /* the answer (framed over TCP) */
+};
+
+/* A program's connect to a name sent direct at that port, resolving. */
+struct dconn {
+	int used;
+	uint64_t id;	/* the notification */
+	int fd;		/* our copy of the program's socket */
+	int flags;	/* its file status flags, to put back */
+	int dom;	/* its family */
+	uint16_t port;	/* the port asked */
+	int qtype;	/* the query in flight (A, AAAA) */
+	int connecting; /* a blocking socket's connect, waited for */
+	char name[NAMES_MAX_NAME + 1];
+	char what[320]; /* "name:port", for the log */
 };
 
 /* Which nameserver a stub client asked, by its local port. */
@@ -183,6 +200,7 @@ struct sup {
 	struct pend pend[MAX_PENDING];
 	unsigned
 	    pend_hi; /* slots at and above are free: the loop scans below */
+	struct dconn dconn[MAX_DCONN];
 	struct peer peers[MAX_PEERS];
 	struct pidfd_slot pidfds[PIDFD_SLOTS];
 	uint32_t udp_said[32]; /* the last UDP refusals logged (hashes) */
@@ -1082,6 +1100,127 @@ static size_t stub_hosts(struct sup *s, const uint8_t *q, const struct dq *d,
 	return rlen;
 }
 
+/* --- direct connects to a name (its rules: direct at this port) ---------- */
+
+/*
+ * A placeholder's name that the rules send direct at the port connected
+ * to is resolved here, as the library resolves it at connect time: an A
+ * query (AAAA first, then A, for an IPv6 socket) to resolv.conf's first
+ * nameserver, sent from the loop as a forwarded query whose answer comes
+ * back to dconn_answer.  The copy is then connected to the first address
+ * directly; a blocking socket's connect is waited for in the loop too.
+ */
+static void dconn_query(struct sup *s, struct dconn *dc);
+
+static void dconn_end(struct sup *s, struct dconn *dc)
+{
+	if (dc->connecting) {
+		(void)epoll_ctl(s->ep, EPOLL_CTL_DEL, dc->fd, NULL);
+		(void)fcntl(dc->fd, F_SETFL, dc->flags);
+	}
+	close(dc->fd);
+	dc->used = 0;
+}
+
+/* Fails the program's connect with err and one line. */
+static void dconn_fail(struct sup *s, struct dconn *dc, int err,
+		       const char *why)
+{
+	slog(s, 0,
+	     "connect to %s failed: a name sent direct by the rules at this "
+	     "port: %s (%s)",
+	     dc->what, why, strerrorname_np(err));
+	answer(s, dc->id, 0, -err);
+	dconn_end(s, dc);
+}
+
+/* The copy's connect, under way: its outcome is the program's. */
+static void dconn_run(struct sup *s, struct dconn *dc)
+{
+	int err = 0;
+	socklen_t l = sizeof(err);
+
+	if (getsockopt(dc->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
+		err = errno;
+	answer(s, dc->id, 0, -err);
+	dconn_end(s, dc);
+}
+
+/* Connects the copy to sa, as the program's own connect would: at once
+ * for a non-blocking socket (EINPROGRESS and all), else waited for. */
+static void dconn_connect(struct sup *s, struct dconn *dc,
+			  const struct sockaddr *sa, socklen_t len)
+{
+	struct epoll_event e = {.events = EPOLLOUT, .data.ptr = dc};
+	char a[INET6_ADDRSTRLEN + 8];
+	int rc, err;
+
+	fmt_sockaddr(sa, a, sizeof(a));
+	slog(s, 3, "direct: %s (resolved to %s)", dc->what, a);
+	if (dc->flags & O_NONBLOCK) {
+		rc = connect(dc->fd, sa, len);
+		answer(s, dc->id, 0, rc == 0 ? 0 : -errno);
+		dconn_end(s, dc);
+		return;
+	}
+	(void)fcntl(dc->fd, F_SETFL, dc->flags | O_NONBLOCK);
+	rc = connect(dc->fd, sa, len);
+	err = errno;
+	if (rc < 0 && err == EINPROGRESS &&
+	    epoll_ctl(s->ep, EPOLL_CTL_ADD, dc->fd, &e) == 0) {
+		dc->connecting = 1;
+		return;
+	}
+	(void)fcntl(dc->fd, F_SETFL, dc->flags);
+	answer(s, dc->id, 0, rc == 0 ? 0 : -err);
+	dconn_end(s, dc);
+}
+
+/* The nameserver's answer a (alen bytes) to our query id for dc. */
+static void dconn_answer(struct sup *s, struct dconn *dc, const uint8_t *a,
+			 size_t alen, uint16_t id)
+{
+	struct dns_answer ans;
+	struct sockaddr_in6 sa;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&sa;
+	socklen_t len = sizeof(sa);
+	int rc = dns_parse_response(a, alen, id, dc->name, dc->qtype, &ans);
+
+	if (rc == 0 && ans.rcode == 0 && ans.naddr == 0 &&
+	    dc->qtype == DNS_TYPE_AAAA) {
+		dc->qtype = DNS_TYPE_A; /* an IPv6 socket reaches IPv4 too */
+		dconn_query(s, dc);
+		return;
+	}
+	if (rc < 0 || ans.rcode != 0 || ans.naddr == 0) {
+		dconn_fail(s, dc, EHOSTUNREACH,
+			   rc < 0	    ? "an unusable answer from the "
+					      "nameserver"
+			   : ans.rcode == 3 ? "no such name (NXDOMAIN)"
+			   : ans.rcode	    ? "the nameserver failed"
+					    : "it has no address");
+		return;
+	}
+	memset(&sa, 0, sizeof(sa));
+	if (ans.family[0] == AF_INET6) {
+		sa.sin6_family = AF_INET6;
+		sa.sin6_port = htons(dc->port);
+		memcpy(&sa.sin6_addr, ans.addr[0], 16);
+	} else if (dc->dom == AF_INET6) {
+		struct sockaddr_in v4 = {.sin_family = AF_INET,
+					 .sin_port = htons(dc->port)};
+
+		memcpy(&v4.sin_addr, ans.addr[0], 4);
+		map_v4(&v4, &sa);
+	} else {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(dc->port);
+		memcpy(&sin->sin_addr, ans.addr[0], 4);
+		len = sizeof(*sin);
+	}
+	dconn_connect(s, dc, (struct sockaddr *)&sa, len);
+}
+
 /* --- forwarded queries (dns tunnel; names sent direct) -------------------- */
 
 /*
@@ -1134,6 +1273,10 @@ static void fwd_deliver(struct sup *s, struct fwd *f, uint8_t *a, size_t alen)
 
 	a[0] = (uint8_t)(f->id >> 8), a[1] = (uint8_t)f->id;
 	fwd_free(s, f);
+	if (f->dc) {
+		dconn_answer(s, f->dc, a, alen, f->id);
+		return;
+	}
 	/* A client that cannot take it is shut down here and closed by
 	 * tconn_serve, which sees the end: never freed under a caller. */
 	if (stub_reply(s, t, &f->from, f->fromlen, a, alen) < 0)
@@ -1146,6 +1289,11 @@ static void fwd_fail(struct sup *s, struct fwd *f, const char *why)
 	uint8_t r[2 + 1500];
 	struct dq d;
 
+	if (f->dc) {
+		fwd_free(s, f);
+		dconn_fail(s, f->dc, EHOSTUNREACH, why);
+		return;
+	}
 	slog(s, 0, "stub resolver: %s %s failed: %s (SERVFAIL)", f->what,
 	     f->via_proxy ? "over the proxy" : "to the nameserver", why);
 	dq_parse(f->q + 2, f->qlen, &d);
@@ -1492,6 +1640,75 @@ static int fwd_start(struct sup *s, const uint8_t *q, size_t qlen,
 	return 0;
 }
 
+/* Sends dc's query (dc->qtype for dc->name) to resolv.conf's nameserver;
+ * dc has failed when it cannot. */
+static void dconn_query(struct sup *s, struct dconn *dc)
+{
+	struct fwd *f = fwd_slot(s);
+	ssize_t n;
+
+	if (!f) {
+		dconn_fail(s, dc, EHOSTUNREACH, "too many queries in flight");
+		return;
+	}
+	memset(f, 0, offsetof(struct fwd, h));
+	if (getrandom(&f->id, sizeof(f->id), GRND_NONBLOCK) < 0)
+		f->id = (uint16_t)now_ms();
+	n = dns_encode_query(f->q + 2, sizeof(f->q) - 2, f->id, dc->name,
+			     dc->qtype);
+	if (n < 0) {
+		dconn_fail(s, dc, EHOSTUNREACH, "no name DNS can carry");
+		return;
+	}
+	f->used = 1;
+	f->fd = -1;
+	f->dc = dc;
+	f->udp = 1;
+	f->deadline = now_ms() + s->c->timeout_ms;
+	f->qlen = (size_t)n;
+	f->q[0] = (uint8_t)(n >> 8), f->q[1] = (uint8_t)n;
+	snprintf(f->what, sizeof(f->what), "%s %s",
+		 dc->qtype == DNS_TYPE_A ? "A" : "AAAA", dc->name);
+	fwd_connect(s, f, (const struct sockaddr *)&s->resolv, s->resolvlen);
+}
+
+/* Takes the program's connect (notification n, on copy) to name, which
+ * the rules send direct at dst's port: resolved and connected from the
+ * loop. */
+static void dconn_start(struct sup *s, const struct seccomp_notif *n, int copy,
+			int dom, const char *name,
+			const struct sockaddr_in6 *dst, const char *what)
+{
+	struct dconn *dc = NULL;
+	unsigned i;
+
+	for (i = 0; i < MAX_DCONN && !dc; i++)
+		if (!s->dconn[i].used)
+			dc = &s->dconn[i];
+	if (!dc || !s->resolvlen) {
+		close(copy);
+		slog(s, 0,
+		     "connect to %s failed: a name sent direct by the rules "
+		     "at this port: %s (EHOSTUNREACH)",
+		     what,
+		     dc ? "no nameserver in /etc/resolv.conf to resolve it"
+			: "too many such connects at once");
+		answer(s, n->id, 0, -EHOSTUNREACH);
+		return;
+	}
+	memset(dc, 0, sizeof(*dc));
+	dc->used = 1;
+	dc->id = n->id;
+	dc->fd = copy;
+	dc->flags = fcntl(copy, F_GETFL);
+	dc->dom = dom;
+	dc->port = port_of(dst);
+	dc->qtype = dom == AF_INET6 ? DNS_TYPE_AAAA : DNS_TYPE_A;
+	snprintf(dc->name, sizeof(dc->name), "%s", name);
+	snprintf(dc->what, sizeof(dc->what), "%s", what);
+	dconn_query(s, dc);
+}
+
 /*
  * One query from a stub client (t, or the datagram's sender from):
  * localhost and /etc/hosts names answered here; names the rules send
@@ -1740,7 +1957,9 @@ static void connect_stub(struct sup *s, const struct seccomp_notif *n, int copy,
 
 	if (rc == 0 || err == EINPROGRESS)
 		peer_record(s, ino, asked, askedlen);
-	if (rc == 0 && getsockname(copy, (struct sockaddr *)&me, &ml) == 0)
+	/* A non-blocking TCP connect is under way: its port is bound. */
+	if ((rc == 0 || err == EINPROGRESS) &&
+	    getsockname(copy, (struct sockaddr *)&me, &ml) == 0)
 		ns_record(s, type == SOCK_STREAM, port_of(&me), asked);
 	close(copy);
 	answer(s, n->id, 0, rc == 0 ? 0 : -err);
@@ -1881,13 +2100,7 @@ static void on_connect(struct sup *s, const struct seccomp_notif *n)
 	}
 	if (act == CFG_DIRECT) {
 		if (ph) { /* a name the rules send direct: resolve it here */
-			close(copy);
-			slog(s, 0,
-			     "connect to %s failed: a name sent direct by "
-			     "the rules is not resolved by the "
-			     "supervisor (EHOSTUNREACH)",
-			     what);
-			answer(s, n->id, 0, -EHOSTUNREACH);
+			dconn_start(s, n, copy, dom, name, &dst, what);
 			return;
 		}
 		slog(s, 3, "direct: %s", what);
@@ -2133,6 +2346,14 @@ static int is_tconn(const struct sup *s, const void *tag)
 	return 0;
 }
 
+/* Is tag one of the direct connects to names? */
+static int is_dconn(const struct sup *s, const void *tag)
+{
+	const char *p = tag, *base = (const char *)s->dconn;
+
+	return p >= base && p < base + sizeof(s->dconn);
+}
+
 /* Is tag one of the forwarded queries? */
 static int is_fwd(const struct sup *s, const void *tag)
 {
@@ -2219,6 +2440,8 @@ static int serve(struct sup *s)
 				stub_serve(s);
 			} else if (tag == &g_tags[TAG_TSTUB]) {
 				tstub_accept(s);
+			} else if (is_dconn(s, tag)) {
+				dconn_run(s, tag);
 			} else if (is_fwd(s, tag)) {
 				fwd_run(s, tag);
 			} else if (is_tconn(s, tag)) {

@@ -70,7 +70,12 @@
 #      gets its /etc/hosts address.  route direct .socksify.test, with the
 #      client's resolv.conf (a private mount) naming a forwarder on the
 #      border (dnsmasq on 198.18.0.1:53): the raw query (UDP, TCP) and Go's
-#      LookupIP get the real addresses from it, asked by the client itself
+#      LookupIP get the real addresses from it, asked by the client itself.
+#      route direct .socksify.test 7: a connect to port 7 of a placeholder
+#      (busybox nc, blocking; Go, non-blocking) is resolved by the
+#      supervisor through that forwarder and connected directly (an echo
+#      server on the border), danted never sees the name; a name that does
+#      not exist fails with EHOSTUNREACH and a line
 #   j  edges, each first without socksify in the border (the kernel's own
 #      answer): int $0x80 from the 64-bit probe (socketcall SYS_CONNECT and
 #      SYS_SENDTO, the i386 connect, sendto, sendmsg, sendmmsg) EACCES; x32
@@ -812,6 +817,9 @@ facts "i dns remote: a raw A query for $LAB_HOSTS_NAME (the client's /etc/hosts)
 # route direct: a forwarder on the border's address, which the client
 # reaches; the client's resolv.conf names it for these cases only.
 BDNS_LOG=$LAB_DIR/border-dns.log
+BORDER_NAME=border.$LAB_DOMAIN # the forwarder's own: the border's address
+PCONF=$LAB_DIR/direct-port.conf
+printf 'proxy socks5://%s:%s\ndns remote\nroute direct .%s 7\n' "$P4" "$LAB_PORT" "$LAB_DOMAIN" >"$PCONF"
 cat >"$LAB_DIR/border-dns.conf" <<EOF
 no-resolv
 no-hosts
@@ -824,6 +832,7 @@ pid-file=$LAB_DIR/border-dns.pid
 log-facility=$BDNS_LOG
 log-queries
 server=$LAB_DNS4
+host-record=$BORDER_NAME,$P4
 EOF
 printf 'nameserver %s\noptions timeout:1 attempts:1\n' "$P4" >"$LAB_DIR/border.resolv"
 lab_spawn "$LAB_NS_B" dnsmasq -k -C "$LAB_DIR/border-dns.conf" >>"$LAB_DIR/border-dns.err" 2>&1
@@ -836,6 +845,40 @@ if lab_wait_port "$LAB_NS_B" "$P4" 53; then
 	if [ "$gobuilt" = 1 ]; then
 		facts "i route direct .$LAB_DOMAIN: Go LookupIP $NAME: $T4 $T6 from the border's forwarder" \
 			i_dgolookup "lookup=$T4 $T6" with_resolv "$LAB_DIR/border.resolv" "$DCONF" "$GOBIN" lookup "$NAME"
+	fi
+	# Direct at port 7 only: a placeholder, resolved when a connect to
+	# port 7 goes direct (to an echo server on the border, which the
+	# client reaches).
+	lab_spawn "$LAB_NS_B" "$PY" "$HERE/servers.py" --addr "$P4" --http-port 8080 \
+		--echo-port 7 --token "$TOKEN" --ready "$OUT/bsrv.ready" 2>>"$OUT/bsrv.err"
+	BSRV_PID=$LAB_LAST_PID
+	if lab_wait_file "$OUT/bsrv.ready" 100; then
+		dl1=$(wc -l <"$LAB_DANTED_LOG")
+		# shellcheck disable=SC2016 # expanded by the inner shell
+		facts "i route direct .$LAB_DOMAIN 7: busybox nc $BORDER_NAME 7 (blocking connect): resolved by the supervisor, echoed by $P4:7 directly" \
+			i_pnc "busybox-nc-$$" with_resolv "$LAB_DIR/border.resolv" "$PCONF" sh -c '"$1" nc -w 10 "$2" 7 <"$3"' sh "$BUSYBOX" "$BORDER_NAME" "$NCIN"
+		if [ "$gobuilt" = 1 ]; then
+			facts "i route direct .$LAB_DOMAIN 7: Go dial $BORDER_NAME:7 (non-blocking): RemoteAddr $P4:7, echoed" \
+				i_pgo "$(printf 'remote=%s:7\necho=ok' "$P4")" with_resolv "$LAB_DIR/border.resolv" "$PCONF" "$GOBIN" remote "$BORDER_NAME:7"
+		fi
+		if tail -n +$((dl1 + 1)) "$LAB_DANTED_LOG" | grep -qF "$BORDER_NAME"; then
+			fail "i route direct .$LAB_DOMAIN 7: danted never saw $BORDER_NAME"
+			tail -n +$((dl1 + 1)) "$LAB_DANTED_LOG" | grep -F "$BORDER_NAME" | head -n 3 | sed 's/^/  | /'
+		else
+			pass "i route direct .$LAB_DOMAIN 7: danted never saw $BORDER_NAME"
+		fi
+	else
+		fail "i the border's echo server ($P4:7) starts"
+	fi
+	lab_kill "$BSRV_PID"
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	run i_pnx with_resolv "$LAB_DIR/border.resolv" "$PCONF" sh -c '"$1" nc -w 10 "$2" 7 </dev/null' sh "$BUSYBOX" "nosuch.$LAB_DOMAIN"
+	if [ "$RC" -ne 0 ] && grep -q "connect to nosuch.$LAB_DOMAIN:7 failed: .*NXDOMAIN.*(EHOSTUNREACH)" "$OUT/i_pnx.err"; then
+		pass "i route direct .$LAB_DOMAIN 7: nosuch.$LAB_DOMAIN:7 fails with EHOSTUNREACH and a line ($(grep -m1 "nosuch.$LAB_DOMAIN:7" "$OUT/i_pnx.err"))"
+	else
+		WANT="(a failure, and a line saying NXDOMAIN)"
+		fail "i route direct .$LAB_DOMAIN 7: nosuch.$LAB_DOMAIN:7 fails with EHOSTUNREACH and a line"
+		explain i_pnx
 	fi
 	sleep 0.3
 	nq=$(grep -c "query\[A\] $NAME from $LAB_CLIENT4\$" "$BDNS_LOG" 2>/dev/null)
