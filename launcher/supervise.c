@@ -18,10 +18,17 @@
  *   connect to a direct destination (loopback, route direct, the proxy):
  *     we connect the copy ourselves (no SECCOMP_USER_NOTIF_FLAG_CONTINUE,
  *     so a racing thread cannot swap the address after our check).
- *   a UDP connect to port 53 with dns remote: connected to our stub
- *     resolver, which answers A and AAAA with placeholders (names.c), so
- *     a later connect to one goes to the proxy by name and no DNS packet
- *     leaves the machine.
+ *   a UDP or TCP connect to port 53 (dns remote or tunnel): connected to
+ *     our stub resolver.  It answers localhost and /etc/hosts names from
+ *     the file; forwards names the rules send direct at every port to the
+ *     nameserver the program asked; and the rest: with dns remote, A and
+ *     AAAA with placeholders (names.c), so a later connect to one goes to
+ *     the proxy by name and no DNS packet leaves the machine; with dns
+ *     tunnel, the query itself over TCP through the proxy to dns_server.
+ *     Forwards run on the event loop, bounded by the timeout (SERVFAIL).
+ *   connect to a placeholder whose name the rules send direct at that
+ *     port: the name is resolved from the loop (resolv.conf's nameserver)
+ *     and the copy connected directly.
  *   UDP to a proxied destination: refused (EACCES) with a log line.
  *   getpeername of a proxied socket: the destination the program asked.
  *   a non-IP socket: the kernel's own call (CONTINUE: its family is fixed
