@@ -840,6 +840,7 @@ struct dq {
 	size_t qend; /* header and question: what a reply copies */
 	uint16_t qtype, qclass;
 	uint8_t rcode; /* 0, or what the stub answers at once */
+	int odd;       /* a label with '.' or NUL: name is not its spelling */
 };
 
 /* Reads the question of query q (qlen >= 12 bytes): FORMERR for a name
@@ -859,6 +860,8 @@ static void dq_parse(const uint8_t *q, size_t qlen, struct dq *d)
 			d->rcode = 1;
 			break;
 		}
+		if (memchr(q + pos + 1, '.', l) || memchr(q + pos + 1, 0, l))
+			d->odd = 1;
 		if (d->nlen)
 			d->name[d->nlen++] = '.';
 		memcpy(d->name + d->nlen, q + pos + 1, l);
@@ -919,7 +922,7 @@ static size_t stub_placeholder(struct sup *s, const uint8_t *q,
 	struct in6_addr v6;
 
 	if (d->rcode || d->qclass != DNS_CLASS_IN ||
-	    (d->qtype != DNS_TYPE_A && d->qtype != DNS_TYPE_AAAA) ||
+	    (d->qtype != DNS_TYPE_A && d->qtype != DNS_TYPE_AAAA) || d->odd ||
 	    !dns_name_is_host(d->name)) {
 		if (d->rcode == 0)
 			slog(s, 3,
@@ -1730,14 +1733,16 @@ static int stub_query(struct sup *s, const uint8_t *q, size_t qlen,
 	uint8_t r[1600];
 	struct dq d;
 	size_t rl;
+	int host;
 
 	if (qlen < 12 || (q[2] & 0x80))
 		return t ? -1 : 0; /* a response, or too short: not ours */
 	dq_parse(q, qlen, &d);
-	if (d.rcode == 0 && dns_name_is_host(d.name) &&
-	    (rl = stub_hosts(s, q, &d, r, sizeof(r))) > 0)
+	/* A name's rules and /etc/hosts apply to its own spelling only. */
+	host = d.rcode == 0 && !d.odd && dns_name_is_host(d.name);
+	if (host && (rl = stub_hosts(s, q, &d, r, sizeof(r))) > 0)
 		return stub_reply(s, t, from, fl, r, rl);
-	if (d.rcode == 0 && cfg_name_always_direct(s->c, d.name))
+	if (host && cfg_name_always_direct(s->c, d.name))
 		return fwd_start(s, q, qlen, &d, t, from, fl, 0);
 	if (d.rcode == 0 && cfg_dns_mode(s->c) == CFG_DNS_TUNNEL)
 		return fwd_start(s, q, qlen, &d, t, from, fl, 1);
