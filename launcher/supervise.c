@@ -1310,6 +1310,16 @@ static void fwd_fail(struct sup *s, struct fwd *f, const char *why)
 	fwd_deliver(s, f, r, reply_head(f->q + 2, &d, 2, r));
 }
 
+/* fwd_fail for a connect that failed with err. */
+static void fwd_fail_connect(struct sup *s, struct fwd *f, int err)
+{
+	char why[96];
+
+	snprintf(why, sizeof(why), "cannot connect to the %s (%s)",
+		 f->via_proxy ? "proxy" : "nameserver", strerrorname_np(err));
+	fwd_fail(s, f, why);
+}
+
 /* The handshake with the proxy, as far as the socket lets it: 1 when
  * done, 0 to wait, -1 when f has failed (and ended). */
 static int fwd_handshake(struct sup *s, struct fwd *f)
@@ -1434,11 +1444,7 @@ static void fwd_run(struct sup *s, struct fwd *f)
 		if (getsockopt(f->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
 			err = errno;
 		if (err) {
-			errno = err;
-			fwd_fail(s, f,
-				 f->via_proxy ? "cannot connect to the proxy"
-					      : "cannot connect to the "
-						"nameserver");
+			fwd_fail_connect(s, f, err);
 			return;
 		}
 		f->stage = f->via_proxy ? FWD_HANDSHAKE : FWD_SEND;
@@ -1562,9 +1568,7 @@ static void fwd_connect(struct sup *s, struct fwd *f, const struct sockaddr *to,
 	} else if (errno == EINPROGRESS) {
 		f->stage = FWD_CONNECT;
 	} else {
-		fwd_fail(s, f,
-			 f->via_proxy ? "cannot connect to the proxy"
-				      : "cannot connect to the nameserver");
+		fwd_fail_connect(s, f, errno);
 	}
 }
 
