@@ -46,6 +46,7 @@
 #include <linux/seccomp.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -92,7 +93,7 @@
 #define STUB_TTL    60
 #define MAX_FWD	    64	/* stub queries forwarded at once */
 #define MAX_NSMAP   256 /* stub clients whose nameserver is known */
-#define MAX_DCONN   64	/* direct connects to names, resolving at once */
+#define MAX_DCONN   256 /* direct connects waited for, or resolving, at once */
 
 /* x86_64 numbers of the calls we trap (the filter is x86_64 only). */
 #ifndef __x86_64__
@@ -102,13 +103,15 @@
 /* One handshake in flight. */
 struct pend {
 	int used;
-	uint64_t id;		 /* the notification */
-	int fd;			 /* our copy of the program's socket */
-	int flags;		 /* its file status flags, to put back */
-	ino_t ino;		 /* the socket */
-	int connecting;		 /* still connecting to the proxy */
-	long long deadline;	 /* ms, CLOCK_MONOTONIC */
-	struct hs h;		 /* the SOCKS5 handshake */
+	uint64_t id;		/* the notification */
+	int fd;			/* our copy of the program's socket */
+	int flags;		/* its file status flags, to put back */
+	ino_t ino;		/* the socket */
+	int connecting;		/* still connecting to the proxy */
+	long long deadline;	/* ms, CLOCK_MONOTONIC */
+	struct hs h;		/* the SOCKS5 handshake */
+	struct sockaddr_in6 pa; /* the proxy, in the socket's family */
+	socklen_t palen;
 	struct sockaddr_in6 dst; /* as the program gave it (for getpeername) */
 	socklen_t dstlen;
 	char what[300]; /* for the log: "1.2.3.4:80", "name:443" */
@@ -155,8 +158,9 @@ struct dconn {
 	uint16_t port;	/* the port asked */
 	int qtype;	/* the query in flight (A, AAAA) */
 	int connecting; /* a blocking socket's connect, waited for */
-	char name[NAMES_MAX_NAME + 1];
-	char what[320]; /* "name:port", for the log */
+	ino_t ino;	/* the socket (its getpeername record goes) */
+	char name[NAMES_MAX_NAME + 1]; /* "": an address, nothing to resolve */
+	char what[320];		       /* "name:port", for the log */
 };
 
 /* Which nameserver a stub client asked, by its local port. */
@@ -210,6 +214,8 @@ struct sup {
 	struct dconn dconn[MAX_DCONN];
 	struct peer peers[MAX_PEERS];
 	struct pidfd_slot pidfds[PIDFD_SLOTS];
+	int detached; /* serving what the program left running (serve_the_rest)
+		       */
 	uint32_t udp_said[32]; /* the last UDP refusals logged (hashes) */
 	unsigned udp_said_next;
 	int level;
@@ -674,6 +680,10 @@ static void pend_finish(struct sup *s, struct pend *p, int err, const char *why)
 		slog(s, 0, "connect to %s via %s failed: %s (%s)", p->what,
 		     s->proxyname, why, strerrorname_np(err));
 	} else {
+		/* Our non-blocking connect left the socket "connecting" for
+		 * the kernel: one more connect makes it connected, so that the
+		 * program's next connect gets EISCONN, not a fresh start. */
+		(void)connect(p->fd, (struct sockaddr *)&p->pa, p->palen);
 		peer_record(s, p->ino, &p->dst, p->dstlen);
 		slog(s, 2, "connect to %s via %s (supervised)", p->what,
 		     s->proxyname);
@@ -751,8 +761,24 @@ static void pend_start(struct sup *s, const struct seccomp_notif *n, int copy,
 	struct s5_addr a;
 	struct epoll_event e;
 	struct pend *p = NULL;
+	struct sockaddr_storage peer;
+	socklen_t pl = sizeof(peer);
 	unsigned i;
 
+	/* As the kernel: a connected socket says EISCONN, one whose
+	 * handshake is under way (another thread's connect) EALREADY; a
+	 * handshake must never start inside a live stream. */
+	for (i = 0; i < s->pend_hi; i++)
+		if (s->pend[i].used && s->pend[i].ino == ino) {
+			close(copy);
+			answer(s, n->id, 0, -EALREADY);
+			return;
+		}
+	if (getpeername(copy, (struct sockaddr *)&peer, &pl) == 0) {
+		close(copy);
+		answer(s, n->id, 0, -EISCONN);
+		return;
+	}
 	for (i = 0; i < MAX_PENDING; i++)
 		if (!s->pend[i].used) {
 			p = &s->pend[i];
@@ -808,6 +834,8 @@ static void pend_start(struct sup *s, const struct seccomp_notif *n, int copy,
 		answer(s, n->id, 0, -ENETUNREACH);
 		return;
 	}
+	memcpy(&p->pa, &pa, palen);
+	p->palen = palen;
 	hs_init(&p->h, S5_CMD_CONNECT, &a, px->user_len ? px->user : NULL,
 		px->user_len, px->pass, px->pass_len);
 	p->flags = fcntl(copy, F_GETFL);
@@ -823,12 +851,23 @@ static void pend_start(struct sup *s, const struct seccomp_notif *n, int copy,
 		answer(s, n->id, 0, -err);
 		return;
 	}
-	if (connect(copy, (struct sockaddr *)&pa, palen) == 0)
+	if (connect(copy, (struct sockaddr *)&pa, palen) == 0) {
 		pend_run(s, p);
-	else if (errno == EINPROGRESS)
+	} else if (errno == EINPROGRESS) {
 		p->connecting = 1;
-	else
+	} else if (errno == EALREADY || errno == EISCONN) {
+		/* The program's own connect is under way or done: its socket
+		 * is not ours to dissolve. */
+		int err = errno;
+
+		(void)epoll_ctl(s->ep, EPOLL_CTL_DEL, copy, NULL);
+		(void)fcntl(copy, F_SETFL, p->flags);
+		close(copy);
+		pend_free(s, p);
+		answer(s, n->id, 0, -err);
+	} else {
 		pend_finish(s, p, errno, "cannot connect to the proxy");
+	}
 }
 
 /* --- the stub resolver ------------------------------------------------- */
@@ -1152,6 +1191,8 @@ static void dconn_run(struct sup *s, struct dconn *dc)
 
 	if (getsockopt(dc->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
 		err = errno;
+	if (err == 0)
+		peer_forget(s, dc->ino);
 	answer(s, dc->id, 0, -err);
 	dconn_end(s, dc);
 }
@@ -1165,8 +1206,10 @@ static void dconn_connect(struct sup *s, struct dconn *dc,
 	char a[INET6_ADDRSTRLEN + 8];
 	int rc, err;
 
-	fmt_sockaddr(sa, a, sizeof(a));
-	slog(s, 3, "direct: %s (resolved to %s)", dc->what, a);
+	if (dc->name[0]) {
+		fmt_sockaddr(sa, a, sizeof(a));
+		slog(s, 3, "direct: %s (resolved to %s)", dc->what, a);
+	}
 	if (dc->flags & O_NONBLOCK) {
 		rc = connect(dc->fd, sa, len);
 		answer(s, dc->id, 0, rc == 0 ? 0 : -errno);
@@ -1182,6 +1225,8 @@ static void dconn_connect(struct sup *s, struct dconn *dc,
 		return;
 	}
 	(void)fcntl(dc->fd, F_SETFL, dc->flags);
+	if (rc == 0 && dc->ino)
+		peer_forget(s, dc->ino);
 	answer(s, dc->id, 0, rc == 0 ? 0 : -err);
 	dconn_end(s, dc);
 }
@@ -1950,7 +1995,33 @@ static void connect_here(struct sup *s, const struct seccomp_notif *n, int copy,
 			 ino_t ino, const struct sockaddr *sa, socklen_t len,
 			 const struct sockaddr_in6 *rec, socklen_t reclen)
 {
-	int rc = connect(copy, sa, len), err = errno;
+	int flags = fcntl(copy, F_GETFL), rc, err;
+	unsigned i;
+
+	/* A blocking socket's connect (a distant or silent host: up to the
+	 * kernel's SYN timeout) is waited for in the loop, not in connect:
+	 * the other threads' calls go on meanwhile.  A full table falls back
+	 * to waiting here. */
+	for (i = 0; !rec && flags >= 0 && !(flags & O_NONBLOCK) &&
+		    sa->sa_family != AF_UNSPEC && i < MAX_DCONN;
+	     i++) {
+		struct dconn *dc = &s->dconn[i];
+
+		if (dc->used)
+			continue;
+		memset(dc, 0, sizeof(*dc));
+		dc->used = 1;
+		dc->id = n->id;
+		dc->fd = copy;
+		dc->flags = flags;
+		dc->dom = sa->sa_family;
+		dc->ino = ino;
+		fmt_sockaddr(sa, dc->what, sizeof(dc->what));
+		dconn_connect(s, dc, sa, len);
+		return;
+	}
+	rc = connect(copy, sa, len);
+	err = errno;
 
 	close(copy);
 	if (rc == 0 && rec)
@@ -2399,6 +2470,61 @@ static long long fwd_expire(struct sup *s, long long now, long long next)
 	return next;
 }
 
+/* The forwarded signals: those a user sends the launcher meaning the
+ * program.  SIGINT, SIGQUIT, SIGHUP and SIGWINCH from the terminal (the
+ * kernel's) reach the program directly (same process group) and are not
+ * sent twice. */
+static const int g_fwd[] = {SIGHUP,  SIGINT,  SIGQUIT,	SIGTERM,
+			    SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM};
+
+/* No task uses the filter any more (the listener hangs up). */
+static int listener_idle(const struct sup *s)
+{
+	struct pollfd p = {.fd = s->lfd, .events = POLLIN};
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP);
+}
+
+/*
+ * The program has exited but processes it started live on under the
+ * filter (a daemon, a job put in the background): their calls still
+ * need answers, or they get ENOSYS.  A copy of the supervisor serves
+ * them until the last is gone, in a session of its own (the terminal's
+ * signals are not for it), its stdin and stdout (and stderr unless a
+ * terminal) on /dev/null so that a pipeline reading the launcher's
+ * output ends with the program; the launcher itself returns the
+ * program's status at once.  Returns 1 in that copy, 0 in the launcher.
+ */
+static int serve_the_rest(struct sup *s)
+{
+	sigset_t fwd;
+	pid_t pid = fork();
+	int null, i;
+
+	if (pid != 0)
+		return 0;
+	(void)setsid();
+	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
+		(void)dup2(null, 0);
+		(void)dup2(null, 1);
+		if (!isatty(2))
+			(void)dup2(null, 2);
+		close(null);
+	}
+	(void)epoll_ctl(s->ep, EPOLL_CTL_DEL, s->sigfd, NULL);
+	(void)epoll_ctl(s->ep, EPOLL_CTL_DEL, s->pidfd, NULL);
+	sigemptyset(&fwd);
+	for (i = 0; i < (int)(sizeof(g_fwd) / sizeof(g_fwd[0])); i++)
+		sigaddset(&fwd, g_fwd[i]);
+	sigprocmask(SIG_UNBLOCK, &fwd, NULL);
+	s->detached = 1;
+	slog(s, 2,
+	     "the program has exited; the supervisor stays for the "
+	     "processes it left running (pid %d)",
+	     (int)getpid());
+	return 1;
+}
+
 static int serve(struct sup *s)
 {
 	struct epoll_event ev[64];
@@ -2432,6 +2558,8 @@ static int serve(struct sup *s)
 			if (tag == &g_tags[TAG_LISTENER]) {
 				if (ev[i].events & EPOLLHUP) {
 					/* No task uses the filter any more. */
+					if (s->detached)
+						return 0;
 					(void)epoll_ctl(s->ep, EPOLL_CTL_DEL,
 							s->lfd, NULL);
 					continue;
@@ -2450,7 +2578,9 @@ static int serve(struct sup *s)
 						kill(s->child,
 						     (int)si.ssi_signo);
 			} else if (tag == &g_tags[TAG_CHILD]) {
-				if (waitpid(s->child, &st, WNOHANG) == s->child)
+				if (waitpid(s->child, &st, WNOHANG) != s->child)
+					continue;
+				if (listener_idle(s) || !serve_the_rest(s))
 					return child_status(st);
 			} else if (tag == &g_tags[TAG_STUB]) {
 				stub_serve(s);
@@ -2468,13 +2598,6 @@ static int serve(struct sup *s)
 		}
 	}
 }
-
-/* The forwarded signals: those a user sends the launcher meaning the
- * program.  SIGINT, SIGQUIT, SIGHUP and SIGWINCH from the terminal (the
- * kernel's) reach the program directly (same process group) and are not
- * sent twice. */
-static const int g_fwd[] = {SIGHUP,  SIGINT,  SIGQUIT,	SIGTERM,
-			    SIGUSR1, SIGUSR2, SIGWINCH, SIGALRM};
 
 int supervise(const struct cfg *c, const char *path, char **argv, char *reason,
 	      size_t rlen)

@@ -88,6 +88,14 @@
 #      in the way: supervised; a supervised dynamic program exec'ing a
 #      static one with env -i: carried by the filter (not sent to a second
 #      supervisor); a capture: nothing but the proxy's traffic
+#   k  the review's findings (build/prog-static/reviewprobe), each with
+#      its control without socksify: a second connect on a proxied socket
+#      EISCONN and the stream intact; two threads connecting one socket:
+#      one 0, the other EALREADY/EISCONN; a blocking direct connect with
+#      no answer does not hold up another thread's (refused at once); UDP
+#      with AF_UNSPEC as the family judged as AF_INET (EACCES, not sent);
+#      addrlen 129 and -1 EINVAL; a program that exits leaving a child:
+#      the child's later connect carried; a capture: only the proxy's
 #
 # The client has no route to the target through anything but the proxy.
 # As lab.sh does for its resolver, this suite adds routes for the target's
@@ -1022,6 +1030,60 @@ if [ -n "${LAB_CAPTURE_PID:-}" ]; then
 	else
 		fail "j capture during j: nothing but the proxy's traffic ($nj other packets)"
 		head -n 8 "$OUT/jstray.txt" | sed 's/^/  stray| /'
+	fi
+fi
+
+# ---------------------------------------------------------------- k. review
+# The fresh-eyes review's findings (build/prog-static/reviewprobe), each
+# with the kernel's own answer first, in the border without socksify.
+REVIEW=$TOP/build/prog-static/reviewprobe
+KPCAP=$LAB_DIR/review.pcap
+lab_capture_start "$LAB_NS_C" "$LAB_IF_C" "$KPCAP" || fail "k tcpdump runs on the client's veth"
+KTWO="$(printf 'connect1=0\nconnect2=EISCONN\nstream=echo')"
+facts "k control, border without socksify: a second connect on a connected socket is EISCONN, the stream intact" \
+	k_n_two "$KTWO" lab_b "$REVIEW" twoconnect "$T4" 7
+facts "k a second connect on a proxied socket: EISCONN, the stream intact (no handshake inside it)" \
+	k_two "$KTWO" via "$UH" "$REVIEW" twoconnect "$T4" 7
+KSAME="$(printf 'succeeded=1\nealready_or_eisconn=1\nstream=echo')"
+facts "k control: two threads connect one socket at once: one 0, the other EALREADY or EISCONN, the stream works" \
+	k_n_same "$KSAME" lab_b "$REVIEW" samefd "$T4" 7
+facts "k two threads connect one proxied socket at once: one 0, the other EALREADY or EISCONN, the stream works" \
+	k_same "$KSAME" via "$UH" "$REVIEW" samefd "$T4" 7
+KSTALL="$(printf 'closed=ECONNREFUSED\nat_once=yes')"
+facts "k control: while a thread's blocking connect gets no answer, another's to a closed port is refused at once" \
+	k_n_stall "$KSTALL" lab_b "$REVIEW" stall
+facts "k the same under the supervisor: a blocking direct connect waits in the loop, not in it (the closed port refused at once)" \
+	k_stall "$KSTALL" via "$UH" "$REVIEW" stall
+facts "k control: UDP sendto AF_INET, then AF_UNSPEC (sent as AF_INET by the kernel), and sendmsg AF_UNSPEC all send" \
+	k_n_unspec "$(printf 'sendto_inet=0\nsendto_unspec=0\nsendmsg_unspec=0')" lab_b "$REVIEW" unspec "$T4" 7
+facts "k UDP to a proxied destination with AF_UNSPEC as the family: EACCES like AF_INET, never sent" \
+	k_unspec "$(printf 'sendto_inet=EACCES\nsendto_unspec=EACCES\nsendmsg_unspec=EACCES')" via "$UH" "$REVIEW" unspec "$T4" 7
+KLEN="$(printf 'len129=EINVAL\nlen_negative=EINVAL\nlen128=0\nstream=echo')"
+facts "k control: connect with addrlen 129 or -1 is EINVAL, 128 connects" \
+	k_n_len "$KLEN" lab_b "$REVIEW" addrlen "$T4" 7
+facts "k the same under the supervisor (proxied)" \
+	k_len "$KLEN" via "$UH" "$REVIEW" addrlen "$T4" 7
+# A program that leaves a child running: the child's connects still answered.
+KD=$OUT/k_daemon.facts
+rm -f "$KD"
+run k_daemon via "$UH" "$REVIEW" daemon "$T4" 7 "$KD"
+for _ in $(seq 1 50); do [ -s "$KD" ] && break; sleep 0.1; done
+KDWANT="$(printf 'daemon_connect=0\ndaemon_stream=echo')"
+if [ "$RC" -eq 0 ] && [ "$(cat "$KD" 2>/dev/null)" = "$KDWANT" ]; then
+	pass "k a program that exits leaving a child running: the supervisor stays for the child, whose connect 1 s later is carried"
+else
+	fail "k a program that exits leaving a child running: its later connect carried (rc $RC; got: $(tr '\n' ' ' <"$KD" 2>/dev/null))"
+fi
+if [ -n "${LAB_CAPTURE_PID:-}" ]; then
+	lab_capture_stop
+	tcpdump -nn -r "$KPCAP" "not (tcp port $LAB_PORT and host $P4) and not (ip6 and icmp6)" \
+		>"$OUT/kstray.txt" 2>/dev/null
+	nk=$(wc -l <"$OUT/kstray.txt")
+	if [ "$nk" -eq 0 ]; then
+		pass "k capture during k: nothing but the proxy's traffic"
+	else
+		fail "k capture during k: nothing but the proxy's traffic ($nk other packets)"
+		head -n 8 "$OUT/kstray.txt" | sed 's/^/  stray| /'
 	fi
 fi
 
