@@ -216,6 +216,9 @@ struct sup {
 	struct pidfd_slot pidfds[PIDFD_SLOTS];
 	int detached; /* serving what the program left running (serve_the_rest)
 		       */
+	uint8_t sbuf[65536]; /* a datagram sent for the program (send_one) */
+	uint8_t cbuf[4096] __attribute__((aligned(8))); /* its control data */
+	struct iovec iov[1024];				/* its iovecs */
 	uint32_t udp_said[32]; /* the last UDP refusals logged (hashes) */
 	unsigned udp_said_next;
 	int level;
@@ -2210,19 +2213,21 @@ static void on_connect(struct sup *s, const struct seccomp_notif *n)
 
 /* A datagram's destination (sendto, sendmsg, sendmmsg): 0 to let it go
  * (direct, or none), or -errno to refuse. */
-static int judge_datagram(struct sup *s, const struct seccomp_notif *n, int dom,
-			  int type, struct sockaddr_in6 *dst, int len)
+/* A datagram's destination dst (*len bytes, as read_dst gave it, or its
+ * -errno): 0 to send it (direct, or the kernel's to refuse), or -errno.
+ * An IPv4 socket's AF_UNSPEC is AF_INET to the kernel, so to us. */
+static int judge_datagram(struct sup *s, int dom, struct sockaddr_in6 *dst,
+			  int *len)
 {
 	char name[NAMES_MAX_NAME + 1], what[320];
 	int ph;
 
-	if (len < 0)
-		return len;
+	if (*len < 0)
+		return *len;
 	if (dst->sin6_family == AF_UNSPEC && dom == AF_INET &&
-	    len >= (int)sizeof(struct sockaddr_in)) {
-		/* An IPv4 socket's sendmsg takes AF_UNSPEC for AF_INET. */
+	    *len >= (int)sizeof(struct sockaddr_in)) {
 		dst->sin6_family = AF_INET;
-		len = (int)sizeof(struct sockaddr_in);
+		*len = (int)sizeof(struct sockaddr_in);
 	}
 	if (dst->sin6_family != AF_INET && dst->sin6_family != AF_INET6)
 		return 0; /* the kernel says what is wrong with it */
@@ -2230,22 +2235,117 @@ static int judge_datagram(struct sup *s, const struct seccomp_notif *n, int dom,
 		return 0; /* the proxy's UDP relay (the library's datagrams) */
 	ph = placeholder(s, dst, name, sizeof(name));
 	fmt_sockaddr((const struct sockaddr *)dst, what, sizeof(what));
-	if (ph == 0 && judge(s, dst, (socklen_t)len, NULL) == CFG_DIRECT)
+	if (ph == 0 && judge(s, dst, (socklen_t)*len, NULL) == CFG_DIRECT)
 		return 0;
-	if (type == SOCK_STREAM)
-		return -EOPNOTSUPP; /* TCP Fast Open: not carried */
 	slog(s, udp_refusal_level(s, ph > 0 ? name : what),
 	     "datagram to %s refused: the supervisor carries TCP only "
 	     "(EACCES)",
 	     ph > 0 ? name : what);
-	(void)n;
 	return -EACCES;
+}
+
+#define SEND_MAX  65536 /* an IP datagram's most (UDP GSO's too) */
+#define CMSG_MAX  4096	/* control data we pass on */
+#define IOV_MAX_K 1024	/* the kernel's UIO_MAXIOV */
+
+/*
+ * One message sent by us on copy, from our own copies of the program's
+ * address (judged here), data and control data: the kernel never reads
+ * the program's memory again, so another thread cannot change the
+ * destination after the check.  name/namelen, iov (iovcnt program
+ * iovecs, already in our memory), control/controllen: the program's.
+ * Returns the bytes sent or -errno.
+ */
+static long send_one(struct sup *s, const struct seccomp_notif *n, int copy,
+		     int dom, uint64_t name, uint64_t namelen,
+		     const struct iovec *iov, size_t iovcnt, uint64_t control,
+		     uint64_t controllen, int flags)
+{
+	struct sockaddr_in6 dst;
+	struct msghdr m;
+	struct iovec one;
+	size_t total = 0, i;
+	int len = 0, rc;
+	ssize_t sent;
+
+	memset(&m, 0, sizeof(m));
+	if (name) {
+		len = read_dst(n, name, namelen, &dst);
+		if ((rc = judge_datagram(s, dom, &dst, &len)) < 0)
+			return rc;
+		m.msg_name = &dst;
+		m.msg_namelen = (socklen_t)len;
+	}
+	for (i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > SEND_MAX - total)
+			return -EMSGSIZE;
+		if (iov[i].iov_len &&
+		    read_mem((pid_t)n->pid,
+			     (uint64_t)(uintptr_t)iov[i].iov_base,
+			     s->sbuf + total, iov[i].iov_len) < 0)
+			return -EFAULT;
+		total += iov[i].iov_len;
+	}
+	one.iov_base = s->sbuf;
+	one.iov_len = total;
+	m.msg_iov = &one;
+	m.msg_iovlen = 1;
+	if (control && controllen) {
+		if (controllen > CMSG_MAX)
+			return -ENOBUFS;
+		if (read_mem((pid_t)n->pid, control, s->cbuf, controllen) < 0)
+			return -EFAULT;
+		m.msg_control = s->cbuf;
+		m.msg_controllen = controllen;
+	}
+	sent = sendmsg(copy, &m, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (sent < 0 && errno == EAGAIN && !(flags & MSG_DONTWAIT) &&
+	    !(fcntl(copy, F_GETFL) & O_NONBLOCK)) {
+		/* A blocking socket whose buffer is full: the kernel would
+		 * wait.  We wait a little (the loop with us), then say so. */
+		struct pollfd p = {.fd = copy, .events = POLLOUT};
+
+		if (poll(&p, 1, 100) == 1)
+			sent = sendmsg(copy, &m,
+				       flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (sent < 0 && errno == EAGAIN)
+			errno = ENOBUFS;
+	}
+	return sent < 0 ? -errno : (long)sent;
+}
+
+/* A msghdr of the program's (at addr), read with its iovecs into iov
+ * (IOV_MAX_K of them): 0 or -errno. */
+static int read_msghdr(const struct seccomp_notif *n, uint64_t addr,
+		       struct msghdr *m, struct iovec *iov)
+{
+	if (read_mem((pid_t)n->pid, addr, m, sizeof(*m)) < 0)
+		return -EFAULT;
+	/* As the kernel's copy_msghdr_from_user: no length, no address; a
+	 * longer one is cut to a sockaddr_storage. */
+	if (!m->msg_name || !m->msg_namelen) {
+		m->msg_name = NULL;
+		m->msg_namelen = 0;
+	} else if ((int)m->msg_namelen < 0) {
+		return -EINVAL;
+	} else if (m->msg_namelen > sizeof(struct sockaddr_storage)) {
+		m->msg_namelen = sizeof(struct sockaddr_storage);
+	}
+	if (m->msg_iovlen > IOV_MAX_K)
+		return -EMSGSIZE;
+	if (m->msg_iovlen &&
+	    read_mem((pid_t)n->pid, (uint64_t)(uintptr_t)m->msg_iov, iov,
+		     m->msg_iovlen * sizeof(*iov)) < 0)
+		return -EFAULT;
+	return 0;
 }
 
 static void on_send(struct sup *s, const struct seccomp_notif *n)
 {
-	int dom, type, copy, rc = 0;
-	struct sockaddr_in6 dst;
+	int dom, type, copy;
+	struct iovec *iov = s->iov;
+	struct msghdr m;
+	long rc;
 	ino_t ino;
 
 	copy = copy_fd(s, n, (int)n->data.args[0], &dom, &type, &ino);
@@ -2259,63 +2359,71 @@ static void on_send(struct sup *s, const struct seccomp_notif *n)
 
 		/* A stream ignores the address but for TCP Fast Open (the flags
 		 * are a register: no other thread can change them), and a
-		 * connected one always. */
-		if (!(flags & MSG_FASTOPEN) ||
-		    getpeername(copy, (struct sockaddr *)&ss, &l) == 0) {
-			close(copy);
+		 * connected one always.  Fast Open to an unconnected one is
+		 * not carried: EOPNOTSUPP, as from a kernel without it, and
+		 * the program connects first. */
+		rc = !(flags & MSG_FASTOPEN) ||
+		     getpeername(copy, (struct sockaddr *)&ss, &l) == 0;
+		close(copy);
+		if (rc)
 			answer_continue(s, n->id);
-			return;
-		}
+		else
+			answer(s, n->id, 0, -EOPNOTSUPP);
+		return;
 	}
-	close(copy);
 	if (n->data.nr == __NR_sendto) {
-		rc = judge_datagram(
-		    s, n, dom, type, &dst,
-		    read_dst(n, n->data.args[4], n->data.args[5], &dst));
+		struct iovec one = {(void *)(uintptr_t)n->data.args[1],
+				    (size_t)n->data.args[2]};
+
+		rc = send_one(s, n, copy, dom, n->data.args[4], n->data.args[5],
+			      &one, 1, 0, 0, (int)n->data.args[3]);
 	} else if (n->data.nr == __NR_sendmsg) {
-		struct msghdr m;
+		rc = read_msghdr(n, n->data.args[1], &m, iov);
+		if (rc == 0)
+			rc = send_one(s, n, copy, dom,
+				      (uint64_t)(uintptr_t)m.msg_name,
+				      m.msg_namelen, iov, m.msg_iovlen,
+				      (uint64_t)(uintptr_t)m.msg_control,
+				      m.msg_controllen, (int)n->data.args[2]);
+	} else { /* sendmmsg: one by one, each msg_len written back */
+		unsigned vlen = (unsigned)n->data.args[2], i;
+		uint64_t at = n->data.args[1];
+		long one = 0;
 
-		if (read_mem((pid_t)n->pid, n->data.args[1], &m, sizeof(m)) < 0)
-			rc = -EFAULT;
-		else if (m.msg_name)
-			rc = judge_datagram(
-			    s, n, dom, type, &dst,
-			    read_dst(n, (uint64_t)(uintptr_t)m.msg_name,
-				     m.msg_namelen, &dst));
-	} else { /* sendmmsg */
-		struct mmsghdr mm[64];
-		unsigned vlen = (unsigned)n->data.args[2], i, k, chunk;
+		if (vlen > IOV_MAX_K) /* the kernel's own cap */
+			vlen = IOV_MAX_K;
+		for (i = 0, rc = 0; i < vlen; i++) {
+			uint64_t mm = at + (uint64_t)i * sizeof(struct mmsghdr);
+			unsigned int sent;
 
-		/* The kernel sends at most UIO_MAXIOV (1024) of them: every
-		 * one it would send is judged, 64 at a time. */
-		if (vlen > 1024)
-			vlen = 1024;
-		for (k = 0; rc == 0 && k < vlen; k += chunk) {
-			chunk = vlen - k < 64 ? vlen - k : 64;
-			if (read_mem((pid_t)n->pid,
-				     n->data.args[1] +
-					 (uint64_t)k * sizeof(mm[0]),
-				     mm, chunk * sizeof(mm[0])) < 0) {
-				rc = -EFAULT;
+			one = read_msghdr(n, mm, &m, iov);
+			if (one == 0)
+				one = send_one(
+				    s, n, copy, dom,
+				    (uint64_t)(uintptr_t)m.msg_name,
+				    m.msg_namelen, iov, m.msg_iovlen,
+				    (uint64_t)(uintptr_t)m.msg_control,
+				    m.msg_controllen, (int)n->data.args[3]);
+			if (one < 0)
+				break;
+			sent = (unsigned int)one;
+			if (write_mem((pid_t)n->pid,
+				      mm + offsetof(struct mmsghdr, msg_len),
+				      &sent, sizeof(sent)) < 0) {
+				one = -EFAULT;
 				break;
 			}
-			for (i = 0; rc == 0 && i < chunk; i++)
-				if (mm[i].msg_hdr.msg_name)
-					rc = judge_datagram(
-					    s, n, dom, type, &dst,
-					    read_dst(n,
-						     (uint64_t)(uintptr_t)mm[i]
-							 .msg_hdr.msg_name,
-						     mm[i].msg_hdr.msg_namelen,
-						     &dst));
 		}
+		/* As the kernel: the count sent, or the first one's error. */
+		rc = i > 0 ? (long)i : one;
 	}
+	close(copy);
 	if (!id_valid(s, n->id))
 		return;
 	if (rc < 0)
-		answer(s, n->id, 0, rc);
+		answer(s, n->id, 0, (int)rc);
 	else
-		answer_continue(s, n->id);
+		answer(s, n->id, rc, 0);
 }
 
 static void on_getpeername(struct sup *s, const struct seccomp_notif *n)

@@ -95,7 +95,10 @@
 #      no answer does not hold up another thread's (refused at once); UDP
 #      with AF_UNSPEC as the family judged as AF_INET (EACCES, not sent);
 #      addrlen 129 and -1 EINVAL; a program that exits leaving a child:
-#      the child's later connect carried; a capture: only the proxy's
+#      the child's later connect carried; 20000 UDP sendto()s while a
+#      thread flips the address between loopback and the target: the
+#      supervisor sends from its own judged copy (before, about 1 in 5
+#      went straight out); a capture: only the proxy's
 #
 # The client has no route to the target through anything but the proxy.
 # As lab.sh does for its resolver, this suite adds routes for the target's
@@ -1063,6 +1066,13 @@ facts "k control: connect with addrlen 129 or -1 is EINVAL, 128 connects" \
 	k_n_len "$KLEN" lab_b "$REVIEW" addrlen "$T4" 7
 facts "k the same under the supervisor (proxied)" \
 	k_len "$KLEN" via "$UH" "$REVIEW" addrlen "$T4" 7
+# Another thread rewrites the address while a sendto is judged: the
+# supervisor sends its own copy of it (judged), never lets the kernel read
+# the program's again; the capture below shows none went out to the target.
+facts "k control: sendto()s while another thread flips the address between loopback and $T4:7: all sent" \
+	k_n_race "$(printf 'sent=some\neacces=none')" lab_b "$PROBE" udprace "$T4" 7 20000
+facts "k the same under the supervisor: the loopback ones sent, the others EACCES (and none on the wire: the capture)" \
+	k_race "$(printf 'sent=some\neacces=some')" via "$UH" "$PROBE" udprace "$T4" 7 20000
 # A program that leaves a child running: the child's connects still answered.
 KD=$OUT/k_daemon.facts
 rm -f "$KD"
