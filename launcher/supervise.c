@@ -753,6 +753,64 @@ static void pend_run(struct sup *s, struct pend *p)
 	}
 }
 
+/*
+ * Source routing set on the socket (IP_OPTIONS with LSRR or SSRR, an IPv6
+ * routing header): a packet to a destination we judged direct, loopback
+ * even, would leave for the route's first hop instead.  Such a socket
+ * gets EACCES for anything it would send out.
+ */
+static int source_routed(int fd, int dom)
+{
+	uint8_t o[40];
+	socklen_t l = sizeof(o);
+	unsigned i = 0;
+
+	if (getsockopt(fd, IPPROTO_IP, IP_OPTIONS, o, &l) == 0)
+		while (i < l && o[i] != 0) { /* 0: end of the list */
+			if (o[i] == 131 || o[i] == 137)
+				return 1;
+			if (o[i] == 1) { /* no-op */
+				i++;
+				continue;
+			}
+			if (i + 1 >= l || o[i + 1] < 2)
+				break;
+			i += o[i + 1];
+		}
+	l = sizeof(o);
+	return dom == AF_INET6 &&
+	       getsockopt(fd, IPPROTO_IPV6, IPV6_RTHDR, o, &l) == 0 && l > 0;
+}
+
+/* A control message that routes the packet (IP_RETOPTS, an IPv6 routing
+ * header): the per-packet form of the above. */
+static int cmsg_routes(struct msghdr *m)
+{
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c))
+		if ((c->cmsg_level == IPPROTO_IP &&
+		     c->cmsg_type == IP_RETOPTS) ||
+		    (c->cmsg_level == IPPROTO_IPV6 &&
+		     (c->cmsg_type == IPV6_RTHDR ||
+		      c->cmsg_type == IPV6_2292RTHDR)))
+			return 1;
+	return 0;
+}
+
+static int refuse_routed(struct sup *s, const struct seccomp_notif *n, int copy,
+			 int dom)
+{
+	if (!source_routed(copy, dom))
+		return 0;
+	slog(s, 0,
+	     "fd %d of process %d has source routing set (IP_OPTIONS or an "
+	     "IPv6 routing header): its traffic could leave past the "
+	     "proxy (EACCES)",
+	     (int)n->data.args[0], (int)n->pid);
+	return 1;
+}
+
 /* Starts the handshake for a proxied connect on copy (ours from now). */
 static void pend_start(struct sup *s, const struct seccomp_notif *n, int copy,
 		       int dom, ino_t ino, const struct sockaddr_in6 *dst,
@@ -768,6 +826,11 @@ static void pend_start(struct sup *s, const struct seccomp_notif *n, int copy,
 	socklen_t pl = sizeof(peer);
 	unsigned i;
 
+	if (refuse_routed(s, n, copy, dom)) {
+		close(copy);
+		answer(s, n->id, 0, -EACCES);
+		return;
+	}
 	/* As the kernel: a connected socket says EISCONN, one whose
 	 * handshake is under way (another thread's connect) EALREADY; a
 	 * handshake must never start inside a live stream. */
@@ -2001,6 +2064,13 @@ static void connect_here(struct sup *s, const struct seccomp_notif *n, int copy,
 	int flags = fcntl(copy, F_GETFL), rc, err;
 	unsigned i;
 
+	if ((sa->sa_family == AF_INET || sa->sa_family == AF_INET6) &&
+	    refuse_routed(s, n, copy, sa->sa_family)) {
+		close(copy);
+		answer(s, n->id, 0, -EACCES);
+		return;
+	}
+
 	/* A blocking socket's connect (a distant or silent host: up to the
 	 * kernel's SYN timeout) is waited for in the loop, not in connect:
 	 * the other threads' calls go on meanwhile.  A full table falls back
@@ -2297,7 +2367,11 @@ static long send_one(struct sup *s, const struct seccomp_notif *n, int copy,
 			return -EFAULT;
 		m.msg_control = s->cbuf;
 		m.msg_controllen = controllen;
+		if (cmsg_routes(&m))
+			return -EACCES;
 	}
+	if (source_routed(copy, dom))
+		return -EACCES;
 	sent = sendmsg(copy, &m, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (sent < 0 && errno == EAGAIN && !(flags & MSG_DONTWAIT) &&
 	    !(fcntl(copy, F_GETFL) & O_NONBLOCK)) {

@@ -98,7 +98,8 @@
 #      the child's later connect carried; 20000 UDP sendto()s while a
 #      thread flips the address between loopback and the target: the
 #      supervisor sends from its own judged copy (before, about 1 in 5
-#      went straight out); a capture: only the proxy's
+#      went straight out); a loose source route via the target on a
+#      loopback send and connect: EACCES; a capture: only the proxy's
 #
 # The client has no route to the target through anything but the proxy.
 # As lab.sh does for its resolver, this suite adds routes for the target's
@@ -1073,6 +1074,12 @@ facts "k control: sendto()s while another thread flips the address between loopb
 	k_n_race "$(printf 'sent=some\neacces=none')" lab_b "$PROBE" udprace "$T4" 7 20000
 facts "k the same under the supervisor: the loopback ones sent, the others EACCES (and none on the wire: the capture)" \
 	k_race "$(printf 'sent=some\neacces=some')" via "$UH" "$PROBE" udprace "$T4" 7 20000
+# Source routing: a loopback destination (direct) with IP_OPTIONS LSRR via
+# the target would leave for the target.
+facts "k control: with a loose source route via $T4, a UDP sendto and a TCP connect to 127.0.0.1 go out (to $T4)" \
+	k_n_lsrr "$(printf 'sendto=0\nconnect=EINPROGRESS')" lab_b "$REVIEW" lsrr "$T4" 9
+facts "k the same under the supervisor: EACCES for both (and nothing on the wire: the capture)" \
+	k_lsrr "$(printf 'sendto=EACCES\nconnect=EACCES')" via "$UH" "$REVIEW" lsrr "$T4" 9
 # A program that leaves a child running: the child's connects still answered.
 KD=$OUT/k_daemon.facts
 rm -f "$KD"

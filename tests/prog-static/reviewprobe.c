@@ -22,9 +22,15 @@
  *                                      writing its facts to FILE
  *   reviewprobe addrlen ADDR PORT      connect with addrlen 129 and -1
  *                                      (EINVAL), then 128 (connects)
+ *   reviewprobe lsrr ADDR PORT         IP_OPTIONS loose source route via
+ *                                      ADDR, then a UDP sendto and a
+ *                                      non-blocking TCP connect to
+ *                                      127.0.0.1:PORT (the kernel sends
+ *                                      both to ADDR, the route's first hop)
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,6 +237,28 @@ static int mode_addrlen(void)
 	return 0;
 }
 
+static int mode_lsrr(void)
+{
+	/* NOP, LSRR (131) of length 7, pointer 4, the one hop */
+	uint8_t opt[8] = {1, 131, 7, 4};
+	struct sockaddr_in lo = dst;
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	int t = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	memcpy(opt + 4, &dst.sin_addr, 4);
+	lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (setsockopt(u, IPPROTO_IP, IP_OPTIONS, opt, sizeof(opt)) < 0 ||
+	    setsockopt(t, IPPROTO_IP, IP_OPTIONS, opt, sizeof(opt)) < 0)
+		return 1;
+	printf("sendto=%s\n",
+	       ename((int)sendto(u, "lsrr", 4, 0, (struct sockaddr *)&lo,
+				 sizeof(lo))));
+	printf("connect=%s\n",
+	       ename(connect(t, (struct sockaddr *)&lo, sizeof(lo))));
+	usleep(300000); /* the SYN, if any, on the wire */
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
@@ -250,6 +278,8 @@ int main(int argc, char **argv)
 		return mode_unspec();
 	if (strcmp(m, "addrlen") == 0)
 		return mode_addrlen();
+	if (strcmp(m, "lsrr") == 0)
+		return mode_lsrr();
 	if (strcmp(m, "daemon") == 0 && argc == 5)
 		return mode_daemon(argv[4]);
 	fprintf(stderr, "usage: see reviewprobe.c\n");
