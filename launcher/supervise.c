@@ -93,6 +93,7 @@
 #define STUB_TTL    60
 #define MAX_FWD	    64	/* stub queries forwarded at once */
 #define MAX_NSMAP   256 /* stub clients whose nameserver is known */
+#define MAX_TCONN   128 /* DNS-over-TCP connections to the stub at once */
 #define MAX_DCONN   256 /* direct connects waited for, or resolving, at once */
 
 /* x86_64 numbers of the calls we trap (the filter is x86_64 only). */
@@ -201,6 +202,7 @@ struct sup {
 	struct sockaddr_in stubaddr;
 	int tstub; /* its TCP side (DNS over TCP, RFC 7766), same port */
 	struct tconn *tconns;
+	unsigned ntconn; /* how many: at most MAX_TCONN */
 	struct fwd *fwd; /* MAX_FWD of them */
 	struct nsmap nsmap[MAX_NSMAP];
 	unsigned nsmap_next;
@@ -1921,6 +1923,7 @@ static void tconn_close(struct sup *s, struct tconn *t)
 	(void)epoll_ctl(s->ep, EPOLL_CTL_DEL, t->fd, NULL);
 	close(t->fd);
 	free(t);
+	s->ntconn--;
 }
 
 /* Reads what a TCP client sent; handles each complete query. */
@@ -1957,6 +1960,15 @@ static void tconn_serve(struct sup *s, struct tconn *t)
 	}
 }
 
+static struct tconn *tconn_oldest(struct sup *s)
+{
+	struct tconn *t = s->tconns;
+
+	while (t && t->next)
+		t = t->next;
+	return t;
+}
+
 static void tstub_accept(struct sup *s)
 {
 	struct epoll_event e = {.events = EPOLLIN};
@@ -1965,12 +1977,27 @@ static void tstub_accept(struct sup *s)
 	struct tconn *t;
 	int fd;
 
-	while ((fd = accept4(s->tstub, (struct sockaddr *)&from, &fl,
-			     SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+	for (;;) {
+		/* At most MAX_TCONN at once, and room made when out of fds:
+		 * the oldest goes (resolvers open one per query and close it;
+		 * one kept open idle must not shut the stub, nor spin the loop
+		 * on an accept that keeps failing). */
+		if (s->ntconn >= MAX_TCONN)
+			tconn_close(s, tconn_oldest(s));
+		fd = accept4(s->tstub, (struct sockaddr *)&from, &fl,
+			     SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE) &&
+		    s->tconns) {
+			tconn_close(s, tconn_oldest(s));
+			continue;
+		}
+		if (fd < 0)
+			break;
 		if (!(t = calloc(1, sizeof(*t)))) {
 			close(fd);
 			continue;
 		}
+		s->ntconn++;
 		t->fd = fd;
 		t->port = ntohs(from.sin_port);
 		t->next = s->tconns;
