@@ -1093,19 +1093,6 @@ static void hosts_refresh(struct sup *s)
 	s->hosts_st = st;
 }
 
-/* A hosts-file token equals name: ASCII case-insensitive, a trailing dot
- * on either ignored. */
-static int token_is(const char *tok, size_t tl, const char *name)
-{
-	size_t nl = strlen(name);
-
-	if (tl && tok[tl - 1] == '.')
-		tl--;
-	if (nl && name[nl - 1] == '.')
-		nl--;
-	return tl == nl && strncasecmp(tok, name, nl) == 0;
-}
-
 /* One line: 1 when it lists name, with its address (of family fam) into
  * addr and *got set (0 when the address is of another family). */
 static int hosts_line(const char *p, const char *end, const char *name, int fam,
@@ -1135,7 +1122,7 @@ static int hosts_line(const char *p, const char *end, const char *name, int fam,
 			ab[tl] = '\0';
 			continue;
 		}
-		if (token_is(tok, tl, name)) {
+		if (dns_name_same(tok, tl, name)) {
 			listed = 1;
 			break;
 		}

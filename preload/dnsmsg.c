@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #define DNS_HDR_LEN   12 /* RFC 1035 section 4.1.1 */
@@ -504,4 +505,15 @@ int dns_name_is_host(const char *name)
 			return 0;
 	}
 	return label > 0;
+}
+
+int dns_name_same(const char *tok, size_t tl, const char *name)
+{
+	size_t nl = strlen(name);
+
+	if (tl && tok[tl - 1] == '.')
+		tl--;
+	if (nl && name[nl - 1] == '.')
+		nl--;
+	return tl == nl && strncasecmp(tok, name, nl) == 0;
 }

@@ -102,4 +102,8 @@ int dns_name_equal(const char *a, const char *b);
  * decodes to a host name has an unescaped spelling. */
 int dns_name_is_host(const char *name);
 
+/* 1 if the tl bytes at tok (a hosts-file token) name the same host as
+ * name: ASCII case-insensitive, a trailing dot on either ignored. */
+int dns_name_same(const char *tok, size_t tl, const char *name);
+
 #endif

@@ -279,19 +279,6 @@ static void hosts_refresh_locked(void)
 	free(old);
 }
 
-/* Compares a hosts-file token with a name: case-insensitive, a trailing
- * dot on either ignored. */
-static int token_is(const char *tok, size_t tlen, const char *name)
-{
-	size_t nlen = strlen(name);
-
-	if (tlen && tok[tlen - 1] == '.')
-		tlen--;
-	if (nlen && name[nlen - 1] == '.')
-		nlen--;
-	return tlen == nlen && strncasecmp(tok, name, nlen) == 0;
-}
-
 /*
  * Walks the cached file line by line; for each line calls fn(addr token,
  * its length, name tokens...) through a small callback interface.  Returns
@@ -341,7 +328,7 @@ static int hosts_line(struct hosts_query *q, const char *line, size_t len)
 							    : 0;
 
 		for (i = 1; fam && i < nt; i++) {
-			if (!token_is(tok[i], tl[i], q->name))
+			if (!dns_name_same(tok[i], tl[i], q->name))
 				continue;
 			if (!o->canon[0] && tl[1] < sizeof(o->canon)) {
 				memcpy(o->canon, tok[1], tl[1]);
@@ -358,7 +345,7 @@ static int hosts_line(struct hosts_query *q, const char *line, size_t len)
 	}
 	if (q->name) {
 		for (i = 1; i < nt; i++)
-			if (token_is(tok[i], tl[i], q->name))
+			if (dns_name_same(tok[i], tl[i], q->name))
 				return 1;
 		return 0;
 	}

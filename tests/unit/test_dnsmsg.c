@@ -1695,6 +1695,21 @@ START_TEST(test_host_name)
 }
 END_TEST
 
+/* dns_name_same: a hosts-file token against a name. */
+START_TEST(test_name_same)
+{
+	ck_assert_int_eq(dns_name_same("Host.Example", 12, "host.example"), 1);
+	ck_assert_int_eq(dns_name_same("host.example.", 13, "host.example"), 1);
+	ck_assert_int_eq(dns_name_same("host.example", 12, "HOST.example."), 1);
+	ck_assert_int_eq(dns_name_same("host.example", 12, "host.exampl"), 0);
+	ck_assert_int_eq(dns_name_same("host.exampl", 11, "host.example"), 0);
+	ck_assert_int_eq(dns_name_same("hostXexample", 4, "host"), 1);
+	ck_assert_int_eq(dns_name_same("host", 4, "host.."), 0);
+	ck_assert_int_eq(dns_name_same("", 0, ""), 1);
+	ck_assert_int_eq(dns_name_same(".", 1, ""), 1);
+}
+END_TEST
+
 /* The deviations from glibc's res_hnok that dnsmsg.h documents: "", "."
  * and any backslash are refused here. */
 static int host_deviation(const char *name)
@@ -2008,6 +2023,7 @@ static Suite *dnsmsg_suite(void)
 
 	tc = tcase_create("is_host");
 	tcase_add_loop_test(tc, test_host_name, 0, ARRAY_SIZE(host_names));
+	tcase_add_test(tc, test_name_same);
 	tcase_add_loop_test(tc, test_host_name_is_glibc, 0,
 			    ARRAY_SIZE(host_names));
 	tcase_add_loop_test(tc, test_host_name_long, 0, ARRAY_SIZE(host_longs));
