@@ -700,12 +700,56 @@ static void pend_finish(struct sup *s, struct pend *p, int err, const char *why)
 	pend_free(s, p);
 }
 
-/* Runs handshake p as far as the socket lets it. */
-static void pend_run(struct sup *s, struct pend *p)
+/* What hs_pump says. */
+enum pump {
+	PUMP_DONE, /* the handshake succeeded */
+	PUMP_FAIL, /* it failed: the hs says why */
+	PUMP_WAIT, /* wait for the epoll events given */
+	PUMP_ERR   /* the socket failed: errno */
+};
+
+/* Runs handshake h on fd (non-blocking I/O) as far as the socket lets
+ * it. */
+static enum pump hs_pump(int fd, struct hs *h, uint32_t *ev)
 {
 	uint8_t *buf;
 	size_t len;
 	ssize_t n;
+
+	for (;;) {
+		enum hs_io io = hs_next(h, &buf, &len);
+
+		if (io == HS_IO_DONE)
+			return PUMP_DONE;
+		if (io == HS_IO_FAIL)
+			return PUMP_FAIL;
+		if (io == HS_IO_WRITE)
+			n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		else
+			n = recv(fd, buf, len, MSG_DONTWAIT);
+		if (n > 0) {
+			if (io == HS_IO_WRITE)
+				hs_wrote(h, (size_t)n);
+			else
+				hs_got(h, (size_t)n);
+			continue;
+		}
+		if (n == 0 || errno == ECONNRESET || errno == EPIPE) {
+			hs_eof(h);
+			continue;
+		}
+		if (errno == EAGAIN || errno == EINTR) {
+			*ev = io == HS_IO_WRITE ? EPOLLOUT : EPOLLIN;
+			return PUMP_WAIT;
+		}
+		return PUMP_ERR;
+	}
+}
+
+/* Runs handshake p as far as the socket lets it. */
+static void pend_run(struct sup *s, struct pend *p)
+{
+	uint32_t ev;
 
 	if (p->connecting) {
 		int err = 0;
@@ -719,39 +763,18 @@ static void pend_run(struct sup *s, struct pend *p)
 		}
 		p->connecting = 0;
 	}
-	for (;;) {
-		enum hs_io io = hs_next(&p->h, &buf, &len);
-
-		if (io == HS_IO_DONE) {
-			pend_finish(s, p, 0, NULL);
-			return;
-		}
-		if (io == HS_IO_FAIL) {
-			pend_finish(s, p, p->h.err, p->h.why);
-			return;
-		}
-		if (io == HS_IO_WRITE)
-			n = send(p->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		else
-			n = recv(p->fd, buf, len, MSG_DONTWAIT);
-		if (n > 0) {
-			if (io == HS_IO_WRITE)
-				hs_wrote(&p->h, (size_t)n);
-			else
-				hs_got(&p->h, (size_t)n);
-			continue;
-		}
-		if (n == 0 || errno == ECONNRESET || errno == EPIPE) {
-			hs_eof(&p->h);
-			continue;
-		}
-		if (errno == EAGAIN || errno == EINTR) {
-			pend_events(s, p,
-				    io == HS_IO_WRITE ? EPOLLOUT : EPOLLIN);
-			return;
-		}
+	switch (hs_pump(p->fd, &p->h, &ev)) {
+	case PUMP_DONE:
+		pend_finish(s, p, 0, NULL);
+		break;
+	case PUMP_FAIL:
+		pend_finish(s, p, p->h.err, p->h.why);
+		break;
+	case PUMP_WAIT:
+		pend_events(s, p, ev);
+		break;
+	default:
 		pend_finish(s, p, errno, "the connection to the proxy failed");
-		return;
 	}
 }
 
@@ -1424,39 +1447,18 @@ static void fwd_fail_connect(struct sup *s, struct fwd *f, int err)
  * done, 0 to wait, -1 when f has failed (and ended). */
 static int fwd_handshake(struct sup *s, struct fwd *f)
 {
-	uint8_t *buf;
-	size_t len;
-	ssize_t n;
+	uint32_t ev;
 
-	for (;;) {
-		enum hs_io io = hs_next(&f->h, &buf, &len);
-
-		if (io == HS_IO_DONE)
-			return 1;
-		if (io == HS_IO_FAIL) {
-			fwd_fail(s, f, f->h.why);
-			return -1;
-		}
-		if (io == HS_IO_WRITE)
-			n = send(f->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		else
-			n = recv(f->fd, buf, len, MSG_DONTWAIT);
-		if (n > 0) {
-			if (io == HS_IO_WRITE)
-				hs_wrote(&f->h, (size_t)n);
-			else
-				hs_got(&f->h, (size_t)n);
-			continue;
-		}
-		if (n == 0 || errno == ECONNRESET || errno == EPIPE) {
-			hs_eof(&f->h);
-			continue;
-		}
-		if (errno == EAGAIN || errno == EINTR) {
-			fwd_events(s, f,
-				   io == HS_IO_WRITE ? EPOLLOUT : EPOLLIN);
-			return 0;
-		}
+	switch (hs_pump(f->fd, &f->h, &ev)) {
+	case PUMP_DONE:
+		return 1;
+	case PUMP_FAIL:
+		fwd_fail(s, f, f->h.why);
+		return -1;
+	case PUMP_WAIT:
+		fwd_events(s, f, ev);
+		return 0;
+	default:
 		fwd_fail(s, f, "the connection to the proxy failed");
 		return -1;
 	}
