@@ -1178,18 +1178,6 @@ static int hosts_lookup(struct sup *s, const char *name, int fam,
 	return n;
 }
 
-/* "localhost", "localhost." and names under .localhost (RFC 6761). */
-static int is_localhost(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n && name[n - 1] == '.')
-		n--;
-	if (n == 9 && strncasecmp(name, "localhost", 9) == 0)
-		return 1;
-	return n > 10 && strncasecmp(name + n - 10, ".localhost", 10) == 0;
-}
-
 /*
  * A localhost name or one /etc/hosts lists is answered here, as the
  * library answers it: A/AAAA with the file's addresses of that family
@@ -1205,13 +1193,13 @@ static size_t stub_hosts(struct sup *s, const uint8_t *q, const struct dq *d,
 	size_t rlen, alen = fam == AF_INET ? 4 : 16;
 
 	n = hosts_lookup(s, d->name, fam, a, &listed);
-	if (!listed && !is_localhost(d->name))
+	if (!listed && !dns_is_localhost(d->name))
 		return 0;
 	rlen = reply_head(q, d, 0, r);
 	if (d->qclass != DNS_CLASS_IN ||
 	    (d->qtype != DNS_TYPE_A && d->qtype != DNS_TYPE_AAAA))
 		return rlen;
-	if (n == 0 && is_localhost(d->name)) {
+	if (n == 0 && dns_is_localhost(d->name)) {
 		memset(a[0], 0, 16);
 		if (fam == AF_INET)
 			a[0][0] = 127, a[0][3] = 1;

@@ -517,3 +517,14 @@ int dns_name_same(const char *tok, size_t tl, const char *name)
 		nl--;
 	return tl == nl && strncasecmp(tok, name, nl) == 0;
 }
+
+int dns_is_localhost(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n && name[n - 1] == '.')
+		n--;
+	if (n == 9 && strncasecmp(name, "localhost", 9) == 0)
+		return 1;
+	return n > 10 && strncasecmp(name + n - 10, ".localhost", 10) == 0;
+}

@@ -106,4 +106,8 @@ int dns_name_is_host(const char *name);
  * name: ASCII case-insensitive, a trailing dot on either ignored. */
 int dns_name_same(const char *tok, size_t tl, const char *name);
 
+/* 1 for "localhost", "localhost." and names under .localhost (RFC 6761
+ * 6.3), any case; else 0. */
+int dns_is_localhost(const char *name);
+
 #endif

@@ -434,13 +434,7 @@ static int is_numeric(const char *name)
 /* "localhost", "localhost.", and names under .localhost (RFC 6761 6.3). */
 int sfy_is_localhost(const char *name)
 {
-	size_t n = strlen(name);
-
-	if (n && name[n - 1] == '.')
-		n--;
-	if (n == 9 && strncasecmp(name, "localhost", 9) == 0)
-		return 1;
-	return n > 10 && strncasecmp(name + n - 10, ".localhost", 10) == 0;
+	return dns_is_localhost(name);
 }
 
 enum sfy_res sfy_res_decide(const char *name, uint16_t port,

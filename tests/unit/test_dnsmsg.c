@@ -1710,6 +1710,19 @@ START_TEST(test_name_same)
 }
 END_TEST
 
+START_TEST(test_is_localhost)
+{
+	ck_assert_int_eq(dns_is_localhost("localhost"), 1);
+	ck_assert_int_eq(dns_is_localhost("LocalHost."), 1);
+	ck_assert_int_eq(dns_is_localhost("a.b.localhost"), 1);
+	ck_assert_int_eq(dns_is_localhost("a.localhost."), 1);
+	ck_assert_int_eq(dns_is_localhost(".localhost"), 0);
+	ck_assert_int_eq(dns_is_localhost("notlocalhost"), 0);
+	ck_assert_int_eq(dns_is_localhost("localhost.example"), 0);
+	ck_assert_int_eq(dns_is_localhost(""), 0);
+}
+END_TEST
+
 /* The deviations from glibc's res_hnok that dnsmsg.h documents: "", "."
  * and any backslash are refused here. */
 static int host_deviation(const char *name)
@@ -2024,6 +2037,7 @@ static Suite *dnsmsg_suite(void)
 	tc = tcase_create("is_host");
 	tcase_add_loop_test(tc, test_host_name, 0, ARRAY_SIZE(host_names));
 	tcase_add_test(tc, test_name_same);
+	tcase_add_test(tc, test_is_localhost);
 	tcase_add_loop_test(tc, test_host_name_is_glibc, 0,
 			    ARRAY_SIZE(host_names));
 	tcase_add_loop_test(tc, test_host_name_long, 0, ARRAY_SIZE(host_longs));
