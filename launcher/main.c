@@ -56,6 +56,8 @@ static const char usage_text[] =
     "static\n"
     "                      binary is: its raw system calls are carried "
     "too\n"
+    "      --argv0 NAME    start the command with NAME as its argv[0] (as "
+    "exec -a)\n"
     "      --env           print export lines for a shell profile and "
     "exit\n"
     "      --off           print the lines that turn --env's lines off "
@@ -224,11 +226,25 @@ static void find_library(char *buf, size_t len)
 struct elfinfo {
 	int is_elf, is_static, class, machine, type;
 	int phdrs_read; /* every program header could be read */
+	int unknown;	/* exec could run it, but it cannot be judged */
 };
+
+/* Nonzero when exec could run path: a regular file with an x bit for the
+ * effective ids. */
+static int executable(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	       faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0;
+}
 
 /* Reads what the loader cares about from an ELF file: its class and
  * machine, and whether it has a PT_INTERP header (no interpreter: static,
- * LD_PRELOAD never acts).  is_elf stays 0 for what cannot be judged. */
+ * LD_PRELOAD never acts), however many headers it has.  is_elf stays 0
+ * for what is no ELF program; unknown is set for a file exec could run
+ * that cannot be read (execute-only) or an ELF file whose program
+ * headers cannot be read: neither is known to be dynamic. */
 static void read_elf(const char *path, struct elfinfo *ei)
 {
 	unsigned char h[64];
@@ -238,8 +254,10 @@ static void read_elf(const char *path, struct elfinfo *ei)
 
 	memset(ei, 0, sizeof(*ei));
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
+	if (fd < 0) {
+		ei->unknown = executable(path);
 		return;
+	}
 	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
 	    memcmp(h, ELFMAG, SELFMAG) != 0 ||
 	    (h[EI_CLASS] != ELFCLASS64 && h[EI_CLASS] != ELFCLASS32))
@@ -274,8 +292,10 @@ static void read_elf(const char *path, struct elfinfo *ei)
 		if (e.e_type != ET_EXEC && e.e_type != ET_DYN)
 			goto notelf;
 	}
-	if (phnum == 0 || phnum > 4096 || phent < 4)
+	if (phnum == 0 || phent < 4) {
+		ei->unknown = 1;
 		goto out;
+	}
 	ei->is_static = 1;
 	for (i = 0; i < phnum; i++) {
 		uint32_t type;
@@ -284,6 +304,7 @@ static void read_elf(const char *path, struct elfinfo *ei)
 			  (off_t)(phoff + (uint64_t)i * phent)) !=
 		    (ssize_t)sizeof(type)) {
 			ei->is_static = 0; /* cannot judge */
+			ei->unknown = 1;
 			goto out;
 		}
 		if (type == PT_INTERP) {
@@ -343,17 +364,33 @@ static int resolve_cmd(const char *cmd, char *path, size_t len)
 	return 1;
 }
 
+/* The #! rewrites why_not follows: the kernel's 4, and one more; a
+ * longer chain cannot be judged. */
+#define SCRIPT_DEPTH 5
+
 /* Why file cannot be socksified by the library (reason in buf): 2 for a
- * static program (the supervisor carries it), 1 for one nothing can
+ * static program (the supervisor carries it), 3 for one that cannot be
+ * judged (not readable, its ELF headers not; the supervisor carries it,
+ * the library preloaded too, as --supervise), 1 for one nothing can
  * carry (setuid...), or 0 when the library can.
- * Follows #! once: the interpreter is what the loader starts. */
+ * Follows #! (depth: the rewrites so far), as the kernel does: the
+ * interpreter is what the loader starts. */
 static int why_not(const char *file, const struct elfinfo *lib, char *buf,
-		   size_t len, int nested)
+		   size_t len, int depth)
 {
 	struct elfinfo ei;
 	struct stat st;
 
 	read_elf(file, &ei);
+	if (ei.unknown) {
+		snprintf(buf, len,
+			 "%s cannot be read to judge whether it is statically "
+			 "linked (%s)",
+			 file,
+			 ei.is_elf ? "its ELF program headers cannot be read"
+				   : "no read permission");
+		return 3;
+	}
 	if (ei.is_elf && ei.is_static) {
 		snprintf(buf, len,
 			 "%s is statically linked: LD_PRELOAD cannot reach "
@@ -370,7 +407,7 @@ static int why_not(const char *file, const struct elfinfo *lib, char *buf,
 			 file, ei.class == ELFCLASS32 ? 32 : 64);
 		return 1;
 	}
-	if (!ei.is_elf && !nested) {
+	if (!ei.is_elf) {
 		char line[512], *s, *w, *interp, resolved[PATH_MAX];
 		ssize_t n;
 		int fd =
@@ -380,6 +417,13 @@ static int why_not(const char *file, const struct elfinfo *lib, char *buf,
 			n = pread(fd, line, sizeof(line) - 1, 0);
 			close(fd);
 			if (n > 2 && line[0] == '#' && line[1] == '!') {
+				if (depth >= SCRIPT_DEPTH) {
+					snprintf(buf, len,
+						 "%s: a #! chain longer than "
+						 "%d cannot be judged",
+						 file, SCRIPT_DEPTH);
+					return 3;
+				}
 				line[n] = '\0';
 				line[strcspn(line, "\n")] = '\0';
 				s = line + 2;
@@ -405,7 +449,7 @@ static int why_not(const char *file, const struct elfinfo *lib, char *buf,
 				}
 				if (interp && access(interp, F_OK) == 0)
 					return why_not(interp, lib, buf, len,
-						       1);
+						       depth + 1);
 				return 0;
 			}
 		}
@@ -810,6 +854,7 @@ int main(int argc, char **argv)
 	enum mode mode = M_RUN;
 	const char *target = NULL;
 	int force = 0, supervise_all = 0, i;
+	const char *argv0 = NULL;
 	struct cfg cfg;
 	struct cfg_origin org;
 	char lib[PATH_MAX + 32];
@@ -853,6 +898,12 @@ int main(int argc, char **argv)
 					target = eq + 1;
 				else if (i + 1 < argc && is_target(argv[i + 1]))
 					target = argv[++i];
+			} else if (IS("--argv0")) {
+				if (!eq) {
+					need_arg(i, argc, a, "a name");
+					eq = argv[++i] - 1;
+				}
+				argv0 = eq + 1;
 			} else if (IS("--explain")) {
 				set_mode(&mode, M_EXPLAIN, "--explain");
 				if (!eq) {
@@ -935,6 +986,8 @@ int main(int argc, char **argv)
 		}
 	}
 	g_quiet = op.quiet;
+	if (argv0 && mode != M_RUN)
+		die("--argv0 goes with a command only");
 
 	if (mode == M_OFF) {
 		if (i < argc)
@@ -1032,7 +1085,14 @@ int main(int argc, char **argv)
 		w = found == 0
 			? why_not(path, &libei, reason, sizeof(reason), 0)
 			: 0;
-		if (w == 2 || (w == 0 && supervise_all && found == 0)) {
+		if (argv0)
+			cmdv[0] = (char *)(uintptr_t)argv0;
+		if (w == 3 && cfg.log_level >= CFG_LOG_INFO)
+			say("info: %s: running it under the supervisor, the "
+			    "library preloaded too (as --supervise)",
+			    reason);
+		if (w == 2 || w == 3 ||
+		    (w == 0 && supervise_all && found == 0)) {
 			/* The library too: the program's dynamic children
 			 * load it as usual. */
 			set_preload(lib);

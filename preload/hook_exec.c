@@ -29,64 +29,141 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "proxy.h"
 #include "real.h"
 
-#define MAX_ARGS 4096
+/* What exec of a file amounts to, for the hooks. */
+enum {
+	J_PASS = 0, /* dynamic, or nothing exec would run: as asked */
+	J_STATIC,   /* a static ELF program: through the launcher */
+	J_SCRIPT,   /* a #! script whose interpreter (chain) is static */
+	J_UNKNOWN,  /* executable, but not to be read or judged */
+};
 
-/* 1 when dirfd/path (openat's) is a static ELF program (no PT_INTERP),
- * else 0. */
-static int is_static_at(int dirfd, const char *path)
+/* The #! rewrites followed: the kernel allows 4 (binfmt rewrites); one
+ * more is judged, and a chain still longer is J_UNKNOWN (fail closed). */
+#define SCRIPT_DEPTH 5
+#define BINPRM_BUF   256 /* the kernel's BINPRM_BUF_SIZE: the #! line */
+
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define ELFDATA_HOST ELFDATA2MSB
+#else
+#define ELFDATA_HOST ELFDATA2LSB
+#endif
+
+/* Nonzero when exec could run dirfd/path: a regular file with an x bit
+ * for the effective ids. */
+static int executable_at(int dirfd, const char *path)
 {
-	unsigned char h[64], ph[56 * 64];
-	unsigned phent, phnum, i;
-	uint64_t phoff;
-	ssize_t n;
-	int fd, st = 0;
+	struct stat st;
 
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return 0; /* exec will say why */
-	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
-	    memcmp(h, ELFMAG, SELFMAG) != 0)
-		goto out;
+	return fstatat(dirfd, path, &st, 0) == 0 && S_ISREG(st.st_mode) &&
+	       faccessat(dirfd, path, X_OK, AT_EACCESS) == 0;
+}
+
+/* The verdict on the ELF file fd, whose first bytes are h (at least an
+ * ELF header; class checked): J_STATIC without a PT_INTERP header,
+ * J_PASS with one, J_UNKNOWN when the headers cannot be read (or are in
+ * the other byte order).  The headers are read in chunks, however many. */
+static int judge_elf(int fd, const unsigned char *h)
+{
+	unsigned char ph[2048];
+	unsigned phent, phnum, type_;
+	size_t per, k, j, len;
+	uint64_t phoff, i;
+
+	if (h[EI_DATA] != ELFDATA_HOST)
+		return J_UNKNOWN; /* the launcher's read_elf judges it */
 	if (h[EI_CLASS] == ELFCLASS64) {
 		Elf64_Ehdr e;
 
 		memcpy(&e, h, sizeof(e));
 		phoff = e.e_phoff, phent = e.e_phentsize, phnum = e.e_phnum;
-	} else if (h[EI_CLASS] == ELFCLASS32) {
+		type_ = e.e_type;
+	} else {
 		Elf32_Ehdr e;
 
 		memcpy(&e, h, sizeof(e));
 		phoff = e.e_phoff, phent = e.e_phentsize, phnum = e.e_phnum;
-	} else {
-		goto out;
+		type_ = e.e_type;
 	}
-	if (phent < 4 || phnum == 0 || (size_t)phent * phnum > sizeof(ph))
-		goto out;
-	n = pread(fd, ph, (size_t)phent * phnum, (off_t)phoff);
-	if (n != (ssize_t)((size_t)phent * phnum))
-		goto out;
-	st = 1;
-	for (i = 0; i < phnum; i++) {
-		uint32_t type;
+	if (type_ != ET_EXEC && type_ != ET_DYN)
+		return J_PASS; /* exec will say why (ENOEXEC) */
+	if (phent < 4 || phnum == 0)
+		return J_UNKNOWN;
+	per = phent <= sizeof(ph) ? sizeof(ph) / phent : 0;
+	for (i = 0; i < phnum; i += k) {
+		k = per ? (phnum - i < per ? (size_t)(phnum - i) : per) : 1;
+		len = per ? k * phent : 4;
+		if (phoff + i * phent > (uint64_t)LLONG_MAX ||
+		    pread(fd, ph, len, (off_t)(phoff + i * phent)) !=
+			(ssize_t)len)
+			return J_UNKNOWN;
+		for (j = 0; j < k; j++) {
+			uint32_t type;
 
-		memcpy(&type, ph + (size_t)i * phent, sizeof(type));
-		if (type == PT_INTERP)
-			st = 0;
+			memcpy(&type, ph + j * phent, sizeof(type));
+			if (type == PT_INTERP)
+				return J_PASS;
+		}
 	}
-out:
-	(void)REAL_CALL(close, fd);
-	return st;
+	return J_STATIC;
 }
 
-static int is_static(const char *path)
+/*
+ * What exec of dirfd/path (openat's) amounts to (J_*).  A #! script is
+ * judged by its interpreter, as the kernel runs it (the interpreter's
+ * path taken as the kernel takes it: relative to the current directory).
+ * A file exec could run but we cannot read is J_UNKNOWN: an execute-only
+ * static program would otherwise pass unproxied.
+ */
+static int judge_at(int dirfd, const char *path)
 {
-	return is_static_at(AT_FDCWD, path);
+	unsigned char h[BINPRM_BUF];
+	char interp[BINPRM_BUF];
+	size_t a, b;
+	ssize_t n;
+	int depth, fd, j;
+
+	for (depth = 0;; depth++) {
+		fd = openat(dirfd, path,
+			    O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0)
+			return executable_at(dirfd, path) ? J_UNKNOWN : J_PASS;
+		n = pread(fd, h, sizeof(h) - 1, 0);
+		if (n >= (ssize_t)sizeof(Elf64_Ehdr) &&
+		    memcmp(h, ELFMAG, SELFMAG) == 0 &&
+		    (h[EI_CLASS] == ELFCLASS64 || h[EI_CLASS] == ELFCLASS32)) {
+			j = judge_elf(fd, h);
+			(void)REAL_CALL(close, fd);
+			return j == J_STATIC && depth ? J_SCRIPT : j;
+		}
+		(void)REAL_CALL(close, fd);
+		if (n < 2 || h[0] != '#' || h[1] != '!')
+			return J_PASS; /* exec will say why */
+		if (depth == SCRIPT_DEPTH)
+			return J_UNKNOWN;
+		/* binfmt_script: blanks, then the interpreter up to a blank,
+		 * the line's end or a NUL (the buffer is zero-filled). */
+		memset(h + n, 0, sizeof(h) - (size_t)n);
+		for (a = 2; a < (size_t)n && (h[a] == ' ' || h[a] == '\t'); a++)
+			;
+		for (b = a; b < sizeof(h) - 1 && h[b] && h[b] != ' ' &&
+			    h[b] != '\t' && h[b] != '\n';
+		     b++)
+			;
+		if (b == a || b == sizeof(h) - 1)
+			return J_PASS; /* ENOEXEC: none, or cut short */
+		memcpy(interp, h + a, b - a);
+		interp[b - a] = '\0';
+		path = interp;
+		dirfd = AT_FDCWD;
+	}
 }
 
 /* The file execvp would run for file (PATH search), into buf; 0 or -1. */
@@ -112,7 +189,9 @@ static int search(const char *file, const char *path, char *buf, size_t cap)
 			} else {
 				memcpy(buf, file, fl + 1);
 			}
-			if (access(buf, X_OK) == 0)
+			/* As execvp: a directory or a file without an x bit
+			 * is skipped (its exec fails with EACCES). */
+			if (executable_at(AT_FDCWD, buf))
 				return 0;
 		}
 		if (!end)
@@ -173,37 +252,46 @@ __attribute__((constructor)) static void find_launcher(void)
 	g_launcher[0] = '\0';
 }
 
-/* Whether this process runs under the supervisor's filter, from the
- * environment it started with (the supervisor sets SOCKSIFY_SUPERVISED
- * for the program; its descendants inherit it with the filter), not only
- * from the one an exec passes on: a supervised program that execs with an
- * environment of its own (env -i, a built envp) is still under the filter,
- * and rerouting it would start a second supervisor, which cannot be had
- * (EBUSY).  Believed only where /proc/self/status shows a filter (Seccomp:
- * 2), or cannot be read. */
+/* Nonzero when this process runs under the supervisor, decided once at
+ * load from the process itself: SOCKSIFY_SUPERVISED (which the
+ * supervisor sets) in our own environment and a seccomp filter on us
+ * (Seccomp: 2), which exec and fork pass on.  The new program's envp is
+ * not trusted: env SOCKSIFY_SUPERVISED=1 ./static would pass unproxied. */
 static int g_supervised;
 
-__attribute__((constructor)) static void supervised_at_load(void)
+__attribute__((constructor)) static void find_supervised(void)
 {
-	const char *v = getenv("SOCKSIFY_SUPERVISED");
-	char buf[4096], *at;
+	char b[8192];
+	const char *p;
+	size_t o = 0;
 	ssize_t n;
 	int fd;
 
-	if (!v || !*v)
+	if (!getenv("SOCKSIFY_SUPERVISED"))
 		return;
-	g_supervised = 1;
 	fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	n = read(fd, buf, sizeof(buf) - 1);
+	while (o < sizeof(b) - 1 &&
+	       (n = read(fd, b + o, sizeof(b) - 1 - o)) > 0)
+		o += (size_t)n;
 	(void)REAL_CALL(close, fd);
-	if (n <= 0)
+	b[o] = '\0';
+	p = strstr(b, "\nSeccomp:");
+	if (!p)
 		return;
-	buf[n] = '\0';
-	at = strstr(buf, "\nSeccomp:");
-	if (at && strtol(at + 9, NULL, 10) != 2)
-		g_supervised = 0;
+	p += strlen("\nSeccomp:");
+	p += strspn(p, " \t");
+	g_supervised = p[0] == '2' && (p[1] == '\n' || p[1] == '\0');
+}
+
+/* The words for a verdict, in the log lines. */
+static const char *verdict(int j)
+{
+	return j == J_STATIC   ? "statically linked"
+	       : j == J_SCRIPT ? "its #! interpreter is statically linked"
+			       : "it cannot be read to judge whether it is "
+				 "statically linked";
 }
 
 /*
@@ -211,69 +299,117 @@ __attribute__((constructor)) static void supervised_at_load(void)
  * with *launcher set to run it through the supervisor; -1 with errno set
  * to refuse it.
  */
-static int reroute(const char *path, char *const envp[], const char **launcher)
+static int reroute(const char *path, char *const envp[], const char **launcher,
+		   int *j)
 {
-	if (!is_static(path))
-		return 0;
-	if (g_supervised || env_in(envp, "SOCKSIFY_SUPERVISED"))
+	int saved = errno;
+
+	if (g_supervised)
 		return 0; /* the filter is inherited */
+	*j = judge_at(AT_FDCWD, path);
+	errno = saved;
+	if (*j == J_PASS)
+		return 0;
 	*launcher = env_in(envp, "SOCKSIFY_LAUNCHER");
 	if (!*launcher || !**launcher)
 		*launcher = g_launcher;
 	if (**launcher != '/' || access(*launcher, X_OK) < 0) {
 		sfy_log(SFY_LOG_ERROR,
-			"exec of %s refused: it is statically linked, no "
-			"preload reaches it, and no socksify launcher is known "
-			"to supervise it (SOCKSIFY_LAUNCHER) (EACCES)",
-			path);
+			"exec of %s refused: %s, no preload reaches it, "
+			"and no socksify launcher is known to supervise it "
+			"(SOCKSIFY_LAUNCHER) (EACCES)",
+			path,
+			*j == J_STATIC ? "it is statically linked"
+				       : verdict(*j));
 		errno = EACCES;
 		return -1;
 	}
 	return 1;
 }
 
+/* An array of n pointers: in buf (cap of them) when it fits, else mmap'd
+ * (no malloc: a vfork child may be here).  NULL with errno set. */
+static char **args_array(char **buf, size_t cap, size_t n, size_t *maplen)
+{
+	void *m;
+
+	*maplen = 0;
+	if (n <= cap)
+		return buf;
+	if (n > SIZE_MAX / sizeof(char *)) {
+		errno = E2BIG;
+		return NULL;
+	}
+	m = mmap(NULL, n * sizeof(char *), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	*maplen = n * sizeof(char *);
+	return m;
+}
+
+/* Unmaps what args_array mapped, errno kept.  (A vfork child whose exec
+ * succeeds leaves the mapping in its parent, which shares the memory: a
+ * leak of the array's size, on the long-argument path only.) */
+static void args_free(char **a, size_t maplen)
+{
+	int e = errno;
+
+	if (maplen)
+		(void)munmap(a, maplen);
+	errno = e;
+}
+
 /*
- * Runs LAUNCHER -- PATH ARGS... (posix_spawn when pid is non-NULL, else
- * execve).  The argument array lives on this frame only: the large stack
- * use is paid on the rerouted path, not by every exec (a vfork child runs
- * on its parent's stack, which may be a small thread stack).
+ * Runs LAUNCHER --argv0 ARGV0 -- PATH ARGS... (posix_spawn when pid is
+ * non-NULL, else execve): the program gets the argv[0] it was given (a
+ * multi-call binary such as busybox goes by it; "" for an empty argv, as
+ * the kernel gives).  The array is on this frame when short, else
+ * mmap'd: sized from the count, as the kernel takes any number.
  */
 static __attribute__((noinline)) int
-via_launcher(const char *l, const char *path, char *const argv[],
+via_launcher(const char *l, const char *path, int j, char *const argv[],
 	     char *const envp[], pid_t *pid,
 	     const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at)
 {
-	char *nargv[MAX_ARGS];
-	size_t i;
+	char *small[64], **nargv;
+	size_t argc = 0, i, k = 0, maplen;
+	int r;
 
-	nargv[0] = (char *)(uintptr_t) "socksify";
-	nargv[1] = (char *)(uintptr_t) "--";
-	nargv[2] = (char *)(uintptr_t)path;
-	for (i = 1; argv && argv[i]; i++) {
-		if (i + 3 >= MAX_ARGS) {
-			errno = E2BIG;
-			return pid ? E2BIG : -1;
-		}
-		nargv[i + 2] = argv[i];
-	}
-	nargv[i + 2] = NULL;
-	sfy_log(SFY_LOG_INFO,
-		"exec of %s: statically linked, run under the supervisor (%s)",
-		path, l);
+	if (argv && argv[0])
+		for (argc = 1; argv[argc]; argc++)
+			;
+	nargv = args_array(small, sizeof(small) / sizeof(small[0]), argc + 6,
+			   &maplen);
+	if (!nargv)
+		return pid ? errno : -1;
+	nargv[k++] = (char *)(uintptr_t) "socksify";
+	nargv[k++] = (char *)(uintptr_t) "--argv0";
+	nargv[k++] = argc ? argv[0] : (char *)(uintptr_t) "";
+	nargv[k++] = (char *)(uintptr_t) "--";
+	nargv[k++] = (char *)(uintptr_t)path;
+	for (i = 1; i < argc; i++)
+		nargv[k++] = argv[i];
+	nargv[k] = NULL;
+	sfy_log(SFY_LOG_INFO, "exec of %s: %s, run under the supervisor (%s)",
+		path, verdict(j), l);
 	if (pid)
-		return REAL_CALL(posix_spawn, pid, l, fa, at, nargv, envp);
-	return REAL_CALL(execve, l, nargv, envp);
+		r = REAL_CALL(posix_spawn, pid, l, fa, at, nargv, envp);
+	else
+		r = REAL_CALL(execve, l, nargv, envp);
+	args_free(nargv, maplen);
+	return r;
 }
 
 static int do_execve(const char *path, char *const argv[], char *const envp[])
 {
 	const char *l = NULL;
-	int r = path ? reroute(path, envp, &l) : 0;
+	int j = 0, r = path ? reroute(path, envp, &l, &j) : 0;
 
 	if (r < 0)
 		return -1;
 	if (r > 0)
-		return via_launcher(l, path, argv, envp, NULL, NULL, NULL);
+		return via_launcher(l, path, j, argv, envp, NULL, NULL, NULL);
 	return REAL_CALL(execve, path, argv, envp);
 }
 
@@ -291,14 +427,14 @@ SFY_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	char buf[PATH_MAX];
 	const char *l = NULL;
-	int r = 0;
+	int j = 0, r = 0;
 
 	if (given(file) && search(file, getenv("PATH"), buf, sizeof(buf)) == 0)
-		r = reroute(buf, envp, &l);
+		r = reroute(buf, envp, &l, &j);
 	if (r < 0)
 		return -1;
 	if (r > 0)
-		return via_launcher(l, buf, argv, envp, NULL, NULL, NULL);
+		return via_launcher(l, buf, j, argv, envp, NULL, NULL, NULL);
 	return REAL_CALL(execvpe, file, argv, envp);
 }
 
@@ -306,14 +442,14 @@ SFY_EXPORT int execvp(const char *file, char *const argv[])
 {
 	char buf[PATH_MAX];
 	const char *l = NULL;
-	int r = 0;
+	int j = 0, r = 0;
 
 	if (given(file) && search(file, getenv("PATH"), buf, sizeof(buf)) == 0)
-		r = reroute(buf, environ, &l);
+		r = reroute(buf, environ, &l, &j);
 	if (r < 0)
 		return -1;
 	if (r > 0)
-		return via_launcher(l, buf, argv, environ, NULL, NULL, NULL);
+		return via_launcher(l, buf, j, argv, environ, NULL, NULL, NULL);
 	return REAL_CALL(execvp, file, argv);
 }
 
@@ -324,7 +460,7 @@ static int spawn(pid_t *pid, const char *file, int use_path,
 {
 	char buf[PATH_MAX];
 	const char *l = NULL, *path = file;
-	int r = 0, saved = errno;
+	int j = 0, r = 0, saved = errno;
 
 	if (file && use_path) {
 		path = search(file, getenv("PATH"), buf, sizeof(buf)) == 0
@@ -332,7 +468,7 @@ static int spawn(pid_t *pid, const char *file, int use_path,
 			   : NULL;
 	}
 	if (path)
-		r = reroute(path, envp, &l);
+		r = reroute(path, envp, &l, &j);
 	if (r < 0) {
 		r = errno;
 		errno = saved;
@@ -340,7 +476,7 @@ static int spawn(pid_t *pid, const char *file, int use_path,
 	}
 	errno = saved;
 	if (r > 0)
-		return via_launcher(l, path, argv, envp, pid, fa, at);
+		return via_launcher(l, path, j, argv, envp, pid, fa, at);
 	return use_path ? REAL_CALL(posix_spawnp, pid, file, fa, at, argv, envp)
 			: REAL_CALL(posix_spawn, pid, file, fa, at, argv, envp);
 }
@@ -362,20 +498,16 @@ SFY_EXPORT int posix_spawnp(pid_t *pid, const char *file,
 }
 
 /*
- * The execl family: the arguments gathered into an array on this frame,
- * as libc does, then the v form's path (which the hooks above take).  At
- * most MAX_ARGS, else E2BIG (the kernel's own limit is lower in practice).
+ * The execl family: the arguments gathered into an array, as libc does,
+ * then the v form's path (which the hooks above take).  Any number: a
+ * long list's array is mmap'd (execl_long).
  */
 #define GATHER(va, n)                                                          \
 	do {                                                                   \
 		va_list c_;                                                    \
 		va_copy(c_, va);                                               \
 		for (n = 1; va_arg(c_, char *); n++)                           \
-			if (n + 1 >= MAX_ARGS) {                               \
-				va_end(c_);                                    \
-				errno = E2BIG;                                 \
-				return -1;                                     \
-			}                                                      \
+			;                                                      \
 		va_end(c_);                                                    \
 	} while (0)
 
@@ -398,13 +530,19 @@ static int execl_run(const char *path, const char *arg0, va_list va,
 	return do_execve(path, argv, environ);
 }
 
-/* The long lists' array on its own frame, paid by them only. */
+/* The long lists' array, mmap'd to its size (vfork-safe). */
 static __attribute__((noinline)) int
 execl_long(const char *path, const char *arg0, va_list va, size_t n, int mode)
 {
-	char *argv[MAX_ARGS];
+	size_t maplen;
+	char **argv = args_array(NULL, 0, n + 1, &maplen);
+	int r;
 
-	return execl_run(path, arg0, va, argv, n, mode);
+	if (!argv)
+		return -1;
+	r = execl_run(path, arg0, va, argv, n, mode);
+	args_free(argv, maplen);
+	return r;
 }
 
 static int execl_v(const char *path, const char *arg0, va_list va, size_t n,
@@ -461,21 +599,25 @@ static int refuse_fd_static(int fd, const char *path, int flags,
 			    char *const envp[])
 {
 	char proc[48];
-	int st;
+	int j = J_PASS, saved = errno;
 
+	(void)envp;
+	if (g_supervised)
+		return 0; /* the filter is inherited */
 	if (flags & AT_EMPTY_PATH && given(path) && !*path) {
 		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		st = is_static(proc);
-	} else {
-		st = given(path) && is_static_at(fd, path);
+		j = judge_at(AT_FDCWD, proc);
+	} else if (given(path)) {
+		j = judge_at(fd, path);
 	}
-	if (!st || env_in(envp, "SOCKSIFY_SUPERVISED"))
+	errno = saved;
+	if (j == J_PASS)
 		return 0;
 	sfy_log(SFY_LOG_ERROR,
-		"exec of fd %d%s%s refused: it is statically linked, no "
-		"preload reaches it, and the supervisor needs it by path "
-		"(EACCES)",
-		fd, given(path) && *path ? ": " : "", given(path) ? path : "");
+		"exec of fd %d%s%s refused: %s, no preload reaches it, and "
+		"the supervisor needs it by path (EACCES)",
+		fd, given(path) && *path ? ": " : "", given(path) ? path : "",
+		j == J_STATIC ? "it is statically linked" : verdict(j));
 	errno = EACCES;
 	return -1;
 }
@@ -491,16 +633,16 @@ SFY_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
 			char *const envp[], int flags)
 {
 	const char *l = NULL;
-	int r;
+	int j = 0, r;
 
 	if (given(path) && *path && (path[0] == '/' || dirfd == AT_FDCWD) &&
 	    !(flags & AT_SYMLINK_NOFOLLOW)) {
 		/* By path: rerouted as execve is. */
-		r = reroute(path, envp, &l);
+		r = reroute(path, envp, &l, &j);
 		if (r < 0)
 			return -1;
 		if (r > 0)
-			return via_launcher(l, path, argv, envp, NULL, NULL,
+			return via_launcher(l, path, j, argv, envp, NULL, NULL,
 					    NULL);
 	} else if (refuse_fd_static(dirfd, path, flags, envp) < 0) {
 		return -1;
