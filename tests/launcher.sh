@@ -7,6 +7,9 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 URL=socks5://127.0.0.1:1080
 
+# 0 when FILE is an ELF program without a PT_INTERP header.
+is_elf_static() { readelf -lW "$1" 2>/dev/null | grep -q LOAD && ! readelf -lW "$1" | grep -q INTERP; }
+
 # Prints the LD_PRELOAD the command would see.
 show_preload() { "$SOCKSIFY" "$@" /bin/sh -c 'printf %s "$LD_PRELOAD"'; }
 
@@ -129,6 +132,116 @@ if printf '#include <stdlib.h>\n#include <signal.h>\nint main(int c, char **v){i
 	out=$("$SOCKSIFY" -x $URL --supervise /bin/sh -c 'printf %s "$LD_PRELOAD"' 2>"$T/err")
 	expect "--supervise on a dynamic program: it runs, with the library preloaded too" \
 		[ "$out" = "$LIBSOCKSIFY" ]
+	# The library's exec hook (preload/hook_exec.c) and the launcher's
+	# own judgement fail closed (tests/lab/static.sh case h checks the
+	# connections): each case prints what build/prog/execprobe's static
+	# child sees, seccomp=2 only under the supervisor.
+	EP=$TOP/build/prog/execprobe
+	cat >"$T/sprobe.c" <<-'EOF'
+		#include <stdio.h>
+		#include <string.h>
+		int main(int c, char **v)
+		{
+			char l[256], s[32] = "?";
+			FILE *f = fopen("/proc/self/status", "r");
+			while (f && fgets(l, sizeof(l), f))
+				if (strncmp(l, "Seccomp:", 8) == 0)
+					sscanf(l + 8, "%31s", s);
+			printf("argc=%d argv0=%s seccomp=%s\n", c, c ? v[0] : "(none)", s);
+			return 0;
+		}
+	EOF
+	mkdir -p "$T/pub/pd/sprobe" "$T/pub/pb"
+	if cc -static -o "$T/pub/sprobe" "$T/sprobe.c" 2>/dev/null && [ -x "$EP" ]; then
+		SP=$T/pub/sprobe
+		hx() { "$SOCKSIFY" -x $URL "$@" 2>"$T/err"; }
+		out=$("$SP")
+		expect "control: the static probe alone is not supervised ($out)" [ "$out" = "argc=1 argv0=$SP seccomp=0" ]
+		out=$(hx "$EP" execv "$SP")
+		expect "exec hook: execv of a static program is supervised ($out)" [ "$out" = "argc=1 argv0=$SP seccomp=2" ]
+		# 1: a #! script whose interpreter is static, also two levels
+		# deep, and busybox as the interpreter.
+		printf '#!%s\n' "$SP" >"$T/pub/s1"
+		printf '#!%s\n' "$T/pub/s1" >"$T/pub/s2"
+		printf '#!/bin/busybox sh\nbusybox cat /proc/self/status\n' >"$T/pub/bb"
+		chmod 755 "$T/pub/s1" "$T/pub/s2" "$T/pub/bb"
+		out=$(hx "$EP" execv "$T/pub/s1")
+		expect "exec hook: a #! script with a static interpreter is supervised ($out)" \
+			[ "$out" = "argc=2 argv0=$SP seccomp=2" ]
+		out=$(hx "$EP" execve "$T/pub/s2")
+		expect "exec hook: a #! script whose #! interpreter has a static one (2 levels) is supervised ($out)" \
+			[ "$out" = "argc=3 argv0=$SP seccomp=2" ]
+		out=$(hx "$SOCKSIFY" -x $URL "$T/pub/s2")
+		expect "launcher: a 2-level #! chain to a static interpreter is supervised ($out)" \
+			[ "$out" = "argc=3 argv0=$SP seccomp=2" ]
+		if [ -x /bin/busybox ] && is_elf_static /bin/busybox; then
+			out=$(hx "$EP" posix_spawn "$T/pub/bb" | grep '^Seccomp:')
+			expect "exec hook: a #!/bin/busybox sh script is supervised ($out)" \
+				[ "$out" = "$(printf 'Seccomp:\t2')" ]
+			# 6: argv[0] kept: busybox goes by it (multi-call).
+			out=$(hx "$EP" -0 echo execv /bin/busybox hello)
+			expect "exec hook: argv[0] is kept (busybox run as 'echo': $out)" [ "$out" = hello ]
+		else
+			skip "exec hook: busybox cases" "no static /bin/busybox (busybox-static)"
+		fi
+		out=$(hx "$EP" -0 NAME posix_spawn "$SP" a)
+		expect "exec hook: argv[0] kept through posix_spawn ($out)" [ "$out" = "argc=2 argv0=NAME seccomp=2" ]
+		out=$(hx "$SOCKSIFY" -x $URL --argv0 NAME "$SP" a)
+		expect "launcher: --argv0 NAME sets the command's argv[0] ($out)" [ "$out" = "argc=2 argv0=NAME seccomp=2" ]
+		# 7: an empty argv: the program gets "" (as the kernel gives),
+		# nothing read past the array's end.
+		out=$(hx "$EP" -E execv "$SP")
+		expect "exec hook: an empty argv gives argv[0] \"\", nothing past it ($out)" [ "$out" = "argc=1 argv0= seccomp=2" ]
+		# 8: more than 4096 arguments, as the kernel takes them.
+		out=$(hx "$EP" -N 5000 execv "$SP")
+		expect "exec hook: execv with 5001 arguments ($out)" [ "$out" = "argc=5001 argv0=$SP seccomp=2" ]
+		out=$(hx "$EP" execl-many "$SP")
+		expect "exec hook: execl with 5001 arguments ($out)" [ "$out" = "argc=5001 argv0=$SP seccomp=2" ]
+		# 3: PATH search skips a directory of the name, as execvp does.
+		cp "$SP" "$T/pub/pb/sprobe"
+		for c in execvp posix_spawnp; do
+			out=$(PATH=$T/pub/pd:$T/pub/pb:/usr/bin:/bin hx "$EP" $c sprobe)
+			expect "exec hook: $c skips a directory in PATH and finds the static program ($out)" \
+				[ "$out" = "argc=1 argv0=sprobe seccomp=2" ]
+		done
+		# 5: SOCKSIFY_SUPERVISED set by hand is not trusted: neither in
+		# the new environment nor in ours without a seccomp filter.
+		out=$(hx env SOCKSIFY_SUPERVISED=1 "$SP")
+		expect "exec hook: SOCKSIFY_SUPERVISED=1 in the new environment is not trusted ($out)" \
+			[ "$out" = "argc=1 argv0=$SP seccomp=2" ]
+		out=$(hx env SOCKSIFY_SUPERVISED=1 "$EP" execv "$SP")
+		expect "exec hook: SOCKSIFY_SUPERVISED=1 in our own environment, no filter: not trusted ($out)" \
+			[ "$out" = "argc=1 argv0=$SP seccomp=2" ]
+		# 4: more than 64 program headers (80).
+		if command -v python3 >/dev/null 2>&1 &&
+			python3 "$TOP/tests/prog-static/manyphdrs.py" "$SP" "$T/pub/ph80" 80 2>/dev/null; then
+			chmod 755 "$T/pub/ph80"
+			out=$("$T/pub/ph80")
+			expect "control: the 80-header static probe runs ($out)" [ "$out" = "argc=1 argv0=$T/pub/ph80 seccomp=0" ]
+			out=$(hx "$EP" execv "$T/pub/ph80")
+			expect "exec hook: a static program with 80 program headers is supervised ($out)" \
+				[ "$out" = "argc=1 argv0=$T/pub/ph80 seccomp=2" ]
+		else
+			skip "80 program headers" "no python3"
+		fi
+		# 2: an execute-only (0711) static program run by a user who
+		# cannot read it: supervised all the same, with an info line.
+		cp "$SP" "$T/pub/xo"
+		chmod 711 "$T/pub/xo" "$T"
+		chmod 755 "$T/pub"
+		nob=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+		out=$("${nob[@]}" env HOME=/ "$SOCKSIFY" -x $URL -v "$T/pub/xo" 2>"$T/err")
+		expect "launcher: an execute-only static program (not root) is supervised ($out)" \
+			[ "$out" = "argc=1 argv0=$T/pub/xo seccomp=2" ]
+		expect "launcher: ... and says so at info" grep -q "info: $T/pub/xo cannot be read to judge whether it is statically linked" "$T/err"
+		out=$("${nob[@]}" env HOME=/ "$SOCKSIFY" -x $URL -v "$EP" execv "$T/pub/xo" 2>"$T/err")
+		expect "exec hook: an execute-only static program (not root) is supervised ($out)" \
+			[ "$out" = "argc=1 argv0=$T/pub/xo seccomp=2" ]
+		expect "exec hook: ... and says so at info" grep -q "exec of $T/pub/xo: it cannot be read to judge" "$T/err"
+		chmod 700 "$T"
+	else
+		skip "exec hook cases" "cannot link the probe statically, or no build/prog/execprobe"
+	fi
 else
 	skip "static binary supervision" "cannot link statically here"
 fi

@@ -4,7 +4,13 @@
  * socksify a statically linked program must come out supervised (or be
  * refused), never unproxied.
  *
- *   execprobe CALL PROG [ARGS...]
+ *   execprobe [-0 NAME] [-E] [-N COUNT] CALL PROG [ARGS...]
+ *
+ * -0 NAME gives the program NAME as argv[0] (the v and spawn forms; else
+ * argv[0] is PROG), -E an empty argv (argv[0] NULL, a stray word after
+ * it that a reader past the end would pick up), -N COUNT appends COUNT
+ * words "x" (the v and spawn forms).  CALL execl-many is execl with PROG
+ * and 5000 words "x" written in the call.
  *
  * CALL: execl, execlp, execle, execv, execvp, execvpe, execve, fexecve,
  * execveat (by path), execveat-fd (AT_EMPTY_PATH), posix_spawn,
@@ -14,8 +20,10 @@
  * "execprobe: CALL: ERRNONAME" on stderr and exits 120.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -29,17 +37,54 @@ static int failed(const char *call)
 	return 120;
 }
 
+#define X10   "x", "x", "x", "x", "x", "x", "x", "x", "x", "x"
+#define X100  X10, X10, X10, X10, X10, X10, X10, X10, X10, X10
+#define X1000 X100, X100, X100, X100, X100, X100, X100, X100, X100, X100
+
 int main(int argc, char **argv)
 {
-	const char *call = argc > 2 ? argv[1] : "", *prog = argv[2];
-	char **args = argv + 2;
-	int i, fd;
+	const char *call, *prog, *name = NULL;
+	char **args;
+	char *empty[] = {NULL, (char *)(uintptr_t) "STRAY", NULL};
+	int i, fd, many = 0, noargs = 0;
+
+	while (argc > 1 && argv[1][0] == '-') {
+		if (strcmp(argv[1], "-0") == 0 && argc > 2)
+			name = argv[2], argv += 2, argc -= 2;
+		else if (strcmp(argv[1], "-N") == 0 && argc > 2)
+			many = atoi(argv[2]), argv += 2, argc -= 2;
+		else if (strcmp(argv[1], "-E") == 0)
+			noargs = 1, argv++, argc--;
+		else
+			break;
+	}
+	call = argc > 2 ? argv[1] : "";
+	prog = argv[2];
+	args = argv + 2;
+	if (many > 0) {
+		char **m = calloc((size_t)(argc - 2 + many + 1), sizeof(*m));
+
+		if (!m)
+			return failed("calloc");
+		for (i = 0; i < argc - 2; i++)
+			m[i] = argv[i + 2];
+		for (; i < argc - 2 + many; i++)
+			m[i] = (char *)(uintptr_t) "x";
+		args = m;
+	}
+	if (name)
+		args[0] = (char *)(uintptr_t)name;
+	if (noargs)
+		args = empty;
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: execprobe CALL PROG [ARGS...]\n");
 		return 2;
 	}
-	if (strncmp(call, "execl", 5) == 0 && argc <= 3 + 5) {
+	if (strcmp(call, "execl-many") == 0) {
+		execl(prog, prog, X1000, X1000, X1000, X1000, X1000,
+		      (char *)NULL);
+	} else if (strncmp(call, "execl", 5) == 0 && argc <= 3 + 5) {
 		/* The list as written in a program: up to 5 ARGS, NULL-ended.
 		 */
 		const char *a[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
