@@ -6,18 +6,19 @@
  * go out directly.  execve, execv, execvp, execvpe, the execl family
  * (argument lists gathered here, as libc does, then the same path),
  * posix_spawn and posix_spawnp look at the file first: a static ELF
- * program is run
- * through the launcher instead ($SOCKSIFY_LAUNCHER, else the launcher
- * installed beside this library: LAUNCHER -- FILE ARGS...), whose seccomp
- * supervisor carries it; with no launcher known the call fails with
- * EACCES and a log line.  A process already under the supervisor
- * (SOCKSIFY_SUPERVISED, which the supervisor sets, in the environment it
- * started with or the one it passes on) passes: its filter is inherited
- * across exec.
+ * program, a #! script whose interpreter is static, or a file exec could
+ * run that cannot be read or judged (fail closed) is run through the
+ * launcher instead ($SOCKSIFY_LAUNCHER, else the launcher installed
+ * beside this library: LAUNCHER --argv0 ARGV0 -- FILE ARGS...), whose
+ * seccomp supervisor carries it; with no launcher known the call fails
+ * with EACCES and a log line.  A process already under the supervisor
+ * (SOCKSIFY_SUPERVISED in its own environment at load and a seccomp
+ * filter on it) passes: its filter is inherited across exec.
  *
  * Safe in a vfork child: no allocation, no lock, stack buffers only (the
- * log line is one write).  The cost is one open and two reads of the file
- * per exec; the fd calls do not pay for it.
+ * log line is one write; a long argument array is mmap'd).  The cost is
+ * one open and two reads of the file per exec (more for a #! chain, or
+ * an ELF file with very many program headers); errno is kept.
  */
 #include <dlfcn.h>
 #include <elf.h>

@@ -147,7 +147,7 @@ if [ -r /usr/share/bash-completion/bash_completion ]; then
 	out=$(complete_line "$COMP" 'socksify --sh')
 	expect "completion: --sh offers --shell" [ "$out" = --shell ]
 	out=$(complete_line "$COMP" 'socksify -')
-	want=$("$SBIN" --help | grep -oE -- '^ +(-[a-zA-Z], )?--[a-z]+' |
+	want=$("$SBIN" --help | grep -oE -- '^ +(-[a-zA-Z], )?--[a-z0-9]+' |
 		sed 's/,//' | xargs printf '%s\n' | sort)
 	expect "completion: 'socksify -' offers exactly --help's options and --" \
 		[ "$(printf '%s\n' "$out" | grep -vx -- -- | sort)" = "$want" ]

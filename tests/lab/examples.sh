@@ -116,7 +116,7 @@ fi
 # socksify --help and socksify(1) OPTIONS name the same options.
 mapfile -t MAN_OPTS < <("$PY" "$DOCX" manopts man/socksify.1 | sort -u)
 mapfile -t HELP_OPTS < <("$SOCKSIFY" --help | sed -n '/^Options:/,/^$/p' |
-	grep -oE '^  -[A-Za-z], --[a-z-]+|^      --[a-z-]+' | tr ',' '\n' | tr -d ' ' | sort -u)
+	grep -oE '^  -[A-Za-z], --[a-z0-9-]+|^      --[a-z0-9-]+' | tr ',' '\n' | tr -d ' ' | sort -u)
 opt_bad=0
 for o in "${MAN_OPTS[@]}"; do
 	printf '%s\n' "${HELP_OPTS[@]}" | grep -qxF -- "$o" ||
