@@ -59,7 +59,11 @@
 #      same from build/prog/execprobe through each of execl, execlp,
 #      execle, execv, execvp, execvpe, execve, execveat, posix_spawn and
 #      posix_spawnp, and fexecve / execveat(AT_EMPTY_PATH) refused
-#      (EACCES and a line: the launcher cannot reach the program's fd)
+#      (EACCES and a line: the launcher cannot reach the program's fd);
+#      fail closed: busybox by its applet name as argv[0] (execv with
+#      argv[0] "nc": the launcher is given it, --argv0), a #!BUSYBOX sh
+#      script that execs busybox nc, and SOCKSIFY_SUPERVISED=1 set by hand
+#      for the static child (not trusted): each carried
 #   i  names: tunnel and direct.  dns tunnel (dns_server the lab's
 #      resolver): staticprobe's raw A query over UDP and over TCP, busybox
 #      nslookup and wget, Go's LookupIP get the real addresses, the queries
@@ -100,6 +104,7 @@
 #      supervisor sends from its own judged copy (before, about 1 in 5
 #      went straight out); a loose source route via the target on a
 #      loopback send and connect: EACCES; a capture: only the proxy's
+#      traffic
 #
 # The client has no route to the target through anything but the proxy.
 # As lab.sh does for its resolver, this suite adds routes for the target's
@@ -704,6 +709,26 @@ if lab_capture_start "$LAB_NS_C" "$LAB_IF_C" "$HPCAP"; then
 			grep -q "^execprobe: $c: EACCES" "$OUT/h_$c.err" &&
 			grep -q "exec of fd [0-9]* refused: it is statically linked" "$OUT/h_$c.err"; then
 			hcarried="$hcarried $c=refused"
+		else
+			hbad="$hbad $c(rc $RC)"
+		fi
+	done
+	# The fail-closed cases (tests/launcher.sh has the rest, without a
+	# network): busybox exec'd by its applet name as argv[0] (the
+	# launcher must pass it on: --argv0), a #!BUSYBOX sh script, and
+	# SOCKSIFY_SUPERVISED set by hand for the static child.
+	printf '#!%s sh\nexec %s nc -w 3 %s 7\n' "$BUSYBOX" "$BUSYBOX" "$T4" >"$LAB_DIR/hscript"
+	chmod 755 "$LAB_DIR/hscript"
+	for c in argv0 script supervised; do
+		case $c in
+		argv0) set -- "$EXECPROBE" -0 nc execv "$BUSYBOX" -w 3 "$T4" 7 ;;
+		script) set -- "$EXECPROBE" execv "$LAB_DIR/hscript" ;;
+		supervised) set -- env SOCKSIFY_SUPERVISED=1 "$BUSYBOX" nc -w 3 "$T4" 7 ;;
+		esac
+		run "h_$c" via_in "$NCIN" "$UH" env SOCKSIFY_LOG_LEVEL=info "$@"
+		if [ "$RC" -eq 0 ] && [ "$(cat "$OUT/h_$c.out")" = "busybox-nc-$$" ] &&
+			grep -q "exec of .*: .*statically linked, run under the supervisor" "$OUT/h_$c.err"; then
+			hcarried="$hcarried $c"
 		else
 			hbad="$hbad $c(rc $RC)"
 		fi
