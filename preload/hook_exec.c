@@ -274,7 +274,7 @@ __attribute__((constructor)) static void find_supervised(void)
 	if (fd < 0)
 		return;
 	while (o < sizeof(b) - 1 &&
-	       (n = read(fd, b + o, sizeof(b) - 1 - o)) > 0)
+	       (n = REAL_CALL(read, fd, b + o, sizeof(b) - 1 - o)) > 0)
 		o += (size_t)n;
 	(void)REAL_CALL(close, fd);
 	b[o] = '\0';

@@ -212,6 +212,12 @@ if printf '#include <stdlib.h>\n#include <signal.h>\nint main(int c, char **v){i
 		out=$(hx env SOCKSIFY_SUPERVISED=1 "$EP" execv "$SP")
 		expect "exec hook: SOCKSIFY_SUPERVISED=1 in our own environment, no filter: not trusted ($out)" \
 			[ "$out" = "argc=1 argv0=$SP seccomp=2" ]
+		# ... while a dynamic program under the supervisor (its own
+		# SOCKSIFY_SUPERVISED and filter) runs a static one as asked:
+		# the filter it inherits covers it, no second launcher.
+		out=$(hx -v --supervise "$EP" execv "$SP")
+		expect "exec hook: under the supervisor a static child runs as asked, covered by the inherited filter ($out)" \
+			eval '[ "$out" = "argc=1 argv0=$SP seccomp=2" ] && ! grep -q "exec of" "$T/err"'
 		# 4: more than 64 program headers (80).
 		if command -v python3 >/dev/null 2>&1 &&
 			python3 "$TOP/tests/prog-static/manyphdrs.py" "$SP" "$T/pub/ph80" 80 2>/dev/null; then
